@@ -1,0 +1,43 @@
+# The two commands of the README: `make demo` and `make test`. Both install what is missing.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc)
+PYTHON     := $(CURDIR)/.venv/bin/python
+CMAKE_OPTS ?=
+CTEST_ARGS ?=
+
+.PHONY: all deps build build-asan build-fuzz test demo clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DAZS_WERROR=ON -DAZS_PYTHON=$(PYTHON) $(CMAKE_OPTS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+# Address + undefined-behaviour sanitizers over the unit, fuzz-corpus and real-file tests.
+build-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DAZS_WERROR=ON -DAZS_SANITIZE=ON -DAZS_WITH_CUDA=OFF -DAZS_PYTHON=$(PYTHON) >/dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+# libFuzzer harnesses (clang); a short run of each is a test in the main build's ctest.
+build-fuzz: deps
+	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAZS_FUZZ=ON -DAZS_WITH_CUDA=OFF -DAZS_WITH_MPI=OFF >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_targets
+
+test: build build-asan build-fuzz
+	@echo "== sanitizer build (ASan+UBSan): unit, fuzz-corpus, real-file and layout tests"
+	@cd $(BUILD_ASAN) && ctest -L 'unit|fuzz|real|layout|cli' -LE slow --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@echo "== libFuzzer: a short run of each harness from its seed corpus"
+	@cd $(BUILD_FUZZ) && ctest -L fuzzrun --output-on-failure $(CTEST_ARGS)
+	@echo "== release build: every test"
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+demo: build
+	@bash scripts/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

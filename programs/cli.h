@@ -1,0 +1,38 @@
+/* Shared helpers of the azstream command: one function per sub-command, option parsing
+ * helpers, and the one place that prints library errors. */
+#ifndef AZS_PROGRAMS_CLI_H
+#define AZS_PROGRAMS_CLI_H
+
+#include <stdint.h>
+#include "azstream/status.h"
+
+/* Each sub-command: argv[0] is the sub-command name. Returns the process exit code. */
+int cmd_info(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_integrate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_bench_decode(int argc, char **argv);
+int cmd_worker(int argc, char **argv); /* hidden: a layout-2 worker process */
+
+/* Exit codes: 0 success, 1 runtime failure (bad data, I/O), 2 usage error. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Print "azstream <cmd>: <what>: <status>: <detail>" on stderr; returns CLI_FAIL. */
+int cli_report(const char *cmd, azs_status s, const char *what);
+/* Print a usage error on stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* "a:b", "a:", ":b", "a" (one frame); end exclusive; -1 means open. 0 on success. */
+int cli_parse_range_i64(const char *s, int64_t *a, int64_t *b);
+/* "a:b" of doubles; both required. 0 on success. */
+int cli_parse_range_f64(const char *s, double *a, double *b);
+/* Whole string is an integer / a finite double. 0 on success. */
+int cli_parse_i64(const char *s, int64_t *v);
+int cli_parse_f64(const char *s, double *v);
+
+#endif

@@ -1,0 +1,91 @@
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_report(const char *cmd, azs_status s, const char *what)
+{
+    const char *detail = azs_last_error();
+    fprintf(stderr, "azstream %s: %s%s%s%s%s\n", cmd, what ? what : "", what ? ": " : "",
+            azs_status_str(s), detail[0] ? ": " : "", detail);
+    return CLI_FAIL;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "azstream %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (see 'azstream %s --help')\n", cmd);
+    return CLI_USAGE;
+}
+
+int cli_parse_i64(const char *s, int64_t *v)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int cli_parse_f64(const char *s, double *v)
+{
+    char *end;
+    if (!s || !*s)
+        return -1;
+    errno = 0;
+    double x = strtod(s, &end);
+    if (errno || *end || !isfinite(x))
+        return -1;
+    *v = x;
+    return 0;
+}
+
+int cli_parse_range_i64(const char *s, int64_t *a, int64_t *b)
+{
+    const char *colon = s ? strchr(s, ':') : NULL;
+    char buf[64];
+    if (!s || strlen(s) >= sizeof buf)
+        return -1;
+    if (!colon) {
+        if (cli_parse_i64(s, a) || *a < 0)
+            return -1;
+        *b = *a + 1;
+        return 0;
+    }
+    memcpy(buf, s, (size_t)(colon - s));
+    buf[colon - s] = '\0';
+    *a = -1;
+    *b = -1;
+    if (buf[0] && (cli_parse_i64(buf, a) || *a < 0))
+        return -1;
+    if (colon[1] && (cli_parse_i64(colon + 1, b) || *b < 0))
+        return -1;
+    if (*a >= 0 && *b >= 0 && *b <= *a)
+        return -1;
+    return 0;
+}
+
+int cli_parse_range_f64(const char *s, double *a, double *b)
+{
+    const char *colon = s ? strchr(s, ':') : NULL;
+    char buf[64];
+    if (!colon || strlen(s) >= sizeof buf)
+        return -1;
+    memcpy(buf, s, (size_t)(colon - s));
+    buf[colon - s] = '\0';
+    if (cli_parse_f64(buf, a) || cli_parse_f64(colon + 1, b) || !(*b > *a))
+        return -1;
+    return 0;
+}

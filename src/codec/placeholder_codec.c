@@ -1,0 +1,2 @@
+/* placeholder: replaced when the codec module lands */
+typedef int azs_codec_placeholder;

@@ -1,0 +1,2 @@
+/* placeholder: replaced when the geometry module lands */
+typedef int azs_geometry_placeholder;

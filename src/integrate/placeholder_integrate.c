@@ -1,0 +1,2 @@
+/* placeholder: replaced when the integrate module lands */
+typedef int azs_integrate_placeholder;

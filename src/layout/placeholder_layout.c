@@ -1,0 +1,2 @@
+/* placeholder: replaced when the layout module lands */
+typedef int azs_layout_placeholder;
