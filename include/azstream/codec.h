@@ -1,0 +1,53 @@
+/* Chunk codecs: bitshuffle-LZ4 (HDF5 filter 32008), LZ4 (32004), uncompressed.
+ * Format: doc/chunk-format.md and DESIGN §4.
+ *
+ * Every length read from a chunk is checked against the buffer it points into: a corrupt
+ * or hostile chunk returns AZS_ERR_CORRUPT / _TRUNCATED / _SIZE_MISMATCH / _CAPACITY,
+ * never reads or writes outside [src, src+src_size) and [dst, dst+dst_capacity).
+ * All functions are thread-safe and allocate nothing (scratch comes from the caller). */
+#ifndef AZSTREAM_CODEC_H
+#define AZSTREAM_CODEC_H
+
+#include "azstream/status.h"
+#include "azstream/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Header of a bitshuffle-LZ4 or LZ4 chunk: 8-byte BE total bytes, 4-byte BE block size. */
+typedef struct azs_chunk_header {
+    uint64_t total_bytes;  /* uncompressed size in bytes */
+    uint32_t block_bytes;  /* block size in bytes as stored */
+} azs_chunk_header;
+
+azs_status azs_chunk_read_header(const void *src, size_t src_size, azs_chunk_header *h);
+
+/* Decode one chunk of any codec. elem_size is the dataset's element size (1, 2, 4, 8;
+ * bitshuffle needs it). On success *out_size = decoded bytes (<= dst_capacity).
+ * Single-threaded: one frame, one thread (DESIGN §1). */
+azs_status azs_chunk_decode(azs_codec codec, size_t elem_size, const void *src, size_t src_size,
+                            void *dst, size_t dst_capacity, size_t *out_size);
+
+/* Same as azs_chunk_decode for bitshuffle-LZ4 but spreading the blocks over OpenMP threads
+ * (layout 0's "OpenMP inside decompression"). Same result bit for bit. */
+azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src, size_t src_size, void *dst,
+                                size_t dst_capacity, size_t *out_size);
+
+/* Encoders (for `azstream synth` and tests). block_elems = 0 chooses the bitshuffle
+ * default (8192 bytes / elem_size, multiple of 8). Output readable by the reference
+ * HDF5 plugins. azs_chunk_encode_bound gives the capacity that always suffices. */
+size_t azs_chunk_encode_bound(azs_codec codec, size_t nbytes, size_t elem_size, size_t block_elems);
+azs_status azs_chunk_encode(azs_codec codec, size_t elem_size, size_t block_elems, const void *src,
+                            size_t nbytes, void *dst, size_t dst_capacity, size_t *out_size);
+
+/* Bit-unshuffle of n elements of elem_size bytes (n a multiple of 8); in != out.
+ * Dispatches at run time to the fastest variant the CPU has. */
+void azs_bitunshuffle(const void *in, void *out, size_t n, size_t elem_size);
+/* Name of the variant azs_bitunshuffle uses now ("scalar", "sse2", "avx2", "avx512", ...). */
+const char *azs_bitunshuffle_variant(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

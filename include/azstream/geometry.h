@@ -1,0 +1,70 @@
+/* Geometry: PONI files, detectors, and per-pixel positions and corrections with pyFAI's
+ * conventions (DESIGN §3). Units of the positions: azs_unit. Arrays are row-major
+ * [ny][nx] (pixel centres) or [ny+1][nx+1] (pixel corners), double precision. */
+#ifndef AZSTREAM_GEOMETRY_H
+#define AZSTREAM_GEOMETRY_H
+
+#include "azstream/status.h"
+#include "azstream/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct azs_detector {
+    char name[64];          /* pyFAI's name ("Eiger2 4M", "Pilatus 1M", "Detector") */
+    uint32_t ny, nx;        /* max_shape: (dim1, dim2) = (slow, fast) */
+    double pixel1, pixel2;  /* pixel size along dim1 / dim2, metres */
+    int orientation;        /* pyFAI orientation (PONI 2.1): 1..4, 3 = default */
+    /* Module layout for the gap mask (0 = monolithic): modules of module_ny × module_nx
+     * pixels separated by gap_ny / gap_nx pixels, as pyFAI masks them. */
+    uint32_t module_ny, module_nx, gap_ny, gap_nx;
+} azs_detector;
+
+typedef struct azs_geometry {
+    azs_detector det;
+    double dist, poni1, poni2;  /* metres */
+    double rot1, rot2, rot3;    /* radians */
+    double wavelength;          /* metres; 0 if absent (q units then fail) */
+    int poni_version;
+} azs_geometry;
+
+/* PONI file (versions 1, 2, 2.1). Errors name the file and line. */
+azs_status azs_poni_load(const char *path, azs_geometry *g);
+azs_status azs_poni_parse(const char *text, size_t len, const char *origin, azs_geometry *g);
+
+/* Detector by pyFAI name (case-insensitive, "Eiger2_4M" / "eiger2 4m" alike). */
+azs_status azs_detector_by_name(const char *name, azs_detector *d);
+/* Generic detector from pixel sizes (metres) and shape. */
+void azs_detector_generic(azs_detector *d, double pixel1, double pixel2, uint32_t ny, uint32_t nx);
+/* Module-gap mask of the detector: mask[ny*nx], 1 = masked (gap), else 0. */
+azs_status azs_detector_mask(const azs_detector *d, uint8_t *mask, size_t n);
+
+typedef enum azs_unit {
+    AZS_UNIT_Q_NM = 0,   /* "q_nm^-1" (pyFAI's default) */
+    AZS_UNIT_Q_A,        /* "q_A^-1" */
+    AZS_UNIT_2TH_DEG,    /* "2th_deg" */
+    AZS_UNIT_2TH_RAD,    /* "2th_rad" */
+    AZS_UNIT_R_MM        /* "r_mm" */
+} azs_unit;
+
+azs_status azs_unit_parse(const char *s, azs_unit *u);
+const char *azs_unit_name(azs_unit u);
+
+/* Radial position in `unit` of every pixel centre (corners = 0: out[ny*nx]) or of every
+ * pixel corner (corners = 1: out[(ny+1)*(nx+1)]). */
+azs_status azs_geometry_radial(const azs_geometry *g, azs_unit unit, int corners, double *out, size_t n);
+/* Azimuth χ in radians, in (-π, π], same layout as above. */
+azs_status azs_geometry_chi(const azs_geometry *g, int corners, double *out, size_t n);
+/* Solid angle per pixel centre, normalised as pyFAI does (1 at the PONI for a flat
+ * detector at normal incidence). out[ny*nx]. */
+azs_status azs_geometry_solid_angle(const azs_geometry *g, double *out, size_t n);
+/* Polarization factor per pixel centre (pyFAI's definition: factor in [-1, 1],
+ * axis_offset in radians). out[ny*nx]. */
+azs_status azs_geometry_polarization(const azs_geometry *g, double factor, double axis_offset,
+                                     double *out, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,105 @@
+/* Integration: a sparse matrix (CSR, bins × pixels, splitting weights) built once per
+ * geometry and options, then one pass per frame that preprocesses each pixel and
+ * accumulates per bin, as pyFAI's "ng" engines do (DESIGN §3).
+ *
+ * An azs_integrator is read-only after creation and shared by every worker; each worker
+ * owns an azs_workspace (scratch). azs_integrate_frame allocates nothing. */
+#ifndef AZSTREAM_INTEGRATE_H
+#define AZSTREAM_INTEGRATE_H
+
+#include "azstream/geometry.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum azs_split { AZS_SPLIT_NO = 0, AZS_SPLIT_BBOX, AZS_SPLIT_FULL } azs_split;
+typedef enum azs_error_model {
+    AZS_ERRMODEL_NONE = 0, AZS_ERRMODEL_POISSON, AZS_ERRMODEL_AZIMUTHAL
+} azs_error_model;
+
+typedef struct azs_integrate_options {
+    uint32_t npt;                  /* radial bins; default 1000 */
+    uint32_t npt_azim;             /* 0 = 1D (default); > 0: 2D cake npt_azim × npt */
+    azs_unit unit;                 /* default AZS_UNIT_Q_NM */
+    azs_split split;               /* default AZS_SPLIT_BBOX */
+    int has_radial_range;          /* default 0 */
+    double radial_min, radial_max; /* in unit */
+    int has_azimuth_range;         /* default 0 */
+    double azimuth_min, azimuth_max; /* degrees */
+    int solid_angle;               /* default 1 */
+    int has_polarization;          /* default 0 */
+    double polarization_factor;    /* in [-1, 1] */
+    double polarization_axis_offset; /* radians */
+    int has_dummy;                 /* default 0 */
+    double dummy, delta_dummy;     /* delta_dummy 0 = exact comparison */
+    double normalization_factor;   /* default 1 */
+    azs_error_model error_model;   /* default NONE */
+    int mask_detector_gaps;        /* default 1: OR the detector's module-gap mask */
+    const uint8_t *mask;           /* [ny*nx], non-zero = masked; NULL = none. Copied. */
+    const float *dark;             /* [ny*nx] or NULL. Copied. */
+    const float *flat;             /* [ny*nx] or NULL. Copied. */
+} azs_integrate_options;
+
+void azs_integrate_options_default(azs_integrate_options *o);
+
+typedef struct azs_integrator azs_integrator;
+typedef struct azs_workspace azs_workspace;
+
+azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_options *o,
+                                 azs_integrator **out);
+void azs_integrator_destroy(azs_integrator *it);
+
+/* Number of output bins: npt (1D) or npt_azim * npt (2D, azimuth-major: [azim][radial]). */
+size_t azs_integrator_nbins(const azs_integrator *it);
+/* Bin centres: radial[npt] in the unit, azimuthal[npt_azim] in degrees (NULL for 1D). */
+const double *azs_integrator_radial(const azs_integrator *it);
+const double *azs_integrator_azimuthal(const azs_integrator *it);
+const azs_integrate_options *azs_integrator_options(const azs_integrator *it);
+/* Bytes held by the sparse matrix and the per-pixel arrays. */
+size_t azs_integrator_memory(const azs_integrator *it);
+
+/* The matrix and per-pixel constants, for engines outside this module (GPU). Pixels that
+ * are masked at build time have no entries. Preprocessing of pixel p of a frame `raw`:
+ *   skip if has_dummy and |raw - dummy| <= delta_dummy (== when delta_dummy is 0)
+ *   signal = raw - dark[p] (dark NULL → 0);  norm = norm_factor[p]
+ *   variance (poisson) = max(raw, 1)... exactly as documented in integrate/engine.c
+ * and per bin b, over its entries (p, w): Σ w·signal, Σ w²·variance, Σ w·norm,
+ * Σ (w·norm)², Σ w. */
+typedef struct azs_csr_view {
+    uint32_t nbins;
+    uint64_t npixels;
+    const uint64_t *indptr;   /* [nbins + 1] */
+    const uint32_t *indices;  /* pixel index p = y * nx + x */
+    const float *weights;     /* splitting fraction of pixel p in bin b */
+    const float *norm_factor; /* [npixels]: solid angle · polarization · flat · normalization */
+    const float *dark;        /* [npixels] or NULL */
+} azs_csr_view;
+
+azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *view);
+
+azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out);
+void azs_workspace_destroy(azs_workspace *ws);
+
+/* Per-frame result. Arrays of nbins each; any may be NULL if not wanted. Bins with no
+ * pixel (Σ w·norm == 0) give intensity 0 and sigma 0, as pyFAI (empty = 0). */
+typedef struct azs_frame_result {
+    double *intensity;   /* Σsig / Σnorm */
+    double *sigma;       /* sem = √Σvar / Σnorm (error model set), else unused */
+    double *std;         /* √(Σvar / Σnorm²) */
+    double *sum_signal, *sum_variance, *sum_normalization, *sum_normalization2, *count;
+} azs_frame_result;
+
+/* Integrate one decoded frame of ny*nx pixels of `dtype` (u8/u16/u32/i32/f32/f64...).
+ * Single-threaded, allocation-free, deterministic. */
+azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, const void *pixels,
+                               azs_dtype dtype, const azs_frame_result *out);
+/* The same result bit for bit, bins spread over OpenMP threads (layout 0). */
+azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws,
+                                   const void *pixels, azs_dtype dtype,
+                                   const azs_frame_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,67 @@
+/* The HDF5 source: opens a stack and hands out raw chunks (compressed bytes of one frame)
+ * or decoded frames. The chunk index is read once at open; afterwards raw chunks are read
+ * with pread from any thread, without taking HDF5's global lock (DESIGN §1).
+ *
+ * Handles plain files, Eiger master files whose /entry/data/data_NNNNNN are external links
+ * (frames numbered across the files in link order), and virtual datasets. */
+#ifndef AZSTREAM_SOURCE_H
+#define AZSTREAM_SOURCE_H
+
+#include "azstream/status.h"
+#include "azstream/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct azs_source azs_source;
+
+typedef enum azs_read_path {
+    AZS_READ_PREAD = 0,      /* chunk index + pread (fast path, any thread) */
+    AZS_READ_DIRECT_CHUNK,   /* H5Dread_chunk (serialised by HDF5's lock) */
+    AZS_READ_FILTERED        /* H5Dread through the filter pipeline: no raw chunks */
+} azs_read_path;
+
+typedef struct azs_source_info {
+    uint64_t nframes;        /* frames over all files */
+    uint32_t ny, nx;         /* frame shape (slow, fast) */
+    azs_dtype dtype;
+    size_t elem_size;
+    size_t frame_bytes;      /* ny * nx * elem_size */
+    azs_codec codec;         /* of the chunks (all parts agree, else open fails) */
+    unsigned filter_params[8]; /* the filter's cd_values as stored */
+    size_t n_filter_params;
+    uint64_t chunk_dims[3];  /* chunk shape of the first part */
+    size_t max_chunk_bytes;  /* largest stored chunk: capacity for azs_source_read_raw */
+    uint64_t stored_bytes;   /* sum of stored chunk sizes (compression ratio) */
+    azs_read_path read_path;
+    size_t nparts;           /* files / links / VDS mappings behind the dataset */
+} azs_source_info;
+
+/* Describes one part (file + dataset + first frame) for `azstream info`. */
+typedef struct azs_source_part {
+    const char *file;
+    const char *dataset;
+    uint64_t first_frame, nframes;
+} azs_source_part;
+
+/* dataset NULL means "/entry/data/data"; for an Eiger master whose data is a group of
+ * data_NNNNNN links, that group path also works. */
+azs_status azs_source_open(const char *path, const char *dataset, azs_source **out);
+void azs_source_close(azs_source *src);
+const azs_source_info *azs_source_get_info(const azs_source *src);
+azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part *part);
+
+/* Raw stored bytes of frame i into buf (capacity >= info.max_chunk_bytes is always
+ * enough). Thread-safe on the pread path. AZS_ERR_UNSUPPORTED when read_path is FILTERED. */
+azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity,
+                               size_t *size);
+
+/* Decoded pixels of frame i (frame_bytes into pixels). Uses raw + azs_chunk_decode where it
+ * can, else H5Dread. Thread-safe (the HDF5 fallbacks serialise internally). */
+azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
