@@ -7,4 +7,5 @@
 #include "azstream/source.h"
 #include "azstream/geometry.h"
 #include "azstream/integrate.h"
+#include "azstream/layout.h"
 #endif
