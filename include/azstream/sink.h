@@ -1,0 +1,76 @@
+/* Sinks: where integrated profiles go, in frame order.
+ *
+ * HDF5/NeXus (.h5 .hdf5 .nxs .nx5): /entry (NXentry) holds /entry/result (NXdata) with
+ *   I          float32 [frames, npt] (2D: [frames, npt_azim, npt]), chunked one frame per
+ *              chunk, extendible: it grows as frames arrive;
+ *   I_errors   the same shape (sem), only with an error model;
+ *   radial     [npt], attribute units = the unit name ("q_nm^-1");
+ *   azimuthal  [npt_azim] (2D only), units = "chi_deg";
+ *   frame      uint64 [frames]: the input frame number of each row;
+ *   frame_status int32 [frames]: 0, or the azs_status of a skipped bad frame (row = NaN);
+ * and the attributes frames_written / frames_bad on /entry/result, kept up to date at each
+ * flush, so a run that stopped on an error or on Ctrl-C leaves a valid file whose extent
+ * and frames_written say how many rows it holds. /entry/process (NXprocess) holds program,
+ * version, date and the configuration as JSON.
+ *
+ * Text (.dat .xy .txt): pyFAI-style columns radial, I[, sigma] with '#' header lines; one
+ * file per frame when the run has several (OUT_00000.dat, OUT_00001.dat, ...: the row
+ * number, counted from 0), 1D only.
+ *
+ * A sink is used from one thread at a time (azs_run's writer). */
+#ifndef AZSTREAM_SINK_H
+#define AZSTREAM_SINK_H
+
+#include <stdint.h>
+
+#include "azstream/layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct azs_sink azs_sink;
+
+typedef struct azs_sink_config {
+    uint32_t npt;              /* radial bins */
+    uint32_t npt_azim;         /* 0 = 1D */
+    const double *radial;      /* [npt] bin centres */
+    const double *azimuthal;   /* [npt_azim] degrees, 2D only */
+    const char *unit;          /* radial unit name, e.g. "q_nm^-1" */
+    int with_errors;           /* write I_errors / sigma column */
+    uint64_t frames_hint;      /* expected rows (text: >1 means one file per frame) */
+    const char *program;       /* default "azstream" */
+    const char *version;       /* default "" */
+    const char *config_json;   /* full configuration, stored verbatim (may be NULL) */
+    const char *header_text;   /* text sink: extra '#' lines (may be NULL) */
+} azs_sink_config;
+
+/* Open by extension: HDF5 for .h5/.hdf5/.nxs/.nx5, text for .dat/.xy/.txt. Overwrites. */
+azs_status azs_sink_open(const char *path, const azs_sink_config *cfg, azs_sink **out);
+azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_sink **out);
+azs_status azs_sink_open_text(const char *path, const azs_sink_config *cfg, azs_sink **out);
+
+/* Append one row (nbins values; sigma NULL without errors). frame is recorded as is. */
+azs_status azs_sink_write(azs_sink *s, uint64_t frame, const double *intensity,
+                          const double *sigma, azs_status frame_status);
+/* Push buffered rows to the file and update frames_written. */
+azs_status azs_sink_flush(azs_sink *s);
+uint64_t azs_sink_frames_written(const azs_sink *s);
+/* The azs_run callback writing into s. */
+azs_sink_ops azs_sink_as_ops(azs_sink *s);
+/* Flush and close; the file is valid afterwards whatever happened before. NULL is fine. */
+azs_status azs_sink_close(azs_sink *s);
+
+/* A null sink (benchmarks): counts rows, keeps nothing. */
+azs_sink_ops azs_null_sink_ops(uint64_t *counter);
+
+/* 2D arrays for mask / dark / flat: .npy (any of u8..f64, C order, 2D or 3D with one
+ * frame), HDF5 "file.h5[:/dataset]" (default dataset: the first 2D dataset found at
+ * /entry/..., else the only dataset; 3D takes frame 0), EDF (.edf, uncompressed).
+ * Values are converted to float; out has ny*nx values (free with free()). */
+azs_status azs_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,375 @@
+/* azs_array_load: 2D arrays for mask / dark / flat from .npy, HDF5 or EDF files.
+ * Small hand-written readers: .npy (format 1.0-3.0, C order, little/big endian, integer
+ * or float dtypes) and EDF (ASCII header in {}, then raw data; DataType, Dim_1/Dim_2,
+ * ByteOrder); HDF5 through the library. Every size read from a file is checked against
+ * the file's length. */
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/error.h"
+#include "sink_internal.h"
+
+typedef enum { K_INT, K_UINT, K_FLOAT } kind_t;
+
+static int host_le(void)
+{
+    const uint16_t x = 1;
+    return *(const uint8_t *)&x == 1;
+}
+
+/* Convert n elements of (kind, size, endianness) to float. */
+static int convert(const uint8_t *src, size_t n, kind_t k, size_t sz, int le, float *dst)
+{
+    int swap = le != host_le();
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b[8];
+        memcpy(b, src + i * sz, sz);
+        if (swap)
+            for (size_t j = 0; j < sz / 2; j++) {
+                uint8_t t = b[j];
+                b[j] = b[sz - 1 - j];
+                b[sz - 1 - j] = t;
+            }
+        double v;
+        if (k == K_FLOAT) {
+            if (sz == 4) { float f; memcpy(&f, b, 4); v = f; }
+            else if (sz == 8) { memcpy(&v, b, 8); }
+            else return -1;
+        } else if (k == K_UINT) {
+            if (sz == 1) v = b[0];
+            else if (sz == 2) { uint16_t u; memcpy(&u, b, 2); v = u; }
+            else if (sz == 4) { uint32_t u; memcpy(&u, b, 4); v = u; }
+            else if (sz == 8) { uint64_t u; memcpy(&u, b, 8); v = (double)u; }
+            else return -1;
+        } else {
+            if (sz == 1) v = (int8_t)b[0];
+            else if (sz == 2) { int16_t u; memcpy(&u, b, 2); v = u; }
+            else if (sz == 4) { int32_t u; memcpy(&u, b, 4); v = u; }
+            else if (sz == 8) { int64_t u; memcpy(&u, b, 8); v = (double)u; }
+            else return -1;
+        }
+        dst[i] = (float)v;
+    }
+    return 0;
+}
+
+static azs_status slurp(const char *path, uint8_t **buf, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return azs_fail(AZS_ERR_NOT_FOUND, "%s: cannot open", path);
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return azs_fail(AZS_ERR_IO, "%s: cannot seek", path);
+    }
+    long n = ftell(f);
+    rewind(f);
+    if (n < 0) {
+        fclose(f);
+        return azs_fail(AZS_ERR_IO, "%s: cannot size", path);
+    }
+    *buf = malloc((size_t)n + 1);
+    if (!*buf) {
+        fclose(f);
+        return azs_fail(AZS_ERR_NOMEM, "%s: %ld bytes", path, n);
+    }
+    size_t got = fread(*buf, 1, (size_t)n, f);
+    fclose(f);
+    if (got != (size_t)n) {
+        free(*buf);
+        return azs_fail(AZS_ERR_IO, "%s: short read", path);
+    }
+    (*buf)[n] = 0;
+    *len = (size_t)n;
+    return AZS_OK;
+}
+
+static azs_status load_npy(const char *path, float **out, uint32_t *ny, uint32_t *nx)
+{
+    uint8_t *b;
+    size_t len;
+    azs_status st = slurp(path, &b, &len);
+    if (st != AZS_OK)
+        return st;
+    st = AZS_ERR_PARSE;
+    const char *why = "not a .npy file";
+    size_t hlen, off;
+    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+        goto bad;
+    if (b[6] == 1) {
+        hlen = (size_t)b[8] | ((size_t)b[9] << 8);
+        off = 10;
+    } else if (b[6] == 2 || b[6] == 3) {
+        if (len < 12)
+            goto bad;
+        hlen = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
+        off = 12;
+    } else {
+        why = "unknown .npy version";
+        goto bad;
+    }
+    why = "header runs past the end";
+    if (hlen > len - off)
+        goto bad;
+    char *h = malloc(hlen + 1);
+    if (!h) {
+        free(b);
+        return azs_fail(AZS_ERR_NOMEM, "%s", path);
+    }
+    memcpy(h, b + off, hlen);
+    h[hlen] = 0;
+    char *d = strstr(h, "'descr'"), *fo = strstr(h, "'fortran_order'"), *sh = strstr(h, "'shape'");
+    why = "header lacks descr/fortran_order/shape";
+    if (!d || !fo || !sh) {
+        free(h);
+        goto bad;
+    }
+    const char *fv = fo + 15;
+    fv += strspn(fv, " :");
+    int fortran = strncmp(fv, "True", 4) == 0;
+    char endian = 0, kc = 0;
+    unsigned sz = 0;
+    d = strchr(d + 7, '\'');
+    why = "unsupported dtype";
+    if (!d || sscanf(d + 1, "%c%c%u", &endian, &kc, &sz) != 3) {
+        free(h);
+        goto bad;
+    }
+    sh = strchr(sh, '(');
+    unsigned long long dims[3] = {0, 0, 0};
+    int nd = 0;
+    while (sh && nd < 3) {
+        char *e;
+        sh++;
+        sh += strspn(sh, " ");
+        if (*sh == ')')
+            break;
+        dims[nd++] = strtoull(sh, &e, 10);
+        sh = strpbrk(e, ",)");
+        if (!sh || *sh == ')')
+            break;
+    }
+    free(h);
+    kind_t k = kc == 'f' ? K_FLOAT : kc == 'u' ? K_UINT : (kc == 'i' ? K_INT : (kc == 'b' ? K_UINT : 99));
+    if (k == 99 || (sz != 1 && sz != 2 && sz != 4 && sz != 8))
+        goto bad;
+    why = "need a 2D array (or 3D with one frame), C order";
+    if (fortran || nd < 2 || (nd == 3 && dims[0] != 1))
+        goto bad;
+    unsigned long long r = dims[nd - 2], c = dims[nd - 1];
+    why = "data shorter than the shape says";
+    if (r == 0 || c == 0 || r > UINT32_MAX || c > UINT32_MAX || r * c > (len - off - hlen) / sz)
+        goto bad;
+    float *a = malloc(sizeof(float) * r * c);
+    if (!a) {
+        free(b);
+        return azs_fail(AZS_ERR_NOMEM, "%s", path);
+    }
+    if (convert(b + off + hlen, r * c, k, sz, endian != '>', a)) {
+        free(a);
+        why = "unsupported dtype";
+        goto bad;
+    }
+    free(b);
+    *out = a;
+    *ny = (uint32_t)r;
+    *nx = (uint32_t)c;
+    return AZS_OK;
+bad:
+    free(b);
+    return azs_fail(st, "%s: %s", path, why);
+}
+
+static const char *edf_key(const char *hdr, const char *key, char *val, size_t cap)
+{
+    const char *p = hdr;
+    size_t kl = strlen(key);
+    while ((p = strstr(p, key)) != NULL) {
+        const char *q = p + kl;
+        q += strspn(q, " \t");
+        if ((p == hdr || p[-1] == '\n' || p[-1] == ' ' || p[-1] == '{') && *q == '=') {
+            q++;
+            q += strspn(q, " \t");
+            size_t n = strcspn(q, ";\n");
+            while (n && q[n - 1] == ' ')
+                n--;
+            if (n >= cap)
+                n = cap - 1;
+            memcpy(val, q, n);
+            val[n] = 0;
+            return val;
+        }
+        p = q;
+    }
+    return NULL;
+}
+
+static azs_status load_edf(const char *path, float **out, uint32_t *ny, uint32_t *nx)
+{
+    uint8_t *b;
+    size_t len;
+    azs_status st = slurp(path, &b, &len);
+    if (st != AZS_OK)
+        return st;
+    const char *why = "no EDF header";
+    uint8_t *end = memchr(b, '}', len);
+    if (b[0] != '{' || !end)
+        goto bad;
+    size_t hlen = (size_t)(end - b) + 1;
+    while (hlen < len && (b[hlen] == '\n' || b[hlen] == '\r'))
+        hlen++;
+    *end = 0;
+    char v[64], bo[64] = "LowByteFirst", ty[64];
+    unsigned long long d1 = 0, d2 = 0;
+    why = "EDF header lacks Dim_1/Dim_2/DataType";
+    if (!edf_key((char *)b, "Dim_1", v, sizeof v) || (d1 = strtoull(v, NULL, 10)) == 0 ||
+        !edf_key((char *)b, "Dim_2", v, sizeof v) || (d2 = strtoull(v, NULL, 10)) == 0 ||
+        !edf_key((char *)b, "DataType", ty, sizeof ty))
+        goto bad;
+    edf_key((char *)b, "ByteOrder", bo, sizeof bo);
+    if (edf_key((char *)b, "Compression", v, sizeof v) && strcasecmp(v, "None") && strcasecmp(v, "NO")) {
+        why = "compressed EDF is not supported";
+        goto bad;
+    }
+    static const struct { const char *n; kind_t k; size_t sz; } types[] = {
+        {"UnsignedByte", K_UINT, 1}, {"SignedByte", K_INT, 1}, {"UnsignedShort", K_UINT, 2},
+        {"SignedShort", K_INT, 2}, {"UnsignedInteger", K_UINT, 4}, {"SignedInteger", K_INT, 4},
+        {"UnsignedLong", K_UINT, 4}, {"SignedLong", K_INT, 4}, {"FloatValue", K_FLOAT, 4},
+        {"Float", K_FLOAT, 4}, {"DoubleValue", K_FLOAT, 8}, {"Double", K_FLOAT, 8},
+    };
+    size_t ti = 0;
+    while (ti < sizeof types / sizeof types[0] && strcasecmp(types[ti].n, ty))
+        ti++;
+    why = "unsupported EDF DataType";
+    if (ti == sizeof types / sizeof types[0])
+        goto bad;
+    /* The data is the last Dim_1*Dim_2*size bytes (the header is padded to 512). */
+    size_t sz = types[ti].sz;
+    why = "EDF data shorter than Dim_1 × Dim_2";
+    if (d1 > UINT32_MAX || d2 > UINT32_MAX || d1 * d2 > (len - hlen) / sz)
+        goto bad;
+    float *a = malloc(sizeof(float) * d1 * d2);
+    if (!a) {
+        free(b);
+        return azs_fail(AZS_ERR_NOMEM, "%s", path);
+    }
+    convert(b + len - d1 * d2 * sz, d1 * d2, types[ti].k, sz, strcasecmp(bo, "HighByteFirst") != 0, a);
+    free(b);
+    *out = a;
+    *ny = (uint32_t)d2; /* Dim_1 is the fast axis */
+    *nx = (uint32_t)d1;
+    return AZS_OK;
+bad:
+    free(b);
+    return azs_fail(AZS_ERR_PARSE, "%s: %s", path, why);
+}
+
+typedef struct { char name[1024]; } found_t;
+
+static herr_t find_2d(hid_t obj, const char *name, const H5O_info_t *info, void *op)
+{
+    found_t *f = op;
+    if (info->type != H5O_TYPE_DATASET || f->name[0])
+        return 0;
+    hid_t d = H5Dopen2(obj, name, H5P_DEFAULT);
+    if (d < 0)
+        return 0;
+    hid_t sp = H5Dget_space(d);
+    int nd = H5Sget_simple_extent_ndims(sp);
+    H5Sclose(sp);
+    H5Dclose(d);
+    if (nd == 2 && strlen(name) < sizeof f->name)
+        snprintf(f->name, sizeof f->name, "%s", name);
+    return 0;
+}
+
+static azs_status load_h5(const char *file, const char *dset, float **out, uint32_t *ny, uint32_t *nx)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        return azs_fail(AZS_ERR_NOT_FOUND, "%s: cannot open as HDF5", file);
+    found_t fd = {{0}};
+    if (dset && *dset)
+        snprintf(fd.name, sizeof fd.name, "%s", dset);
+    else
+        H5Ovisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, find_2d, &fd);
+    if (!fd.name[0]) {
+        H5Fclose(f);
+        return azs_fail(AZS_ERR_NOT_FOUND, "%s: no 2D dataset (name one: FILE:/path)", file);
+    }
+    hid_t d = H5Dopen2(f, fd.name, H5P_DEFAULT);
+    if (d < 0) {
+        H5Fclose(f);
+        return azs_fail(AZS_ERR_NOT_FOUND, "%s: no dataset '%s'", file, fd.name);
+    }
+    hid_t sp = H5Dget_space(d);
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[3] = {0, 0, 0};
+    azs_status st = AZS_OK;
+    if (nd < 2 || nd > 3) {
+        st = azs_fail(AZS_ERR_FORMAT, "%s:%s: rank %d, need 2 (or 3, frame 0 taken)", file, fd.name, nd);
+    } else {
+        H5Sget_simple_extent_dims(sp, dims, NULL);
+        hsize_t r = dims[nd - 2], c = dims[nd - 1];
+        float *a = (r && c && r <= UINT32_MAX && c <= UINT32_MAX) ? malloc(sizeof(float) * r * c) : NULL;
+        hsize_t start[3] = {0, 0, 0}, count[3] = {1, r, c};
+        if (nd == 2) {
+            count[0] = r;
+            count[1] = c;
+        }
+        hid_t ms = H5Screate_simple(nd, count, NULL);
+        if (!a) {
+            st = azs_fail(AZS_ERR_NOMEM, "%s:%s", file, fd.name);
+        } else if (H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+                   H5Dread(d, H5T_NATIVE_FLOAT, ms, sp, H5P_DEFAULT, a) < 0) {
+            free(a);
+            st = azs_fail(AZS_ERR_IO, "%s:%s: read failed", file, fd.name);
+        } else {
+            *out = a;
+            *ny = (uint32_t)r;
+            *nx = (uint32_t)c;
+        }
+        H5Sclose(ms);
+    }
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+    return st;
+}
+
+azs_status azs_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx)
+{
+    if (!spec || !out || !ny || !nx)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_array_load: arguments required");
+    *out = NULL;
+    const char *slash = strrchr(spec, '/');
+    const char *dot = strrchr(spec, '.');
+    const char *ext = (dot && (!slash || dot > slash)) ? dot + 1 : "";
+    if (!strcasecmp(ext, "npy"))
+        return load_npy(spec, out, ny, nx);
+    if (!strcasecmp(ext, "edf"))
+        return load_edf(spec, out, ny, nx);
+    /* HDF5: "file.h5" or "file.h5:/dataset" (the first ':' after the extension). */
+    const char *h5ext[] = {".h5:", ".hdf5:", ".nxs:", ".hdf:", ".nx5:"};
+    for (size_t i = 0; i < sizeof h5ext / sizeof h5ext[0]; i++) {
+        const char *p = strstr(spec, h5ext[i]);
+        if (p) {
+            size_t n = (size_t)(p - spec) + strlen(h5ext[i]) - 1;
+            char file[4096];
+            if (n >= sizeof file)
+                return azs_fail(AZS_ERR_INVALID_ARG, "%s: path too long", spec);
+            memcpy(file, spec, n);
+            file[n] = 0;
+            return load_h5(file, spec + n + 1, out, ny, nx);
+        }
+    }
+    if (!strcasecmp(ext, "h5") || !strcasecmp(ext, "hdf5") || !strcasecmp(ext, "nxs") ||
+        !strcasecmp(ext, "hdf") || !strcasecmp(ext, "nx5"))
+        return load_h5(spec, NULL, out, ny, nx);
+    return azs_fail(AZS_ERR_UNSUPPORTED, "%s: unknown array format (use .npy, .h5[:dataset] or .edf)",
+                    spec);
+}

@@ -1,0 +1,16 @@
+/* Internal: the sink is a small vtable so the HDF5 and text back ends share one API. */
+#ifndef AZS_IO_SINK_INTERNAL_H
+#define AZS_IO_SINK_INTERNAL_H
+
+#include "azstream/sink.h"
+
+struct azs_sink {
+    azs_status (*write)(azs_sink *s, uint64_t frame, const double *inten, const double *sigma,
+                        azs_status fs);
+    azs_status (*flush)(azs_sink *s);
+    azs_status (*close)(azs_sink *s); /* also frees s */
+    uint64_t rows;                    /* rows accepted */
+    uint64_t bad;                     /* of which bad frames */
+};
+
+#endif

@@ -1,0 +1,462 @@
+/* Layout 1 (DESIGN §2): one reader thread, a pool of workers, an in-order writer.
+ *
+ *   reader ──raw slots (bounded FIFO, `depth`)──► workers ──result ring (`window`)──► writer
+ *
+ * - The reader takes raw chunks with azs_source_read_raw (chunk index + pread: no HDF5
+ *   call, no global lock) into one of `depth` preallocated slots.
+ * - Each worker pops a slot, decodes the whole frame single-threaded into its own pixel
+ *   buffer, gives the slot back at once (so reading overlaps with integration), then
+ *   integrates single-threaded (no nested OpenMP) into ring entry frame % window.
+ * - The writer is the calling thread: it waits for frame next_write, hands it to the sink,
+ *   and frees the entry. A worker may only fill entry f % window once f < next_write +
+ *   window, which bounds memory: depth raw chunks + one frame of pixels per worker +
+ *   window result rows + the integrator everyone shares read-only.
+ * - self_read mode (and FILTERED sources, which have no raw chunks): no reader thread;
+ *   workers claim frame numbers from an atomic counter and read their own chunk (pread is
+ *   thread-safe thanks to the index), so reading scales with the workers.
+ *
+ * Stopping: a frame that fails (without skip_bad) lowers `stop_at`; nothing at or past
+ * it is started, every frame before it is still written, and the writer reports the
+ * failure when it reaches it. Cancel (polled by the writer every 20 ms) and sink errors
+ * set `abort`, which every wait checks after a broadcast. One mutex guards all shared
+ * state; it is taken a few times per frame (frames take milliseconds), so it does not
+ * contend. The numbers are bit-identical to layout 0's: same deterministic engines. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "azstream/codec.h"
+#include "common/alloc.h"
+#include "common/error.h"
+#include "layout_util.h"
+#include "layouts.h"
+
+#define MSG_LEN 512
+
+typedef struct pool pool;
+
+typedef struct worker {
+    pool *p;
+    pthread_t tid;
+    int started;
+    void *raw;           /* self_read: own raw chunk buffer */
+    void *pixels;        /* decoded frame */
+    azs_workspace *ws;
+} worker;
+
+struct pool {
+    azs_source *src;
+    const azs_integrator *it;
+    const azs_source_info *info;
+    const azs_run_options *o;
+    size_t nbins;
+    int has_sigma, self_read, filtered;
+    size_t raw_cap;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv_filled, cv_free, cv_ready, cv_window;
+
+    /* raw slots (reader mode) */
+    size_t depth;
+    void **raw;
+    size_t *raw_size;
+    uint64_t *raw_frame;
+    azs_status *raw_status;
+    char (*raw_msg)[MSG_LEN];
+    size_t *fifo, fifo_head, fifo_count; /* filled slots in frame order */
+    size_t *freel, free_count;           /* free slots */
+    int reader_done;
+
+    /* results */
+    size_t window;
+    double *res;               /* window × (1 or 2) × nbins */
+    azs_status *res_status;
+    unsigned char *res_ready;
+    char (*res_msg)[MSG_LEN];
+    uint64_t next_write;
+
+    uint64_t stop_at;          /* first frame that failed (no skip_bad); end_frame if none */
+    int abort;                 /* under mu */
+    _Atomic uint64_t next_claim; /* self_read mode */
+};
+
+static void broadcast_all(pool *p)
+{
+    pthread_cond_broadcast(&p->cv_filled);
+    pthread_cond_broadcast(&p->cv_free);
+    pthread_cond_broadcast(&p->cv_ready);
+    pthread_cond_broadcast(&p->cv_window);
+}
+
+static void set_abort(pool *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->abort = 1;
+    broadcast_all(p);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static double *res_row(pool *p, uint64_t f)
+{
+    return p->res + (size_t)(f % p->window) * (p->has_sigma ? 2 : 1) * p->nbins;
+}
+
+static void *reader_main(void *arg)
+{
+    pool *p = arg;
+    const azs_run_options *o = p->o;
+    for (uint64_t f = o->first_frame; f < o->end_frame; f++) {
+        pthread_mutex_lock(&p->mu);
+        while (p->free_count == 0 && !p->abort && f < p->stop_at)
+            pthread_cond_wait(&p->cv_free, &p->mu);
+        if (p->abort || f >= p->stop_at) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        size_t s = p->freel[--p->free_count];
+        pthread_mutex_unlock(&p->mu);
+
+        size_t got = 0;
+        azs_status st = azs_source_read_raw(p->src, f, p->raw[s], p->raw_cap, &got);
+        if (st != AZS_OK) {
+            azs_layout_frame_error(p->src, f, st);
+            snprintf(p->raw_msg[s], MSG_LEN, "%s", azs_last_error());
+        }
+        p->raw_frame[s] = f;
+        p->raw_size[s] = got;
+        p->raw_status[s] = st;
+
+        pthread_mutex_lock(&p->mu);
+        p->fifo[(p->fifo_head + p->fifo_count) % p->depth] = s;
+        p->fifo_count++;
+        pthread_cond_signal(&p->cv_filled);
+        pthread_mutex_unlock(&p->mu);
+        if (st != AZS_OK && !o->skip_bad)
+            break; /* the worker that takes this slot reports it */
+    }
+    pthread_mutex_lock(&p->mu);
+    p->reader_done = 1;
+    pthread_cond_broadcast(&p->cv_filled);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+static void give_back_slot(pool *p, size_t s)
+{
+    pthread_mutex_lock(&p->mu);
+    p->freel[p->free_count++] = s;
+    pthread_cond_signal(&p->cv_free);
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *w = arg;
+    pool *p = w->p;
+    const azs_run_options *o = p->o;
+    const azs_source_info *info = p->info;
+    for (;;) {
+        uint64_t f;
+        azs_status st = AZS_OK;
+        char msg[MSG_LEN];
+        msg[0] = '\0';
+        if (p->self_read) {
+            f = atomic_fetch_add(&p->next_claim, 1);
+            if (f >= o->end_frame)
+                break;
+            pthread_mutex_lock(&p->mu);
+            int stop = p->abort || f >= p->stop_at;
+            pthread_mutex_unlock(&p->mu);
+            if (stop)
+                break;
+            if (p->filtered) {
+                st = azs_source_read_frame(p->src, f, w->pixels, info->frame_bytes);
+            } else {
+                size_t got = 0;
+                st = azs_source_read_raw(p->src, f, w->raw, p->raw_cap, &got);
+                if (st == AZS_OK)
+                    st = azs_layout_decode(info, 0, w->raw, got, w->pixels);
+            }
+            if (st != AZS_OK) {
+                azs_layout_frame_error(p->src, f, st);
+                snprintf(msg, sizeof msg, "%s", azs_last_error());
+            }
+        } else {
+            pthread_mutex_lock(&p->mu);
+            while (p->fifo_count == 0 && !p->reader_done && !p->abort)
+                pthread_cond_wait(&p->cv_filled, &p->mu);
+            if (p->abort || p->fifo_count == 0) {
+                pthread_mutex_unlock(&p->mu);
+                break;
+            }
+            size_t s = p->fifo[p->fifo_head];
+            p->fifo_head = (p->fifo_head + 1) % p->depth;
+            p->fifo_count--;
+            int skip = p->raw_frame[s] >= p->stop_at;
+            pthread_mutex_unlock(&p->mu);
+            f = p->raw_frame[s];
+            if (skip) {
+                give_back_slot(p, s);
+                continue;
+            }
+            st = p->raw_status[s];
+            if (st != AZS_OK) {
+                snprintf(msg, sizeof msg, "%s", p->raw_msg[s]);
+            } else {
+                st = azs_layout_decode(info, 0, p->raw[s], p->raw_size[s], w->pixels);
+                if (st != AZS_OK) {
+                    azs_layout_frame_error(p->src, f, st);
+                    snprintf(msg, sizeof msg, "%s", azs_last_error());
+                }
+            }
+            give_back_slot(p, s);
+        }
+
+        /* Wait until the ring entry of f is free: f < next_write + window. */
+        pthread_mutex_lock(&p->mu);
+        while (f >= p->next_write + p->window && !p->abort)
+            pthread_cond_wait(&p->cv_window, &p->mu);
+        int ab = p->abort;
+        pthread_mutex_unlock(&p->mu);
+        if (ab)
+            break;
+
+        double *row = res_row(p, f);
+        double *sig = p->has_sigma ? row + p->nbins : NULL;
+        if (st == AZS_OK) {
+            azs_frame_result fr = {0};
+            fr.intensity = row;
+            fr.sigma = sig;
+            st = azs_integrate_frame(p->it, w->ws, w->pixels, info->dtype, &fr);
+            if (st != AZS_OK) {
+                azs_layout_frame_error(p->src, f, st);
+                snprintf(msg, sizeof msg, "%s", azs_last_error());
+            }
+        }
+        size_t r = (size_t)(f % p->window);
+        if (st != AZS_OK) {
+            azs_layout_fill_nan(row, p->nbins);
+            if (sig)
+                azs_layout_fill_nan(sig, p->nbins);
+            memcpy(p->res_msg[r], msg, MSG_LEN);
+        }
+        pthread_mutex_lock(&p->mu);
+        if (st != AZS_OK && !o->skip_bad && f < p->stop_at) {
+            p->stop_at = f;
+            pthread_cond_broadcast(&p->cv_free); /* the reader may wait for a slot */
+        }
+        p->res_status[r] = st;
+        p->res_ready[r] = 1;
+        pthread_cond_broadcast(&p->cv_ready);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+static int online_cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+static void pool_free(pool *p, worker *ws, int nworkers)
+{
+    for (int i = 0; ws && i < nworkers; i++) {
+        azs_aligned_free(ws[i].raw);
+        azs_aligned_free(ws[i].pixels);
+        azs_workspace_destroy(ws[i].ws);
+    }
+    free(ws);
+    for (size_t i = 0; p->raw && i < p->depth; i++)
+        azs_aligned_free(p->raw[i]);
+    free(p->raw);
+    free(p->raw_size);
+    free(p->raw_frame);
+    free(p->raw_status);
+    free(p->raw_msg);
+    free(p->fifo);
+    free(p->freel);
+    azs_aligned_free(p->res);
+    free(p->res_status);
+    free(p->res_ready);
+    free(p->res_msg);
+}
+
+azs_status azs_run_threads_ex(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                              const azs_sink_ops *sink, azs_run_summary *sum, int self_read)
+{
+    const double t0 = azs_layout_now();
+    pool P;
+    memset(&P, 0, sizeof P);
+    pool *p = &P;
+    p->src = src;
+    p->it = it;
+    p->o = o;
+    p->info = azs_source_get_info(src);
+    p->nbins = azs_integrator_nbins(it);
+    p->has_sigma = azs_layout_has_sigma(it);
+    p->filtered = p->info->read_path == AZS_READ_FILTERED;
+    p->self_read = self_read || p->filtered;
+    p->raw_cap = p->info->max_chunk_bytes ? p->info->max_chunk_bytes : 1;
+    p->stop_at = o->end_frame;
+    p->next_write = o->first_frame;
+    atomic_init(&p->next_claim, o->first_frame);
+
+    const uint64_t total = o->end_frame - o->first_frame;
+    int nworkers = o->workers > 0 ? o->workers : online_cores();
+    if ((uint64_t)nworkers > total)
+        nworkers = (int)total;
+    p->depth = p->self_read ? 0 : (size_t)nworkers * 2 + 2;
+    p->window = (size_t)nworkers * 2 + p->depth + 1;
+
+    azs_status st = AZS_OK;
+    worker *w = calloc((size_t)nworkers, sizeof *w);
+    size_t row_doubles = (p->has_sigma ? 2 : 1) * p->nbins;
+    size_t res_bytes;
+    if (azs_mul_size(row_doubles * sizeof(double), p->window, &res_bytes)) {
+        free(w);
+        return azs_fail(AZS_ERR_NOMEM, "threads layout: result ring too large");
+    }
+    p->res = azs_aligned_alloc(res_bytes);
+    p->res_status = calloc(p->window, sizeof *p->res_status);
+    p->res_ready = calloc(p->window, 1);
+    p->res_msg = calloc(p->window, MSG_LEN);
+    int ok = w && p->res && p->res_status && p->res_ready && p->res_msg;
+    if (ok && p->depth) {
+        p->raw = calloc(p->depth, sizeof *p->raw);
+        p->raw_size = calloc(p->depth, sizeof *p->raw_size);
+        p->raw_frame = calloc(p->depth, sizeof *p->raw_frame);
+        p->raw_status = calloc(p->depth, sizeof *p->raw_status);
+        p->raw_msg = calloc(p->depth, MSG_LEN);
+        p->fifo = calloc(p->depth, sizeof *p->fifo);
+        p->freel = calloc(p->depth, sizeof *p->freel);
+        ok = p->raw && p->raw_size && p->raw_frame && p->raw_status && p->raw_msg && p->fifo &&
+             p->freel;
+        for (size_t i = 0; ok && i < p->depth; i++) {
+            ok = (p->raw[i] = azs_aligned_alloc(p->raw_cap)) != NULL;
+            p->freel[p->free_count++] = i;
+        }
+    }
+    for (int i = 0; ok && i < nworkers; i++) {
+        w[i].p = p;
+        w[i].pixels = azs_aligned_alloc(p->info->frame_bytes ? p->info->frame_bytes : 1);
+        ok = w[i].pixels != NULL;
+        if (ok && p->self_read && !p->filtered)
+            ok = (w[i].raw = azs_aligned_alloc(p->raw_cap)) != NULL;
+    }
+    if (!ok) {
+        pool_free(p, w, w ? nworkers : 0);
+        return azs_fail(AZS_ERR_NOMEM, "threads layout: buffers for %d workers (frame %zu bytes, chunk %zu bytes)",
+                        nworkers, p->info->frame_bytes, p->raw_cap);
+    }
+    for (int i = 0; i < nworkers; i++)
+        if ((st = azs_workspace_create(it, &w[i].ws)) != AZS_OK) {
+            pool_free(p, w, nworkers);
+            return st;
+        }
+
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv_filled, NULL);
+    pthread_cond_init(&p->cv_free, NULL);
+    pthread_cond_init(&p->cv_ready, NULL);
+    pthread_cond_init(&p->cv_window, NULL);
+
+    pthread_t reader;
+    int reader_started = 0;
+    if (!p->self_read) {
+        if (pthread_create(&reader, NULL, reader_main, p) != 0)
+            st = azs_fail(AZS_ERR_WORKER, "threads layout: cannot start the reader thread");
+        else
+            reader_started = 1;
+    }
+    for (int i = 0; st == AZS_OK && i < nworkers; i++) {
+        if (pthread_create(&w[i].tid, NULL, worker_main, &w[i]) != 0)
+            st = azs_fail(AZS_ERR_WORKER, "threads layout: cannot start worker %d of %d", i, nworkers);
+        else
+            w[i].started = 1;
+    }
+
+    /* The writer: this thread. */
+    double last_progress = t0;
+    while (st == AZS_OK && p->next_write < o->end_frame) {
+        uint64_t f = p->next_write;
+        size_t r = (size_t)(f % p->window);
+        pthread_mutex_lock(&p->mu);
+        while (!p->res_ready[r] && !p->abort) {
+            if (o->cancel && atomic_load(o->cancel))
+                break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20 * 1000 * 1000;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&p->cv_ready, &p->mu, &ts);
+        }
+        int ready = p->res_ready[r];
+        pthread_mutex_unlock(&p->mu);
+        if (o->cancel && atomic_load(o->cancel)) {
+            st = azs_fail(AZS_ERR_INTERRUPTED, "stopped on request after %" PRIu64 " frames",
+                          sum->frames_done);
+            break;
+        }
+        if (!ready) {
+            st = azs_fail(AZS_ERR_INTERNAL, "threads layout: aborted while waiting for frame %" PRIu64, f);
+            break;
+        }
+        azs_status fs = p->res_status[r];
+        double *row = res_row(p, f);
+        if (fs != AZS_OK) {
+            if (!sum->frames_bad)
+                sum->first_bad_frame = f;
+            if (!o->skip_bad) {
+                sum->first_bad_frame = f;
+                st = azs_fail(fs, "%s", p->res_msg[r]);
+                break;
+            }
+            sum->frames_bad++;
+        }
+        st = sink->write(sink->ctx, f, row, p->has_sigma ? row + p->nbins : NULL, fs);
+        if (st != AZS_OK)
+            break;
+        sum->frames_done++;
+        pthread_mutex_lock(&p->mu);
+        p->res_ready[r] = 0;
+        p->next_write++;
+        pthread_cond_broadcast(&p->cv_window);
+        pthread_mutex_unlock(&p->mu);
+        if (o->progress) {
+            double now = azs_layout_now();
+            if (now - last_progress > 0.1 || p->next_write == o->end_frame) {
+                o->progress(o->progress_ctx, sum->frames_done, total);
+                last_progress = now;
+            }
+        }
+    }
+    set_abort(p); /* done or failed: release anyone still waiting */
+    if (reader_started)
+        pthread_join(reader, NULL);
+    for (int i = 0; i < nworkers; i++)
+        if (w[i].started)
+            pthread_join(w[i].tid, NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv_filled);
+    pthread_cond_destroy(&p->cv_free);
+    pthread_cond_destroy(&p->cv_ready);
+    pthread_cond_destroy(&p->cv_window);
+    pool_free(p, w, nworkers);
+    sum->seconds = azs_layout_now() - t0;
+    return st;
+}
+
+azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                           const azs_sink_ops *sink, azs_run_summary *sum)
+{
+    return azs_run_threads_ex(src, it, o, sink, sum, 0);
+}

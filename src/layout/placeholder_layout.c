@@ -1,2 +1,0 @@
-/* placeholder: replaced when the layout module lands */
-typedef int azs_layout_placeholder;
