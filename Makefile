@@ -2,12 +2,13 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc)
 PYTHON     := $(CURDIR)/.venv/bin/python
 CMAKE_OPTS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan build-fuzz test demo clean
+.PHONY: all deps build build-asan build-fuzz build-tsan test test-tsan demo clean
 
 all: build
 
@@ -28,9 +29,20 @@ build-fuzz: deps
 	@CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAZS_FUZZ=ON -DAZS_WITH_CUDA=OFF -DAZS_WITH_MPI=OFF >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzz_targets
 
-test: build build-asan build-fuzz
+# ThreadSanitizer over the layout tests (no CUDA; RelWithDebInfo keeps it quick).
+build-tsan: deps
+	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAZS_WERROR=ON -DAZS_TSAN=ON -DAZS_WITH_CUDA=OFF -DAZS_WITH_MPI=OFF -DAZS_PYTHON=$(PYTHON) >/dev/null
+	@cmake --build $(BUILD_TSAN) -j $(JOBS)
+
+test-tsan: build-tsan
+	@echo "== ThreadSanitizer build: layout tests"
+	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest -L layout -LE 'slow|gpu' --output-on-failure $(CTEST_ARGS)
+
+test: build build-asan build-fuzz build-tsan
 	@echo "== sanitizer build (ASan+UBSan): unit, fuzz-corpus, real-file and layout tests"
 	@cd $(BUILD_ASAN) && ctest -L 'unit|fuzz|real|layout|cli' -LE slow --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@echo "== ThreadSanitizer build: layout tests"
+	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest -L layout -LE 'slow|gpu' --output-on-failure $(CTEST_ARGS)
 	@echo "== libFuzzer: a short run of each harness from its seed corpus"
 	@cd $(BUILD_FUZZ) && ctest -L fuzzrun --output-on-failure $(CTEST_ARGS)
 	@echo "== release build: every test"
@@ -40,4 +52,4 @@ demo: build
 	@bash scripts/demo.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)

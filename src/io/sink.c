@@ -1,4 +1,5 @@
 /* Sink dispatch by file extension, the null sink, and the azs_run adaptor. */
+#define _POSIX_C_SOURCE 200809L
 #include <string.h>
 #include <strings.h>
 

@@ -3,6 +3,7 @@
  * or float dtypes) and EDF (ASCII header in {}, then raw data; DataType, Dim_1/Dim_2,
  * ByteOrder); HDF5 through the library. Every size read from a file is checked against
  * the file's length. */
+#define _POSIX_C_SOURCE 200809L
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>

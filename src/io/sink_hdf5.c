@@ -6,6 +6,7 @@
  * ends with frames_written updated and, at most once per second, an H5Fflush, so a run
  * killed between batches leaves a file whose metadata matches its data. Chunks are one
  * frame each so readers can pick frames cheaply. */
+#define _POSIX_C_SOURCE 200809L
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>

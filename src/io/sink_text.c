@@ -1,6 +1,7 @@
 /* Text sink: pyFAI-style .dat files, '#' header lines then columns radial, I[, sigma].
  * One file for a single-frame run, else one file per row: STEM_00000.EXT ... Each file is
  * complete when written (nothing is buffered across frames). */
+#define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -21,6 +21,7 @@
  * set `abort`, which every wait checks after a broadcast. One mutex guards all shared
  * state; it is taken a few times per frame (frames take milliseconds), so it does not
  * contend. The numbers are bit-identical to layout 0's: same deterministic engines. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>

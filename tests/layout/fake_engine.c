@@ -1,0 +1,203 @@
+/* Test doubles for the modules the layouts call (source, codec, integrator), so the
+ * layouts' scheduling, ordering, error and cancel paths can be tested alone, fast, and
+ * under TSan. A "raw chunk" of frame f is FRAME_BYTES of a known pattern preceded by an
+ * 8-byte header holding f; "decoding" checks the header and copies; "integration" sums
+ * pixels into bins in a fixed order. Knobs (fake_cfg) make chosen frames fail to read,
+ * fail to decode, or take longer, to shake the worker order. */
+#define _POSIX_C_SOURCE 200809L
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "azstream/codec.h"
+#include "azstream/integrate.h"
+#include "azstream/source.h"
+#include "common/error.h"
+#include "fake_engine.h"
+#include "layouts.h"
+
+fake_cfg FAKE = {0};
+
+struct azs_source {
+    azs_source_info info;
+};
+struct azs_integrator {
+    azs_integrate_options o;
+    size_t nbins;
+};
+struct azs_workspace {
+    int dummy;
+};
+
+static azs_source the_src;
+static azs_integrator the_it;
+
+azs_source *fake_source(uint64_t nframes, int filtered)
+{
+    memset(&the_src, 0, sizeof the_src);
+    azs_source_info *i = &the_src.info;
+    i->nframes = nframes;
+    i->ny = FAKE_NY;
+    i->nx = FAKE_NX;
+    i->dtype = AZS_U32;
+    i->elem_size = 4;
+    i->frame_bytes = FAKE_NY * FAKE_NX * 4;
+    i->codec = AZS_CODEC_BSLZ4;
+    i->max_chunk_bytes = i->frame_bytes + 8;
+    i->read_path = filtered ? AZS_READ_FILTERED : AZS_READ_PREAD;
+    i->nparts = 2;
+    return &the_src;
+}
+
+azs_integrator *fake_integrator(int with_sigma)
+{
+    memset(&the_it, 0, sizeof the_it);
+    the_it.o.error_model = with_sigma ? AZS_ERRMODEL_POISSON : AZS_ERRMODEL_NONE;
+    the_it.nbins = FAKE_NBINS;
+    return &the_it;
+}
+
+static void maybe_sleep(uint64_t f)
+{
+    if (!FAKE.jitter_us)
+        return;
+    /* deterministic pseudo-random delay per frame */
+    uint64_t h = f * 0x9E3779B97F4A7C15ull;
+    long us = (long)((h >> 40) % (uint64_t)FAKE.jitter_us);
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+const azs_source_info *azs_source_get_info(const azs_source *src)
+{
+    return &src->info;
+}
+
+azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part *part)
+{
+    uint64_t half = src->info.nframes / 2;
+    if (i >= 2)
+        return azs_fail(AZS_ERR_INVALID_ARG, "part %zu", i);
+    part->file = i == 0 ? "fake_part0.h5" : "fake_part1.h5";
+    part->dataset = "/entry/data/data";
+    part->first_frame = i == 0 ? 0 : half;
+    part->nframes = i == 0 ? half : src->info.nframes - half;
+    return AZS_OK;
+}
+
+static void fill_pixels(uint64_t f, uint32_t *px)
+{
+    for (size_t p = 0; p < FAKE_NY * FAKE_NX; p++)
+        px[p] = (uint32_t)((f * 2654435761u + p * 40503u) % 1000u);
+}
+
+azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity, size_t *size)
+{
+    atomic_fetch_add(&FAKE.reads, 1);
+    if (src->info.read_path == AZS_READ_FILTERED)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "filtered");
+    if (frame >= src->info.nframes)
+        return azs_fail(AZS_ERR_INVALID_ARG, "frame out of range");
+    if (capacity < src->info.frame_bytes + 8)
+        return azs_fail(AZS_ERR_CAPACITY, "buffer");
+    if (FAKE.read_fail_frame && frame == FAKE.read_fail_frame - 1)
+        return azs_fail(AZS_ERR_IO, "pread failed (fake)");
+    memcpy(buf, &frame, 8);
+    fill_pixels(frame, (uint32_t *)((char *)buf + 8));
+    if (FAKE.corrupt_frame && frame == FAKE.corrupt_frame - 1)
+        memset(buf, 0xFF, 8);
+    *size = src->info.frame_bytes + 8;
+    return AZS_OK;
+}
+
+azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity)
+{
+    atomic_fetch_add(&FAKE.reads, 1);
+    if (capacity < src->info.frame_bytes)
+        return azs_fail(AZS_ERR_CAPACITY, "buffer");
+    if ((FAKE.corrupt_frame && frame == FAKE.corrupt_frame - 1) ||
+        (FAKE.read_fail_frame && frame == FAKE.read_fail_frame - 1))
+        return azs_fail(AZS_ERR_CORRUPT, "filter pipeline failed (fake)");
+    fill_pixels(frame, pixels);
+    return AZS_OK;
+}
+
+static azs_status decode(const void *src, size_t src_size, void *dst, size_t cap, size_t *out)
+{
+    uint64_t f;
+    if (src_size < 8)
+        return azs_fail(AZS_ERR_TRUNCATED, "short");
+    memcpy(&f, src, 8);
+    if (f == UINT64_MAX)
+        return azs_fail(AZS_ERR_CORRUPT, "bad LZ4 block (fake)");
+    maybe_sleep(f);
+    if (src_size - 8 > cap)
+        return azs_fail(AZS_ERR_CAPACITY, "dst");
+    memcpy(dst, (const char *)src + 8, src_size - 8);
+    *out = src_size - 8;
+    return AZS_OK;
+}
+
+azs_status azs_chunk_decode(azs_codec codec, size_t elem_size, const void *src, size_t src_size,
+                            void *dst, size_t dst_capacity, size_t *out_size)
+{
+    (void)codec, (void)elem_size;
+    return decode(src, src_size, dst, dst_capacity, out_size);
+}
+
+azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src, size_t src_size, void *dst,
+                                size_t dst_capacity, size_t *out_size)
+{
+    (void)elem_size;
+    return decode(src, src_size, dst, dst_capacity, out_size);
+}
+
+size_t azs_integrator_nbins(const azs_integrator *it) { return it->nbins; }
+const azs_integrate_options *azs_integrator_options(const azs_integrator *it) { return &it->o; }
+
+azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out)
+{
+    (void)it;
+    *out = calloc(1, sizeof **out);
+    return *out ? AZS_OK : azs_fail(AZS_ERR_NOMEM, "ws");
+}
+void azs_workspace_destroy(azs_workspace *ws) { free(ws); }
+
+azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, const void *pixels,
+                               azs_dtype dtype, const azs_frame_result *out)
+{
+    (void)ws, (void)dtype;
+    const uint32_t *px = pixels;
+    for (size_t b = 0; b < it->nbins; b++) {
+        double s = 0, w = 0;
+        for (size_t p = b; p < FAKE_NY * FAKE_NX; p += it->nbins) {
+            s += px[p] * 0.37;
+            w += 1.0 + 0.001 * (double)p;
+        }
+        if (out->intensity)
+            out->intensity[b] = s / w;
+        if (out->sigma)
+            out->sigma[b] = s > 0 ? __builtin_sqrt(s) / w : 0;
+    }
+    return AZS_OK;
+}
+
+azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws, const void *pixels,
+                                   azs_dtype dtype, const azs_frame_result *out)
+{
+    return azs_integrate_frame(it, ws, pixels, dtype, out);
+}
+
+azs_status azs_run_procs(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                         const azs_sink_ops *sink, azs_run_summary *sum)
+{
+    (void)src, (void)it, (void)o, (void)sink, (void)sum;
+    return azs_fail(AZS_ERR_UNSUPPORTED, "fake");
+}
+azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                       const azs_sink_ops *sink, azs_run_summary *sum)
+{
+    (void)src, (void)it, (void)o, (void)sink, (void)sum;
+    return azs_fail(AZS_ERR_NO_DEVICE, "fake");
+}

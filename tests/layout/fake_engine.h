@@ -1,0 +1,21 @@
+#ifndef FAKE_ENGINE_H
+#define FAKE_ENGINE_H
+#include <stdatomic.h>
+#include <stdint.h>
+#include "azstream/layout.h"
+
+#define FAKE_NY 16
+#define FAKE_NX 32
+#define FAKE_NBINS 24
+
+typedef struct fake_cfg {
+    uint64_t corrupt_frame;   /* 1 + frame whose chunk fails to decode (0 = none) */
+    uint64_t read_fail_frame; /* 1 + frame whose read fails (0 = none) */
+    int jitter_us;            /* up to this many µs of delay per decoded frame */
+    atomic_ullong reads;
+} fake_cfg;
+extern fake_cfg FAKE;
+
+azs_source *fake_source(uint64_t nframes, int filtered);
+azs_integrator *fake_integrator(int with_sigma);
+#endif
