@@ -346,7 +346,7 @@ size_t azs_chunk_encode_bound(azs_codec codec, size_t nbytes, size_t elem_size, 
     if (codec == AZS_CODEC_BSLZ4)
         bb = (block_elems ? block_elems : default_block_elems(elem_size)) * elem_size;
     else
-        bb = block_elems ? block_elems * elem_size : nbytes;
+        bb = block_elems ? block_elems * elem_size : (nbytes ? nbytes : 1);
     if (bb == 0 || bb > LZ4_MAX_INPUT_SIZE)
         return 0;
     const size_t nblk = nbytes / bb + 1;
