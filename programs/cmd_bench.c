@@ -1,10 +1,326 @@
-/* Placeholder until this sub-command lands: says so and fails, never pretends. */
+/* azstream bench: frames/s of the single-thread engine, of layout 0 and of layout 1 per
+ * worker count, on one stack and geometry, in one run, against the machine's limits
+ * measured in the same run:
+ *   decode limit    = single-core bitshuffle-LZ4 decode rate (frames/s) × cores
+ *   memory limit    = stream-copy bandwidth / bytes moved per frame (compressed chunk +
+ *                     decoded frame written and read + the sparse matrix read)
+ *   limit           = the smaller of the two; "of limit" = frames/s / limit.
+ * Results go to a null sink: only the pipeline is timed. Not a test: a measurement. */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <math.h>
+#include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "azstream/codec.h"
+#include "azstream/sink.h"
 #include "cli.h"
+#include "common/alloc.h"
+#include "integrate_setup.h"
+#include "layout/layouts.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Multi-threaded copy bandwidth (read + write bytes per second) over 2 × 256 MiB. */
+static double stream_bandwidth(void)
+{
+    const size_t n = (size_t)32 << 20; /* doubles = 256 MiB */
+    double *a = azs_aligned_alloc(n * sizeof(double)), *b = azs_aligned_alloc(n * sizeof(double));
+    if (!a || !b) {
+        azs_aligned_free(a);
+        azs_aligned_free(b);
+        return 0;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (double)i;
+        b[i] = 0;
+    }
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t = now_s();
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++)
+            b[i] = a[i] * 1.000001;
+        t = now_s() - t;
+        double bw = 2.0 * (double)n * sizeof(double) / t;
+        if (bw > best)
+            best = bw;
+    }
+    volatile double sink = b[n / 2];
+    (void)sink;
+    azs_aligned_free(a);
+    azs_aligned_free(b);
+    return best;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: azstream bench STACK --poni GEOM.poni [--method bbox|full|no] [--workers 1,2,4,...]\n"
+               "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
+               "                       [--no-self-read] [other integrate options]\n"
+               "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
+               "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n");
+}
+
+typedef struct row {
+    char layout[32];
+    int workers;
+    double fps = 0;
+} row;
+
+static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, int workers,
+                      int self_read, uint64_t n, double *fps)
+{
+    azs_run_options o;
+    azs_run_options_default(&o);
+    o.layout = l;
+    o.workers = workers;
+    o.end_frame = n;
+    uint64_t count = 0;
+    azs_sink_ops ops = azs_null_sink_ops(&count);
+    azs_run_summary sum;
+    azs_status st;
+    if (l == AZS_LAYOUT_THREADS)
+        st = azs_run_threads_ex(src, it, &o, &ops, &sum, self_read);
+    else
+        st = azs_run(src, it, &o, &ops, &sum);
+    if (st != AZS_OK)
+        return cli_report("bench", st, "run");
+    *fps = (double)count / sum.seconds;
+    return 0;
+}
 
 int cmd_bench(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "azstream %s: not implemented yet\n", argv[0]);
-    return CLI_FAIL;
+    const char *cmd = argv[0];
+    integ_settings S;
+    integ_settings_default(&S);
+    const char *stack = NULL, *dataset = NULL, *wlist = NULL;
+    int64_t nframes = 200;
+    int self_rows = 1;
+    int user_pol = 0, user_dummy = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return CLI_OK;
+        }
+        if (a[0] != '-') {
+            if (stack)
+                return cli_usage_error(cmd, "one STACK only ('%s' and '%s')", stack, a);
+            stack = a;
+            continue;
+        }
+        const char *n = a + 2;
+        if (a[1] != '-')
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        if (!strcmp(n, "no-self-read")) {
+            self_rows = 0;
+            continue;
+        }
+        int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset");
+        int tv = own ? 1 : integ_option_takes_value(n);
+        if (tv < 0)
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        const char *v = NULL;
+        if (tv) {
+            if (i + 1 >= argc)
+                return cli_usage_error(cmd, "option '%s' needs a value", a);
+            v = argv[++i];
+        }
+        if (!strcmp(n, "workers"))
+            wlist = v;
+        else if (!strcmp(n, "frames")) {
+            if (cli_parse_i64(v, &nframes) || nframes < 1)
+                return cli_usage_error(cmd, "--frames: '%s' is not a frame count", v);
+        } else if (!strcmp(n, "dataset"))
+            dataset = v;
+        else {
+            if (integ_option(&S, cmd, n, v) < 0)
+                return CLI_USAGE;
+            user_pol |= !strcmp(n, "polarization");
+            user_dummy |= !strcmp(n, "dummy");
+        }
+    }
+    if (!stack)
+        return cli_usage_error(cmd, "no STACK");
+
+    int cores = omp_get_num_procs();
+    int wl[64], nw = 0;
+    if (wlist) {
+        const char *p = wlist;
+        while (*p && nw < 64) {
+            char *e;
+            long w = strtol(p, &e, 10);
+            if (e == p || w < 1 || w > 4096 || (*e && *e != ','))
+                return cli_usage_error(cmd, "--workers: '%s' is not a list like 1,2,4", wlist);
+            wl[nw++] = (int)w;
+            p = *e ? e + 1 : e;
+        }
+    } else {
+        for (int w = 1; w < cores && nw < 63; w *= 2)
+            wl[nw++] = w;
+        wl[nw++] = cores;
+    }
+
+    azs_source *src = NULL;
+    azs_integrator *it = NULL;
+    azs_workspace *ws = NULL;
+    void *raw = NULL, *pix = NULL;
+    double *res = NULL;
+    int rc = 0;
+    azs_status st = azs_source_open(stack, dataset, &src);
+    if (st != AZS_OK)
+        return cli_report(cmd, st, stack);
+    const azs_source_info *info = azs_source_get_info(src);
+    if ((uint64_t)nframes > info->nframes)
+        nframes = (int64_t)info->nframes;
+    if (nframes < 1) {
+        azs_source_close(src);
+        fprintf(stderr, "azstream %s: %s has no frames\n", cmd, stack);
+        return CLI_FAIL;
+    }
+    /* W1 defaults (DESIGN §8) unless the user said otherwise. */
+    if (!user_pol) {
+        S.io.has_polarization = 1;
+        S.io.polarization_factor = 0.99;
+    }
+    if (!user_dummy && info->dtype == AZS_U32) {
+        S.io.has_dummy = 1;
+        S.io.dummy = 4294967295.0;
+        S.io.delta_dummy = 0;
+    }
+    double tb = now_s();
+    if ((rc = integ_build(&S, cmd, info->ny, info->nx, &it)))
+        goto out;
+    double t_build = now_s() - tb;
+    const size_t nbins = azs_integrator_nbins(it);
+    size_t mat = azs_integrator_memory(it);
+
+    /* Preload up to 16 raw chunks and decode one: single-core decode and engine rates. */
+    const int npre = nframes < 16 ? (int)nframes : 16;
+    size_t cap = info->max_chunk_bytes ? info->max_chunk_bytes : info->frame_bytes;
+    raw = malloc(cap * (size_t)npre);
+    size_t *sizes = calloc((size_t)npre, sizeof *sizes);
+    pix = azs_aligned_alloc(info->frame_bytes * (size_t)npre);
+    res = azs_aligned_alloc(2 * nbins * sizeof(double));
+    if (!raw || !sizes || !pix || !res) {
+        free(sizes);
+        rc = cli_report(cmd, AZS_ERR_NOMEM, "buffers");
+        goto out;
+    }
+    int have_raw = info->read_path != AZS_READ_FILTERED;
+    for (int k = 0; k < npre; k++) {
+        char *px = (char *)pix + (size_t)k * info->frame_bytes;
+        if (have_raw) {
+            st = azs_source_read_raw(src, (uint64_t)k, (char *)raw + cap * (size_t)k, cap, &sizes[k]);
+            if (st == AZS_OK) {
+                size_t got;
+                st = azs_chunk_decode(info->codec, info->elem_size, (char *)raw + cap * (size_t)k,
+                                      sizes[k], px, info->frame_bytes, &got);
+            }
+        } else {
+            st = azs_source_read_frame(src, (uint64_t)k, px, info->frame_bytes);
+        }
+        if (st != AZS_OK) {
+            free(sizes);
+            rc = cli_report(cmd, st, "reading the first frames");
+            goto out;
+        }
+    }
+    double dec_fps = 0, chunk_mean = 0;
+    if (have_raw) {
+        int reps = 0;
+        double t = now_s();
+        void *dst = azs_aligned_alloc(info->frame_bytes);
+        while (now_s() - t < 1.0 || reps < npre) {
+            size_t got;
+            int k = reps % npre;
+            azs_chunk_decode(info->codec, info->elem_size, (char *)raw + cap * (size_t)k, sizes[k],
+                             dst, info->frame_bytes, &got);
+            reps++;
+        }
+        dec_fps = reps / (now_s() - t);
+        azs_aligned_free(dst);
+        for (int k = 0; k < npre; k++)
+            chunk_mean += (double)sizes[k] / npre;
+    }
+    free(sizes);
+    if ((st = azs_workspace_create(it, &ws)) != AZS_OK) {
+        rc = cli_report(cmd, st, "workspace");
+        goto out;
+    }
+    azs_frame_result fr = {0};
+    fr.intensity = res;
+    fr.sigma = S.io.error_model != AZS_ERRMODEL_NONE ? res + nbins : NULL;
+    int reps = 0;
+    double t = now_s();
+    while (now_s() - t < 1.0 || reps < npre) {
+        azs_integrate_frame(it, ws, (char *)pix + (size_t)(reps % npre) * info->frame_bytes,
+                            info->dtype, &fr);
+        reps++;
+    }
+    double eng_fps = reps / (now_s() - t);
+    double bw = stream_bandwidth();
+    double bytes_per_frame = chunk_mean + 2.0 * (double)info->frame_bytes + (double)mat;
+    double mem_limit = bw / bytes_per_frame;
+    double dec_limit = have_raw ? dec_fps * cores : INFINITY;
+    double limit = mem_limit < dec_limit ? mem_limit : dec_limit;
+
+    printf("azstream bench: %s  %" PRIu64 " frames %ux%u %s, %s, chunk %.2f MB (%.1f:1)\n", stack,
+           info->nframes, info->ny, info->nx, azs_dtype_name(info->dtype),
+           info->codec == AZS_CODEC_BSLZ4 ? "bitshuffle-LZ4" : info->codec == AZS_CODEC_LZ4 ? "LZ4" : "uncompressed",
+           chunk_mean / 1e6, chunk_mean > 0 ? (double)info->frame_bytes / chunk_mean : 0);
+    printf("integration: %u%s bins %s, method %s, matrix %.1f MB (built in %.2f s); %d frames per run\n",
+           S.io.npt, S.io.npt_azim ? "" : "", azs_unit_name(S.io.unit), integ_split_name(S.io.split),
+           (double)mat / 1e6, t_build, (int)nframes);
+    if (S.io.npt_azim)
+        printf("             2D cake: %u azimuthal × %u radial\n", S.io.npt_azim, S.io.npt);
+    printf("machine: %d cores; decode %.0f frames/s per core (limit %.0f); stream copy %.1f GB/s "
+           "(%.0f MB/frame → limit %.0f frames/s)\n",
+           cores, dec_fps, dec_limit, bw / 1e9, bytes_per_frame / 1e6, mem_limit);
+    printf("\n%-22s %7s %10s %9s %11s %9s\n", "layout", "workers", "frames/s", "speed-up", "efficiency",
+           "of limit");
+    printf("%-22s %7d %10.1f %9s %11s %9s\n", "engine only (1 thread)", 1, eng_fps, "-", "-", "-");
+    double fps = 0;
+    if ((rc = run_layout(src, it, AZS_LAYOUT_SERIAL, 0, 0, (uint64_t)nframes, &fps)))
+        goto out;
+    printf("%-22s %7d %10.1f %9s %11s %8.0f%%\n", "0 serial (OpenMP)", cores, fps, "-", "-",
+           100 * fps / limit);
+    fflush(stdout);
+    for (int mode = 0; mode < (self_rows && have_raw ? 2 : 1); mode++) {
+        double base = 0;
+        for (int k = 0; k < nw; k++) {
+            if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], mode, (uint64_t)nframes, &fps)))
+                goto out;
+            if (k == 0)
+                base = fps / wl[0];
+            double sp = fps / base;
+            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%%\n",
+                   mode ? "1 threads (self-read)" : "1 threads", wl[k], fps, sp, 100 * sp / wl[k],
+                   100 * fps / limit);
+            fflush(stdout);
+        }
+    }
+    printf("\nspeed-up is over %d worker(s) of the same layout; efficiency = speed-up / workers;\n"
+           "limit = min(decode × cores, bandwidth / bytes per frame).\n",
+           wl[0]);
+out:
+    azs_workspace_destroy(ws);
+    azs_integrator_destroy(it);
+    azs_source_close(src);
+    free(raw);
+    azs_aligned_free(pix);
+    azs_aligned_free(res);
+    return rc;
 }
