@@ -72,12 +72,6 @@ static void usage(FILE *f)
                "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n");
 }
 
-typedef struct row {
-    char layout[32];
-    int workers;
-    double fps = 0;
-} row;
-
 static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, int workers,
                       int self_read, uint64_t n, double *fps)
 {
