@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/error.h"
+#include "h5lock.h"
 #include "sink_internal.h"
 
 typedef enum { K_INT, K_UINT, K_FLOAT } kind_t;
@@ -287,9 +288,8 @@ static herr_t find_2d(hid_t obj, const char *name, const H5O_info_t *info, void 
     return 0;
 }
 
-static azs_status load_h5(const char *file, const char *dset, float **out, uint32_t *ny, uint32_t *nx)
+static azs_status load_h5_locked(const char *file, const char *dset, float **out, uint32_t *ny, uint32_t *nx)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
         return azs_fail(AZS_ERR_NOT_FOUND, "%s: cannot open as HDF5", file);
@@ -339,6 +339,14 @@ static azs_status load_h5(const char *file, const char *dset, float **out, uint3
     H5Sclose(sp);
     H5Dclose(d);
     H5Fclose(f);
+    return st;
+}
+
+static azs_status load_h5(const char *file, const char *dset, float **out, uint32_t *ny, uint32_t *nx)
+{
+    azs_h5_lock();
+    azs_status st = load_h5_locked(file, dset, out, ny, nx);
+    azs_h5_unlock();
     return st;
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "common/error.h"
+#include "h5lock.h"
 #include "sink_internal.h"
 
 typedef struct h5_sink {
@@ -227,17 +228,24 @@ static azs_status h5_write(azs_sink *b, uint64_t frame, const double *inten, con
     if (fs != AZS_OK)
         s->bad++;
     s->batch_n++;
-    if (s->batch_n == s->batch_cap)
-        return h5_flush_batch(s, 0);
+    if (s->batch_n == s->batch_cap) {
+        azs_h5_lock(); /* libhdf5 is not thread-safe: workers may be in it (FILTERED reads) */
+        azs_status st = h5_flush_batch(s, 0);
+        azs_h5_unlock();
+        return st;
+    }
     return AZS_OK;
 }
 
 static azs_status h5_flush(azs_sink *b)
 {
-    return h5_flush_batch((h5_sink *)b, 1);
+    azs_h5_lock();
+    azs_status st = h5_flush_batch((h5_sink *)b, 1);
+    azs_h5_unlock();
+    return st;
 }
 
-static azs_status h5_close(azs_sink *b)
+static azs_status h5_close_locked(azs_sink *b)
 {
     h5_sink *s = (h5_sink *)b;
     azs_status st = AZS_OK;
@@ -264,7 +272,25 @@ static azs_status h5_close(azs_sink *b)
     return st;
 }
 
+static azs_status h5_close(azs_sink *b)
+{
+    azs_h5_lock();
+    azs_status st = h5_close_locked(b);
+    azs_h5_unlock();
+    return st;
+}
+
+static azs_status open_locked(const char *path, const azs_sink_config *cfg, azs_sink **out);
+
 azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_sink **out)
+{
+    azs_h5_lock();
+    azs_status st = open_locked(path, cfg, out);
+    azs_h5_unlock();
+    return st;
+}
+
+static azs_status open_locked(const char *path, const azs_sink_config *cfg, azs_sink **out)
 {
     *out = NULL;
     if (!cfg->radial || cfg->npt == 0 || (cfg->npt_azim > 0 && !cfg->azimuthal))
@@ -295,15 +321,14 @@ azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_
     s->b_frame = malloc(s->batch_cap * sizeof(uint64_t));
     s->b_status = malloc(s->batch_cap * sizeof(int32_t));
     if (!s->path || !s->b_i || (cfg->with_errors && !s->b_err) || !s->b_frame || !s->b_status) {
-        h5_close(&s->base);
+        h5_close_locked(&s->base);
         return azs_fail(AZS_ERR_NOMEM, "hdf5 sink buffers");
     }
     memcpy(s->path, path, n);
 
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* the library never prints */
     s->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (s->file < 0) {
-        h5_close(&s->base);
+        h5_close_locked(&s->base);
         return azs_fail(AZS_ERR_IO, "%s: cannot create the output file", path);
     }
     int ok = attr_str(s->file, "default", "entry") >= 0;
@@ -355,12 +380,12 @@ azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_
              dset_str(s->process, "configuration", cfg->config_json ? cfg->config_json : "{}") >= 0;
     }
     if (!ok) {
-        h5_close(&s->base);
+        h5_close_locked(&s->base);
         return azs_fail(AZS_ERR_IO, "%s: writing the NeXus structure failed", path);
     }
     s->last_flush = now_s();
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
-        h5_close(&s->base);
+        h5_close_locked(&s->base);
         return azs_fail(AZS_ERR_IO, "%s: flush failed", path);
     }
     *out = &s->base;

@@ -58,6 +58,8 @@ azs_status azs_run_serial(azs_source *src, const azs_integrator *it, const azs_r
             fs = azs_source_read_raw(src, f, raw, raw_cap, &got);
             if (fs == AZS_OK)
                 fs = azs_layout_decode(info, 1, raw, got, pixels);
+            else if (azs_layout_raw_fallback(fs))
+                fs = azs_source_read_frame(src, f, pixels, info->frame_bytes);
         }
         if (fs == AZS_OK)
             fs = azs_integrate_frame_omp(it, ws, pixels, info->dtype, &fr);

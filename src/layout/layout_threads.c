@@ -124,7 +124,7 @@ static void *reader_main(void *arg)
 
         size_t got = 0;
         azs_status st = azs_source_read_raw(p->src, f, p->raw[s], p->raw_cap, &got);
-        if (st != AZS_OK) {
+        if (st != AZS_OK && !azs_layout_raw_fallback(st)) {
             azs_layout_frame_error(p->src, f, st);
             snprintf(p->raw_msg[s], MSG_LEN, "%s", azs_last_error());
         }
@@ -137,7 +137,7 @@ static void *reader_main(void *arg)
         p->fifo_count++;
         pthread_cond_signal(&p->cv_filled);
         pthread_mutex_unlock(&p->mu);
-        if (st != AZS_OK && !o->skip_bad)
+        if (st != AZS_OK && !o->skip_bad && !azs_layout_raw_fallback(st))
             break; /* the worker that takes this slot reports it */
     }
     pthread_mutex_lock(&p->mu);
@@ -182,6 +182,8 @@ static void *worker_main(void *arg)
                 st = azs_source_read_raw(p->src, f, w->raw, p->raw_cap, &got);
                 if (st == AZS_OK)
                     st = azs_layout_decode(info, 0, w->raw, got, w->pixels);
+                else if (azs_layout_raw_fallback(st))
+                    st = azs_source_read_frame(p->src, f, w->pixels, info->frame_bytes);
             }
             if (st != AZS_OK) {
                 azs_layout_frame_error(p->src, f, st);
@@ -206,7 +208,13 @@ static void *worker_main(void *arg)
                 continue;
             }
             st = p->raw_status[s];
-            if (st != AZS_OK) {
+            if (azs_layout_raw_fallback(st)) {
+                st = azs_source_read_frame(p->src, f, w->pixels, info->frame_bytes);
+                if (st != AZS_OK) {
+                    azs_layout_frame_error(p->src, f, st);
+                    snprintf(msg, sizeof msg, "%s", azs_last_error());
+                }
+            } else if (st != AZS_OK) {
                 snprintf(msg, sizeof msg, "%s", p->raw_msg[s]);
             } else {
                 st = azs_layout_decode(info, 0, p->raw[s], p->raw_size[s], w->pixels);

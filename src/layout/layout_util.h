@@ -26,4 +26,11 @@ int azs_layout_has_sigma(const azs_integrator *it);
 azs_status azs_layout_decode(const azs_source_info *info, int omp, const void *raw,
                              size_t raw_size, void *pixels);
 
+/* read_raw statuses that mean "this chunk has no raw bytes to decode: use read_frame"
+ * (a chunk stored with its filter skipped, or never written: fill value). */
+static inline int azs_layout_raw_fallback(azs_status s)
+{
+    return s == AZS_ERR_UNSUPPORTED || s == AZS_ERR_NOT_FOUND;
+}
+
 #endif

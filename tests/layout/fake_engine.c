@@ -103,6 +103,8 @@ azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_
         return azs_fail(AZS_ERR_CAPACITY, "buffer");
     if (FAKE.read_fail_frame && frame == FAKE.read_fail_frame - 1)
         return azs_fail(AZS_ERR_IO, "pread failed (fake)");
+    if (FAKE.fallback_frame && frame == FAKE.fallback_frame - 1)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "chunk stored unfiltered (fake)");
     memcpy(buf, &frame, 8);
     fill_pixels(frame, (uint32_t *)((char *)buf + 8));
     if (FAKE.corrupt_frame && frame == FAKE.corrupt_frame - 1)

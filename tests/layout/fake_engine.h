@@ -11,6 +11,7 @@
 typedef struct fake_cfg {
     uint64_t corrupt_frame;   /* 1 + frame whose chunk fails to decode (0 = none) */
     uint64_t read_fail_frame; /* 1 + frame whose read fails (0 = none) */
+    uint64_t fallback_frame;  /* 1 + frame whose read_raw says UNSUPPORTED (use read_frame) */
     int jitter_us;            /* up to this many µs of delay per decoded frame */
     atomic_ullong reads;
 } fake_cfg;

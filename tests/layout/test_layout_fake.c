@@ -103,6 +103,7 @@ static void test_identical(int filtered, int sigma, uint64_t first, uint64_t end
     azs_integrator *it = fake_integrator(sigma);
     memset(&FAKE, 0, sizeof FAKE);
     FAKE.jitter_us = jitter;
+    FAKE.fallback_frame = 9; /* frame 8 has no raw bytes: read_frame path */
     azs_run_options o;
     azs_run_options_default(&o);
     o.first_frame = first;
