@@ -16,7 +16,7 @@ for k, rad in enumerate([180, 260, 330, 470, 520, 640, 700, 810, 930]):
     rings += (400 / (1 + k)) * np.exp(-((r - rad) ** 2) / 8.0)
 base = 8 + 40 * np.exp(-r / 500) + rings
 gap = np.zeros((ny, nx), bool)
-for g in range(1, 4):  # Eiger2 4M: 4 × 2 modules of 512 × 1028, gaps of 38 / 12 pixels
+for g in range(1, 4):  # approximate module gaps (the demo only needs some dummy pixels)
     gap[g * 550 - 38:g * 550, :] = True
 gap[:, 1028:1040] = True
 rng = np.random.default_rng(0)
