@@ -385,8 +385,6 @@ static azs_status describe(azs_source *src, part *pt, hid_t did, const char *whe
         s = h5_fail_close(AZS_ERR_CORRUPT, where);
         goto out;
     }
-    if ((s = map_dtype(tid, where, &dt)) != AZS_OK)
-        goto out;
     int rank = H5Sget_simple_extent_ndims(sid);
     hsize_t dims[H5S_MAX_RANK];
     if (rank != 2 && rank != 3) {
@@ -396,6 +394,8 @@ static azs_status describe(azs_source *src, part *pt, hid_t did, const char *whe
                      where, rank, rank == 1 ? "" : "s");
         goto out;
     }
+    if ((s = map_dtype(tid, where, &dt)) != AZS_OK)
+        goto out;
     H5Sget_simple_extent_dims(sid, dims, NULL);
     uint64_t nf = rank == 3 ? dims[0] : 1;
     uint64_t ny = dims[rank - 2], nx = dims[rank - 1];
@@ -444,10 +444,10 @@ static azs_status describe(azs_source *src, part *pt, hid_t did, const char *whe
                                                   nm, NULL);
                 if (fid == 32008 || fid == 32004 || H5Zfilter_avail(fid) <= 0) {
                     s = azs_fail(AZS_ERR_UNSUPPORTED,
-                                 "%s: filter %d ('%s')%s is not supported (known: 32008 "
+                                 "%s: filter %d%s%s%s%s is not supported (known: 32008 "
                                  "bitshuffle-LZ4, 32004 LZ4 alone, and filters built into "
                                  "libhdf5)",
-                                 where, (int)fid, nm,
+                                 where, (int)fid, nm[0] ? " ('" : "", nm, nm[0] ? "')" : "",
                                  nfil > 1 ? " in a pipeline of several filters" : "");
                     goto out;
                 }
@@ -641,7 +641,8 @@ static azs_status list_data_links(hid_t fid, const char *gpath, name_list *l)
         return azs_fail(AZS_ERR_NOMEM, "link list");
     if (r < 0)
         return h5_fail_close(AZS_ERR_CORRUPT, "cannot list links");
-    qsort(l->names, l->n, sizeof *l->names, cmp_str);
+    if (l->n > 1)
+        qsort(l->names, l->n, sizeof *l->names, cmp_str);
     return AZS_OK;
 }
 
