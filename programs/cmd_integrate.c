@@ -757,6 +757,15 @@ int cmd_integrate(int argc, char **argv)
         return rc;
     }
 
+    /* Ctrl-C from here on stops the run cleanly (also while the matrix is built). */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     /* Open every input first: missing files and shape mismatches fail before any work. */
     azs_source **src = calloc((size_t)ninputs, sizeof *src);
     uint64_t *first = calloc((size_t)ninputs, sizeof *first), *end = calloc((size_t)ninputs, sizeof *end);
@@ -828,14 +837,6 @@ int cmd_integrate(int argc, char **argv)
         rc = cli_report(cmd, st, out);
         goto cleanup;
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills */
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
 
     progress prog = {now_s(), 0, total};
     int show = !quiet && isatty(2);
