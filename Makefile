@@ -32,7 +32,7 @@ build-fuzz: deps
 # ThreadSanitizer over the layout tests (no CUDA; RelWithDebInfo keeps it quick).
 build-tsan: deps
 	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAZS_WERROR=ON -DAZS_TSAN=ON -DAZS_WITH_CUDA=OFF -DAZS_WITH_MPI=OFF -DAZS_PYTHON=$(PYTHON) >/dev/null
-	@cmake --build $(BUILD_TSAN) -j $(JOBS)
+	@cmake --build $(BUILD_TSAN) -j $(JOBS) --target test_layout_fake azstream
 
 test-tsan: build-tsan
 	@echo "== ThreadSanitizer build: layout tests"
