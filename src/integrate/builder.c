@@ -445,7 +445,8 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
     out->nbins = n0 * n1;
     out->nnz = c.n;
     out->indptr = azs_aligned_alloc(((size_t)out->nbins + 1) * sizeof(uint64_t));
-    out->indices = azs_aligned_alloc((c.n ? c.n : 1) * sizeof(uint32_t));
+    /* AZS_CSR_PAD zero entries after the end: the engine prefetches ahead without a bound check */
+    out->indices = azs_aligned_alloc((c.n + AZS_CSR_PAD) * sizeof(uint32_t));
     out->weights = azs_aligned_alloc((c.n ? c.n : 1) * sizeof(float));
     out->radial = malloc(n0 * sizeof(double));
     out->azimuthal = two_d ? malloc(n1 * sizeof(double)) : NULL;
@@ -455,6 +456,7 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
         return azs_fail(AZS_ERR_NOMEM, "integrate: sparse matrix of %zu entries", c.n);
     }
     memset(out->indptr, 0, ((size_t)out->nbins + 1) * sizeof(uint64_t));
+    memset(out->indices + c.n, 0, AZS_CSR_PAD * sizeof(uint32_t));
     for (size_t k = 0; k < c.n; k++) out->indptr[c.e[k].bin + 1]++;
     for (uint32_t b = 0; b < out->nbins; b++) out->indptr[b + 1] += out->indptr[b];
     /* Stable counting sort: reuse indptr as running cursors, then shift back. */
