@@ -74,8 +74,7 @@ size_t azs_integrator_memory(const azs_integrator *it);
  *        in 2D (npt_azim > 0) with split no or bbox, pyFAI adds the dark: max(v, 1) + dark[p]
  *        (its full-split 2D path and its 1D paths do not); error model none: 0
  * and per bin b, over its entries (p, w), accumulated in double in row order:
- *   Σ w·signal, Σ w²·variance, Σ w·norm, Σ (w·norm)², Σ w
- * (the error model "azimuthal" is not implemented yet: azs_integrator_create refuses it). */
+ *   Σ w·signal, Σ w²·variance, Σ w·norm, Σ (w·norm)², Σ w   (error model none / poisson) */
 typedef struct azs_csr_view {
     uint32_t nbins;
     uint64_t npixels;
@@ -90,6 +89,10 @@ azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *view);
 
 azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out);
 void azs_workspace_destroy(azs_workspace *ws);
+
+/* Error model "azimuthal": the variance sums come from the spread of the pixel values
+ * signal/norm around the bin's running mean, in pyFAI's one-pass weighted update (see
+ * azim_update in src/integrate/integrator.c); the GPU engine must reproduce that order. */
 
 /* Per-frame result. Arrays of nbins each; any may be NULL if not wanted. Bins with no
  * pixel (Σ w·norm == 0) give intensity, sigma and std 0, as pyFAI (empty = 0); the raw sums

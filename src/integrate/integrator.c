@@ -74,9 +74,8 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
 {
     *out = NULL;
     if (!pos || !o) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: NULL argument");
-    if (o->error_model == AZS_ERRMODEL_AZIMUTHAL)
-        return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: error model 'azimuthal' is not implemented yet");
-    if (o->error_model != AZS_ERRMODEL_NONE && o->error_model != AZS_ERRMODEL_POISSON)
+    if (o->error_model != AZS_ERRMODEL_NONE && o->error_model != AZS_ERRMODEL_POISSON &&
+        o->error_model != AZS_ERRMODEL_AZIMUTHAL)
         return azs_fail(AZS_ERR_INVALID_ARG, "integrate: unknown error model %d", (int)o->error_model);
     azs_integrator *it = calloc(1, sizeof *it);
     if (!it) return azs_fail(AZS_ERR_NOMEM, "integrate: integrator");
@@ -236,6 +235,7 @@ typedef struct bin_sums { double sig, var, nrm, nrm2, cnt; } bin_sums;
         const int dummy = it->opt.has_dummy;                                                 \
         const float dv = (float)it->opt.dummy, dd = (float)it->opt.delta_dummy;              \
         const int pois = it->opt.error_model == AZS_ERRMODEL_POISSON;                        \
+        const int azim = it->opt.error_model == AZS_ERRMODEL_AZIMUTHAL;                      \
         const int pdark = pois && dk && it->opt.npt_azim > 0 &&                            \
                           it->opt.split != AZS_SPLIT_FULL;                              \
         for (uint32_t b = b0; b < b1; b++) {                                                 \
@@ -249,6 +249,10 @@ typedef struct bin_sums { double sig, var, nrm, nrm2, cnt; } bin_sums;
                 if (dummy && (dd == 0.0f ? v == dv : fabsf(v - dv) <= dd)) continue;          \
                 double w = wt[k], n = w * (double)nf[p];                                     \
                 float sg = dk ? v - dk[p] : v;                                               \
+                if (azim) {                                                                  \
+                    azim_update(&s, w, (double)sg, (double)nf[p]);                           \
+                    continue;                                                                \
+                }                                                                            \
                 s.sig += w * (double)sg;                                                     \
                 s.nrm += n;                                                                  \
                 s.nrm2 += n * n;                                                             \
@@ -262,6 +266,34 @@ typedef struct bin_sums { double sig, var, nrm, nrm2, cnt; } bin_sums;
             store(out, b, &s);                                                               \
         }                                                                                    \
     }
+
+/* Error model "azimuthal": the variance is the spread of the pixels of the bin around the
+ * bin's mean, accumulated in one pass with the weighted online update pyFAI uses
+ * (pixel value b = signal/norm, weight ω = w·norm):
+ *   first pixel:  Σsig = w·signal, Σnorm = ω, Σnorm² = ω²
+ *   next pixels:  Δ1 = Σsig/Σnorm − b;  Σsig += w·signal;  Σnorm += ω;  Σnorm² += ω²;
+ *                 Δ2 = Σsig/Σnorm − b;  Σvar += ω²·Δ1·Δ2
+ * (pixels with norm 0 add nothing but their count). */
+static inline void azim_update(bin_sums *s, double w, double signal, double norm)
+{
+    double om = w * norm, om2 = om * om;
+    s->cnt += w;
+    if (s->nrm2 > 0.0) {
+        if (norm != 0.0) {
+            double b = signal / norm;
+            double d1 = s->sig / s->nrm - b;
+            s->sig += w * signal;
+            s->nrm += om;
+            s->nrm2 += om2;
+            double d2 = s->sig / s->nrm - b;
+            s->var += om2 * d1 * d2;
+        }
+    } else {
+        s->sig = w * signal;
+        s->nrm = om;
+        s->nrm2 = om2;
+    }
+}
 
 static inline void store(const azs_frame_result *o, uint32_t b, const bin_sums *s)
 {

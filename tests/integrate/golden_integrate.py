@@ -135,6 +135,9 @@ def run_case(kind, split, npt_azim, unit, opts, frame, via_poni=False, ai=None):
     if opts.get("poisson"):
         p["error_model"] = 1
         kw["error_model"] = "poisson"
+    if opts.get("azimuthal"):
+        p["error_model"] = 2
+        kw["error_model"] = "azimuthal"
     with open(os.path.join(d, "params.txt"), "w") as f:
         for k, v in p.items():
             f.write("%s %.17g\n" % (k, v))
@@ -189,7 +192,7 @@ def run_case(kind, split, npt_azim, unit, opts, frame, via_poni=False, ai=None):
         err["azim"] = np.max(np.abs(az - ref.azimuthal) / np.max(np.abs(ref.azimuthal)))
     refI = np.asarray(ref.intensity)
     err["I"] = np.max(np.abs(I - refI)) / np.max(np.abs(refI))
-    if opts.get("poisson"):
+    if opts.get("poisson") or opts.get("azimuthal"):
         s = ld("sigma").reshape(refI.shape)
         err["sigma"] = np.max(np.abs(s - ref.sigma)) / np.max(np.abs(ref.sigma))
     cnt = ld("count").reshape(refI.shape)
@@ -211,6 +214,8 @@ def main():
         "dark+flat+mask+poisson": dict(solid_angle=True, dark=True, flat=True, mask=True,
                                        poisson=True, normalization_factor=2.5),
         "dummy+poisson": dict(solid_angle=True, dummy=-1.0, poisson=True),
+        "azimuthal+dark+flat": dict(solid_angle=True, polarization=0.9, dark=True, flat=True,
+                                    azimuthal=True),
     }
     for split in ("no", "bbox", "full"):
         for npt_azim in (0, 36):
