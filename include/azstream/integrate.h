@@ -74,7 +74,8 @@ size_t azs_integrator_memory(const azs_integrator *it);
  *        in 2D (npt_azim > 0) with split no or bbox, pyFAI adds the dark: max(v, 1) + dark[p]
  *        (its full-split 2D path and its 1D paths do not); error model none: 0
  * and per bin b, over its entries (p, w), accumulated in double in row order:
- *   Σ w·signal, Σ w²·variance, Σ w·norm, Σ (w·norm)², Σ w   (error model none / poisson) */
+ *   Σ w·signal, Σ w²·variance, Σ w·norm, Σ (w·norm)², Σ w   (error model none / poisson)
+ * (the CPU engine keeps w·norm per entry rounded to float32: < 1e-7 relative on the sums) */
 typedef struct azs_csr_view {
     uint32_t nbins;
     uint64_t npixels;
