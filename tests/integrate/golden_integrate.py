@@ -232,6 +232,9 @@ def main():
                 cases.append(("pilatus300kw", split, npt_azim, "2th_deg", "all",
                               dict(solid_angle=True, polarization=0.99, mask=True, dark=True,
                                    dummy=-1.0, poisson=True, npt=500)))
+                # the other units, and a dummy with a tolerance (delta_dummy)
+                cases.append(("generic", split, npt_azim, "q_A^-1" if npt_azim else "2th_rad",
+                              "delta_dummy", dict(solid_angle=True, dummy=60.0, delta_dummy=2.5)))
     # end to end from a PONI file (geometry module + azs_integrator_create)
     for split in ("no", "bbox", "full"):
         for npt_azim in (0, 36):
