@@ -23,8 +23,9 @@
  *    axes. The automatic χ range is clipped to [−π, π] (π rounded to float32).
  *  - full: the pixel is the quadrilateral of its four corners in (radial, χ) space, first
  *    re-centred when it sits on the χ = ±π cut (see recenter()).
- *    1D: the weight of a radial bin is the exact area of the quadrilateral inside the bin
- *    over the area inside the whole range (a pixel cut by the range edge sums to 1).
+ *    1D: the weight of a radial bin is the area of the quadrilateral inside the bin (sum
+ *    of the signed areas under its edges, in float32 as pyFAI) over the area inside the
+ *    whole range (a pixel cut by the range edge sums to 1).
  *    2D: pyFAI does not compute exact overlaps: corners are clamped to the range, and the
  *    area under each edge, column by column, is stacked into the column's cells from the
  *    bottom of the pixel's bounding box (see stack_piece()); weights are these cell sums
@@ -100,46 +101,6 @@ static int axis_split(double flo, double fhi, uint32_t nb, int32_t *bins, double
     return n;
 }
 
-/* Area of a polygon (shoelace, signed). */
-static double poly_area(const double *x, const double *y, int n)
-{
-    double a = 0;
-    for (int i = 0, j = n - 1; i < n; j = i++) a += (x[j] - x[i]) * (y[j] + y[i]);
-    return 0.5 * a;
-}
-
-/* Clip polygon (x,y,n) to the half-plane s·coord ≥ s·v of axis ax (0 = x, 1 = y). */
-static int clip_half(const double *xi, const double *yi, int n, int ax, double v, double s,
-                     double *xo, double *yo)
-{
-    int m = 0;
-    for (int i = 0; i < n; i++) {
-        int j = (i + 1) % n;
-        double ci = s * ((ax ? yi[i] : xi[i]) - v), cj = s * ((ax ? yi[j] : xi[j]) - v);
-        if (ci >= 0) { xo[m] = xi[i]; yo[m++] = yi[i]; }
-        if ((ci >= 0) != (cj >= 0)) {
-            double t = ci / (ci - cj);
-            xo[m] = xi[i] + t * (xi[j] - xi[i]);
-            yo[m++] = yi[i] + t * (yi[j] - yi[i]);
-        }
-    }
-    return m;
-}
-
-/* Area of the quad (x,y) inside [x0,x1]×[y0,y1] (y limits infinite in 1D). */
-static double clipped_area(const double *x, const double *y, double x0, double x1, double y0,
-                           double y1, int use_y)
-{
-    double ax[16], ay[16], bx[16], by[16];
-    int n = clip_half(x, y, 4, 0, x0, 1.0, ax, ay);
-    n = clip_half(ax, ay, n, 0, x1, -1.0, bx, by);
-    if (use_y) {
-        n = clip_half(bx, by, n, 1, y0, 1.0, ax, ay);
-        n = clip_half(ax, ay, n, 1, y1, -1.0, bx, by);
-    }
-    return n < 3 ? 0.0 : fabs(poly_area(bx, by, n));
-}
-
 static inline double clampd(double v, double lo, double hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
@@ -175,7 +136,9 @@ static void recenter(const double *r, double *y, int orientation)
 static void stack_piece(float *box, int w0, int w1, int col, double xa, double xb, float slope,
                         float icpt)
 {
-    float area = (float)((xb - xa) * (0.5 * slope * (xa + xb) + icpt));
+    float fa = (float)xa, fb = (float)xb;
+    float dx = fb - fa, sx = fb + fa; /* float operations, then C promotes at the 0.5 */
+    float area = (float)((double)dx * (0.5 * (double)slope * (double)sx + (double)icpt));
     if (area == 0.0f || col < 0 || col >= w0) return;
     float left = fabsf(area), dA = (float)fabs(xb - xa);
     for (int h = 0; left > 0 && h < w1; h++) {
@@ -216,6 +179,36 @@ static void edge_stack(float *box, int w0, int w1, double s0, double s1, double 
             stack_piece(box, w0, w1, (int)i - 1, (double)i, (double)i - 1, slope, icpt);
         double Q = ceil(e0);
         if (e0 - Q < 0) stack_piece(box, w0, w1, (int)e0, Q, e0, slope, icpt);
+    }
+}
+
+/* 1D full splitting: add the signed area under the edge (s0,s1) → (e0,e1) (x in bin
+ * units, y = χ) to the bins it crosses, in float32 like pyFAI's buffer. */
+static inline float add_area(float acc, double x1, double x2, double slope, double icpt)
+{
+    /* C semantics of pyFAI's `float_buffer += double_area`: add in double, round once. */
+    return (float)((double)acc + (x2 - x1) * (0.5 * slope * (x2 + x1) + icpt));
+}
+
+static void edge_area_1d(float *buf, uint32_t nb, double s0, double s1, double e0, double e1)
+{
+    if (e0 == s0) return;
+    const long n = (long)nb;
+    const long is = (long)floor(s0), ie = (long)floor(e0);
+    const double slope = (e1 - s1) / (e0 - s0), icpt = s1 - slope * s0;
+    if (is == ie && is >= 0 && ie < n) {
+        buf[is] = add_area(buf[is], s0, e0, slope, icpt);
+    } else if (e0 > s0) {
+        if (s0 >= 0 && s0 < n) buf[is] = add_area(buf[is], s0, floor(s0 + 1), slope, icpt);
+        for (long i = is + 1 > 0 ? is + 1 : 0; i < (ie < n ? ie : n); i++)
+            buf[i] = add_area(buf[i], (double)i, (double)i + 1, slope, icpt);
+        if (e0 >= 0 && e0 < n) buf[ie] = add_area(buf[ie], (double)ie, e0, slope, icpt);
+    } else {
+        if (s0 >= 0 && s0 < n) buf[is] = add_area(buf[is], s0, (double)is, slope, icpt);
+        long lo = ie > -1 ? ie : -1;
+        for (long i = (is < n ? is : n) - 1; i > lo; i--)
+            buf[i] = add_area(buf[i], (double)i + 1, (double)i, slope, icpt);
+        if (e0 >= 0 && e0 < n) buf[ie] = add_area(buf[ie], floor(e0 + 1), e0, slope, icpt);
     }
 }
 
@@ -321,6 +314,11 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
 
     coo c = {0};
     azs_status st = AZS_OK;
+    float *lbuf = NULL; /* 1D full split: per-bin area buffer, kept zeroed between pixels */
+    if (split == AZS_SPLIT_FULL && !two_d) {
+        lbuf = calloc(n0, sizeof *lbuf);
+        if (!lbuf) { free(dr); free(dc); return azs_fail(AZS_ERR_NOMEM, "integrate: area buffer"); }
+    }
     int32_t b0s[AXIS_CAP], b1s[AXIS_CAP];
     double w0s[AXIS_CAP], w1s[AXIS_CAP];
     float fbox[AXIS_CAP];
@@ -383,23 +381,22 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
                     }
                     bx0 = fmax(bx0, 0);
                     bx1 = fmin(bx1, n0 - 1.0);
-                    size_t nbx = (size_t)(bx1 - bx0) + 1;
-                    if (nbx > AXIS_CAP) { st = AZS_ERR_INVALID_ARG; break; }
-                    /* Exact area of the quadrilateral in each radial strip, normalised by
-                     * the part inside the range (a pixel cut by the range edge sums to 1). */
-                    double sum = 0;
-                    for (size_t b = 0; b < nbx; b++) {
-                        double bx = bx0 + (double)b;
-                        w0s[b] = clipped_area(x, y, bx, bx + 1, 0, 0, 0);
-                        sum += w0s[b];
+                    /* Area under each edge, bin by bin, into a float32 buffer as pyFAI
+                     * does (the float32 cancellation between the top and bottom edges is
+                     * part of pyFAI's numbers), normalised by the sum over the range. */
+                    for (int k = 0; k < 4; k++) {
+                        int k1 = (k + 1) & 3;
+                        edge_area_1d(lbuf, n0, x[k], y[k], x[k1], y[k1]);
                     }
-                    if (!(sum > 0)) continue;
-                    for (size_t b = 0; b < nbx; b++)
-                        if (w0s[b] != 0 &&
-                            coo_push(&c, (uint32_t)bx0 + (uint32_t)b, (uint32_t)p, w0s[b] / sum)) {
+                    double sum = 0;
+                    for (uint32_t b = (uint32_t)bx0; b <= (uint32_t)bx1; b++) sum += lbuf[b];
+                    double inv = 1.0 / sum;
+                    for (uint32_t b = (uint32_t)bx0; b <= (uint32_t)bx1; b++) {
+                        if (lbuf[b] != 0 && sum != 0 && st == AZS_OK &&
+                            coo_push(&c, b, (uint32_t)p, (double)lbuf[b] * inv))
                             st = AZS_ERR_NOMEM;
-                            break;
-                        }
+                        lbuf[b] = 0;
+                    }
                     continue;
                 }
                 if (rhi < pos0_min || rlo > pos0_maxin || yhi < pos1_min || ylo >= pos1_max) continue;
@@ -436,6 +433,7 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
         }
     free(dr);
     free(dc);
+    free(lbuf);
     if (st != AZS_OK) {
         free(c.e);
         return st == AZS_ERR_NOMEM ? azs_fail(st, "integrate: sparse matrix allocation")
@@ -447,7 +445,8 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
     out->nbins = n0 * n1;
     out->nnz = c.n;
     out->indptr = azs_aligned_alloc(((size_t)out->nbins + 1) * sizeof(uint64_t));
-    out->indices = azs_aligned_alloc((c.n ? c.n : 1) * sizeof(uint32_t));
+    /* AZS_CSR_PAD zero entries after the end: the engine prefetches ahead without a bound check */
+    out->indices = azs_aligned_alloc((c.n + AZS_CSR_PAD) * sizeof(uint32_t));
     out->weights = azs_aligned_alloc((c.n ? c.n : 1) * sizeof(float));
     out->radial = malloc(n0 * sizeof(double));
     out->azimuthal = two_d ? malloc(n1 * sizeof(double)) : NULL;
@@ -457,6 +456,7 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
         return azs_fail(AZS_ERR_NOMEM, "integrate: sparse matrix of %zu entries", c.n);
     }
     memset(out->indptr, 0, ((size_t)out->nbins + 1) * sizeof(uint64_t));
+    memset(out->indices + c.n, 0, AZS_CSR_PAD * sizeof(uint32_t));
     for (size_t k = 0; k < c.n; k++) out->indptr[c.e[k].bin + 1]++;
     for (uint32_t b = 0; b < out->nbins; b++) out->indptr[b + 1] += out->indptr[b];
     /* Stable counting sort: reuse indptr as running cursors, then shift back. */

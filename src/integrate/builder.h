@@ -23,6 +23,9 @@ typedef struct azs_positions {
     int orientation;             /* detector orientation 1..4 (0 = 3): χ-cut test sign */
 } azs_positions;
 
+/* indices[] is followed by this many zeros (prefetching reads ahead of the row end). */
+#define AZS_CSR_PAD 64
+
 typedef struct azs_csr {
     uint32_t nbins;              /* npt (1D) or npt_azim * npt (2D, [azim][radial]) */
     uint32_t npt, npt_azim;
