@@ -1,2 +1,0 @@
-/* placeholder: replaced when the codec module lands */
-typedef int azs_codec_placeholder;
