@@ -85,9 +85,10 @@ static azs_status get_number(const ctx *c, int k, double *out, int required, int
     memcpy(buf, f->v, f->len);
     buf[f->len] = 0;
     char *end = NULL;
-    errno = 0;
+    /* strtod: overflow gives ±HUGE_VAL (refused below), underflow 0 (accepted, as Python's
+     * float() does) */
     double x = strtod(buf, &end);
-    if (end == buf || *end != 0 || !isfinite(x) || errno == ERANGE)
+    if (end == buf || *end != 0 || !isfinite(x))
         return azs_fail(AZS_ERR_PARSE, "%s:%d: %s: '%s' is not a finite number", c->origin,
                         f->line, KEY_SHOWN[k], buf);
     *out = x;
