@@ -57,6 +57,10 @@ int main(int argc, char **argv)
               g.det.ny == 10 && g.det.nx == 20 && g.det.pixel2 == 2e-4 && g.det.orientation == 3,
           "later line wins, generic with shape\n");
     CHECK(parse("Detector: Pilatus1M\n" GEOM, &g) == AZS_OK && g.det.pixel1 == 172e-6, "v1 named\n");
+    /* old Mac line ends (a lone CR) split lines, as Python's universal newlines do */
+    CHECK(parse("PixelSize1: 1e-4\rPixelSize2: 1e-4\rDistance: 0.3\rPoni1: 0\rPoni2: 0\rRot1: 0\rRot2: 0\r"
+                "Rot3: 0\r", &g) == AZS_OK && g.dist == 0.3, "CR line ends\n");
+    bad("Distance: 0.3\rPoni1: 0x10\r", AZS_ERR_PARSE, "t.poni:2:", "Poni1");
     /* underflow reads as 0 like Python's float() */
     CHECK(parse(GEOM "Rot3: 1e-400\n", &g) == AZS_OK && g.rot3 == 0.0, "underflow\n");
 

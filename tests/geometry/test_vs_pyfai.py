@@ -71,6 +71,10 @@ def angle_err(ours, ref):
 def test_poni():
     files = real_ponis()
     check(len(files) >= 7, f"found {len(files)} real PONI files")
+    tmp = tempfile.mkdtemp()
+    import atexit, shutil
+    atexit.register(shutil.rmtree, tmp, True)
+    files += [write_synth(tmp, k, s) for k, s in enumerate(SYNTH)]  # version 2.1, orientations
     for f in files:
         p = run("poni", f)
         v = p.stdout.strip().split("|")
