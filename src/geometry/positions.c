@@ -5,9 +5,10 @@
  * flipped for orientations 1, 2, 4); the sample is at distance L on the detector normal
  * through the PONI. Rotating (p1, p2, L) by rot1, rot2, rot3 gives the laboratory vector
  * (t1, t2, t3) with t3 along the beam; every quantity follows from it. The rotation is
- * linear, so we fold it into nine coefficients once, then per point: 2 FMAs-worth per
- * component + atan2/sqrt/sin. Everything is double; we match pyFAI's center_array /
- * corner_array (double positions) to ~1e-15. The one place pyFAI rounds positions to
+ * linear, so we fold it into nine coefficients once; per point that leaves one multiply-add
+ * per component plus atan2 (χ, 2θ) or square roots (r, and q through sin_half_angle, which
+ * avoids atan2 + sin). Everything is double; we match pyFAI's center_array to ~1e-15 and
+ * its float32 corner_array to rounding. The one place pyFAI rounds positions to
  * float32 (solidAngleArray builds them from float32 indices) is reproduced on purpose so
  * that the correction matches pyFAI's bit for bit in practice.
  *
