@@ -52,7 +52,8 @@ void azs_integrator_destroy(azs_integrator *it);
 
 /* Number of output bins: npt (1D) or npt_azim * npt (2D, azimuth-major: [azim][radial]). */
 size_t azs_integrator_nbins(const azs_integrator *it);
-/* Bin centres: radial[npt] in the unit, azimuthal[npt_azim] in degrees (NULL for 1D). */
+/* Bin centres: radial[npt] in the unit, azimuthal[npt_azim] in degrees (NULL for 1D),
+ * computed as pyFAI does (doc/integration.md). */
 const double *azs_integrator_radial(const azs_integrator *it);
 const double *azs_integrator_azimuthal(const azs_integrator *it);
 const azs_integrate_options *azs_integrator_options(const azs_integrator *it);
@@ -60,12 +61,21 @@ const azs_integrate_options *azs_integrator_options(const azs_integrator *it);
 size_t azs_integrator_memory(const azs_integrator *it);
 
 /* The matrix and per-pixel constants, for engines outside this module (GPU). Pixels that
- * are masked at build time have no entries. Preprocessing of pixel p of a frame `raw`:
- *   skip if has_dummy and |raw - dummy| <= delta_dummy (== when delta_dummy is 0)
- *   signal = raw - dark[p] (dark NULL → 0);  norm = norm_factor[p]
- *   variance (poisson) = max(raw, 1)... exactly as documented in integrate/engine.c
- * and per bin b, over its entries (p, w): Σ w·signal, Σ w²·variance, Σ w·norm,
- * Σ (w·norm)², Σ w. */
+ * are masked at build time have no entries; indices[] is followed by 64 zero entries
+ * (engines may read ahead of a row end). Preprocessing of pixel p of a frame `raw`
+ * (pyFAI 2026.9's CSR "ng" engine, see doc/integration.md):
+ *   v = (float) raw[p]                    (every input type is converted to float32 first)
+ *   skip the pixel (no contribution to any sum) if v is not finite, or if has_dummy and
+ *        (delta_dummy == 0 ? v == (float)dummy : |v - (float)dummy| <= (float)delta_dummy)
+ *   signal = v - dark[p]                  (float32; dark NULL → v)
+ *   norm   = norm_factor[p]               (float32: flat · solid angle · polarization ·
+ *                                          normalization_factor, multiplied in float32)
+ *   variance (error model poisson) = max(v, 1), the raw counts before dark subtraction;
+ *        in 2D (npt_azim > 0) with split no or bbox, pyFAI adds the dark: max(v, 1) + dark[p]
+ *        (its full-split 2D path and its 1D paths do not); error model none: 0
+ * and per bin b, over its entries (p, w), accumulated in double in row order:
+ *   Σ w·signal, Σ w²·variance, Σ w·norm, Σ (w·norm)², Σ w   (error model none / poisson)
+ * (the CPU engine keeps w·norm per entry rounded to float32: < 1e-7 relative on the sums) */
 typedef struct azs_csr_view {
     uint32_t nbins;
     uint64_t npixels;
@@ -81,8 +91,13 @@ azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *view);
 azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out);
 void azs_workspace_destroy(azs_workspace *ws);
 
+/* Error model "azimuthal": the variance sums come from the spread of the pixel values
+ * signal/norm around the bin's running mean, in pyFAI's one-pass weighted update (see
+ * azim_update in src/integrate/integrator.c); the GPU engine must reproduce that order. */
+
 /* Per-frame result. Arrays of nbins each; any may be NULL if not wanted. Bins with no
- * pixel (Σ w·norm == 0) give intensity 0 and sigma 0, as pyFAI (empty = 0). */
+ * pixel (Σ w·norm == 0) give intensity, sigma and std 0, as pyFAI (empty = 0); the raw sums
+ * are written as they are. sigma without an error model is 0. */
 typedef struct azs_frame_result {
     double *intensity;   /* Σsig / Σnorm */
     double *sigma;       /* sem = √Σvar / Σnorm (error model set), else unused */
@@ -90,8 +105,9 @@ typedef struct azs_frame_result {
     double *sum_signal, *sum_variance, *sum_normalization, *sum_normalization2, *count;
 } azs_frame_result;
 
-/* Integrate one decoded frame of ny*nx pixels of `dtype` (u8/u16/u32/i32/f32/f64...).
- * Single-threaded, allocation-free, deterministic. */
+/* Integrate one decoded frame of ny*nx pixels of `dtype` (u8/u16/u32/i8/i16/i32/f32/f64;
+ * 64-bit integers are refused). Single-threaded, allocation-free, deterministic. `ws` is
+ * not used by the CPU engines today (kept for scratch; may be NULL). */
 azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, const void *pixels,
                                azs_dtype dtype, const azs_frame_result *out);
 /* The same result bit for bit, bins spread over OpenMP threads (layout 0). */

@@ -1,2 +1,0 @@
-/* placeholder: replaced when the integrate module lands */
-typedef int azs_integrate_placeholder;
