@@ -29,6 +29,9 @@ typedef struct azs_source_info {
     size_t elem_size;
     size_t frame_bytes;      /* ny * nx * elem_size */
     azs_codec codec;         /* of the chunks (all parts agree, else open fails) */
+    unsigned filter_id;      /* HDF5 filter id of the first part (0 = none); differs from
+                              * codec for filters HDF5 applies itself (e.g. deflate = 1),
+                              * which only the FILTERED path can read */
     unsigned filter_params[8]; /* the filter's cd_values as stored */
     size_t n_filter_params;
     uint64_t chunk_dims[3];  /* chunk shape of the first part */
@@ -46,14 +49,22 @@ typedef struct azs_source_part {
 } azs_source_part;
 
 /* dataset NULL means "/entry/data/data"; for an Eiger master whose data is a group of
- * data_NNNNNN links, that group path also works. */
+ * data_NNNNNN links, that group path also works, and a missing /entry/data/data falls
+ * back to the data_NNNNNN links of /entry/data. Links whose files are missing at the
+ * end of the list (a master written ahead of its data files) are dropped; a missing file
+ * before an existing one is an error naming it. Relative external-link and VDS file names
+ * are looked up next to the file holding the link first, then relative to the working
+ * directory. */
 azs_status azs_source_open(const char *path, const char *dataset, azs_source **out);
 void azs_source_close(azs_source *src);
 const azs_source_info *azs_source_get_info(const azs_source *src);
 azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part *part);
 
 /* Raw stored bytes of frame i into buf (capacity >= info.max_chunk_bytes is always
- * enough). Thread-safe on the pread path. AZS_ERR_UNSUPPORTED when read_path is FILTERED. */
+ * enough), to be decoded with info.codec. Thread-safe on the pread path.
+ * AZS_ERR_UNSUPPORTED when read_path is FILTERED, or for a chunk HDF5 stored with the
+ * filter skipped (its filter mask; then the bytes are not info.codec: use read_frame),
+ * AZS_ERR_NOT_FOUND for a chunk never written (read_frame gives the fill value). */
 azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity,
                                size_t *size);
 
