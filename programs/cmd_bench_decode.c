@@ -23,6 +23,7 @@
 #include "azstream/source.h"
 #include "cli.h"
 #include "codec/bitshuffle.h"
+#include "common/alloc.h"
 #include "common/cpu.h"
 
 static double now(void)
@@ -162,7 +163,7 @@ int cmd_bench_decode(int argc, char **argv)
     const size_t nf = (size_t)(fb - fa), fbytes = info->frame_bytes, s = info->elem_size;
     uint8_t *raw = malloc(nf * info->max_chunk_bytes);
     size_t *len = calloc(nf, sizeof *len);
-    uint8_t *frame = malloc(fbytes), *shuf = malloc(fbytes);
+    uint8_t *frame = azs_aligned_alloc(fbytes), *shuf = azs_aligned_alloc(fbytes);
     int rc = CLI_FAIL;
     if (!raw || !len || !frame || !shuf) {
         fprintf(stderr, "azstream %s: out of memory\n", cmd);
@@ -305,7 +306,7 @@ int cmd_bench_decode(int argc, char **argv)
                 for (size_t e0 = 0; e0 < coded; e0 += be) {
                     size_t m = coded - e0 < be ? coded - e0 : be;
                     m -= m % 8;
-                    vs[v].fn(shuf + e0 * s, frame + e0 * s, m, s);
+                    vs[v].fn(shuf + e0 * s, frame + e0 * s, m, s, 1);
                 }
                 double t1 = now();
                 bu = t1 - t0 < bu ? t1 - t0 : bu;
@@ -320,8 +321,8 @@ int cmd_bench_decode(int argc, char **argv)
 done:
     free(raw);
     free(len);
-    free(frame);
-    free(shuf);
+    azs_aligned_free(frame);
+    azs_aligned_free(shuf);
     azs_source_close(src);
     return rc;
 }

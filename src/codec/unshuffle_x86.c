@@ -10,7 +10,13 @@
  * order. Unpacks work inside 128-bit lanes, so AVX2/AVX-512 results have lane l of
  * vector m belonging at byte 128*l + 16*m: the stores put the lanes back in order
  * (vperm2i128 / vshufi64x2) instead of extracting 16 bytes at a time.
- * Pass B (s = 2, 4, 8) is the same unpack ladder without the bit step. */
+ * Pass B (s = 2, 4, 8) is the same unpack ladder without the bit step.
+ *
+ * With `stream` set (the decoder does it for large outputs) the stores to `out` are
+ * non-temporal when `out` is vector-aligned: a 35 MB frame does not stay in cache
+ * anyway, and skipping the read-for-ownership of every destination line was worth
+ * 1.5x on the whole decode on an AVX2 EPYC (memory-bound). One sfence per call orders
+ * them before whatever hands the frame to another thread. */
 #if defined(__x86_64__) || defined(__i386__)
 
 #include <immintrin.h>
@@ -37,8 +43,16 @@ T_SSE2 static inline __m128i bits_sse2(__m128i x)
 }
 
 /* 8 rows x w columns -> w words of 8 bytes (bits: also transpose each word's bits). */
+T_SSE2 static inline void st128(uint8_t *p, __m128i v, int nt)
+{
+    if (nt)
+        _mm_stream_si128((__m128i *)p, v);
+    else
+        _mm_storeu_si128((__m128i *)p, v);
+}
+
 T_SSE2 static inline void rows8_sse2(const uint8_t *restrict base, size_t stride,
-                                     uint8_t *restrict dst, size_t w, int bits)
+                                     uint8_t *restrict dst, size_t w, int bits, int nt)
 {
     size_t c = 0;
     for (; c + 16 <= w; c += 16) {
@@ -62,7 +76,7 @@ T_SSE2 static inline void rows8_sse2(const uint8_t *restrict base, size_t stride
         d[6] = _mm_unpacklo_epi32(c3, c7);
         d[7] = _mm_unpackhi_epi32(c3, c7);
         for (int m = 0; m < 8; m++)
-            _mm_storeu_si128((__m128i *)(dst + 8 * c + 16 * m), bits ? bits_sse2(d[m]) : d[m]);
+            st128(dst + 8 * c + 16 * m, bits ? bits_sse2(d[m]) : d[m], nt);
     }
     if (bits)
         azs_bitrows_swar(base, stride, dst, c, w);
@@ -73,21 +87,21 @@ T_SSE2 static inline void rows8_sse2(const uint8_t *restrict base, size_t stride
 }
 
 T_SSE2 static inline void bitrows_sse2(const uint8_t *restrict base, size_t stride,
-                                       uint8_t *restrict dst, size_t w)
+                                       uint8_t *restrict dst, size_t w, int nt)
 {
-    rows8_sse2(base, stride, dst, w, 1);
+    rows8_sse2(base, stride, dst, w, 1, nt);
 }
 
 T_SSE2 static inline void interleave_sse2(const uint8_t *restrict p, size_t m, size_t s,
-                                          uint8_t *restrict out)
+                                          uint8_t *restrict out, int nt)
 {
     size_t e = 0;
     if (s == 2) {
         for (; e + 16 <= m; e += 16) {
             __m128i p0 = _mm_loadu_si128((const __m128i *)(p + e));
             __m128i p1 = _mm_loadu_si128((const __m128i *)(p + m + e));
-            _mm_storeu_si128((__m128i *)(out + 2 * e), _mm_unpacklo_epi8(p0, p1));
-            _mm_storeu_si128((__m128i *)(out + 2 * e + 16), _mm_unpackhi_epi8(p0, p1));
+            st128(out + 2 * e, _mm_unpacklo_epi8(p0, p1), nt);
+            st128(out + 2 * e + 16, _mm_unpackhi_epi8(p0, p1), nt);
         }
     } else if (s == 4) {
         for (; e + 16 <= m; e += 16) {
@@ -98,19 +112,19 @@ T_SSE2 static inline void interleave_sse2(const uint8_t *restrict p, size_t m, s
             __m128i x0 = _mm_unpacklo_epi8(p0, p1), x1 = _mm_unpackhi_epi8(p0, p1);
             __m128i y0 = _mm_unpacklo_epi8(p2, p3), y1 = _mm_unpackhi_epi8(p2, p3);
             uint8_t *o = out + 4 * e;
-            _mm_storeu_si128((__m128i *)(o), _mm_unpacklo_epi16(x0, y0));
-            _mm_storeu_si128((__m128i *)(o + 16), _mm_unpackhi_epi16(x0, y0));
-            _mm_storeu_si128((__m128i *)(o + 32), _mm_unpacklo_epi16(x1, y1));
-            _mm_storeu_si128((__m128i *)(o + 48), _mm_unpackhi_epi16(x1, y1));
+            st128(o, _mm_unpacklo_epi16(x0, y0), nt);
+            st128(o + 16, _mm_unpackhi_epi16(x0, y0), nt);
+            st128(o + 32, _mm_unpacklo_epi16(x1, y1), nt);
+            st128(o + 48, _mm_unpackhi_epi16(x1, y1), nt);
         }
     } else if (s == 8) {
-        rows8_sse2(p, m, out, m, 0);
+        rows8_sse2(p, m, out, m, 0, nt);
         return;
     }
     azs_interleave_swar(p, m, s, out, e);
 }
 
-AZS_DEFINE_UNSHUFFLE(azs_unshuffle_sse2, T_SSE2, bitrows_sse2, interleave_sse2)
+AZS_DEFINE_UNSHUFFLE(azs_unshuffle_sse2, T_SSE2, bitrows_sse2, interleave_sse2, 16, _mm_sfence())
 
 /* ------------------------------------------------------------------ AVX2 ---------- */
 T_AVX2 static inline __m256i bits_avx2(__m256i x)
@@ -126,14 +140,22 @@ T_AVX2 static inline __m256i bits_avx2(__m256i x)
 }
 
 /* Lane l of a goes to p + l*stride, lane l of b right after it. */
-T_AVX2 static inline void store2_avx2(uint8_t *p, size_t stride, __m256i a, __m256i b)
+T_AVX2 static inline void st256(uint8_t *p, __m256i v, int nt)
 {
-    _mm256_storeu_si256((__m256i *)p, _mm256_permute2x128_si256(a, b, 0x20));
-    _mm256_storeu_si256((__m256i *)(p + stride), _mm256_permute2x128_si256(a, b, 0x31));
+    if (nt)
+        _mm256_stream_si256((__m256i *)p, v);
+    else
+        _mm256_storeu_si256((__m256i *)p, v);
+}
+
+T_AVX2 static inline void store2_avx2(uint8_t *p, size_t stride, __m256i a, __m256i b, int nt)
+{
+    st256(p, _mm256_permute2x128_si256(a, b, 0x20), nt);
+    st256(p + stride, _mm256_permute2x128_si256(a, b, 0x31), nt);
 }
 
 T_AVX2 static inline void rows8_avx2(const uint8_t *restrict base, size_t stride,
-                                     uint8_t *restrict dst, size_t w, int bits)
+                                     uint8_t *restrict dst, size_t w, int bits, int nt)
 {
     size_t c = 0;
     for (; c + 32 <= w; c += 32) {
@@ -161,7 +183,7 @@ T_AVX2 static inline void rows8_avx2(const uint8_t *restrict base, size_t stride
                 d[m] = bits_avx2(d[m]);
         uint8_t *o = dst + 8 * c;
         for (int m = 0; m < 8; m += 2)
-            store2_avx2(o + 16 * m, 128, d[m], d[m + 1]);
+            store2_avx2(o + 16 * m, 128, d[m], d[m + 1], nt);
     }
     if (bits)
         azs_bitrows_swar(base, stride, dst, c, w);
@@ -172,20 +194,20 @@ T_AVX2 static inline void rows8_avx2(const uint8_t *restrict base, size_t stride
 }
 
 T_AVX2 static inline void bitrows_avx2(const uint8_t *restrict base, size_t stride,
-                                       uint8_t *restrict dst, size_t w)
+                                       uint8_t *restrict dst, size_t w, int nt)
 {
-    rows8_avx2(base, stride, dst, w, 1);
+    rows8_avx2(base, stride, dst, w, 1, nt);
 }
 
 T_AVX2 static inline void interleave_avx2(const uint8_t *restrict p, size_t m, size_t s,
-                                          uint8_t *restrict out)
+                                          uint8_t *restrict out, int nt)
 {
     size_t e = 0;
     if (s == 2) {
         for (; e + 32 <= m; e += 32) {
             __m256i p0 = _mm256_loadu_si256((const __m256i *)(p + e));
             __m256i p1 = _mm256_loadu_si256((const __m256i *)(p + m + e));
-            store2_avx2(out + 2 * e, 32, _mm256_unpacklo_epi8(p0, p1), _mm256_unpackhi_epi8(p0, p1));
+            store2_avx2(out + 2 * e, 32, _mm256_unpacklo_epi8(p0, p1), _mm256_unpackhi_epi8(p0, p1), nt);
         }
     } else if (s == 4) {
         for (; e + 32 <= m; e += 32) {
@@ -196,17 +218,17 @@ T_AVX2 static inline void interleave_avx2(const uint8_t *restrict p, size_t m, s
             __m256i x0 = _mm256_unpacklo_epi8(p0, p1), x1 = _mm256_unpackhi_epi8(p0, p1);
             __m256i y0 = _mm256_unpacklo_epi8(p2, p3), y1 = _mm256_unpackhi_epi8(p2, p3);
             uint8_t *o = out + 4 * e;
-            store2_avx2(o, 64, _mm256_unpacklo_epi16(x0, y0), _mm256_unpackhi_epi16(x0, y0));
-            store2_avx2(o + 32, 64, _mm256_unpacklo_epi16(x1, y1), _mm256_unpackhi_epi16(x1, y1));
+            store2_avx2(o, 64, _mm256_unpacklo_epi16(x0, y0), _mm256_unpackhi_epi16(x0, y0), nt);
+            store2_avx2(o + 32, 64, _mm256_unpacklo_epi16(x1, y1), _mm256_unpackhi_epi16(x1, y1), nt);
         }
     } else if (s == 8) {
-        rows8_avx2(p, m, out, m, 0);
+        rows8_avx2(p, m, out, m, 0, nt);
         return;
     }
     azs_interleave_swar(p, m, s, out, e);
 }
 
-AZS_DEFINE_UNSHUFFLE(azs_unshuffle_avx2, T_AVX2, bitrows_avx2, interleave_avx2)
+AZS_DEFINE_UNSHUFFLE(azs_unshuffle_avx2, T_AVX2, bitrows_avx2, interleave_avx2, 32, _mm_sfence())
 
 /* --------------------------------------------------------------- AVX-512 ---------- */
 T_AVX512 static inline __m512i bits_avx512(__m512i x)
@@ -224,15 +246,23 @@ T_AVX512 static inline __m512i bits_avx512(__m512i x)
 }
 
 /* Lane l of z[j] goes to p + l*stride + 16*j (4x4 transpose of 128-bit lanes). */
+T_AVX512 static inline void st512(uint8_t *p, __m512i v, int nt)
+{
+    if (nt)
+        _mm512_stream_si512((void *)p, v);
+    else
+        _mm512_storeu_si512((void *)p, v);
+}
+
 T_AVX512 static inline void store4_avx512(uint8_t *p, size_t stride, __m512i z0, __m512i z1,
-                                          __m512i z2, __m512i z3)
+                                          __m512i z2, __m512i z3, int nt)
 {
     __m512i t0 = _mm512_shuffle_i64x2(z0, z1, 0x44), t1 = _mm512_shuffle_i64x2(z0, z1, 0xEE);
     __m512i t2 = _mm512_shuffle_i64x2(z2, z3, 0x44), t3 = _mm512_shuffle_i64x2(z2, z3, 0xEE);
-    _mm512_storeu_si512((void *)p, _mm512_shuffle_i64x2(t0, t2, 0x88));
-    _mm512_storeu_si512((void *)(p + stride), _mm512_shuffle_i64x2(t0, t2, 0xDD));
-    _mm512_storeu_si512((void *)(p + 2 * stride), _mm512_shuffle_i64x2(t1, t3, 0x88));
-    _mm512_storeu_si512((void *)(p + 3 * stride), _mm512_shuffle_i64x2(t1, t3, 0xDD));
+    st512(p, _mm512_shuffle_i64x2(t0, t2, 0x88), nt);
+    st512(p + stride, _mm512_shuffle_i64x2(t0, t2, 0xDD), nt);
+    st512(p + 2 * stride, _mm512_shuffle_i64x2(t1, t3, 0x88), nt);
+    st512(p + 3 * stride, _mm512_shuffle_i64x2(t1, t3, 0xDD), nt);
 }
 
 /* mode 0: bytes only; 1: bits by shift/xor; 2: bits by GFNI (rows loaded in reverse
@@ -263,8 +293,8 @@ T_AVX512 static inline void store4_avx512(uint8_t *p, size_t stride, __m512i z0,
         for (int m = 0; m < 8; m++)                                                              \
             d[m] = BITS(d[m]);                                                                   \
         uint8_t *o = dst + 8 * c;                                                                \
-        store4_avx512(o, 128, d[0], d[1], d[2], d[3]);                                           \
-        store4_avx512(o + 64, 128, d[4], d[5], d[6], d[7]);                                      \
+        store4_avx512(o, 128, d[0], d[1], d[2], d[3], nt);                                       \
+        store4_avx512(o + 64, 128, d[4], d[5], d[6], d[7], nt);                                  \
     }                                                                                            \
     if ((MODE) != 0)                                                                             \
         azs_bitrows_swar(base, stride, dst, c, w);                                               \
@@ -276,7 +306,7 @@ T_AVX512 static inline void store4_avx512(uint8_t *p, size_t stride, __m512i z0,
 T_AVX512 static inline __m512i nobits_avx512(__m512i x) { return x; }
 
 T_AVX512 static inline void bytes8_avx512(const uint8_t *restrict base, size_t stride,
-                                          uint8_t *restrict dst, size_t w)
+                                          uint8_t *restrict dst, size_t w, int nt)
 {
 #define BITS nobits_avx512
     ROWS8_AVX512_BODY(0)
@@ -284,7 +314,7 @@ T_AVX512 static inline void bytes8_avx512(const uint8_t *restrict base, size_t s
 }
 
 T_AVX512 static inline void bitrows_avx512(const uint8_t *restrict base, size_t stride,
-                                           uint8_t *restrict dst, size_t w)
+                                           uint8_t *restrict dst, size_t w, int nt)
 {
 #define BITS bits_avx512
     ROWS8_AVX512_BODY(1)
@@ -299,7 +329,7 @@ T_GFNI static inline __m512i bits_gfni(__m512i x)
 }
 
 T_GFNI static inline void bitrows_gfni(const uint8_t *restrict base, size_t stride,
-                                       uint8_t *restrict dst, size_t w)
+                                       uint8_t *restrict dst, size_t w, int nt)
 {
 #define BITS bits_gfni
     ROWS8_AVX512_BODY(2)
@@ -307,7 +337,7 @@ T_GFNI static inline void bitrows_gfni(const uint8_t *restrict base, size_t stri
 }
 
 T_AVX512 static inline void interleave_avx512(const uint8_t *restrict p, size_t m, size_t s,
-                                              uint8_t *restrict out)
+                                              uint8_t *restrict out, int nt)
 {
     size_t e = 0;
     if (s == 2) {
@@ -317,8 +347,8 @@ T_AVX512 static inline void interleave_avx512(const uint8_t *restrict p, size_t 
             __m512i p0 = _mm512_loadu_si512((const void *)(p + e));
             __m512i p1 = _mm512_loadu_si512((const void *)(p + m + e));
             __m512i lo = _mm512_unpacklo_epi8(p0, p1), hi = _mm512_unpackhi_epi8(p0, p1);
-            _mm512_storeu_si512((void *)(out + 2 * e), _mm512_permutex2var_epi64(lo, i0, hi));
-            _mm512_storeu_si512((void *)(out + 2 * e + 64), _mm512_permutex2var_epi64(lo, i1, hi));
+            st512(out + 2 * e, _mm512_permutex2var_epi64(lo, i0, hi), nt);
+            st512(out + 2 * e + 64, _mm512_permutex2var_epi64(lo, i1, hi), nt);
         }
     } else if (s == 4) {
         for (; e + 64 <= m; e += 64) {
@@ -330,22 +360,22 @@ T_AVX512 static inline void interleave_avx512(const uint8_t *restrict p, size_t 
             __m512i y0 = _mm512_unpacklo_epi8(p2, p3), y1 = _mm512_unpackhi_epi8(p2, p3);
             store4_avx512(out + 4 * e, 64, _mm512_unpacklo_epi16(x0, y0),
                           _mm512_unpackhi_epi16(x0, y0), _mm512_unpacklo_epi16(x1, y1),
-                          _mm512_unpackhi_epi16(x1, y1));
+                          _mm512_unpackhi_epi16(x1, y1), nt);
         }
     } else if (s == 8) {
-        bytes8_avx512(p, m, out, m);
+        bytes8_avx512(p, m, out, m, nt);
         return;
     }
     azs_interleave_swar(p, m, s, out, e);
 }
 
 T_GFNI static inline void interleave_gfni(const uint8_t *restrict p, size_t m, size_t s,
-                                          uint8_t *restrict out)
+                                          uint8_t *restrict out, int nt)
 {
-    interleave_avx512(p, m, s, out);
+    interleave_avx512(p, m, s, out, nt);
 }
 
-AZS_DEFINE_UNSHUFFLE(azs_unshuffle_avx512, T_AVX512, bitrows_avx512, interleave_avx512)
-AZS_DEFINE_UNSHUFFLE(azs_unshuffle_avx512gfni, T_GFNI, bitrows_gfni, interleave_gfni)
+AZS_DEFINE_UNSHUFFLE(azs_unshuffle_avx512, T_AVX512, bitrows_avx512, interleave_avx512, 64, _mm_sfence())
+AZS_DEFINE_UNSHUFFLE(azs_unshuffle_avx512gfni, T_GFNI, bitrows_gfni, interleave_gfni, 64, _mm_sfence())
 
 #endif
