@@ -3,11 +3,11 @@
  * Each function carries its own target attribute, so this file builds with the
  * default -march and the dispatcher (unshuffle.c) only calls a variant the CPU has.
  *
- * Pass A, per 16-byte lane: 8 rows of 16 column bytes go through three rounds of
- * unpack (8-, 16-, 32-bit) so that each 64-bit word holds one column's 8 row bytes;
- * the word's 8x8 bits are then transposed (three shift/xor/mask rounds, or one GFNI
- * affine instruction with the identity-bits vector) and the words stored in column
- * order. Unpacks work inside 128-bit lanes, so AVX2/AVX-512 results have lane l of
+ * Pass A, per 16-byte lane: the 8x8 bit transposes are done first on the 8 row
+ * vectors (three rounds of delta swaps between row pairs, BITROUNDS), then three rounds
+ * of unpack (8-, 16-, 32-bit) put each column's 8 row bytes into one 64-bit word, stored
+ * in column order. With GFNI the bit step is instead one affine instruction per vector
+ * on the 64-bit words after the unpacks. Unpacks work inside 128-bit lanes, so AVX2/AVX-512 results have lane l of
  * vector m belonging at byte 128*l + 16*m: the stores put the lanes back in order
  * (vperm2i128 / vshufi64x2) instead of extracting 16 bytes at a time.
  * Pass B (s = 2, 4, 8) is the same unpack ladder without the bit step.
@@ -29,20 +29,34 @@
 #define T_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 #define T_GFNI __attribute__((target("avx512f,avx512bw,avx512vl,gfni")))
 
-/* ------------------------------------------------------------------ SSE2 ---------- */
-T_SSE2 static inline __m128i bits_sse2(__m128i x)
-{
-    __m128i t;
-    t = _mm_and_si128(_mm_xor_si128(x, _mm_srli_epi64(x, 7)), _mm_set1_epi64x(0x00AA00AA00AA00AALL));
-    x = _mm_xor_si128(_mm_xor_si128(x, t), _mm_slli_epi64(t, 7));
-    t = _mm_and_si128(_mm_xor_si128(x, _mm_srli_epi64(x, 14)), _mm_set1_epi64x(0x0000CCCC0000CCCCLL));
-    x = _mm_xor_si128(_mm_xor_si128(x, t), _mm_slli_epi64(t, 14));
-    t = _mm_and_si128(_mm_xor_si128(x, _mm_srli_epi64(x, 28)), _mm_set1_epi64x(0x00000000F0F0F0F0LL));
-    x = _mm_xor_si128(_mm_xor_si128(x, t), _mm_slli_epi64(t, 28));
-    return x;
-}
+/* The 8x8 bit transpose, done on the 8 row vectors before the byte transpose: three
+ * rounds of delta swaps between row pairs (k, k+d), each exchanging bit i+d of row k
+ * with bit i of row k+d (i with bit d clear). Per 8 vectors this is 3 x 4 x 6 ops, half
+ * of what transposing each 64-bit word after the byte transpose costs. 16-bit shifts
+ * are fine: the masks drop the bits that would cross a byte boundary. */
+#define BITSWAP(a, k, D, M, SRL, SLL, XOR, AND, SET1)                                           \
+    do {                                                                                         \
+        __typeof__(a[0]) t_ = AND(XOR(SRL(a[k], D), a[k + D]), SET1(M));                         \
+        a[k + D] = XOR(a[k + D], t_);                                                            \
+        a[k] = XOR(a[k], SLL(t_, D));                                                            \
+    } while (0)
+#define BITROUNDS(a, SRL, SLL, XOR, AND, SET1)                                                   \
+    do {                                                                                         \
+        BITSWAP(a, 0, 1, 0x55, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 2, 1, 0x55, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 4, 1, 0x55, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 6, 1, 0x55, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 0, 2, 0x33, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 1, 2, 0x33, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 4, 2, 0x33, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 5, 2, 0x33, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 0, 4, 0x0F, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 1, 4, 0x0F, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 2, 4, 0x0F, SRL, SLL, XOR, AND, SET1);                                        \
+        BITSWAP(a, 3, 4, 0x0F, SRL, SLL, XOR, AND, SET1);                                        \
+    } while (0)
 
-/* 8 rows x w columns -> w words of 8 bytes (bits: also transpose each word's bits). */
+/* ------------------------------------------------------------------ SSE2 ---------- */
 T_SSE2 static inline void st128(uint8_t *p, __m128i v, int nt)
 {
     if (nt)
@@ -51,6 +65,7 @@ T_SSE2 static inline void st128(uint8_t *p, __m128i v, int nt)
         _mm_storeu_si128((__m128i *)p, v);
 }
 
+/* 8 rows x w columns -> w words of 8 bytes (bits: also transpose each word's bits). */
 T_SSE2 static inline void rows8_sse2(const uint8_t *restrict base, size_t stride,
                                      uint8_t *restrict dst, size_t w, int bits, int nt)
 {
@@ -59,6 +74,8 @@ T_SSE2 static inline void rows8_sse2(const uint8_t *restrict base, size_t stride
         __m128i a[8], b[8], d[8];
         for (int k = 0; k < 8; k++)
             a[k] = _mm_loadu_si128((const __m128i *)(base + k * stride + c));
+        if (bits)
+            BITROUNDS(a, _mm_srli_epi16, _mm_slli_epi16, _mm_xor_si128, _mm_and_si128, _mm_set1_epi8);
         for (int k = 0; k < 4; k++) {
             b[2 * k] = _mm_unpacklo_epi8(a[2 * k], a[2 * k + 1]);
             b[2 * k + 1] = _mm_unpackhi_epi8(a[2 * k], a[2 * k + 1]);
@@ -76,7 +93,7 @@ T_SSE2 static inline void rows8_sse2(const uint8_t *restrict base, size_t stride
         d[6] = _mm_unpacklo_epi32(c3, c7);
         d[7] = _mm_unpackhi_epi32(c3, c7);
         for (int m = 0; m < 8; m++)
-            st128(dst + 8 * c + 16 * m, bits ? bits_sse2(d[m]) : d[m], nt);
+            st128(dst + 8 * c + 16 * m, d[m], nt);
     }
     if (bits)
         azs_bitrows_swar(base, stride, dst, c, w);
@@ -127,18 +144,6 @@ T_SSE2 static inline void interleave_sse2(const uint8_t *restrict p, size_t m, s
 AZS_DEFINE_UNSHUFFLE(azs_unshuffle_sse2, T_SSE2, bitrows_sse2, interleave_sse2, 16, _mm_sfence())
 
 /* ------------------------------------------------------------------ AVX2 ---------- */
-T_AVX2 static inline __m256i bits_avx2(__m256i x)
-{
-    __m256i t;
-    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 7)), _mm256_set1_epi64x(0x00AA00AA00AA00AALL));
-    x = _mm256_xor_si256(_mm256_xor_si256(x, t), _mm256_slli_epi64(t, 7));
-    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 14)), _mm256_set1_epi64x(0x0000CCCC0000CCCCLL));
-    x = _mm256_xor_si256(_mm256_xor_si256(x, t), _mm256_slli_epi64(t, 14));
-    t = _mm256_and_si256(_mm256_xor_si256(x, _mm256_srli_epi64(x, 28)), _mm256_set1_epi64x(0x00000000F0F0F0F0LL));
-    x = _mm256_xor_si256(_mm256_xor_si256(x, t), _mm256_slli_epi64(t, 28));
-    return x;
-}
-
 /* Lane l of a goes to p + l*stride, lane l of b right after it. */
 T_AVX2 static inline void st256(uint8_t *p, __m256i v, int nt)
 {
@@ -162,6 +167,9 @@ T_AVX2 static inline void rows8_avx2(const uint8_t *restrict base, size_t stride
         __m256i a[8], b[8], d[8];
         for (int k = 0; k < 8; k++)
             a[k] = _mm256_loadu_si256((const __m256i *)(base + k * stride + c));
+        if (bits)
+            BITROUNDS(a, _mm256_srli_epi16, _mm256_slli_epi16, _mm256_xor_si256, _mm256_and_si256,
+                      _mm256_set1_epi8);
         for (int k = 0; k < 4; k++) {
             b[2 * k] = _mm256_unpacklo_epi8(a[2 * k], a[2 * k + 1]);
             b[2 * k + 1] = _mm256_unpackhi_epi8(a[2 * k], a[2 * k + 1]);
@@ -178,9 +186,6 @@ T_AVX2 static inline void rows8_avx2(const uint8_t *restrict base, size_t stride
         d[5] = _mm256_unpackhi_epi32(c2, c6);
         d[6] = _mm256_unpacklo_epi32(c3, c7);
         d[7] = _mm256_unpackhi_epi32(c3, c7);
-        if (bits)
-            for (int m = 0; m < 8; m++)
-                d[m] = bits_avx2(d[m]);
         uint8_t *o = dst + 8 * c;
         for (int m = 0; m < 8; m += 2)
             store2_avx2(o + 16 * m, 128, d[m], d[m + 1], nt);
@@ -231,20 +236,6 @@ T_AVX2 static inline void interleave_avx2(const uint8_t *restrict p, size_t m, s
 AZS_DEFINE_UNSHUFFLE(azs_unshuffle_avx2, T_AVX2, bitrows_avx2, interleave_avx2, 32, _mm_sfence())
 
 /* --------------------------------------------------------------- AVX-512 ---------- */
-T_AVX512 static inline __m512i bits_avx512(__m512i x)
-{
-    /* t = (x ^ (x >> r)) & mask, x ^= t ^ (t << r), with ternary logic:
-     * 0x28 = (a ^ b) & c, 0x96 = a ^ b ^ c. */
-    __m512i t;
-    t = _mm512_ternarylogic_epi64(x, _mm512_srli_epi64(x, 7), _mm512_set1_epi64(0x00AA00AA00AA00AALL), 0x28);
-    x = _mm512_ternarylogic_epi64(x, t, _mm512_slli_epi64(t, 7), 0x96);
-    t = _mm512_ternarylogic_epi64(x, _mm512_srli_epi64(x, 14), _mm512_set1_epi64(0x0000CCCC0000CCCCLL), 0x28);
-    x = _mm512_ternarylogic_epi64(x, t, _mm512_slli_epi64(t, 14), 0x96);
-    t = _mm512_ternarylogic_epi64(x, _mm512_srli_epi64(x, 28), _mm512_set1_epi64(0x00000000F0F0F0F0LL), 0x28);
-    x = _mm512_ternarylogic_epi64(x, t, _mm512_slli_epi64(t, 28), 0x96);
-    return x;
-}
-
 /* Lane l of z[j] goes to p + l*stride + 16*j (4x4 transpose of 128-bit lanes). */
 T_AVX512 static inline void st512(uint8_t *p, __m512i v, int nt)
 {
@@ -265,8 +256,9 @@ T_AVX512 static inline void store4_avx512(uint8_t *p, size_t stride, __m512i z0,
     st512(p + 3 * stride, _mm512_shuffle_i64x2(t1, t3, 0xDD), nt);
 }
 
-/* mode 0: bytes only; 1: bits by shift/xor; 2: bits by GFNI (rows loaded in reverse
- * order, because the affine instruction indexes the matrix rows from the top byte). */
+/* mode 0: bytes only; 1: bits by delta swaps on the rows (BITROUNDS); 2: bits by GFNI
+ * on each 64-bit word after the byte transpose (rows loaded in reverse order, because
+ * the affine instruction indexes the matrix rows from the top byte). */
 #define ROWS8_AVX512_BODY(MODE)                                                                  \
     size_t c = 0;                                                                                \
     for (; c + 64 <= w; c += 64) {                                                               \
@@ -274,6 +266,9 @@ T_AVX512 static inline void store4_avx512(uint8_t *p, size_t stride, __m512i z0,
         for (int k = 0; k < 8; k++)                                                              \
             a[k] = _mm512_loadu_si512(                                                           \
                 (const void *)(base + (size_t)((MODE) == 2 ? 7 - k : k) * stride + c));          \
+        if ((MODE) == 1)                                                                         \
+            BITROUNDS(a, _mm512_srli_epi16, _mm512_slli_epi16, _mm512_xor_si512,                 \
+                      _mm512_and_si512, _mm512_set1_epi8);                                       \
         for (int k = 0; k < 4; k++) {                                                            \
             b[2 * k] = _mm512_unpacklo_epi8(a[2 * k], a[2 * k + 1]);                             \
             b[2 * k + 1] = _mm512_unpackhi_epi8(a[2 * k], a[2 * k + 1]);                         \
@@ -316,7 +311,7 @@ T_AVX512 static inline void bytes8_avx512(const uint8_t *restrict base, size_t s
 T_AVX512 static inline void bitrows_avx512(const uint8_t *restrict base, size_t stride,
                                            uint8_t *restrict dst, size_t w, int nt)
 {
-#define BITS bits_avx512
+#define BITS nobits_avx512
     ROWS8_AVX512_BODY(1)
 #undef BITS
 }
