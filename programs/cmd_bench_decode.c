@@ -297,7 +297,7 @@ int cmd_bench_decode(int argc, char **argv)
         printf("\n");                                                                             \
     } while (0)
 #define RATE(b, bytes) ((double[2]){(bytes) / (b).wall / 1e9, (bytes) / (b).cpu / 1e9})
-    char name[128];
+    char name[256];
     snprintf(name, sizeof name, "decode, azstream (unshuffle %s)", azs_bitunshuffle_variant());
     ROW(name, RATE(best, total), have_ref ? ref_dec : NULL);
     if (have_ref) {
