@@ -1,10 +1,109 @@
-/* Placeholder until this sub-command lands: says so and fails, never pretends. */
+/* azstream info FILE [--dataset P]: what the source sees (shape, dtype, chunking, filter,
+ * compression ratio, read path, and the parts behind links / virtual datasets). */
+#include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "azstream/source.h"
 #include "cli.h"
+
+static const char *codec_name(unsigned id)
+{
+    switch (id) {
+    case 0: return "none";
+    case 1: return "deflate (gzip)";
+    case 2: return "shuffle";
+    case 3: return "fletcher32";
+    case 32004: return "lz4";
+    case 32008: return "bitshuffle";
+    default: return "other";
+    }
+}
+
+static const char *path_name(azs_read_path p)
+{
+    switch (p) {
+    case AZS_READ_PREAD: return "pread (chunk index read once, no HDF5 per frame)";
+    case AZS_READ_DIRECT_CHUNK: return "direct chunk (H5Dread_chunk)";
+    default: return "filtered (H5Dread / tiles decoded one frame at a time)";
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: azstream info FILE [--dataset PATH]\n"
+               "  Describes the image stack in FILE (default dataset /entry/data/data; an Eiger\n"
+               "  master's data_NNNNNN links and virtual datasets are followed).\n");
+}
 
 int cmd_info(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "azstream %s: not implemented yet\n", argv[0]);
-    return CLI_FAIL;
+    const char *file = NULL, *dset = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return CLI_OK;
+        } else if (!strcmp(argv[i], "--dataset") || !strcmp(argv[i], "-d")) {
+            if (++i >= argc)
+                return cli_usage_error("info", "%s needs a dataset path", argv[i - 1]);
+            dset = argv[i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage_error("info", "unknown option '%s'", argv[i]);
+        } else if (!file) {
+            file = argv[i];
+        } else {
+            return cli_usage_error("info", "one FILE only (got '%s' and '%s')", file, argv[i]);
+        }
+    }
+    if (!file)
+        return cli_usage_error("info", "missing FILE");
+    azs_source *src;
+    azs_status s = azs_source_open(file, dset, &src);
+    if (s)
+        return cli_report("info", s, NULL);
+    const azs_source_info *in = azs_source_get_info(src);
+    printf("file:        %s\n", file);
+    printf("dataset:     %s%s\n", dset ? dset : "/entry/data/data",
+           in->nparts > 1 ? " (resolved to the parts below)" : "");
+    printf("frames:      %" PRIu64 "\n", in->nframes);
+    printf("shape:       (%" PRIu64 ", %u, %u)\n", in->nframes, in->ny, in->nx);
+    printf("dtype:       %s\n", azs_dtype_name(in->dtype));
+    if (in->chunk_dims[1])
+        printf("chunks:      (%" PRIu64 ", %" PRIu64 ", %" PRIu64 ")%s\n", in->chunk_dims[0],
+               in->chunk_dims[1], in->chunk_dims[2],
+               in->chunk_dims[0] == 1 && in->chunk_dims[1] == in->ny && in->chunk_dims[2] == in->nx
+                   ? " (one frame per chunk)"
+                   : "");
+    else
+        printf("chunks:      none (contiguous or virtual)\n");
+    printf("filter:      %u (%s)", in->filter_id, codec_name(in->filter_id));
+    if (in->n_filter_params) {
+        printf(" params (");
+        for (size_t i = 0; i < in->n_filter_params; i++)
+            printf("%s%u", i ? ", " : "", in->filter_params[i]);
+        printf(")");
+    }
+    if (in->filter_id == 32008 && in->n_filter_params > 4)
+        printf(": block %u elements%s, %s", in->filter_params[3],
+               in->filter_params[3] ? "" : " (default)",
+               in->filter_params[4] == 2 ? "lz4" : "other compression");
+    printf("\n");
+    uint64_t raw = in->nframes * (uint64_t)in->frame_bytes;
+    if (in->stored_bytes)
+        printf("stored:      %" PRIu64 " bytes for %" PRIu64 " decoded: ratio %.2f\n",
+               in->stored_bytes, raw, (double)raw / (double)in->stored_bytes);
+    else
+        printf("stored:      unknown (no chunk index on this read path)\n");
+    if (in->max_chunk_bytes)
+        printf("max chunk:   %zu bytes\n", in->max_chunk_bytes);
+    printf("read path:   %s\n", path_name(in->read_path));
+    printf("parts:       %zu\n", in->nparts);
+    for (size_t i = 0; i < in->nparts; i++) {
+        azs_source_part p;
+        if (azs_source_get_part(src, i, &p) == AZS_OK)
+            printf("  [%" PRIu64 ", %" PRIu64 ")  %s : %s\n", p.first_frame,
+                   p.first_frame + p.nframes, p.file, p.dataset);
+    }
+    azs_source_close(src);
+    return CLI_OK;
 }

@@ -19,6 +19,10 @@ typedef struct azs_detector {
     /* Module layout for the gap mask (0 = monolithic): modules of module_ny × module_nx
      * pixels separated by gap_ny / gap_nx pixels, as pyFAI masks them. */
     uint32_t module_ny, module_nx, gap_ny, gap_nx;
+    /* CdTe sensors: inside every module, columns [c + mid_gap_start, c + mid_gap_start +
+     * mid_gap_width) are masked too, c = module_nx/2 + k·(module_nx + gap_nx). Width 0 = none. */
+    int32_t mid_gap_start;
+    uint32_t mid_gap_width;
 } azs_detector;
 
 typedef struct azs_geometry {
@@ -26,10 +30,12 @@ typedef struct azs_geometry {
     double dist, poni1, poni2;  /* metres */
     double rot1, rot2, rot3;    /* radians */
     double wavelength;          /* metres; 0 if absent (q units then fail) */
-    int poni_version;
+    double poni_version;        /* 1, 2, 2.1 (or 3 without parallax), as pyFAI infers it */
 } azs_geometry;
 
-/* PONI file (versions 1, 2, 2.1). Errors name the file and line. */
+/* PONI file (versions 1, 2, 2.1). Errors name the file and line. A detector whose shape
+ * the file does not give (generic detector without max_shape) has ny = nx = 0: set them
+ * from the data before asking for positions. */
 azs_status azs_poni_load(const char *path, azs_geometry *g);
 azs_status azs_poni_parse(const char *text, size_t len, const char *origin, azs_geometry *g);
 
@@ -56,8 +62,12 @@ const char *azs_unit_name(azs_unit u);
 azs_status azs_geometry_radial(const azs_geometry *g, azs_unit unit, int corners, double *out, size_t n);
 /* Azimuth χ in radians, in (-π, π], same layout as above. */
 azs_status azs_geometry_chi(const azs_geometry *g, int corners, double *out, size_t n);
+/* Both at once (one pass, cheaper than the two calls): radial and/or chi may be NULL. */
+azs_status azs_geometry_positions(const azs_geometry *g, azs_unit unit, int corners,
+                                  double *radial, double *chi, size_t n);
 /* Solid angle per pixel centre, normalised as pyFAI does (1 at the PONI for a flat
- * detector at normal incidence). out[ny*nx]. */
+ * detector at normal incidence): cos³ of the incidence angle. Like pyFAI's
+ * solidAngleArray, the pixel positions are rounded to float32 first. out[ny*nx]. */
 azs_status azs_geometry_solid_angle(const azs_geometry *g, double *out, size_t n);
 /* Polarization factor per pixel centre (pyFAI's definition: factor in [-1, 1],
  * axis_offset in radians). out[ny*nx]. */

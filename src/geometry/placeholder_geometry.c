@@ -1,2 +1,0 @@
-/* placeholder: replaced when the geometry module lands */
-typedef int azs_geometry_placeholder;
