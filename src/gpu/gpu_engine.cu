@@ -29,8 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+// common/error.h and types.h carry no extern "C" guards of their own.
+extern "C" {
 #include "azstream/gpu.h"
 #include "common/error.h"
+}
 
 #define SEG 1024          // CSR entries per segment
 #define FCHUNK 8          // frames per SpMM warp
