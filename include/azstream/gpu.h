@@ -112,6 +112,10 @@ azs_status azs_gpu_download_decoded(azs_gpu_engine *e, uint32_t slot, uint32_t f
 azs_status azs_gpu_time_kernels(azs_gpu_engine *e, uint32_t slot, int reps, float *ms_decode,
                                 float *ms_integrate);
 
+/* Bench: the two ceilings on this device: pinned host→device copy and device→device copy
+ * (counting bytes read + written), GB/s, medians of a few copies of `bytes`. */
+azs_status azs_gpu_measure_bandwidth(int device, size_t bytes, double *h2d_gbs, double *d2d_gbs);
+
 #ifdef __cplusplus
 }
 #endif

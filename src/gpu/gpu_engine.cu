@@ -764,3 +764,47 @@ extern "C" azs_status azs_gpu_time_kernels(azs_gpu_engine *e, uint32_t slot, int
         *ms_integrate = reps ? ti / reps : 0;
     return AZS_OK;
 }
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+extern "C" azs_status azs_gpu_measure_bandwidth(int device, size_t bytes, double *h2d_gbs,
+                                                double *d2d_gbs)
+{
+    CK(cudaSetDevice(device));
+    void *h = NULL, *d1 = NULL, *d2 = NULL;
+    CK(cudaHostAlloc(&h, bytes, cudaHostAllocDefault));
+    memset(h, 1, bytes);
+    CK(cudaMalloc(&d1, bytes));
+    CK(cudaMalloc(&d2, bytes));
+    cudaEvent_t a, b;
+    CK(cudaEventCreate(&a));
+    CK(cudaEventCreate(&b));
+    enum { R = 7 };
+    float th[R], td[R];
+    for (int r = 0; r < R + 1; r++) { // first round = warm-up
+        CK(cudaEventRecord(a));
+        CK(cudaMemcpyAsync(d1, h, bytes, cudaMemcpyHostToDevice));
+        CK(cudaEventRecord(b));
+        CK(cudaEventSynchronize(b));
+        if (r) CK(cudaEventElapsedTime(&th[r - 1], a, b));
+        CK(cudaEventRecord(a));
+        CK(cudaMemcpyAsync(d2, d1, bytes, cudaMemcpyDeviceToDevice));
+        CK(cudaEventRecord(b));
+        CK(cudaEventSynchronize(b));
+        if (r) CK(cudaEventElapsedTime(&td[r - 1], a, b));
+    }
+    qsort(th, R, sizeof(float), cmp_float);
+    qsort(td, R, sizeof(float), cmp_float);
+    *h2d_gbs = bytes / (th[R / 2] * 1e-3) / 1e9;
+    *d2d_gbs = 2.0 * bytes / (td[R / 2] * 1e-3) / 1e9;
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    cudaFree(d1);
+    cudaFree(d2);
+    cudaFreeHost(h);
+    return AZS_OK;
+}

@@ -74,3 +74,9 @@ azs_status azs_gpu_time_kernels(azs_gpu_engine *e, uint32_t slot, int reps, floa
     (void)e; (void)slot; (void)reps; (void)ms_decode; (void)ms_integrate;
     return azs_fail(AZS_ERR_NO_DEVICE, "gpu: this azstream was built without CUDA");
 }
+
+azs_status azs_gpu_measure_bandwidth(int device, size_t bytes, double *h2d_gbs, double *d2d_gbs)
+{
+    (void)device; (void)bytes; (void)h2d_gbs; (void)d2d_gbs;
+    return azs_fail(AZS_ERR_NO_DEVICE, "gpu: this azstream was built without CUDA");
+}
