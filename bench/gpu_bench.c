@@ -34,6 +34,7 @@ int main(int argc, char **argv)
     uint64_t N = 20000;
     double mean = 0.5;
     int device = 0;
+    unsigned long long expect_fnv = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--split") && i + 1 < argc) split = argv[++i];
         else if (!strcmp(argv[i], "--batch") && i + 1 < argc) B = (uint32_t)atoi(argv[++i]);
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--mean") && i + 1 < argc) mean = atof(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = (uint32_t)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--expect-fnv") && i + 1 < argc)
+            expect_fnv = strtoull(argv[++i], NULL, 16);
         else if (!strcmp(argv[i], "--real") && i + 3 < argc) {
             real = argv[++i];
             ny = (uint32_t)atoi(argv[++i]);
@@ -192,6 +195,18 @@ int main(int argc, char **argv)
             fprintf(stderr, "frame %u: status %d\n", i, st[i]);
             return 1;
         }
+    if (expect_fnv) { /* decoded frame 0 against a hash of the reference decoder's output */
+        uint8_t *d = malloc(fbytes);
+        azs_gpu_download_decoded(e, 0, 0, d, fbytes);
+        unsigned long long h = 1469598103934665603ull;
+        for (size_t k = 0; k < fbytes; k++)
+            h = (h ^ d[k]) * 1099511628211ull;
+        free(d);
+        printf("real frame decode: FNV-1a %016llx, reference %016llx: %s\n", h, expect_fnv,
+               h == expect_fnv ? "bit-exact" : "MISMATCH");
+        if (h != expect_fnv)
+            return 1;
+    }
     printf("check: I[500] of frame 0 = %.6g (sigma %.3g)\n", gi[500], gsig[500]);
     float msd = 0, msi = 0;
     azs_gpu_time_kernels(e, 0, (int)reps, &msd, &msi);
