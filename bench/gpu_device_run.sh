@@ -15,18 +15,18 @@ echo "build: $(( $(date +%s) - t0 )) s"
 B=build-gpu/tests/gpu
 (cd build-gpu && ctest -R '^gpu\.' --output-on-failure > $OUT/ctest.log 2>&1); tail -12 $OUT/ctest.log
 grep -h "worst\|hand case\|fuzz:\|bit-exact" $OUT/ctest.log | head -20
-for mode in "${@:-all}"; do :; done
 if [ "${SKIP_SANITIZER:-0}" != 1 ]; then
   compute-sanitizer --tool memcheck --leak-check no $B/test_gpu_decode --quick > $OUT/memcheck.log 2>&1
   echo "memcheck rc=$? : $(grep -E 'ERROR SUMMARY' $OUT/memcheck.log)"
 fi
-for args in "--split bbox" "--split full" "--split bbox --batch 64" "--split bbox --batch 16" \
-            "--split bbox --mean 2" "--real data/eiger4m.bin 2167 2070 --expect-fnv 5fd66e72b84d2ae9"; do
+ARGS=${BENCH_ARGS:-"--split bbox|--split full|--split bbox --batch 64|--split bbox --batch 16|--split bbox --mean 2|--real data/eiger4m.bin 2167 2070 --expect-fnv 5fd66e72b84d2ae9"}
+IFS='|' read -ra LIST <<< "$ARGS"
+for args in "${LIST[@]}"; do
   $B/gpu_bench $args --frames 20000 > $OUT/bench.tmp 2>&1
   echo "== gpu_bench $args (rc=$?)" >> $OUT/bench.log
   cat $OUT/bench.tmp >> $OUT/bench.log
 done
-[ -x $B/gpu_nvcomp ] && $B/gpu_nvcomp > $OUT/nvcomp.log 2>&1
+[ "${SKIP_NVCOMP:-0}" != 1 ] && [ -x $B/gpu_nvcomp ] && $B/gpu_nvcomp > $OUT/nvcomp.log 2>&1
 echo "== total $(( $(date +%s) - t0 )) s"
 grep -E "ceilings|frame .*compressed|matrix|kernels per|end to end|real frame" $OUT/bench.log | head -8
 cat $OUT/nvcomp.log 2>/dev/null | tail -6
