@@ -63,7 +63,8 @@ int cmd_info(int argc, char **argv)
         return cli_report("info", s, NULL);
     const azs_source_info *in = azs_source_get_info(src);
     printf("file:        %s\n", file);
-    printf("dataset:     %s\n", dset ? dset : "/entry/data/data");
+    printf("dataset:     %s%s\n", dset ? dset : "/entry/data/data",
+           in->nparts > 1 ? " (resolved to the parts below)" : "");
     printf("frames:      %" PRIu64 "\n", in->nframes);
     printf("shape:       (%" PRIu64 ", %u, %u)\n", in->nframes, in->ny, in->nx);
     printf("dtype:       %s\n", azs_dtype_name(in->dtype));

@@ -19,24 +19,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* stream != 0: the caller will not read `out` soon (large frames): SIMD variants may
+ * use non-temporal stores (see unshuffle_x86.c). Results are identical either way. */
 typedef void (*azs_unshuffle_fn)(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
-                                 size_t elem_size);
+                                 size_t elem_size, int stream);
 
 /* Reference: one bit at a time, straight from the definition. */
 void azs_unshuffle_scalar(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
-                          size_t elem_size);
+                          size_t elem_size, int stream);
 /* Portable 64-bit (SWAR) variant: the fallback on CPUs without the x86 SIMD variants. */
 void azs_unshuffle_swar(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
-                        size_t elem_size);
+                        size_t elem_size, int stream);
 #if defined(__x86_64__) || defined(__i386__)
 void azs_unshuffle_sse2(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
-                        size_t elem_size);
+                        size_t elem_size, int stream);
 void azs_unshuffle_avx2(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
-                        size_t elem_size);
+                        size_t elem_size, int stream);
 void azs_unshuffle_avx512(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
-                          size_t elem_size);
+                          size_t elem_size, int stream);
 void azs_unshuffle_avx512gfni(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
-                              size_t elem_size);
+                              size_t elem_size, int stream);
 #endif
 
 /* Variant table for tests and benchmarks: every variant compiled in, with the CPU

@@ -39,30 +39,41 @@ static inline void azs_interleave_swar(const uint8_t *restrict planes, size_t m,
             out[e * s + b] = planes[b * m + e];
 }
 
-/* The driver. n must be a multiple of 8 (only n/8 columns are read). */
-#define AZS_DEFINE_UNSHUFFLE(NAME, ATTR, BITROWS, INTERLEAVE)                                   \
-    ATTR void NAME(const uint8_t *restrict in, uint8_t *restrict out, size_t n, size_t s)       \
+/* The driver. n must be a multiple of 8 (only n/8 columns are read). VEC is the store
+ * width in bytes: non-temporal stores need `out` aligned to it. */
+#define AZS_DEFINE_UNSHUFFLE(NAME, ATTR, BITROWS, INTERLEAVE, VEC, FENCE)                       \
+    ATTR void NAME(const uint8_t *restrict in, uint8_t *restrict out, size_t n, size_t s,       \
+                   int stream)                                                                  \
     {                                                                                           \
         if (s == 0 || n < 8)                                                                    \
             return;                                                                             \
         if (s > AZS_UNSHUFFLE_MAX_ELEM) {                                                       \
-            azs_unshuffle_scalar(in, out, n, s);                                                \
+            azs_unshuffle_scalar(in, out, n, s, 0);                                             \
             return;                                                                             \
         }                                                                                       \
         const size_t nb = n / 8;                                                                \
+        const int nt = stream && ((uintptr_t)out % (VEC)) == 0;                                 \
         if (s == 1) {                                                                           \
-            BITROWS(in, nb, out, nb);                                                           \
-            return;                                                                             \
+            if (nt)                                                                             \
+                BITROWS(in, nb, out, nb, 1);                                                    \
+            else                                                                                \
+                BITROWS(in, nb, out, nb, 0);                                                    \
+        } else {                                                                                \
+            _Alignas(64) uint8_t tile[AZS_UNSHUFFLE_TILE_BYTES];                                \
+            size_t tcols = AZS_UNSHUFFLE_TILE_BYTES / (8 * s);                                  \
+            tcols -= tcols % 64;                                                                \
+            for (size_t c0 = 0; c0 < nb; c0 += tcols) {                                         \
+                const size_t w = nb - c0 < tcols ? nb - c0 : tcols;                             \
+                for (size_t b = 0; b < s; b++)                                                  \
+                    BITROWS(in + 8 * b * nb + c0, nb, tile + b * 8 * w, w, 0);                  \
+                if (nt)                                                                         \
+                    INTERLEAVE(tile, 8 * w, s, out + 8 * c0 * s, 1);                            \
+                else                                                                            \
+                    INTERLEAVE(tile, 8 * w, s, out + 8 * c0 * s, 0);                            \
+            }                                                                                   \
         }                                                                                       \
-        _Alignas(64) uint8_t tile[AZS_UNSHUFFLE_TILE_BYTES];                                    \
-        size_t tcols = AZS_UNSHUFFLE_TILE_BYTES / (8 * s);                                      \
-        tcols -= tcols % 64;                                                                    \
-        for (size_t c0 = 0; c0 < nb; c0 += tcols) {                                             \
-            const size_t w = nb - c0 < tcols ? nb - c0 : tcols;                                 \
-            for (size_t b = 0; b < s; b++)                                                      \
-                BITROWS(in + 8 * b * nb + c0, nb, tile + b * 8 * w, w);                         \
-            INTERLEAVE(tile, 8 * w, s, out + 8 * c0 * s);                                       \
-        }                                                                                       \
+        if (nt)                                                                                 \
+            FENCE;                                                                              \
     }
 
 #endif

@@ -25,6 +25,9 @@
 /* bitshuffle's default target block size in bytes, and its smallest default block. */
 #define BSHUF_TARGET_BYTES 8192
 #define BSHUF_MIN_DEFAULT_ELEMS 128
+/* Outputs from this size on are written with non-temporal stores: they exceed the
+ * per-core caches, so the consumer reads them from memory anyway. */
+#define STREAM_MIN_BYTES (4u << 20)
 
 static uint64_t be64(const uint8_t *p)
 {
@@ -114,7 +117,7 @@ static azs_status bslz4_plan(size_t s, const azs_chunk_header *h, size_t dst_cap
  * scratch holds at least elems*s bytes. */
 static azs_status bslz4_block(const uint8_t *src, size_t src_size, size_t *pos, size_t bi,
                               size_t elems, size_t s, uint8_t *restrict scratch,
-                              uint8_t *restrict out, azs_unshuffle_fn unshuffle)
+                              uint8_t *restrict out, azs_unshuffle_fn unshuffle, int stream)
 {
     const size_t want = elems * s;
     if (src_size - *pos < 4)
@@ -138,7 +141,7 @@ static azs_status bslz4_block(const uint8_t *src, size_t src_size, size_t *pos, 
         return azs_fail(AZS_ERR_SIZE_MISMATCH, "bitshuffle-lz4 block %zu at offset %zu: decoded "
                         "%d bytes, expected %zu", bi, *pos - 4, got, want);
     *pos += clen;
-    unshuffle(scratch, out, elems, s);
+    unshuffle(scratch, out, elems, s, stream);
     return AZS_OK;
 }
 
@@ -179,13 +182,15 @@ static azs_status bslz4_decode(size_t s, const uint8_t *src, size_t src_size, ui
         scratch = heap;
     }
     azs_unshuffle_fn un = azs_unshuffle_pick(NULL);
+    const int stream = h.total_bytes >= STREAM_MIN_BYTES;
     size_t pos = HDR_BYTES;
     const size_t bbytes = pl.block_elems * s;
     for (size_t i = 0; i < pl.nfull && st == AZS_OK; i++)
-        st = bslz4_block(src, src_size, &pos, i, pl.block_elems, s, scratch, dst + i * bbytes, un);
+        st = bslz4_block(src, src_size, &pos, i, pl.block_elems, s, scratch, dst + i * bbytes, un,
+                         stream);
     if (st == AZS_OK && pl.last_elems)
         st = bslz4_block(src, src_size, &pos, pl.nfull, pl.last_elems, s, scratch,
-                         dst + pl.nfull * bbytes, un);
+                         dst + pl.nfull * bbytes, un, stream);
     if (st == AZS_OK)
         st = bslz4_tail(src, src_size, pos, &pl, dst);
     free(heap);
@@ -219,6 +224,7 @@ azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src_, size_t src_s
     int failed = 0;
     size_t end_pos = 0;
     azs_unshuffle_fn un = azs_unshuffle_pick(NULL);
+    const int stream = h.total_bytes >= STREAM_MIN_BYTES;
 #pragma omp parallel reduction(| : failed)
     {
         _Alignas(64) uint8_t scratch[STACK_SCRATCH];
@@ -244,7 +250,7 @@ azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src_, size_t src_s
         for (size_t i = b0; i < b1 && !failed; i++) {
             const size_t elems = i < pl.nfull ? pl.block_elems : pl.last_elems;
             if (bslz4_block(src, src_size, &pos, i, elems, elem_size, scratch,
-                            dst + i * pl.block_elems * elem_size, un) != AZS_OK)
+                            dst + i * pl.block_elems * elem_size, un, stream) != AZS_OK)
                 failed = 1;
         }
         if (t == nt - 1)

@@ -9,8 +9,9 @@
 #include "common/cpu.h"
 
 void azs_unshuffle_scalar(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
-                          size_t s)
+                          size_t s, int stream)
 {
+    (void)stream;
     const size_t nb = n / 8;
     for (size_t e = 0; e < nb * 8; e++) {
         for (size_t b = 0; b < s; b++) {
@@ -23,18 +24,20 @@ void azs_unshuffle_scalar(const uint8_t *restrict in, uint8_t *restrict out, siz
 }
 
 static inline void bitrows_swar(const uint8_t *restrict base, size_t stride,
-                                uint8_t *restrict dst, size_t w)
+                                uint8_t *restrict dst, size_t w, int nt)
 {
+    (void)nt;
     azs_bitrows_swar(base, stride, dst, 0, w);
 }
 
 static inline void interleave_swar(const uint8_t *restrict planes, size_t m, size_t s,
-                                   uint8_t *restrict out)
+                                   uint8_t *restrict out, int nt)
 {
+    (void)nt;
     azs_interleave_swar(planes, m, s, out, 0);
 }
 
-AZS_DEFINE_UNSHUFFLE(azs_unshuffle_swar, , bitrows_swar, interleave_swar)
+AZS_DEFINE_UNSHUFFLE(azs_unshuffle_swar, , bitrows_swar, interleave_swar, 1, (void)0)
 
 void azs_bitshuffle_fwd(const uint8_t *restrict in, uint8_t *restrict out, size_t n, size_t s)
 {
@@ -84,7 +87,7 @@ azs_unshuffle_fn azs_unshuffle_pick(const char **name)
 
 void azs_bitunshuffle(const void *in, void *out, size_t n, size_t elem_size)
 {
-    azs_unshuffle_pick(NULL)((const uint8_t *)in, (uint8_t *)out, n, elem_size);
+    azs_unshuffle_pick(NULL)((const uint8_t *)in, (uint8_t *)out, n, elem_size, 0);
 }
 
 const char *azs_bitunshuffle_variant(void)

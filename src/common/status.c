@@ -47,12 +47,19 @@ azs_status azs_fail(azs_status s, const char *fmt, ...)
 
 azs_status azs_fail_context(azs_status s, const char *fmt, ...)
 {
-    char prefix[512], old[sizeof last_error];
+    char old[sizeof last_error];
+    const char *detail = last_error[0] ? last_error : azs_status_str(s);
+    size_t dlen = strlen(detail);
+    memcpy(old, detail, dlen + 1);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
-    memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s%s", prefix, old[0] ? old : azs_status_str(s));
+    /* Append the old detail after the prefix, truncating (never overrunning) the buffer. */
+    size_t used = n < 0 ? 0 : ((size_t)n < sizeof last_error ? (size_t)n : sizeof last_error - 1);
+    size_t room = sizeof last_error - 1 - used;
+    size_t take = dlen < room ? dlen : room;
+    memcpy(last_error + used, old, take);
+    last_error[used + take] = '\0';
     return s;
 }

@@ -62,7 +62,7 @@ static int ci_equal(const char *a, size_t alen, const char *b)
     return 1;
 }
 
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\v' || c == '\f'; }
 
 /* pyFAI never writes "None" for a number, but older tools did for SplineFile and
  * Detector_config: read it as "absent". */
@@ -85,9 +85,10 @@ static azs_status get_number(const ctx *c, int k, double *out, int required, int
     memcpy(buf, f->v, f->len);
     buf[f->len] = 0;
     char *end = NULL;
-    errno = 0;
+    /* strtod: overflow gives ±HUGE_VAL (refused below), underflow 0 (accepted, as Python's
+     * float() does) */
     double x = strtod(buf, &end);
-    if (end == buf || *end != 0 || !isfinite(x) || errno == ERANGE)
+    if (end == buf || *end != 0 || !isfinite(x) || strpbrk(buf, "xX")) /* no C hex floats */
         return azs_fail(AZS_ERR_PARSE, "%s:%d: %s: '%s' is not a finite number", c->origin,
                         f->line, KEY_SHOWN[k], buf);
     *out = x;
@@ -214,9 +215,12 @@ azs_status azs_poni_parse(const char *text, size_t len, const char *origin, azs_
     for (size_t pos = 0; pos < len;) {
         line++;
         const char *s = text + pos;
-        const char *nl = memchr(s, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - s) : len - pos;
-        pos += n + (nl ? 1 : 0);
+        /* line ends as Python's universal newlines read them: \n, \r\n or a lone \r */
+        size_t n = 0;
+        while (n < len - pos && s[n] != '\n' && s[n] != '\r') n++;
+        size_t eol = 0;
+        if (n < len - pos) eol = (s[n] == '\r' && n + 1 < len - pos && s[n + 1] == '\n') ? 2 : 1;
+        pos += n + eol;
         if (memchr(s, 0, n))
             return azs_fail(AZS_ERR_PARSE, "%s:%d: NUL byte in a text file", c.origin, line);
         if (n > 0 && s[0] == '#') continue;

@@ -44,7 +44,8 @@ int main(int argc, char **argv)
     static const size_t ns[] = {8, 16, 24, 64, 120, 128, 136, 256, 504, 512, 520, 1016, 1024,
                                 2048, 2056, 4096, 8192, 8200, 16384, 16392, 65536, 131072 + 8 * 77};
     const size_t maxn = 131072 + 8 * 77, maxs = 40;
-    uint8_t *in = malloc(maxn * maxs), *ref = malloc(maxn * maxs), *out = malloc(maxn * maxs + 64);
+    uint8_t *in = malloc(maxn * maxs), *ref = malloc(maxn * maxs);
+    uint8_t *out = aligned_alloc(64, (maxn * maxs + 128) / 64 * 64);
     uint8_t *shuf = malloc(maxn * maxs);
     if (!in || !ref || !out || !shuf)
         return 1;
@@ -57,10 +58,15 @@ int main(int argc, char **argv)
                 continue; /* keep the run short: the largest n only for one size */
             for (size_t i = 0; i < n * s; i++)
                 in[i] = rnd8();
-            azs_unshuffle_scalar(in, ref, n, s);
+            azs_unshuffle_scalar(in, ref, n, s, 0);
             /* guard bytes after the output must stay untouched */
-            memset(out, 0xA5, n * s + 64);
-            v->fn(in, out, n, s);
+            /* alternate plain and streaming stores; out + 64 keeps the vector alignment
+             * that streaming needs, out + 8 exercises the fallback */
+            const int stream = (int)(ni % 3);
+            uint8_t *o = stream == 2 ? out + 8 : out;
+            memset(out, 0xA5, n * s + 72);
+            v->fn(in, o, n, s, stream != 0);
+            memmove(out, o, n * s + 64);
             cases++;
             if (memcmp(out, ref, n * s) != 0) {
                 size_t j = 0;

@@ -71,6 +71,10 @@ def angle_err(ours, ref):
 def test_poni():
     files = real_ponis()
     check(len(files) >= 7, f"found {len(files)} real PONI files")
+    tmp = tempfile.mkdtemp()
+    import atexit, shutil
+    atexit.register(shutil.rmtree, tmp, True)
+    files += [write_synth(tmp, k, s) for k, s in enumerate(SYNTH)]  # version 2.1, orientations
     for f in files:
         p = run("poni", f)
         v = p.stdout.strip().split("|")
@@ -239,9 +243,12 @@ def test_positions():
             elif "Eiger4M" in f:
                 compare_positions(f, tmp, UNITS, ["q_nm^-1", "2th_deg"])
             else:
-                compare_positions(f, tmp, UNITS, UNITS)
+                compare_positions(f, tmp, UNITS, UNITS if "ssrl" in f else ["q_A^-1", "2th_rad"])
+        # tilted geometries, every orientation; all units at the corners on the small ones
         for k, s in enumerate(SYNTH):
-            compare_positions(write_synth(tmp, k, s), tmp, UNITS, UNITS)
+            small = s[0] in ("Detector", "Pilatus300kw")
+            compare_positions(write_synth(tmp, k, s), tmp, UNITS,
+                              UNITS if small else ["q_nm^-1", "2th_deg", "r_mm"])
 
 
 {"poni": test_poni, "detectors": test_detectors, "positions": test_positions}[MODE]()

@@ -1,0 +1,122 @@
+/* The GPU engine behind layout 3 (DESIGN §2): compressed chunks in, profiles out.
+ *
+ * Used by src/layout/layout_gpu.c, the GPU tests and bench/gpu_bench.c; not part of the
+ * stable user API (users call azs_run with AZS_LAYOUT_GPU).
+ *
+ * Work is done in batches of up to `batch` frames. An engine owns `nslots` batch slots;
+ * each slot has pinned host buffers (compressed bytes, block plan, per-frame status), its
+ * device buffers and its own CUDA stream, so a batch can be read into one slot while
+ * another slot's batch is copied and integrated. Per slot the caller:
+ *   1. fills azs_gpu_host_chunk(e, slot, i) with the raw chunk of its i-th frame
+ *      (capacity chunk_stride bytes) and plans it with azs_gpu_plan_chunk() into the
+ *      slot's item list (any order, any thread: items carry their frame index);
+ *   2. azs_gpu_submit(): asynchronous upload, decode, preprocess + integrate, download;
+ *   3. azs_gpu_wait(): blocks, then exposes intensity/sigma [nframes][nbins] and the
+ *      per-frame status the GPU found (AZS_OK or a codec error code from status.h).
+ *
+ * Chunk planning runs on the CPU (it walks the 4-byte block-length chain, which is
+ * serial, right after pread while the bytes are in cache); the GPU then decodes every
+ * (frame, block) item independently. */
+#ifndef AZSTREAM_GPU_H
+#define AZSTREAM_GPU_H
+
+#include "azstream/integrate.h"
+#include "azstream/status.h"
+#include "azstream/types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Number of CUDA devices visible (0 without CUDA support or without a device). */
+int azs_gpu_available(void);
+
+/* One unit of decode work: a block of one frame of the batch.
+ * src_off/src_len: the LZ4 block's bytes inside the frame's chunk (relative to the chunk
+ * start). dst_off: byte offset of its output inside the decoded frame. dst_len: decoded
+ * bytes (a multiple of 8*elem_size for bitshuffle blocks). kind: AZS_GPU_ITEM_*. */
+enum { AZS_GPU_ITEM_BSLZ4 = 0, AZS_GPU_ITEM_LZ4 = 1, AZS_GPU_ITEM_COPY = 2 };
+typedef struct azs_gpu_item {
+    uint32_t src_off, src_len;
+    uint32_t dst_off, dst_len;
+    uint32_t frame;   /* index of the frame inside the batch */
+    uint32_t kind;
+} azs_gpu_item;
+
+/* Largest decoded block the GPU decoder accepts (bytes; bitshuffle's default is 8192). */
+#define AZS_GPU_MAX_BLOCK_BYTES 32768u
+
+/* Split one chunk (bitshuffle-LZ4, LZ4 or uncompressed) of a frame whose decoded size must
+ * be frame_bytes into items. Checks the header and every block length against the chunk
+ * (so the GPU never reads outside it); the LZ4 payloads themselves are checked on the GPU.
+ * Writes at most max_items items; *nitems gets the count. *max_block gets the largest
+ * dst_len. Errors: AZS_ERR_CORRUPT / _TRUNCATED / _SIZE_MISMATCH / _UNSUPPORTED /
+ * _CAPACITY (more than max_items blocks), with a detail message. Pure C, no CUDA. */
+azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *chunk,
+                              size_t chunk_size, size_t frame_bytes, uint32_t frame,
+                              azs_gpu_item *items, size_t max_items, size_t *nitems,
+                              uint32_t *max_block);
+/* Items one chunk can need at most for frame_bytes (with the smallest legal block size
+ * that the GPU accepts, which the planner enforces). */
+size_t azs_gpu_max_items_per_frame(azs_codec codec, size_t elem_size, size_t frame_bytes);
+
+typedef struct azs_gpu_config {
+    int device;              /* CUDA ordinal */
+    uint32_t batch;          /* frames per batch (default 32) */
+    uint32_t nslots;         /* batch slots in flight (default 3) */
+    size_t chunk_stride;     /* host bytes reserved per frame's chunk (>= max_chunk_bytes) */
+    azs_codec codec;
+    azs_dtype dtype;         /* pixel type of the decoded frame */
+    uint64_t npixels;        /* ny * nx */
+    /* preprocessing (copied from the integrator's options) */
+    int has_dummy;
+    double dummy, delta_dummy;
+    azs_error_model error_model; /* NONE or POISSON (AZIMUTHAL: AZS_ERR_UNSUPPORTED) */
+} azs_gpu_config;
+
+void azs_gpu_config_default(azs_gpu_config *c);
+
+typedef struct azs_gpu_engine azs_gpu_engine;
+
+/* csr may be NULL: decode-only engine (tests, decoder benchmark). Uploads the matrix and
+ * the per-pixel constants once. */
+azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_csr_view *csr,
+                                 azs_gpu_engine **out);
+void azs_gpu_engine_destroy(azs_gpu_engine *e);
+
+/* Pinned host memory of a slot. */
+uint8_t *azs_gpu_host_chunk(azs_gpu_engine *e, uint32_t slot, uint32_t frame);
+azs_gpu_item *azs_gpu_host_items(azs_gpu_engine *e, uint32_t slot);
+size_t azs_gpu_items_capacity(const azs_gpu_engine *e);
+
+/* Start a batch of nframes frames in slot. chunk_sizes[i]: bytes of frame i's chunk to
+ * upload; host_status[i]: AZS_OK, or an error found on the CPU (read/plan) so the GPU
+ * skips the frame and reports that status back. max_block: largest item dst_len. */
+azs_status azs_gpu_submit(azs_gpu_engine *e, uint32_t slot, uint32_t nframes,
+                          const size_t *chunk_sizes, size_t nitems, uint32_t max_block,
+                          const int32_t *host_status);
+
+/* Wait for the slot's batch. Pointers stay valid until the slot is submitted again:
+ * intensity/sigma [nframes][nbins] (sigma NULL without error model; both NULL for a
+ * decode-only engine), status [nframes]. ms_gpu: device time of the batch (upload to
+ * download), may be NULL. */
+azs_status azs_gpu_wait(azs_gpu_engine *e, uint32_t slot, const double **intensity,
+                        const double **sigma, const int32_t **status, float *ms_gpu);
+
+/* Tests/bench: copy decoded frame i of the slot's last batch to host (frame_bytes). */
+azs_status azs_gpu_download_decoded(azs_gpu_engine *e, uint32_t slot, uint32_t frame,
+                                    void *dst, size_t capacity);
+
+/* Bench: re-run only the kernels of the slot's last batch `reps` times (data already on
+ * the device) and report device ms per batch for decode and integrate. */
+azs_status azs_gpu_time_kernels(azs_gpu_engine *e, uint32_t slot, int reps, float *ms_decode,
+                                float *ms_integrate);
+
+/* Bench: the two ceilings on this device: pinned host→device copy and device→device copy
+ * (counting bytes read + written), GB/s, medians of a few copies of `bytes`. */
+azs_status azs_gpu_measure_bandwidth(int device, size_t bytes, double *h2d_gbs, double *d2d_gbs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,200 @@
+/* CPU half of the GPU decoder: split a stored chunk into independent decode items.
+ *
+ * Why on the CPU: finding block k of a bitshuffle-LZ4 chunk means walking the chain of
+ * 4-byte block lengths, a serial pointer chase (~2,200 steps for an Eiger 4M frame). On
+ * the GPU each step is a dependent DRAM load (~0.5 µs); here, right after pread, the chunk
+ * is in cache and the walk costs a few µs. Every length is checked here against the chunk,
+ * so the GPU kernels only ever index inside [chunk, chunk + chunk_size); the LZ4 payloads
+ * themselves are validated by the GPU decoder (per-frame status).
+ *
+ * Formats: DESIGN §4 (bitshuffle-LZ4 32008, LZ4 32004, uncompressed). */
+#include <string.h>
+
+#include "azstream/gpu.h"
+#include "common/error.h"
+
+/* Smallest block we plan for: bounds the number of items per frame (buffer sizing). */
+#define AZS_GPU_MIN_BLOCK_BYTES 1024u
+/* Copies of stored bytes are split in pieces so that one warp never copies megabytes. */
+#define AZS_GPU_COPY_PIECE 8192u
+
+static uint64_t be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+
+size_t azs_gpu_max_items_per_frame(azs_codec codec, size_t elem_size, size_t frame_bytes)
+{
+    (void)elem_size;
+    if (codec == AZS_CODEC_NONE)
+        return frame_bytes / AZS_GPU_COPY_PIECE + 1;
+    /* blocks + one partial block + the raw tail (split in copy pieces, tail < 64 bytes) */
+    return frame_bytes / AZS_GPU_MIN_BLOCK_BYTES + 3;
+}
+
+static azs_status push(azs_gpu_item *items, size_t max_items, size_t *n, uint32_t src_off,
+                       uint32_t src_len, uint64_t dst_off, uint32_t dst_len, uint32_t frame,
+                       uint32_t kind)
+{
+    if (*n >= max_items)
+        return azs_fail(AZS_ERR_CAPACITY, "gpu plan: frame %u needs more than %zu blocks",
+                        frame, max_items);
+    azs_gpu_item *it = &items[(*n)++];
+    it->src_off = src_off;
+    it->src_len = src_len;
+    it->dst_off = (uint32_t)dst_off;
+    it->dst_len = dst_len;
+    it->frame = frame;
+    it->kind = kind;
+    return AZS_OK;
+}
+
+static azs_status push_copy(azs_gpu_item *items, size_t max_items, size_t *n, uint64_t src_off,
+                            uint64_t dst_off, uint64_t len, uint32_t frame)
+{
+    while (len > 0) {
+        uint32_t piece = len > AZS_GPU_COPY_PIECE ? AZS_GPU_COPY_PIECE : (uint32_t)len;
+        azs_status s = push(items, max_items, n, (uint32_t)src_off, piece, dst_off, piece, frame,
+                            AZS_GPU_ITEM_COPY);
+        if (s != AZS_OK)
+            return s;
+        src_off += piece;
+        dst_off += piece;
+        len -= piece;
+    }
+    return AZS_OK;
+}
+
+azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *chunk,
+                              size_t chunk_size, size_t frame_bytes, uint32_t frame,
+                              azs_gpu_item *items, size_t max_items, size_t *nitems,
+                              uint32_t *max_block)
+{
+    *nitems = 0;
+    *max_block = 0;
+    if (elem_size == 0 || elem_size > 8 || frame_bytes % elem_size != 0)
+        return azs_fail(AZS_ERR_INVALID_ARG, "gpu plan: element size %zu, frame bytes %zu",
+                        elem_size, frame_bytes);
+    /* Offsets are 32-bit on the GPU side. */
+    if (frame_bytes > UINT32_MAX || chunk_size > UINT32_MAX)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "gpu plan: frame %u: chunk or frame over 4 GiB",
+                        frame);
+    size_t n = 0;
+    azs_status s;
+
+    if (codec == AZS_CODEC_NONE) {
+        if (chunk_size != frame_bytes)
+            return azs_fail(AZS_ERR_SIZE_MISMATCH,
+                            "frame %u: uncompressed chunk of %zu bytes, frame needs %zu", frame,
+                            chunk_size, frame_bytes);
+        s = push_copy(items, max_items, &n, 0, 0, frame_bytes, frame);
+        *nitems = n;
+        *max_block = frame_bytes > AZS_GPU_COPY_PIECE ? AZS_GPU_COPY_PIECE : (uint32_t)frame_bytes;
+        return s;
+    }
+    if (codec != AZS_CODEC_LZ4 && codec != AZS_CODEC_BSLZ4)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "gpu plan: codec %d", (int)codec);
+    if (chunk_size < 12)
+        return azs_fail(AZS_ERR_TRUNCATED, "frame %u: chunk of %zu bytes has no 12-byte header",
+                        frame, chunk_size);
+    uint64_t total = be64(chunk);
+    uint32_t block_bytes = be32(chunk + 8);
+    if (total != frame_bytes)
+        return azs_fail(AZS_ERR_SIZE_MISMATCH,
+                        "frame %u: chunk header says %llu bytes, frame has %zu", frame,
+                        (unsigned long long)total, frame_bytes);
+    size_t pos = 12;
+    uint32_t maxb = 0;
+
+    if (codec == AZS_CODEC_LZ4) {
+        if (block_bytes == 0)
+            return azs_fail(AZS_ERR_CORRUPT, "frame %u: LZ4 block size 0", frame);
+        uint64_t done = 0;
+        while (done < total) {
+            uint64_t want = total - done < block_bytes ? total - done : block_bytes;
+            if (chunk_size - pos < 4)
+                return azs_fail(AZS_ERR_TRUNCATED, "frame %u: LZ4 block at byte %zu: no length",
+                                frame, pos);
+            uint32_t clen = be32(chunk + pos);
+            pos += 4;
+            if (clen > chunk_size - pos)
+                return azs_fail(AZS_ERR_TRUNCATED,
+                                "frame %u: LZ4 block at byte %zu: length %u past chunk end %zu",
+                                frame, pos - 4, clen, chunk_size);
+            if (clen > want)
+                return azs_fail(AZS_ERR_CORRUPT,
+                                "frame %u: LZ4 block at byte %zu: %u stored bytes for %llu",
+                                frame, pos - 4, clen, (unsigned long long)want);
+            if (clen == want) /* stored raw: it would not shrink */
+                s = push_copy(items, max_items, &n, pos, done, want, frame);
+            else
+                s = push(items, max_items, &n, (uint32_t)pos, clen, done, (uint32_t)want, frame,
+                         AZS_GPU_ITEM_LZ4);
+            if (s != AZS_OK)
+                return s;
+            if (want > maxb)
+                maxb = (uint32_t)want;
+            pos += clen;
+            done += want;
+        }
+        *nitems = n;
+        *max_block = maxb > AZS_GPU_COPY_PIECE ? maxb : AZS_GPU_COPY_PIECE;
+        return AZS_OK;
+    }
+
+    /* bitshuffle-LZ4 */
+    if (block_bytes == 0 || block_bytes % (8 * elem_size) != 0)
+        return azs_fail(AZS_ERR_CORRUPT,
+                        "frame %u: bitshuffle block of %u bytes is not a multiple of 8 elements",
+                        frame, block_bytes);
+    if (block_bytes > AZS_GPU_MAX_BLOCK_BYTES || block_bytes < AZS_GPU_MIN_BLOCK_BYTES)
+        return azs_fail(AZS_ERR_UNSUPPORTED,
+                        "frame %u: bitshuffle block of %u bytes: the GPU decoder takes %u..%u",
+                        frame, block_bytes, AZS_GPU_MIN_BLOCK_BYTES, AZS_GPU_MAX_BLOCK_BYTES);
+    size_t nelem = frame_bytes / elem_size;
+    size_t block_elems = block_bytes / elem_size;
+    size_t nfull = nelem / block_elems;
+    size_t rem = nelem % block_elems;
+    size_t last = rem - rem % 8;
+    size_t nblocks = nfull + (last ? 1 : 0);
+    uint64_t dst = 0;
+    for (size_t b = 0; b < nblocks; b++) {
+        uint32_t dlen = (uint32_t)((b < nfull ? block_elems : last) * elem_size);
+        if (chunk_size - pos < 4)
+            return azs_fail(AZS_ERR_TRUNCATED, "frame %u: block %zu at byte %zu: no length",
+                            frame, b, pos);
+        uint32_t clen = be32(chunk + pos);
+        pos += 4;
+        if (clen > chunk_size - pos)
+            return azs_fail(AZS_ERR_TRUNCATED,
+                            "frame %u: block %zu at byte %zu: length %u past chunk end %zu",
+                            frame, b, pos - 4, clen, chunk_size);
+        s = push(items, max_items, &n, (uint32_t)pos, clen, dst, dlen, frame, AZS_GPU_ITEM_BSLZ4);
+        if (s != AZS_OK)
+            return s;
+        if (dlen > maxb)
+            maxb = dlen;
+        pos += clen;
+        dst += dlen;
+    }
+    size_t tail = (rem % 8) * elem_size;
+    if (chunk_size - pos < tail)
+        return azs_fail(AZS_ERR_TRUNCATED, "frame %u: raw tail of %zu bytes past chunk end",
+                        frame, tail);
+    if (tail) {
+        s = push_copy(items, max_items, &n, pos, dst, tail, frame);
+        if (s != AZS_OK)
+            return s;
+    }
+    *nitems = n;
+    *max_block = maxb;
+    return AZS_OK;
+}
