@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: a sample Eiger2 4M stack (50 frames) integrated with layout 1, then a short
 # benchmark table. Needs only the repository (bench/eiger4m.poni, our made-up geometry)
-# and the .venv that `make deps` prepares (h5py + hdf5plugin write the sample stack).
+# and the .venv that `make deps` prepares (h5py reads the result back for the summary).
 set -euo pipefail
 build=${1:-build}
 az=$build/azstream
@@ -12,7 +12,7 @@ poni=bench/eiger4m.poni
 nframes=${DEMO_FRAMES:-50}
 echo "== 1. sample stack: $nframes frames of an Eiger2 4M (2162x2068 uint32, bitshuffle-LZ4)"
 if [ ! -s "$stack" ]; then
-    $py bench/make_sample_stack.py "$stack" "$nframes"
+    $az synth -o "$stack" --poni "$poni" --frames "$nframes" || $py bench/make_sample_stack.py "$stack" "$nframes"
 else
     echo "   (reusing $stack)"
 fi
