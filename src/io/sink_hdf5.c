@@ -44,15 +44,22 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static herr_t attr_str(hid_t obj, const char *name, const char *value)
+/* Strings are variable-length UTF-8: h5py reads them back as str, silx and NeXus tools
+ * accept them, and no length has to be chosen. */
+static hid_t vstr_type(void)
 {
     hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) > 0 ? strlen(value) : 1);
-    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    H5Tset_size(t, H5T_VARIABLE);
     H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+static herr_t attr_str(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = vstr_type();
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, t, value);
+    herr_t r = a < 0 ? -1 : H5Awrite(a, t, &value);
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(sp);
@@ -62,28 +69,15 @@ static herr_t attr_str(hid_t obj, const char *name, const char *value)
 
 static herr_t attr_str_array(hid_t obj, const char *name, const char *const *v, size_t n)
 {
-    size_t w = 1;
-    for (size_t i = 0; i < n; i++)
-        if (strlen(v[i]) + 1 > w)
-            w = strlen(v[i]) + 1;
-    char *buf = calloc(n, w);
-    if (!buf)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        memcpy(buf + i * w, v[i], strlen(v[i]));
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, w);
-    H5Tset_strpad(t, H5T_STR_NULLPAD);
-    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t t = vstr_type();
     hsize_t d = n;
     hid_t sp = H5Screate_simple(1, &d, NULL);
     hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, t, buf);
+    herr_t r = a < 0 ? -1 : H5Awrite(a, t, v);
     if (a >= 0)
         H5Aclose(a);
     H5Sclose(sp);
     H5Tclose(t);
-    free(buf);
     return r;
 }
 
@@ -123,12 +117,10 @@ static hid_t group(hid_t parent, const char *name, const char *nxclass)
 
 static herr_t dset_str(hid_t parent, const char *name, const char *value)
 {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) > 0 ? strlen(value) : 1);
-    H5Tset_cset(t, H5T_CSET_UTF8);
+    hid_t t = vstr_type();
     hid_t sp = H5Screate(H5S_SCALAR);
     hid_t d = H5Dcreate2(parent, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, value);
+    herr_t r = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
     if (d >= 0)
         H5Dclose(d);
     H5Sclose(sp);

@@ -21,8 +21,8 @@ azs_status azs_layout_frame_error(const azs_source *src, uint64_t frame, azs_sta
         }
     }
     if (file)
-        return azs_fail_context(s, "frame %" PRIu64 " of %s", frame, file);
-    return azs_fail_context(s, "frame %" PRIu64, frame);
+        return azs_fail_context(s, "frame %" PRIu64 " of %s: ", frame, file);
+    return azs_fail_context(s, "frame %" PRIu64 ": ", frame);
 }
 
 void azs_layout_fill_nan(double *p, size_t n)

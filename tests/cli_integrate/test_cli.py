@@ -58,7 +58,7 @@ combos = {
                 "--dummy", 4294967295, "--mask", "mask.npy", "--dark", "dark.npy",
                 "--flat", "flat.npy", "--radial-range", "2:20"],
     "bbox_nosa_az": ["--npt", 150, "--no-solid-angle", "--azimuth-range", "-90:45",
-                     "--error-model", "azimuthal"],
+                     "--error-model", "poisson"],
 }
 for name, opts in combos.items():
     ref = None
