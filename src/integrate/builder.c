@@ -175,7 +175,8 @@ static void recenter(const double *r, double *y, int orientation)
 static void stack_piece(float *box, int w0, int w1, int col, double xa, double xb, float slope,
                         float icpt)
 {
-    float area = (float)((xb - xa) * (0.5 * slope * (xa + xb) + icpt));
+    float fa = (float)xa, fb = (float)xb;
+    float area = (fb - fa) * (0.5f * slope * (fb + fa) + icpt);
     if (area == 0.0f || col < 0 || col >= w0) return;
     float left = fabsf(area), dA = (float)fabs(xb - xa);
     for (int h = 0; left > 0 && h < w1; h++) {

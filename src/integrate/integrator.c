@@ -109,15 +109,66 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
     return AZS_OK;
 }
 
+/* pyFAI works in internal units and scales the bin centres at the end; so do we. We ask
+ * the geometry for the internal unit where it has one (2θ in radians, q in nm⁻¹) and
+ * divide r_mm by 1000 (r in metres). */
+static azs_status internal_unit(azs_unit u, azs_unit *base, double *scale, double *div)
+{
+    *div = 1.0;
+    switch (u) {
+    case AZS_UNIT_Q_NM: *base = AZS_UNIT_Q_NM; *scale = 1.0; return AZS_OK;
+    case AZS_UNIT_Q_A: *base = AZS_UNIT_Q_NM; *scale = 0.1; return AZS_OK;
+    case AZS_UNIT_2TH_DEG: *base = AZS_UNIT_2TH_RAD; *scale = 180.0 / 3.14159265358979323846; return AZS_OK;
+    case AZS_UNIT_2TH_RAD: *base = AZS_UNIT_2TH_RAD; *scale = 1.0; return AZS_OK;
+    case AZS_UNIT_R_MM: *base = AZS_UNIT_R_MM; *scale = 1000.0; *div = 1000.0; return AZS_OK;
+    }
+    return azs_fail(AZS_ERR_INVALID_ARG, "integrate: unknown unit %d", (int)u);
+}
+
 azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_options *o,
                                  azs_integrator **out)
 {
-    (void)g;
-    (void)o;
+    if (!out) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: NULL output");
     *out = NULL;
-    /* TODO(geometry merge): compute positions with azs_geometry_radial/chi, solid angle,
-     * polarization, detector mask, then azs_integrator_create_from_positions. */
-    return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: azs_integrator_create needs the geometry module (not merged yet)");
+    if (!g || !o) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: NULL argument");
+    const uint32_t ny = g->det.ny, nx = g->det.nx;
+    if (ny == 0 || nx == 0)
+        return azs_fail(AZS_ERR_INVALID_ARG, "integrate: detector '%s' has no shape", g->det.name);
+    azs_unit base = AZS_UNIT_Q_NM;
+    double scale = 1.0, div = 1.0;
+    azs_status st = internal_unit(o->unit, &base, &scale, &div);
+    if (st != AZS_OK) return st;
+    const size_t n = (size_t)ny * nx, nc = (size_t)(ny + 1) * (nx + 1);
+    double *rad = malloc(n * sizeof *rad), *chi = malloc(n * sizeof *chi);
+    double *radc = malloc(nc * sizeof *radc), *chic = malloc(nc * sizeof *chic);
+    double *sa = o->solid_angle ? malloc(n * sizeof *sa) : NULL;
+    double *pol = o->has_polarization ? malloc(n * sizeof *pol) : NULL;
+    uint8_t *mask = malloc(n);
+    if (!rad || !chi || !radc || !chic || (o->solid_angle && !sa) || (o->has_polarization && !pol) || !mask) {
+        st = azs_fail(AZS_ERR_NOMEM, "integrate: position arrays for %u x %u pixels", ny, nx);
+        goto done;
+    }
+    st = azs_geometry_positions(g, base, 0, rad, chi, n);
+    if (st == AZS_OK) st = azs_geometry_positions(g, base, 1, radc, chic, nc);
+    if (st == AZS_OK && sa) st = azs_geometry_solid_angle(g, sa, n);
+    if (st == AZS_OK && pol)
+        st = azs_geometry_polarization(g, o->polarization_factor, o->polarization_axis_offset, pol, n);
+    if (st == AZS_OK) {
+        if (o->mask_detector_gaps) st = azs_detector_mask(&g->det, mask, n);
+        else memset(mask, 0, n);
+    }
+    if (st != AZS_OK) goto done;
+    if (div != 1.0) {
+        for (size_t p = 0; p < n; p++) rad[p] /= div;
+        for (size_t p = 0; p < nc; p++) radc[p] /= div;
+    }
+    if (o->mask)
+        for (size_t p = 0; p < n; p++) mask[p] |= o->mask[p] != 0;
+    azs_positions pos = {ny, nx, rad, chi, radc, chic, scale, g->det.orientation};
+    st = azs_integrator_create_from_positions(&pos, sa, pol, mask, o, out);
+done:
+    free(rad); free(chi); free(radc); free(chic); free(sa); free(pol); free(mask);
+    return st;
 }
 
 size_t azs_integrator_nbins(const azs_integrator *it) { return it->m.nbins; }

@@ -43,6 +43,52 @@ static void save(const char *name, const void *p, size_t size)
     fclose(f);
 }
 
+static int run(azs_integrator *it, void *frame, int dtype, azs_integrate_options o)
+{
+    azs_status st;
+    size_t nb = azs_integrator_nbins(it);
+    double *r[2][8];
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 8; j++) r[k][j] = calloc(nb, sizeof(double));
+    azs_workspace *ws;
+    if (azs_workspace_create(it, &ws) != AZS_OK) return 1;
+    for (int k = 0; k < 2; k++) {
+        azs_frame_result res = {r[k][0], r[k][1], r[k][2], r[k][3], r[k][4], r[k][5], r[k][6], r[k][7]};
+        st = (k ? azs_integrate_frame_omp : azs_integrate_frame)(it, ws, frame, (azs_dtype)dtype, &res);
+        if (st != AZS_OK) {
+            fprintf(stderr, "integrate: %s: %s\n", azs_status_str(st), azs_last_error());
+            return 1;
+        }
+    }
+    for (int j = 0; j < 8; j++)
+        if (memcmp(r[0][j], r[1][j], nb * sizeof(double))) {
+            fprintf(stderr, "omp engine differs from serial engine (array %d)\n", j);
+            return 1;
+        }
+    static const char *names[8] = {"I", "sigma", "std", "sum_signal", "sum_variance",
+                                   "sum_normalization", "sum_normalization2", "count"};
+    for (int j = 0; j < 8; j++) {
+        char nm[64];
+        snprintf(nm, sizeof nm, "out_%s.bin", names[j]);
+        save(nm, r[0][j], nb * sizeof(double));
+    }
+    save("out_radial.bin", azs_integrator_radial(it), azs_integrator_options(it)->npt * sizeof(double));
+    if (o.npt_azim) save("out_azimuthal.bin", azs_integrator_azimuthal(it), o.npt_azim * sizeof(double));
+    azs_csr_view v;
+    azs_integrator_csr(it, &v);
+    save("out_indptr.bin", v.indptr, (v.nbins + 1) * sizeof(uint64_t));
+    save("out_indices.bin", v.indices, v.indptr[v.nbins] * sizeof(uint32_t));
+    save("out_weights.bin", v.weights, v.indptr[v.nbins] * sizeof(float));
+    for (int k = 0; k < 2; k++)
+        for (int j = 0; j < 8; j++) free(r[k][j]);
+    azs_workspace_destroy(ws);
+    azs_integrator_destroy(it);
+    free((void *)o.dark);
+    free((void *)o.flat);
+    free(frame);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) return 2;
@@ -79,9 +125,43 @@ int main(int argc, char **argv)
         else if (!strcmp(key, "dark")) has_dark = (int)val;
         else if (!strcmp(key, "flat")) has_flat = (int)val;
         else if (!strcmp(key, "mask")) has_mask = (int)val;
+        else if (!strcmp(key, "unit")) o.unit = (azs_unit)(int)val;
+        else if (!strcmp(key, "pol_factor")) o.polarization_factor = val;
+        else if (!strcmp(key, "pol_offset")) o.polarization_axis_offset = val;
+        else if (!strcmp(key, "gaps")) o.mask_detector_gaps = (int)val;
     }
     fclose(f);
     size_t n = (size_t)ny * nx, nc = (size_t)(ny + 1) * (nx + 1);
+    char poni[1200];
+    snprintf(poni, sizeof poni, "%s/geometry.poni", dir);
+    FILE *pf = fopen(poni, "r");
+    azs_integrator *it;
+    azs_status st;
+    void *frame;
+    if (pf) { /* end to end: geometry module + azs_integrator_create */
+        fclose(pf);
+        azs_geometry g;
+        st = azs_poni_load(poni, &g);
+        if (st != AZS_OK) {
+            fprintf(stderr, "poni: %s: %s\n", azs_status_str(st), azs_last_error());
+            return 1;
+        }
+        if (g.det.ny == 0) { g.det.ny = ny; g.det.nx = nx; }
+        ny = g.det.ny;
+        nx = g.det.nx;
+        n = (size_t)ny * nx;
+        o.mask = has_mask ? load("mask.bin", n, 0) : NULL;
+        o.dark = has_dark ? load("dark.bin", n * 4, 0) : NULL;
+        o.flat = has_flat ? load("flat.bin", n * 4, 0) : NULL;
+        frame = load("frame.bin", n * azs_dtype_size((azs_dtype)dtype), 0);
+        st = azs_integrator_create(&g, &o, &it);
+        free((void *)o.mask);
+        if (st != AZS_OK) {
+            fprintf(stderr, "create: %s: %s\n", azs_status_str(st), azs_last_error());
+            return 1;
+        }
+        return run(it, frame, dtype, o);
+    }
     azs_positions pos = {ny, nx, load("radial.bin", n * 8, 0), load("chi.bin", n * 8, 0),
                          load("radial_corner.bin", nc * 8, 0), load("chi_corner.bin", nc * 8, 0),
                          scale, 0};
@@ -89,52 +169,14 @@ int main(int argc, char **argv)
     uint8_t *mask = has_mask ? load("mask.bin", n, 0) : NULL;
     o.dark = has_dark ? load("dark.bin", n * 4, 0) : NULL;
     o.flat = has_flat ? load("flat.bin", n * 4, 0) : NULL;
-    void *frame = load("frame.bin", n * azs_dtype_size((azs_dtype)dtype), 0);
-    azs_integrator *it;
-    azs_status st = azs_integrator_create_from_positions(&pos, sa, pol, mask, &o, &it);
+    frame = load("frame.bin", n * azs_dtype_size((azs_dtype)dtype), 0);
+    st = azs_integrator_create_from_positions(&pos, sa, pol, mask, &o, &it);
     if (st != AZS_OK) {
         fprintf(stderr, "create: %s: %s\n", azs_status_str(st), azs_last_error());
         return 1;
     }
-    size_t nb = azs_integrator_nbins(it);
-    double *r[2][8];
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < 8; j++) r[k][j] = calloc(nb, sizeof(double));
-    azs_workspace *ws;
-    if (azs_workspace_create(it, &ws) != AZS_OK) return 1;
-    for (int k = 0; k < 2; k++) {
-        azs_frame_result res = {r[k][0], r[k][1], r[k][2], r[k][3], r[k][4], r[k][5], r[k][6], r[k][7]};
-        st = (k ? azs_integrate_frame_omp : azs_integrate_frame)(it, ws, frame, (azs_dtype)dtype, &res);
-        if (st != AZS_OK) {
-            fprintf(stderr, "integrate: %s: %s\n", azs_status_str(st), azs_last_error());
-            return 1;
-        }
-    }
-    for (int j = 0; j < 8; j++)
-        if (memcmp(r[0][j], r[1][j], nb * sizeof(double))) {
-            fprintf(stderr, "omp engine differs from serial engine (array %d)\n", j);
-            return 1;
-        }
-    static const char *names[8] = {"I", "sigma", "std", "sum_signal", "sum_variance",
-                                   "sum_normalization", "sum_normalization2", "count"};
-    for (int j = 0; j < 8; j++) {
-        char nm[64];
-        snprintf(nm, sizeof nm, "out_%s.bin", names[j]);
-        save(nm, r[0][j], nb * sizeof(double));
-    }
-    save("out_radial.bin", azs_integrator_radial(it), azs_integrator_options(it)->npt * sizeof(double));
-    if (o.npt_azim) save("out_azimuthal.bin", azs_integrator_azimuthal(it), o.npt_azim * sizeof(double));
-    azs_csr_view v;
-    azs_integrator_csr(it, &v);
-    save("out_indptr.bin", v.indptr, (v.nbins + 1) * sizeof(uint64_t));
-    save("out_indices.bin", v.indices, v.indptr[v.nbins] * sizeof(uint32_t));
-    save("out_weights.bin", v.weights, v.indptr[v.nbins] * sizeof(float));
-    azs_workspace_destroy(ws);
-    azs_integrator_destroy(it);
-    for (int k = 0; k < 2; k++)
-        for (int j = 0; j < 8; j++) free(r[k][j]);
+    int rc = run(it, frame, dtype, o);
     free((void *)pos.radial); free((void *)pos.chi); free((void *)pos.radial_corner);
     free((void *)pos.chi_corner); free(sa); free(pol); free(mask);
-    free((void *)o.dark); free((void *)o.flat); free(frame);
-    return 0;
+    return rc;
 }
