@@ -178,6 +178,11 @@ static int kill_reap(worker *w)
  * reap whatever is left. graceful = 0 kills at once. Never leaves a zombie. */
 static void reap_all(procs *p, int graceful)
 {
+    /* On failure, kill before closing: a worker that sees its channel close first would
+     * only print a pointless "broken pipe". */
+    for (int i = 0; !graceful && i < p->nw; i++)
+        if (p->w[i].alive)
+            kill(p->w[i].pid, SIGKILL);
     for (int i = 0; i < p->nw; i++)
         close_fd(&p->w[i]);
     if (graceful) {

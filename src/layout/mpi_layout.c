@@ -124,6 +124,19 @@ azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
+    azs_run_options od = *o;
+    if (o->inner == AZS_LAYOUT_GPU && o->ngpus > 0 && o->gpus) {
+        /* One node, several ranks: spread them over the listed devices by node-local rank
+         * (collective: every rank calls azs_run_mpi). */
+        MPI_Comm node;
+        int lrank = 0;
+        if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+            MPI_Comm_rank(node, &lrank);
+            MPI_Comm_free(&node);
+        }
+        od.device = o->gpus[lrank % o->ngpus];
+    }
+    o = &od;
     const double t0 = azs_layout_now();
     const uint64_t total = o->end_frame - o->first_frame;
     if (size == 1) {
