@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "azstream/layout.h"
+#include "azstream/sink.h"
 #include "azstream/source.h"
 #include "cli.h"
 #include "integrate_setup.h"
@@ -268,5 +269,102 @@ int cmd_worker(int argc, char **argv)
         rc = cli_report(cmd, st, input);
     azs_integrator_destroy(it);
     azs_source_close(src);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- bench rows */
+
+/* The effective integration settings as options a worker replays exactly (doubles as
+ * %.17g, which strtod reads back bit for bit). NULL when S holds something options cannot
+ * say (an inline geometry, a polarization axis offset, a normalization factor, gap
+ * masking off): then use `integrate --config` instead. */
+static char **settings_args(const integ_settings *S, int *n)
+{
+    const azs_integrate_options *o = &S->io;
+    azs_integrate_options d;
+    azs_integrate_options_default(&d);
+    if (S->have_geom || !S->poni_path[0] || o->polarization_axis_offset != d.polarization_axis_offset ||
+        o->normalization_factor != d.normalization_factor || o->mask_detector_gaps != d.mask_detector_gaps)
+        return NULL;
+    char **a = calloc(40, sizeof *a);
+    if (!a)
+        return NULL;
+    int k = 0;
+#define ARG(...)                                                                                   \
+    do {                                                                                           \
+        char b_[4200];                                                                             \
+        snprintf(b_, sizeof b_, __VA_ARGS__);                                                      \
+        a[k++] = strdup(b_);                                                                       \
+    } while (0)
+    ARG("--poni=%s", S->poni_path);
+    ARG("--npt=%u", o->npt);
+    ARG("--npt-azim=%u", o->npt_azim);
+    ARG("--unit=%s", azs_unit_name(o->unit));
+    ARG("--method=%s", integ_split_name(o->split));
+    if (o->has_radial_range)
+        ARG("--radial-range=%.17g:%.17g", o->radial_min, o->radial_max);
+    if (o->has_azimuth_range)
+        ARG("--azimuth-range=%.17g:%.17g", o->azimuth_min, o->azimuth_max);
+    if (o->has_polarization)
+        ARG("--polarization=%.17g", o->polarization_factor);
+    if (!o->solid_angle)
+        ARG("--no-solid-angle");
+    if (S->mask[0])
+        ARG("--mask=%s", S->mask);
+    if (S->dark[0])
+        ARG("--dark=%s", S->dark);
+    if (S->flat[0])
+        ARG("--flat=%s", S->flat);
+    if (o->has_dummy) {
+        ARG("--dummy=%.17g", o->dummy);
+        ARG("--delta-dummy=%.17g", o->delta_dummy);
+    }
+    ARG("--error-model=%s", o->error_model == AZS_ERRMODEL_NONE      ? "none"
+                            : o->error_model == AZS_ERRMODEL_POISSON ? "poisson"
+                                                                     : "azimuthal");
+#undef ARG
+    for (int i = 0; i < k; i++)
+        if (!a[i]) {
+            for (int j = 0; j < k; j++)
+                free(a[j]);
+            free(a);
+            return NULL;
+        }
+    *n = k;
+    return a;
+}
+
+int par_bench_row(azs_source *src, const azs_integrator *it, const char *stack, const char *dataset,
+                  const integ_settings *S, azs_layout layout, int workers, const par_opts *par, uint64_t n,
+                  double *fps)
+{
+    int na = 0;
+    char **args = settings_args(S, &na);
+    if (!args) {
+        fprintf(stderr, "azstream bench: the procs/mpi rows need --poni and plain options\n");
+        return CLI_USAGE;
+    }
+    par_opts p = *par;
+    p.argv = NULL;
+    azs_run_options o;
+    azs_run_options_default(&o);
+    o.layout = layout;
+    o.workers = workers;
+    o.end_frame = n;
+    int rc = par_apply(&p, &o, "bench", stack, dataset, (const char *const *)args, na);
+    if (!rc) {
+        uint64_t count = 0;
+        azs_sink_ops ops = azs_null_sink_ops(&count);
+        azs_run_summary sum;
+        azs_status st = azs_run(src, it, &o, &ops, &sum);
+        if (st != AZS_OK)
+            rc = cli_report("bench", st, layout == AZS_LAYOUT_MPI ? "mpi row" : "procs row");
+        else
+            *fps = sum.seconds > 0 ? (double)sum.frames_done / sum.seconds : 0;
+    }
+    par_opts_free(&p);
+    for (int i = 0; i < na; i++)
+        free(args[i]);
+    free(args);
     return rc;
 }

@@ -52,5 +52,12 @@ int par_resolve(par_opts *p, const char *cmd, int *workers);
 int par_apply(par_opts *p, azs_run_options *o, const char *cmd, const char *input, const char *dataset,
               const char *const *iargs, int niargs);
 void par_opts_free(par_opts *p);
+/* One `azstream bench` row: frames [0, n) of `stack` (already open as src, integrator it
+ * built from S) with layout AZS_LAYOUT_PROCS (`workers` processes, par's threads/gpus) or
+ * AZS_LAYOUT_MPI (every rank calls it, after azs_mpi_init; fps is rank 0's), into a null
+ * sink. Workers replay S as options (S must come from --poni + options). 0 or exit code. */
+int par_bench_row(azs_source *src, const azs_integrator *it, const char *stack, const char *dataset,
+                  const integ_settings *S, azs_layout layout, int workers, const par_opts *par, uint64_t n,
+                  double *fps);
 
 #endif
