@@ -30,8 +30,10 @@ os.chdir(wd)
 fails = []
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1",
-           # sanitizer builds: MPI's own allocations live until exit by design
-           LSAN_OPTIONS="suppressions=%s:print_suppressions=0" % os.path.join(here, "lsan.supp"))
+           # Sanitizer builds: Open MPI's plugins keep allocations until exit and are
+           # dlclose'd by then, so LeakSanitizer cannot even name them for a suppression.
+           # Leak checking stays on for every other test; address/UB checks stay on here.
+           ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
 
 
 def check(c, msg):
