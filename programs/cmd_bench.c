@@ -306,6 +306,23 @@ int cmd_bench(int argc, char **argv)
             fflush(stdout);
         }
     }
+    { /* layout 2 rows (procs helper): N processes x 1 thread, workers replaying S */
+        par_opts par;
+        par_opts_default(&par);
+        par.threads_per_worker = 1;
+        double base = 0;
+        for (int k = 0; k < nw; k++) {
+            if ((rc = par_bench_row(src, it, stack, dataset, &S, AZS_LAYOUT_PROCS, wl[k], &par,
+                                    (uint64_t)nframes, &fps)))
+                goto out;
+            if (k == 0)
+                base = fps / wl[0];
+            double sp = fps / base;
+            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%%\n", "2 procs (x1 thread)", wl[k], fps, sp,
+                   100 * sp / wl[k], 100 * fps / limit);
+            fflush(stdout);
+        }
+    }
     printf("\nspeed-up is over %d worker(s) of the same layout; efficiency = speed-up / workers;\n"
            "limit = min(decode × cores, bandwidth / bytes per frame).\n",
            wl[0]);

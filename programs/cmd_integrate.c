@@ -588,6 +588,13 @@ static azs_status offset_write(void *ctx, uint64_t frame, const double *i, const
     return azs_sink_write(o->sink, o->offset + frame, i, s, fs);
 }
 
+/* Ranks other than 0 never deliver to a sink (azs_run_mpi sends to rank 0). */
+static azs_status mpi_nonroot_write(void *ctx, uint64_t frame, const double *i, const double *s, azs_status fs)
+{
+    (void)ctx, (void)frame, (void)i, (void)s, (void)fs;
+    return AZS_ERR_INTERNAL;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -612,8 +619,14 @@ static void usage(FILE *f)
             "  --error-model M        none (default), poisson, azimuthal (writes I_errors)\n"
             "  --frames A:B           frames A..B-1 of each input (default: all)\n"
             "  --dataset PATH         dataset in the inputs (default /entry/data/data)\n"
-            "  --layout L             serial (default), threads, procs, gpu\n"
+            "  --layout L             serial (default), threads, procs, gpu, mpi (under mpirun)\n"
             "  --workers N            threads/processes for the threads/procs layouts (0 = all cores)\n"
+            "  --threads-per-worker T procs: threads in each worker process (0 = cores / workers);\n"
+            "                         mpi: threads in each rank (0 = --workers, or all cores)\n"
+            "  --inner threads|gpu    what runs inside each procs worker / mpi rank (threads)\n"
+            "  --gpus LIST|all        procs/mpi on GPUs: devices, workers spread round-robin\n"
+            "  --per-gpu K            procs: worker processes per GPU (1); --workers defaults to\n"
+            "                         GPUs x K\n"
             "  --skip-bad             write corrupt frames as NaN rows and go on (default: stop)\n"
             "  --quiet                no progress, no summary\n"
             "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several)\n\n"
@@ -653,8 +666,16 @@ int cmd_integrate(int argc, char **argv)
     int64_t fa = -1, fb = -1;
     azs_layout layout = AZS_LAYOUT_SERIAL;
     int workers = 0, skip_bad = 0, quiet = 0;
-    if (!inputs)
+    /* procs/mpi (cmd_worker.c): options, and the integration options replayed by workers */
+    par_opts par;
+    par_opts_default(&par);
+    const char **iargs = calloc(2 * (size_t)argc + 2, sizeof *iargs);
+    int niargs = 0, mpi_rank = 0, mpi_on = 0, mpi_synced = 0;
+    if (!inputs || !iargs) {
+        free(inputs);
+        free(iargs);
         return CLI_FAIL;
+    }
 
     /* Config first, so that command-line options override it. */
     for (int i = 1; i < argc; i++)
@@ -666,8 +687,11 @@ int cmd_integrate(int argc, char **argv)
             }
             if ((rc = integ_load_config(&S, cmd, config))) {
                 free(inputs);
+                free(iargs);
                 return rc;
             }
+            iargs[niargs++] = "--config";
+            iargs[niargs++] = config;
         }
 
     for (int i = 1; i < argc && !rc; i++) {
@@ -702,6 +726,8 @@ int cmd_integrate(int argc, char **argv)
         static const char *const own_value[] = {"output", "config", "frames", "dataset", "layout", "workers"};
         static const char *const own_flag[] = {"skip-bad", "quiet"};
         int takes = integ_option_takes_value(name);
+        if (par_option_takes_value(name) >= 0)
+            takes = par_option_takes_value(name);
         for (size_t k = 0; k < sizeof own_value / sizeof own_value[0]; k++)
             if (!strcmp(name, own_value[k]))
                 takes = 1;
@@ -743,17 +769,36 @@ int cmd_integrate(int argc, char **argv)
             skip_bad = 1;
         else if (!strcmp(name, "quiet"))
             quiet = 1;
-        else if (integ_option(&S, cmd, name, val) < 0)
+        else if (par_option_takes_value(name) >= 0) {
+            if (par_option(&par, cmd, name, val) < 0)
+                rc = CLI_USAGE;
+        } else if (integ_option(&S, cmd, name, val) < 0)
             rc = CLI_USAGE;
+        else { /* replayed by procs workers: "--name=value", or "--name" [value] */
+            iargs[niargs++] = a;
+            if (val && !strchr(a, '='))
+                iargs[niargs++] = val;
+        }
     }
     if (!rc && ninputs == 0)
         rc = cli_usage_error(cmd, "no INPUT file");
     if (!rc && !out)
         rc = cli_usage_error(cmd, "no output: -o OUT.h5 or -o OUT.dat");
-    if (!rc && layout == AZS_LAYOUT_MPI)
-        rc = cli_usage_error(cmd, "--layout mpi runs under mpirun (see azstream-mpi)");
+    if (!rc)
+        rc = par_resolve(&par, cmd, &workers);
+    if (!rc && layout == AZS_LAYOUT_MPI) {
+        /* every rank runs this command; rank 0 writes the output */
+        azs_status ms = azs_mpi_init(NULL, NULL, &mpi_rank, NULL);
+        if (ms != AZS_OK)
+            rc = cli_report(cmd, ms, "--layout mpi");
+        mpi_on = ms == AZS_OK;
+        if (mpi_rank != 0)
+            quiet = 1;
+    }
     if (rc) {
         free(inputs);
+        free(iargs);
+        par_opts_free(&par);
         return rc;
     }
 
@@ -833,9 +878,16 @@ int cmd_integrate(int argc, char **argv)
     sc.version = AZS_VERSION;
     sc.config_json = cfg_json;
     sc.header_text = header;
-    if ((st = azs_sink_open(out, &sc, &sink)) != AZS_OK) {
+    if (mpi_rank == 0 && (st = azs_sink_open(out, &sc, &sink)) != AZS_OK) {
         rc = cli_report(cmd, st, out);
         goto cleanup;
+    }
+    if (mpi_on) { /* no rank may start unless every rank is ready (collective) */
+        mpi_synced = 1;
+        if (!azs_mpi_all_ok(1)) {
+            rc = CLI_FAIL;
+            goto cleanup;
+        }
     }
 
     progress prog = {now_s(), 0, total};
@@ -852,14 +904,18 @@ int cmd_integrate(int argc, char **argv)
             o.end_frame = end[k];
             o.skip_bad = skip_bad;
             o.cancel = &g_cancel;
+            if ((rc = par_apply(&par, &o, cmd, inputs[k], dataset, iargs, niargs)))
+                break;
             if (show) {
                 o.progress = on_progress;
                 o.progress_ctx = &prog;
             }
             offset_sink os = {sink, offset};
-            azs_sink_ops ops = {&os, offset_write};
+            azs_sink_ops ops = {&os, mpi_rank == 0 ? offset_write : mpi_nonroot_write};
             azs_run_summary sum;
             st = azs_run(src[k], it, &o, &ops, &sum);
+            if (mpi_on && !azs_mpi_all_ok(st == AZS_OK) && st == AZS_OK) /* ranks stop together */
+                st = AZS_ERR_MPI, rc = CLI_FAIL;
             done += sum.frames_done;
             bad += sum.frames_bad;
             prog.before += sum.frames_done;
@@ -874,7 +930,7 @@ int cmd_integrate(int argc, char **argv)
         offset += in->nframes;
     }
     seconds = now_s() - prog.t0;
-    azs_status cs = azs_sink_close(sink);
+    azs_status cs = mpi_rank == 0 ? azs_sink_close(sink) : AZS_OK;
     sink = NULL;
     if (cs != AZS_OK && !rc)
         rc = cli_report(cmd, cs, out);
@@ -884,6 +940,12 @@ int cmd_integrate(int argc, char **argv)
                done, bad, seconds, seconds > 0 ? (double)done / seconds : 0.0, layout_name(layout),
                out, rc ? " (incomplete)" : "");
 cleanup:
+    if (mpi_on && !mpi_synced)
+        azs_mpi_all_ok(0); /* matches the other ranks' readiness check */
+    if (mpi_on)
+        azs_mpi_finalize();
+    par_opts_free(&par);
+    free(iargs);
     azs_sink_close(sink);
     for (int k = 0; src && k < ninputs; k++)
         azs_source_close(src[k]);

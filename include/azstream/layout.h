@@ -42,6 +42,31 @@ typedef struct azs_run_options {
     /* Optional progress, called from the writer thread now and then. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+
+    /* ---- layout 2 (procs) and mpi ---- */
+    /* What runs inside each worker process / rank: AZS_LAYOUT_THREADS (also meant by the
+     * default 0) or AZS_LAYOUT_GPU. */
+    azs_layout inner;
+    /* procs: threads in each worker (0 = online cores / workers, at least 1).
+     * mpi: threads in each rank (0 = all online cores). */
+    int threads_per_worker;
+    /* procs: how to start one worker process: a NULL-terminated argv whose argv[0] is the
+     * executable (e.g. the resolved /proc/self/exe). It is started with posix_spawn (never a
+     * bare fork), inherits the environment and working directory, and must open the same
+     * stack and integration settings and then call azs_procs_worker_serve() on
+     * AZS_PROCS_WORKER_FD. Required for AZS_LAYOUT_PROCS. */
+    const char *const *worker_argv;
+    /* procs + inner gpu: worker i uses device gpus[i % ngpus] (NULL: every worker uses
+     * `device`). Several workers may share one device. */
+    const int *gpus;
+    int ngpus;
+    /* procs / mpi: frames per range handed out (0 = auto: 8..32 for CPU workers, more for
+     * GPU workers, whose runs cost more to start). */
+    uint32_t chunk_frames;
+    /* Optional: told about events the caller may want to report (a worker process died and
+     * its frames were re-assigned ...). One line, no newline. */
+    void (*notice)(void *ctx, const char *msg);
+    void *notice_ctx;
 } azs_run_options;
 
 void azs_run_options_default(azs_run_options *o);
@@ -51,12 +76,47 @@ typedef struct azs_run_summary {
     uint64_t frames_bad;       /* of which corrupt and skipped */
     uint64_t first_bad_frame;  /* valid when frames_bad > 0 or the run failed on a frame */
     double seconds;            /* wall time of the run */
+    uint32_t workers_lost;     /* procs: worker processes that died before the end */
 } azs_run_summary;
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On
  * failure the sink has received every frame before the failing one, in order. */
 azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                    const azs_sink_ops *sink, azs_run_summary *summary);
+
+/* ---- layout 2: the worker side ----
+ * A worker process (started from azs_run_options.worker_argv) opens the stack, builds the
+ * integrator with the same settings as the parent, and serves the parent over this file
+ * descriptor: it receives frame ranges, integrates them (layout 1 or 3 inside, as the
+ * parent says) and streams back one exact binary record per frame. Returns AZS_OK when the
+ * parent closes the channel or says stop. */
+#define AZS_PROCS_WORKER_FD 3
+
+typedef struct azs_worker_hooks {
+    /* Called after each frame record was sent (nsent counts them). Test hook: the CLI uses
+     * it to make one worker die at a chosen point. May be NULL. */
+    void (*frame_sent)(void *ctx, int worker_id, uint64_t nsent);
+    void *ctx;
+} azs_worker_hooks;
+
+azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator *it,
+                                  const azs_worker_hooks *hooks);
+
+/* Number of usable GPUs (0 without CUDA or without a device). */
+int azs_gpu_device_count(void);
+
+/* ---- mpi ----
+ * azs_run with layout AZS_LAYOUT_MPI must be called by every rank with the same frame
+ * range and integrator settings; ranks share the frames and rank 0 delivers every frame to
+ * its sink in order (the other ranks' sinks are never called). Fails with
+ * AZS_ERR_UNSUPPORTED when azstream was built without MPI. */
+int azs_mpi_built(void);
+/* MPI_Init (thread level FUNNELED); rank and size out. Call once, before azs_run. */
+azs_status azs_mpi_init(int *argc, char ***argv, int *rank, int *size);
+/* MPI_Finalize if azs_mpi_init initialised MPI. */
+void azs_mpi_finalize(void);
+/* Global logical AND of ok over the ranks (collective); returns ok on one rank or without MPI. */
+int azs_mpi_all_ok(int ok);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,9 @@ azs_status azs_run_threads_ex(azs_source *src, const azs_integrator *it, const a
                               const azs_sink_ops *sink, azs_run_summary *sum, int self_read);
 azs_status azs_run_procs(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                          const azs_sink_ops *sink, azs_run_summary *sum);
+/* mpi_layout.c (or layout_mpi_stub.c without MPI: AZS_ERR_UNSUPPORTED). */
+azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                       const azs_sink_ops *sink, azs_run_summary *sum);
 /* layout_gpu.c: AZS_ERR_NO_DEVICE when CUDA was not built or no device is present. */
 azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                        const azs_sink_ops *sink, azs_run_summary *sum);

@@ -45,8 +45,7 @@ azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_opti
     case AZS_LAYOUT_THREADS: return azs_run_threads(src, it, &c, sink, sum);
     case AZS_LAYOUT_PROCS: return azs_run_procs(src, it, &c, sink, sum);
     case AZS_LAYOUT_GPU: return azs_run_gpu(src, it, &c, sink, sum);
-    case AZS_LAYOUT_MPI:
-        return azs_fail(AZS_ERR_UNSUPPORTED, "the MPI layout runs under mpirun through its own entry point");
+    case AZS_LAYOUT_MPI: return azs_run_mpi(src, it, &c, sink, sum);
     }
     return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: unknown layout %d", (int)c.layout);
 }

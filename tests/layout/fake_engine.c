@@ -197,6 +197,12 @@ azs_status azs_run_procs(azs_source *src, const azs_integrator *it, const azs_ru
     (void)src, (void)it, (void)o, (void)sink, (void)sum;
     return azs_fail(AZS_ERR_UNSUPPORTED, "fake");
 }
+azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                       const azs_sink_ops *sink, azs_run_summary *sum)
+{
+    (void)src, (void)it, (void)o, (void)sink, (void)sum;
+    return azs_fail(AZS_ERR_UNSUPPORTED, "fake");
+}
 azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                        const azs_sink_ops *sink, azs_run_summary *sum)
 {
