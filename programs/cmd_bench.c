@@ -67,10 +67,27 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: azstream bench STACK --poni GEOM.poni [--method bbox|full|no] [--workers 1,2,4,...]\n"
                "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
+               "                       [--layouts serial,threads,procs,gpu] [--device K]\n"
                "                       [--no-self-read] [other integrate options]\n"
                "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
                "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n");
 }
+
+/* Is `name` one of the comma-separated words of `list`? */
+static int layout_listed(const char *list, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *p = list; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t w = e ? (size_t)(e - p) : strlen(p);
+        if (w == len && !strncmp(p, name, len))
+            return 1;
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+static int bench_device;
 
 static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, int workers,
                       int self_read, uint64_t n, double *fps)
@@ -78,6 +95,7 @@ static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, i
     azs_run_options o;
     azs_run_options_default(&o);
     o.layout = l;
+    o.device = bench_device;
     o.workers = workers;
     o.end_frame = n;
     uint64_t count = 0;
@@ -102,6 +120,9 @@ int cmd_bench(int argc, char **argv)
     const char *stack = NULL, *dataset = NULL, *wlist = NULL;
     int64_t nframes = 200;
     int self_rows = 1;
+    const char *layouts = "serial,threads,procs,gpu";
+    int64_t device = 0;
+    int layouts_given = 0;
     int user_pol = 0, user_dummy = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -122,7 +143,8 @@ int cmd_bench(int argc, char **argv)
             self_rows = 0;
             continue;
         }
-        int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset");
+        int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset") ||
+                  !strcmp(n, "layout") || !strcmp(n, "layouts") || !strcmp(n, "device");
         int tv = own ? 1 : integ_option_takes_value(n);
         if (tv < 0)
             return cli_usage_error(cmd, "unknown option '%s'", a);
@@ -148,6 +170,10 @@ int cmd_bench(int argc, char **argv)
     }
     if (!stack)
         return cli_usage_error(cmd, "no STACK");
+    int want_serial = layout_listed(layouts, "serial"), want_threads = layout_listed(layouts, "threads");
+    int want_procs = layout_listed(layouts, "procs"), want_gpu = layout_listed(layouts, "gpu");
+    if (!(want_serial | want_threads | want_procs | want_gpu))
+        return cli_usage_error(cmd, "--layouts: '%s' names none of serial,threads,procs,gpu", layouts);
 
     int cores = omp_get_num_procs();
     int wl[64], nw = 0;
@@ -287,12 +313,15 @@ int cmd_bench(int argc, char **argv)
            "of limit");
     printf("%-22s %7d %10.1f %9s %11s %9s\n", "engine only (1 thread)", 1, eng_fps, "-", "-", "-");
     double fps = 0;
-    if ((rc = run_layout(src, it, AZS_LAYOUT_SERIAL, 0, 0, (uint64_t)nframes, &fps)))
-        goto out;
-    printf("%-22s %7d %10.1f %9s %11s %8.0f%%\n", "0 serial (OpenMP)", cores, fps, "-", "-",
-           100 * fps / limit);
-    fflush(stdout);
-    for (int mode = 0; mode < (self_rows && have_raw ? 2 : 1); mode++) {
+    bench_device = (int)device;
+    if (want_serial) {
+        if ((rc = run_layout(src, it, AZS_LAYOUT_SERIAL, 0, 0, (uint64_t)nframes, &fps)))
+            goto out;
+        printf("%-22s %7d %10.1f %9s %11s %8.0f%%\n", "0 serial (OpenMP)", cores, fps, "-", "-",
+               100 * fps / limit);
+        fflush(stdout);
+    }
+    for (int mode = 0; want_threads && mode < (self_rows && have_raw ? 2 : 1); mode++) {
         double base = 0;
         for (int k = 0; k < nw; k++) {
             if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], mode, (uint64_t)nframes, &fps)))
@@ -306,7 +335,17 @@ int cmd_bench(int argc, char **argv)
             fflush(stdout);
         }
     }
-    { /* layout 2 rows (procs helper): N processes x 1 thread, workers replaying S */
+    if (want_gpu && azs_gpu_device_count() > 0) {
+        /* Layout 3: the reader threads default to min(cores, 8); "of limit" is the CPU limit. */
+        if ((rc = run_layout(src, it, AZS_LAYOUT_GPU, 0, 0, (uint64_t)nframes, &fps)))
+            goto out;
+        printf("%-22s %7s %10.1f %9s %11s %8.0f%%\n", "3 gpu", "-", fps, "-", "-", 100 * fps / limit);
+        fflush(stdout);
+    } else if (want_gpu && layouts_given) {
+        rc = cli_usage_error(cmd, "--layouts gpu: no GPU device (or CUDA support not built)");
+        goto out;
+    }
+    if (want_procs) { /* layout 2 rows (procs helper): N processes x 1 thread, workers replaying S */
         par_opts par;
         par_opts_default(&par);
         par.threads_per_worker = 1;
