@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# One call on the GPU machine (16 cores + H100): build, GPU and AVX-512 tests, a W1 stack,
+# the CPU scaling table (layouts 0/1/2), MPI ranks, the GPU layout end to end, and pyFAI
+# side by side when its wheels were carried. Logs to $OUT; a short table last.
+# Usage (device tool, carry .devdeps and .whl): bash bench/device_run.sh [FRAMES] [METHODS]
+set -u
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+FRAMES=${1:-1000}; METHODS=${2:-"bbox full"}
+export PKG_CONFIG_PATH=$PWD/.devdeps/usr/lib/x86_64-linux-gnu/pkgconfig
+export LD_LIBRARY_PATH=$PWD/.devdeps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH=/tmp/site
+fi
+{ nproc; lscpu | grep 'Model name'; grep -o 'avx512bw\|gfni\|avx512vbmi' /proc/cpuinfo | sort -u | tr '\n' ' '; echo;
+  nvidia-smi --query-gpu=name,clocks.sm,pcie.link.gen.current,pcie.link.width.current --format=csv,noheader; } | tee $OUT/machine.txt
+B=build-dev; AZ=$B/azstream
+cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DAZS_WERROR=ON -DAZS_PYTHON=$(command -v python3) > $OUT/cmake.log 2>&1 \
+  && cmake --build $B -j16 > $OUT/build.log 2>&1 || { grep -E 'error|Error' $OUT/build.log $OUT/cmake.log | head; exit 1; }
+(cd $B && ctest -L gpu -R 'gpu|avx512' --output-on-failure > $OUT/ctest-gpu.log 2>&1; \
+ ctest -R 'codec.unshuffle' --output-on-failure >> $OUT/ctest-gpu.log 2>&1)
+grep -E 'tests passed|Passed|Failed|Skipped|worst' $OUT/ctest-gpu.log | tail -14
+W1=/tmp/w1.h5
+$AZ synth -o $W1 --poni bench/eiger4m.poni --frames $FRAMES --seed 1 > $OUT/synth.log 2>&1 || { cat $OUT/synth.log; exit 1; }
+cat $W1 > /dev/null   # into the page cache
+$AZ info $W1 | tee $OUT/info.txt | head -12
+$AZ bench-decode $W1 --frames 0:64 --no-ref > $OUT/bench-decode.txt 2>&1; cat $OUT/bench-decode.txt
+for m in $METHODS; do
+  $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames 240 --workers 1,2,4,8,16 \
+      --layouts serial,threads,procs > $OUT/bench-cpu-$m.txt 2>&1
+  $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames $FRAMES --layouts gpu > $OUT/bench-gpu-$m.txt 2>&1
+done
+# MPI: R ranks x 16/R threads each over the whole stack; wall time of the mpirun.
+for r in 1 2 4 16; do
+  t0=$(date +%s.%N)
+  mpirun --oversubscribe -np $r $AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 \
+     --dummy 4294967295 --layout mpi --workers $((16 / r)) --frames 0:480 --quiet -o /tmp/mpi$r.h5 > $OUT/mpi$r.log 2>&1
+  echo "mpi ranks=$r threads/rank=$((16 / r)) rc=$? frames/s=$(python3 -c "print(round(480/($(date +%s.%N)-$t0),1))")" | tee -a $OUT/mpi.txt
+done
+# GPU vs CPU profiles through the CLI (same options, 480 frames), and the serial file vs MPI's.
+$AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:480 --layout threads --quiet -o /tmp/cpu.h5
+$AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:480 --layout gpu --quiet -o /tmp/gpu.h5
+python3 - <<'PY' | tee $OUT/compare.txt
+import h5py, numpy as np
+c = h5py.File('/tmp/cpu.h5')['/entry/result/I'][()]
+g = h5py.File('/tmp/gpu.h5')['/entry/result/I'][()]
+m = h5py.File('/tmp/mpi4.h5')['/entry/result/I'][()]
+rel = np.abs(g - c).max(axis=1) / np.abs(c).max(axis=1)
+print(f"gpu vs threads: frames {len(c)}, worst |dI|/max(I) = {rel.max():.2e}")
+print(f"mpi(4 ranks) vs threads identical: {np.array_equal(m, c)}")
+PY
+if python3 -c 'import pyFAI' 2>/dev/null; then
+  for m in $METHODS; do
+    OMP_NUM_THREADS=16 timeout 240 python3 bench/pyfai_side_by_side $W1 --poni bench/eiger4m.poni --method $m \
+      --workers 16 --frames 160 --azstream $AZ > $OUT/side-by-side-$m.txt 2>&1; tail -15 $OUT/side-by-side-$m.txt
+  done
+fi
+for m in $METHODS; do echo "== $m"; grep -E '^(engine|0 |1 |2 |3 )' $OUT/bench-cpu-$m.txt $OUT/bench-gpu-$m.txt | sed 's/^[^:]*://'; done
+cat $OUT/mpi.txt
