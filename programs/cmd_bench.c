@@ -161,7 +161,12 @@ int cmd_bench(int argc, char **argv)
                 return cli_usage_error(cmd, "--frames: '%s' is not a frame count", v);
         } else if (!strcmp(n, "dataset"))
             dataset = v;
-        else {
+        else if (!strcmp(n, "layout") || !strcmp(n, "layouts"))
+            layouts = v, layouts_given = 1;
+        else if (!strcmp(n, "device")) {
+            if (cli_parse_i64(v, &device) || device < 0 || device > 1024)
+                return cli_usage_error(cmd, "--device: '%s' is not a GPU ordinal", v);
+        } else {
             if (integ_option(&S, cmd, n, v) < 0)
                 return CLI_USAGE;
             user_pol |= !strcmp(n, "polarization");
