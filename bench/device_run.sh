@@ -27,20 +27,20 @@ cat $W1 > /dev/null   # into the page cache
 $AZ info $W1 | tee $OUT/info.txt | head -12
 $AZ bench-decode $W1 --frames 0:64 --no-ref > $OUT/bench-decode.txt 2>&1; cat $OUT/bench-decode.txt
 for m in $METHODS; do
-  $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames 240 --workers 1,2,4,8,16 \
-      --layouts serial,threads,procs > $OUT/bench-cpu-$m.txt 2>&1
-  $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames $FRAMES --layouts gpu > $OUT/bench-gpu-$m.txt 2>&1
+  [ "${SKIP_CPU:-0}" = 1 ] || $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames 240 \
+      --workers 1,2,4,8,16 --layouts serial,threads,procs > $OUT/bench-cpu-$m.txt 2>&1
+  $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames $FRAMES --layouts gpu --workers ${GPU_READERS:-8,16} > $OUT/bench-gpu-$m.txt 2>&1
 done
 # MPI: R ranks x 16/R threads each over the whole stack; wall time of the mpirun.
-for r in 1 2 4 16; do
+for r in ${MPI_RANKS:-1 2 4 16}; do
   t0=$(date +%s.%N)
   mpirun --oversubscribe -np $r $AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 \
-     --dummy 4294967295 --layout mpi --workers $((16 / r)) --frames 0:480 --quiet -o /tmp/mpi$r.h5 > $OUT/mpi$r.log 2>&1
-  echo "mpi ranks=$r threads/rank=$((16 / r)) rc=$? frames/s=$(python3 -c "print(round(480/($(date +%s.%N)-$t0),1))")" | tee -a $OUT/mpi.txt
+     --dummy 4294967295 --layout mpi --workers $((16 / r)) --frames 0:${CMP_FRAMES:-480} --quiet -o /tmp/mpi$r.h5 > $OUT/mpi$r.log 2>&1
+  echo "mpi ranks=$r threads/rank=$((16 / r)) rc=$? frames/s=$(python3 -c "print(round(${CMP_FRAMES:-480}/($(date +%s.%N)-$t0),1))")" | tee -a $OUT/mpi.txt
 done
 # GPU vs CPU profiles through the CLI (same options, 480 frames), and the serial file vs MPI's.
-$AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:480 --layout threads --quiet -o /tmp/cpu.h5
-$AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:480 --layout gpu --quiet -o /tmp/gpu.h5
+$AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:${CMP_FRAMES:-480} --layout threads --quiet -o /tmp/cpu.h5
+$AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:${CMP_FRAMES:-480} --layout gpu --quiet -o /tmp/gpu.h5
 python3 - <<'PY' | tee $OUT/compare.txt
 import h5py, numpy as np
 c = h5py.File('/tmp/cpu.h5')['/entry/result/I'][()]
@@ -53,7 +53,7 @@ PY
 if python3 -c 'import pyFAI' 2>/dev/null; then
   for m in $METHODS; do
     OMP_NUM_THREADS=16 timeout 240 python3 bench/pyfai_side_by_side $W1 --poni bench/eiger4m.poni --method $m \
-      --workers 16 --frames 160 --azstream $AZ > $OUT/side-by-side-$m.txt 2>&1; tail -15 $OUT/side-by-side-$m.txt
+      --workers 16 --frames ${PYFAI_FRAMES:-160} --azstream $AZ > $OUT/side-by-side-$m.txt 2>&1; tail -15 $OUT/side-by-side-$m.txt
   done
 fi
 for m in $METHODS; do echo "== $m"; grep -E '^(engine|0 |1 |2 |3 )' $OUT/bench-cpu-$m.txt $OUT/bench-gpu-$m.txt | sed 's/^[^:]*://'; done

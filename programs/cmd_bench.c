@@ -342,9 +342,14 @@ int cmd_bench(int argc, char **argv)
     }
     if (want_gpu && azs_gpu_device_count() > 0) {
         /* Layout 3: the reader threads default to min(cores, 8); "of limit" is the CPU limit. */
-        if ((rc = run_layout(src, it, AZS_LAYOUT_GPU, 0, 0, (uint64_t)nframes, &fps)))
-            goto out;
-        printf("%-22s %7s %10.1f %9s %11s %8.0f%%\n", "3 gpu", "-", fps, "-", "-", 100 * fps / limit);
+        /* --workers given: its values are the GPU layout's reader-thread counts. */
+        for (int k = 0; k < (wlist ? nw : 1); k++) {
+            int readers = wlist ? wl[k] : 0;
+            if ((rc = run_layout(src, it, AZS_LAYOUT_GPU, readers, 0, (uint64_t)nframes, &fps)))
+                goto out;
+            printf("%-22s %7d %10.1f %9s %11s %8.0f%%\n", "3 gpu (reader threads)", readers, fps, "-",
+                   "-", 100 * fps / limit);
+        }
         fflush(stdout);
     } else if (want_gpu && layouts_given) {
         rc = cli_usage_error(cmd, "--layouts gpu: no GPU device (or CUDA support not built)");
