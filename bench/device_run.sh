@@ -34,10 +34,18 @@ done
 # MPI: R ranks x 16/R threads each over the whole stack; wall time of the mpirun.
 for r in ${MPI_RANKS:-1 2 4 16}; do
   t0=$(date +%s.%N)
-  mpirun --oversubscribe -np $r $AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 \
+  mpirun --bind-to none --oversubscribe -np $r $AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 \
      --dummy 4294967295 --layout mpi --workers $((16 / r)) --frames 0:${CMP_FRAMES:-480} --quiet -o /tmp/mpi$r.h5 > $OUT/mpi$r.log 2>&1
   echo "mpi ranks=$r threads/rank=$((16 / r)) rc=$? frames/s=$(python3 -c "print(round(${CMP_FRAMES:-480}/($(date +%s.%N)-$t0),1))")" | tee -a $OUT/mpi.txt
 done
+# Layout 2 + GPU: K worker processes sharing the one GPU, beside layout 3 alone (same frames).
+if [ "${PROCS_GPU:-0}" = 1 ]; then
+  for k in 0 1 2 4; do
+    if [ $k = 0 ]; then L="--layout gpu"; else L="--layout procs --inner gpu --gpus 0 --per-gpu $k"; fi
+    $AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 \
+       $L --frames 0:$FRAMES -o /tmp/pg$k.h5 2>&1 | tail -1 | sed "s/^/K=$k: /" | tee -a $OUT/procs-gpu.txt
+  done
+fi
 # GPU vs CPU profiles through the CLI (same options, 480 frames), and the serial file vs MPI's.
 $AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:${CMP_FRAMES:-480} --layout threads --quiet -o /tmp/cpu.h5
 $AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:${CMP_FRAMES:-480} --layout gpu --quiet -o /tmp/gpu.h5
@@ -58,3 +66,4 @@ if python3 -c 'import pyFAI' 2>/dev/null; then
 fi
 for m in $METHODS; do echo "== $m"; grep -E '^(engine|0 |1 |2 |3 )' $OUT/bench-cpu-$m.txt $OUT/bench-gpu-$m.txt | sed 's/^[^:]*://'; done
 cat $OUT/mpi.txt
+cat $OUT/procs-gpu.txt 2>/dev/null
