@@ -98,7 +98,9 @@ check(rc == 0 and same(read("m_ser.h5"), read("m_procs.h5")) and same(read("m_se
 
 # a worker killed mid-run: its unfinished frames go to the others
 ref = read("bbox1d_serial.h5")
-for spec, w in (("1:5", 3), ("0:1", 2), ("1:17", 2)):
+# Frames are handed out dynamically, so a worker is only sure to send a few frames before the
+# fastest one has taken the rest: the thresholds stay small (a late one raced in release builds).
+for spec, w in (("1:5", 3), ("0:1", 2), ("1:3", 2)):
     out = "kill_%s_%d.h5" % (spec.replace(":", "_"), w)
     rc, so, se = run(S, "--poni", "g.poni", "--npt", 300, "--layout", "procs", "--workers", w,
                      "--threads-per-worker", 1, "-o", out, env={"AZS_TEST_WORKER_DIE_AFTER": spec})
@@ -142,17 +144,19 @@ check(rc == 2 and "--gpus" in se, "bad --gpus: %d %r" % (rc, se))
 
 # Ctrl-C: SIGINT to the whole process group, as a terminal does. Workers must not
 # outlive the parent, the parent must not turn into a hang, and the exit code is 1.
-make_stack.write_stack("big.h5", 300, 256, 256, seed=3)
+make_stack.write_stack("big.h5", 400, 256, 256, seed=3)
 make_stack.write_poni("big.poni", 256, 256)
 B = os.path.join(wd, "big.h5")
-p = subprocess.Popen([az, "integrate", B, "--poni", "big.poni", "--method", "full", "--layout", "procs",
+# A 2D full-split cake keeps the run going for seconds even in a release build.
+p = subprocess.Popen([az, "integrate", B, "--poni", "big.poni", "--method", "full", "--npt-azim", "360",
+                      "--npt", "500", "--error-model", "poisson", "--layout", "procs",
                       "--workers", "2", "--threads-per-worker", "1", "-o", "int.h5"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 # wait until the workers run (their command lines name the big stack), then look for zombies
 t0 = time.time()
 while time.time() - t0 < 10 and len([l for l in leftovers() if "worker" in l]) < 2:
     time.sleep(0.02)
-time.sleep(0.3)
+time.sleep(0.1)
 zombies = [l for l in leftovers() if l.split()[1].startswith("Z")]
 os.killpg(p.pid, signal.SIGINT)
 try:
