@@ -15,19 +15,10 @@ try:
 except ImportError:
     sys.exit(77)
 import make_stack
+from e2e import check, finish, fresh_workdir
 
 az = os.path.abspath(sys.argv[1])
-wd = os.path.abspath(sys.argv[2])
-shutil.rmtree(wd, ignore_errors=True)
-os.makedirs(wd)
-os.chdir(wd)
-fails = []
-
-
-def check(c, msg):
-    if not c:
-        fails.append(msg)
-        print("FAIL:", msg, flush=True)
+wd = fresh_workdir(sys.argv[2])
 
 
 def run(*args):
@@ -165,5 +156,4 @@ for lay, w in [("serial", 0), ("threads", 1), ("threads", 3)]:
         with h5py.File(out, "r") as f:
             check(int(f["entry/result"].attrs["frames_bad"]) == 1, "frames_bad attr")
 
-print("cli tests:", "FAILED %d" % len(fails) if fails else "ok")
-sys.exit(1 if fails else 0)
+finish("cli")

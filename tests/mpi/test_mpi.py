@@ -5,7 +5,6 @@ the serial layout run here: bit-identical I / I_errors / frame numbers for 1, 2 
 the frames before it written; --skip-bad: NaN row, identical otherwise).
 usage: test_mpi.py AZSTREAM WORKDIR HAVE_MPI(0|1)"""
 import os, shutil, subprocess, sys
-import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "cli_integrate"))
@@ -23,23 +22,15 @@ try:
 except ImportError:
     sys.exit(77)
 import make_stack
+from e2e import check, finish, fresh_workdir, read, same
 
-shutil.rmtree(wd, ignore_errors=True)
-os.makedirs(wd)
-os.chdir(wd)
-fails = []
+wd = fresh_workdir(wd)
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1",
            # Sanitizer builds: Open MPI's plugins keep allocations until exit and are
            # dlclose'd by then, so LeakSanitizer cannot even name them for a suppression.
            # Leak checking stays on for every other test; address/UB checks stay on here.
            ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
-
-
-def check(c, msg):
-    if not c:
-        fails.append(msg)
-        print("FAIL:", msg, flush=True)
 
 
 def run(*args):
@@ -55,15 +46,6 @@ def mpi(n, *args):
         check(False, "mpirun hung: %s" % " ".join(cmd))
         return 124, "", ""
     return p.returncode, p.stdout, p.stderr
-
-
-def read(path, key="I"):
-    with h5py.File(path, "r") as f:
-        return f["entry/result/" + key][()]
-
-
-def same(a, b):
-    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8))
 
 
 NY, NX = 120, 100
@@ -113,5 +95,4 @@ rc2, so, se = mpi(3, "c.h5", "--poni", "g.poni", "--npt", 300, "--skip-bad", "--
 check(rc == 0 and rc2 == 0 and "1 bad" in so and same(read("cs_ser.h5"), read("cs_mpi.h5")),
       "skip-bad: %d %d %r %r" % (rc, rc2, so, se[-2000:]))
 
-print("mpi tests:", "FAILED %d" % len(fails) if fails else "ok")
-sys.exit(1 if fails else 0)
+finish("mpi")

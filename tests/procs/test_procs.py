@@ -9,7 +9,6 @@ run no process started from this work directory is left (orphans) and none of th
 parent's children is a zombie while it runs.
 usage: test_procs.py AZSTREAM WORKDIR"""
 import os, shutil, signal, subprocess, sys, time
-import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "cli_integrate"))
@@ -18,19 +17,10 @@ try:
 except ImportError:
     sys.exit(77)
 import make_stack
+from e2e import check, finish, fresh_workdir, read, same
 
 az = os.path.abspath(sys.argv[1])
-wd = os.path.abspath(sys.argv[2])
-shutil.rmtree(wd, ignore_errors=True)
-os.makedirs(wd)
-os.chdir(wd)
-fails = []
-
-
-def check(c, msg):
-    if not c:
-        fails.append(msg)
-        print("FAIL:", msg, flush=True)
+wd = fresh_workdir(sys.argv[2])
 
 
 def leftovers():
@@ -48,16 +38,6 @@ def run(*args, env=None):
     left = leftovers()
     check(not left, "processes left after %s: %s" % (" ".join(map(str, args)), left))
     return p.returncode, p.stdout, p.stderr
-
-
-def read(path, key="I"):
-    with h5py.File(path, "r") as f:
-        return f["entry/result/" + key][()]
-
-
-def same(a, b):
-    """Bit-identical, NaN included."""
-    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8))
 
 
 NY, NX = 120, 100
@@ -170,5 +150,4 @@ time.sleep(0.1)
 check(not leftovers(), "Ctrl-C: processes left: %s" % leftovers())
 check(not zombies, "zombies during the run: %s" % zombies)
 
-print("procs tests:", "FAILED %d" % len(fails) if fails else "ok")
-sys.exit(1 if fails else 0)
+finish("procs")
