@@ -7,7 +7,25 @@
 #ifndef AZS_INTEGRATE_INTERNAL_H
 #define AZS_INTEGRATE_INTERNAL_H
 
+#include <math.h>
+
 #include "builder.h"
+
+/* The five sums of one bin, and how they become the outputs (every engine ends here). */
+typedef struct bin_sums { double sig, var, nrm, nrm2, cnt; } bin_sums;
+
+static inline void azs_store_bin(const azs_frame_result *o, uint32_t b, const bin_sums *s)
+{
+    int empty = s->nrm == 0.0;
+    if (o->intensity) o->intensity[b] = empty ? 0.0 : s->sig / s->nrm;
+    if (o->sigma) o->sigma[b] = empty ? 0.0 : sqrt(s->var) / s->nrm;
+    if (o->std) o->std[b] = empty ? 0.0 : sqrt(s->var / s->nrm2);
+    if (o->sum_signal) o->sum_signal[b] = s->sig;
+    if (o->sum_variance) o->sum_variance[b] = s->var;
+    if (o->sum_normalization) o->sum_normalization[b] = s->nrm;
+    if (o->sum_normalization2) o->sum_normalization2[b] = s->nrm2;
+    if (o->count) o->count[b] = s->cnt;
+}
 
 azs_status azs_integrator_create_from_positions(const azs_positions *pos,
                                                 const double *solid_angle,
