@@ -34,6 +34,26 @@ azs_status azs_chunk_decode(azs_codec codec, size_t elem_size, const void *src, 
 azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src, size_t src_size, void *dst,
                                 size_t dst_capacity, size_t *out_size);
 
+/* Block-by-block bitshuffle-LZ4 decoding, for a consumer that uses each decoded block while
+ * it is still in cache (the fused decode + integrate of azs_integrate_chunk). Same checks
+ * and same bytes as azs_chunk_decode. The fields are private to the codec. */
+typedef struct azs_bslz4_blocks {
+    const unsigned char *src;
+    size_t src_size, pos, elem_size;
+    size_t n, block_elems, nfull, last_elems, tail_elems; /* in elements */
+    size_t next, done;                                     /* blocks taken, elements out */
+    uint64_t total_bytes;                                  /* announced by the header */
+    size_t max_block_bytes;                                /* scratch next() needs */
+    void *unshuffle;
+} azs_bslz4_blocks;
+
+azs_status azs_bslz4_blocks_init(azs_bslz4_blocks *b, size_t elem_size, const void *src,
+                                 size_t src_size);
+/* Decode the next block (or, last, the raw tail of fewer than 8 elements) into dst.
+ * scratch holds b->max_block_bytes. *elems = elements written; 0 once all are out. */
+azs_status azs_bslz4_blocks_next(azs_bslz4_blocks *b, void *dst, size_t dst_capacity,
+                                 void *scratch, size_t *elems);
+
 /* Encoders (for `azstream synth` and tests). block_elems = 0 chooses the bitshuffle
  * default (8192 bytes / elem_size, multiple of 8). Output readable by the reference
  * HDF5 plugins. azs_chunk_encode_bound gives the capacity that always suffices. */

@@ -7,6 +7,7 @@
 #ifndef AZSTREAM_INTEGRATE_H
 #define AZSTREAM_INTEGRATE_H
 
+#include "azstream/codec.h"
 #include "azstream/geometry.h"
 
 #ifdef __cplusplus
@@ -110,6 +111,15 @@ typedef struct azs_frame_result {
  * not used by the CPU engines today (kept for scratch; may be NULL). */
 azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, const void *pixels,
                                azs_dtype dtype, const azs_frame_result *out);
+/* Decode one chunk of `codec` holding a whole frame and integrate it: the result of
+ * azs_chunk_decode + azs_integrate_frame, bit for bit. Bitshuffle-LZ4 chunks with blocks of
+ * up to 64 KiB (every Dectris file) are decoded a few blocks at a time and integrated while
+ * those pixels are in cache, so the decoded frame is never written to memory; other codecs
+ * (and the azimuthal error model) decode into frame_buf (ny*nx pixels of dtype) first.
+ * A chunk that does not decode to exactly ny*nx pixels is AZS_ERR_SIZE_MISMATCH. */
+azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
+                               azs_dtype dtype, const void *chunk, size_t chunk_size,
+                               void *frame_buf, const azs_frame_result *out);
 /* The same result bit for bit, bins spread over OpenMP threads (layout 0). */
 azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws,
                                    const void *pixels, azs_dtype dtype,

@@ -199,6 +199,70 @@ static azs_status bslz4_decode(size_t s, const uint8_t *src, size_t src_size, ui
     return st;
 }
 
+azs_status azs_bslz4_blocks_init(azs_bslz4_blocks *b, size_t s, const void *src, size_t src_size)
+{
+    memset(b, 0, sizeof *b);
+    azs_chunk_header h;
+    azs_status st = azs_chunk_read_header(src, src_size, &h);
+    if (st != AZS_OK)
+        return st;
+    bs_plan pl = {0};
+    if ((st = bslz4_plan(s, &h, SIZE_MAX, &pl)) != AZS_OK)
+        return st;
+    b->src = src;
+    b->src_size = src_size;
+    b->pos = HDR_BYTES;
+    b->elem_size = s;
+    b->n = pl.n;
+    b->block_elems = pl.block_elems;
+    b->nfull = pl.nfull;
+    b->last_elems = pl.last_elems;
+    b->tail_elems = pl.tail_elems;
+    b->total_bytes = h.total_bytes;
+    b->max_block_bytes = scratch_need(&pl);
+    b->unshuffle = (void *)azs_unshuffle_pick(NULL);
+    return AZS_OK;
+}
+
+azs_status azs_bslz4_blocks_next(azs_bslz4_blocks *b, void *dst, size_t dst_capacity,
+                                 void *scratch, size_t *elems)
+{
+    *elems = 0;
+    size_t e;
+    azs_status st = AZS_OK;
+    const size_t s = b->elem_size;
+    if (b->next < b->nfull)
+        e = b->block_elems;
+    else if (b->next == b->nfull && b->last_elems)
+        e = b->last_elems;
+    else if (b->done < b->n) { /* the raw tail */
+        e = b->tail_elems;
+        if (e * s > dst_capacity)
+            return azs_fail(AZS_ERR_CAPACITY, "bitshuffle-lz4 tail: %zu bytes, room for %zu", e * s,
+                            dst_capacity);
+        if (e * s > b->src_size - b->pos)
+            return azs_fail(AZS_ERR_TRUNCATED, "bitshuffle-lz4 chunk: raw tail of %zu bytes at "
+                            "offset %zu, only %zu left", e * s, b->pos, b->src_size - b->pos);
+        memcpy(dst, b->src + b->pos, e * s);
+        b->pos += e * s;
+        b->done += e;
+        *elems = e;
+        return AZS_OK;
+    } else
+        return AZS_OK;
+    if (e * s > dst_capacity)
+        return azs_fail(AZS_ERR_CAPACITY, "bitshuffle-lz4 block %zu: %zu bytes, room for %zu",
+                        b->next, e * s, dst_capacity);
+    st = bslz4_block(b->src, b->src_size, &b->pos, b->next, e, s, scratch, dst,
+                     (azs_unshuffle_fn)b->unshuffle, 0);
+    if (st != AZS_OK)
+        return st;
+    b->next++;
+    b->done += e;
+    *elems = e;
+    return AZS_OK;
+}
+
 azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src_, size_t src_size, void *dst_,
                                 size_t dst_capacity, size_t *out_size)
 {

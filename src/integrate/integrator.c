@@ -43,6 +43,9 @@ struct azs_integrator {
 
 struct azs_workspace {
     double *acc;     /* nbins × 5: the serial tiled engine's per-bin sums */
+    void *tile;      /* the serial tiled engine's preprocessed tile */
+    void *stage;     /* fused decode: decoded blocks waiting for their tile */
+    void *scratch_block; /* fused decode: one LZ4 block before the bit-unshuffle */
     double *scratch; /* nseg × 5: the OpenMP tiled engine's per-segment sums (untouched,
                       * so never resident, unless that engine runs) */
 };
@@ -222,7 +225,10 @@ azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out)
     if (!ws) return azs_fail(AZS_ERR_NOMEM, "integrate: workspace");
     ws->acc = azs_aligned_alloc(((size_t)it->m.nbins + 1) * 5 * sizeof(double));
     ws->scratch = azs_aligned_alloc(azs_tiled_scratch_bytes(&it->tiled));
-    if (!ws->acc || !ws->scratch) {
+    ws->tile = azs_aligned_alloc(azs_tiled_buffer_bytes());
+    ws->stage = azs_aligned_alloc(azs_tiled_stage_bytes());
+    ws->scratch_block = azs_aligned_alloc(AZS_FUSED_MAX_BLOCK);
+    if (!ws->acc || !ws->scratch || !ws->tile || !ws->stage || !ws->scratch_block) {
         azs_workspace_destroy(ws);
         return azs_fail(AZS_ERR_NOMEM, "integrate: workspace for %u bins", it->m.nbins);
     }
@@ -235,6 +241,9 @@ void azs_workspace_destroy(azs_workspace *ws)
     if (!ws) return;
     azs_aligned_free(ws->acc);
     azs_aligned_free(ws->scratch);
+    azs_aligned_free(ws->tile);
+    azs_aligned_free(ws->stage);
+    azs_aligned_free(ws->scratch_block);
     free(ws);
 }
 
@@ -339,7 +348,35 @@ azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, cons
     if (it->opt.error_model == AZS_ERRMODEL_AZIMUTHAL)
         return gather_range(it, px, t, 0, it->m.nbins, out);
     if (!ws) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: NULL workspace");
-    return azs_tiled_frame(&it->ctx, px, t, out, ws->acc);
+    return azs_tiled_frame(&it->ctx, px, t, out, ws->acc, ws->tile);
+}
+
+azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
+                               azs_dtype t, const void *chunk, size_t chunk_size, void *frame_buf,
+                               const azs_frame_result *out)
+{
+    if (!it || !chunk || !out) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: NULL argument");
+    const size_t es = azs_dtype_size(t), frame_bytes = it->npix * es;
+    azs_status st;
+    if (codec == AZS_CODEC_BSLZ4 && it->opt.error_model != AZS_ERRMODEL_AZIMUTHAL && ws &&
+        es > 0 && t != AZS_U64 && t != AZS_I64) {
+        azs_bslz4_blocks bl;
+        if ((st = azs_bslz4_blocks_init(&bl, es, chunk, chunk_size)) != AZS_OK) return st;
+        if (bl.total_bytes != frame_bytes)
+            return azs_fail(AZS_ERR_SIZE_MISMATCH, "chunk decodes to %llu bytes, frame needs %zu",
+                            (unsigned long long)bl.total_bytes, frame_bytes);
+        if (bl.max_block_bytes <= AZS_FUSED_MAX_BLOCK)
+            return azs_tiled_chunk(&it->ctx, &bl, t, out, ws->acc, ws->tile, ws->stage,
+                                   ws->scratch_block);
+    }
+    if (!frame_buf) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: NULL frame buffer");
+    size_t got = 0;
+    if ((st = azs_chunk_decode(codec, es, chunk, chunk_size, frame_buf, frame_bytes, &got)) != AZS_OK)
+        return st;
+    if (got != frame_bytes)
+        return azs_fail(AZS_ERR_SIZE_MISMATCH, "chunk decodes to %zu bytes, frame needs %zu", got,
+                        frame_bytes);
+    return azs_integrate_frame(it, ws, frame_buf, t, out);
 }
 
 azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws, const void *px,

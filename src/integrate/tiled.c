@@ -9,6 +9,7 @@
  *   Σcount += w·valid_i
  * A segment is summed with two partial sums per quantity (even / odd entries, then added),
  * which halves the floating-point add chain; every engine uses this same kernel. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,28 +121,81 @@ done:
 
 /* ---- engine ---------------------------------------------------------------------------- */
 
-/* Preprocess pixels [p0, p0+n) of the frame into sn[2i] = signal, sn[2i+1] = norm and, if
- * aux, aux[2i] = variance, aux[2i+1] = valid. One instantiation per dtype. */
+/* Preprocess pixels [p0, p0+n) of the frame (px points at pixel p0) into b->sg (signal), b->nm (norm) and, if
+ * full, b->vr (variance), b->ok (1 valid, 0 skipped). One instantiation per dtype; the
+ * branches on dark / dummy / full are hoisted out of the pixel loop so that the compiler
+ * vectorises each variant. */
+typedef struct tile_buf {
+    float sg[AZS_TILE_PX], nm[AZS_TILE_PX], vr[AZS_TILE_PX], ok[AZS_TILE_PX];
+} tile_buf;
+
+/* Branch-free selects on the bits (m is all ones or all zeros): SSE2 has no blend, and GCC
+ * does not vectorise a float `c ? x : 0` without one; it does vectorise these. */
+static inline float keep(float x, uint32_t m)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    u &= m;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+static inline float pick(uint32_t m, float x, float y) { return keep(x, m) + keep(y, ~m); }
+
+static inline __attribute__((always_inline)) uint32_t pixel_ok(float v, int dummy_mode, float dv,
+                                                               float dd)
+{
+    uint32_t ok = fabsf(v) <= FLT_MAX; /* false for NaN and ±inf */
+    if (dummy_mode == 1) ok &= v != dv;
+    if (dummy_mode == 2) ok &= !(fabsf(v - dv) <= dd);
+    return -ok;
+}
+
+/* (float) of a uint32 as two exact int32 conversions and one rounded add: the same value
+ * as the plain cast, in instructions SSE2/AVX2 have (they lack an unsigned convert). */
+static inline float u32_to_float(uint32_t x)
+{
+    return (float)(int32_t)(x >> 16) * 65536.0f + (float)(int32_t)(x & 0xFFFFu);
+}
+#define AZS_TO_FLOAT(x) _Generic((x), uint32_t: u32_to_float((uint32_t)(x)), default: (float)(x))
+
+#define AZS_PRE_LOOP(T, DK, DUMMY, FULL)                                                       \
+    for (uint32_t i = 0; i < n; i++) {                                                         \
+        const float v = AZS_TO_FLOAT(px[i]);                                                   \
+        const uint32_t ok = pixel_ok(v, DUMMY, dv, dd);                                        \
+        const float d = DK ? dk[i] : 0.0f;                                                     \
+        b->sg[i] = keep(DK ? v - d : v, ok);                                                   \
+        b->nm[i] = keep(nf[i], ok);                                                            \
+        if (FULL) {                                                                            \
+            float vr = pick(-(uint32_t)(v > 1.0f), v, 1.0f);                                   \
+            if (DK && pdark) vr += d;                                                          \
+            b->vr[i] = keep(vr, ok & pois);                                                    \
+            b->ok[i] = keep(1.0f, ok);                                                         \
+        }                                                                                      \
+    }
+
+#define AZS_PRE_DUMMY(T, DK, FULL)                                                             \
+    do {                                                                                       \
+        if (!c->has_dummy) AZS_PRE_LOOP(T, DK, 0, FULL)                                        \
+        else if (dd == 0.0f) AZS_PRE_LOOP(T, DK, 1, FULL)                                      \
+        else AZS_PRE_LOOP(T, DK, 2, FULL)                                                      \
+    } while (0)
+
 #define AZS_PRE(NAME, T)                                                                       \
     static void NAME(const azs_tiled_ctx *restrict c, const T *restrict px, uint64_t p0,      \
-                     uint32_t n, float *restrict sn, float *restrict aux)                      \
+                     uint32_t n, tile_buf *restrict b, int full)                               \
     {                                                                                          \
         const float *restrict nf = c->norm + p0;                                               \
         const float *restrict dk = c->dark ? c->dark + p0 : NULL;                              \
         const float dv = c->dummy, dd = c->delta_dummy;                                        \
-        px += p0;                                                                              \
-        for (uint32_t i = 0; i < n; i++) {                                                     \
-            float v = (float)px[i];                                                            \
-            int ok = isfinite(v) && !(c->has_dummy && (dd == 0.0f ? v == dv : fabsf(v - dv) <= dd)); \
-            float d = dk ? dk[i] : 0.0f;                                                       \
-            sn[2 * i] = ok ? (dk ? v - d : v) : 0.0f;                                          \
-            sn[2 * i + 1] = ok ? nf[i] : 0.0f;                                                 \
-            if (aux) {                                                                         \
-                float vr = v > 1.0f ? v : 1.0f;                                                \
-                if (c->poisson_dark) vr += d;                                                  \
-                aux[2 * i] = ok && c->poisson ? vr : 0.0f;                                     \
-                aux[2 * i + 1] = ok ? 1.0f : 0.0f;                                             \
-            }                                                                                  \
+        const int pdark = c->poisson_dark;                                                     \
+        const uint32_t pois = c->poisson ? ~0u : 0u;                                           \
+        if (dk) {                                                                              \
+            if (full) AZS_PRE_DUMMY(T, 1, 1);                                                  \
+            else AZS_PRE_DUMMY(T, 1, 0);                                                       \
+        } else {                                                                               \
+            if (full) AZS_PRE_DUMMY(T, 0, 1);                                                  \
+            else AZS_PRE_DUMMY(T, 0, 0);                                                       \
         }                                                                                      \
     }
 AZS_PRE(pre_u8, uint8_t)
@@ -153,7 +207,7 @@ AZS_PRE(pre_i32, int32_t)
 AZS_PRE(pre_f32, float)
 AZS_PRE(pre_f64, double)
 
-typedef void (*pre_fn)(const azs_tiled_ctx *, const void *, uint64_t, uint32_t, float *, float *);
+typedef void (*pre_fn)(const azs_tiled_ctx *, const void *, uint64_t, uint32_t, tile_buf *, int);
 
 static pre_fn pre_for(azs_dtype t)
 {
@@ -170,40 +224,40 @@ static pre_fn pre_for(azs_dtype t)
     }
 }
 
-/* Sum of one segment into s[0..4] = sig, var, norm, norm², count. FULL = 0 computes only
+/* Sum of one segment into s[0..4] = sig, var, norm, norm², count. full = 0 computes only
  * sig and norm (what intensity needs); their values are the same either way. */
 static inline __attribute__((always_inline)) void
 seg_sum_body(const uint16_t *restrict li, const float *restrict wt, uint64_t a, uint64_t e,
-        const float *restrict sn, const float *restrict aux, int full, double *restrict s)
+             const tile_buf *restrict tb, int full, double *restrict s)
 {
     double sg0 = 0, sg1 = 0, n0 = 0, n1 = 0, v0 = 0, v1 = 0, q0 = 0, q1 = 0, c0 = 0, c1 = 0;
     uint64_t k = a;
     for (; k + 1 < e; k += 2) {
         const uint32_t i = li[k], j = li[k + 1];
         const double w = wt[k], x = wt[k + 1];
-        const double wn = w * (double)sn[2 * i + 1], xn = x * (double)sn[2 * j + 1];
-        sg0 += w * (double)sn[2 * i];
-        sg1 += x * (double)sn[2 * j];
+        const double wn = w * (double)tb->nm[i], xn = x * (double)tb->nm[j];
+        sg0 += w * (double)tb->sg[i];
+        sg1 += x * (double)tb->sg[j];
         n0 += wn;
         n1 += xn;
         if (full) {
             q0 += wn * wn;
             q1 += xn * xn;
-            v0 += w * w * (double)aux[2 * i];
-            v1 += x * x * (double)aux[2 * j];
-            c0 += w * (double)aux[2 * i + 1];
-            c1 += x * (double)aux[2 * j + 1];
+            v0 += w * w * (double)tb->vr[i];
+            v1 += x * x * (double)tb->vr[j];
+            c0 += w * (double)tb->ok[i];
+            c1 += x * (double)tb->ok[j];
         }
     }
     if (k < e) {
         const uint32_t i = li[k];
-        const double w = wt[k], wn = w * (double)sn[2 * i + 1];
-        sg0 += w * (double)sn[2 * i];
+        const double w = wt[k], wn = w * (double)tb->nm[i];
+        sg0 += w * (double)tb->sg[i];
         n0 += wn;
         if (full) {
             q0 += wn * wn;
-            v0 += w * w * (double)aux[2 * i];
-            c0 += w * (double)aux[2 * i + 1];
+            v0 += w * w * (double)tb->vr[i];
+            c0 += w * (double)tb->ok[i];
         }
     }
     s[0] = sg0 + sg1;
@@ -218,16 +272,15 @@ seg_sum_body(const uint16_t *restrict li, const float *restrict wt, uint64_t a, 
 /* Two out-of-line instances: every engine runs the very same machine code per segment, so
  * no inlining context can change the rounding (e.g. by contracting into FMAs). */
 static __attribute__((noinline)) void seg_sum_full(const uint16_t *li, const float *wt, uint64_t a,
-                                                   uint64_t e, const float *sn, const float *aux,
-                                                   double *s)
+                                                   uint64_t e, const tile_buf *tb, double *s)
 {
-    seg_sum_body(li, wt, a, e, sn, aux, 1, s);
+    seg_sum_body(li, wt, a, e, tb, 1, s);
 }
 
 static __attribute__((noinline)) void seg_sum_fast(const uint16_t *li, const float *wt, uint64_t a,
-                                                   uint64_t e, const float *sn, double *s)
+                                                   uint64_t e, const tile_buf *tb, double *s)
 {
-    seg_sum_body(li, wt, a, e, sn, NULL, 0, s);
+    seg_sum_body(li, wt, a, e, tb, 0, s);
 }
 
 static int wants_full(const azs_tiled_ctx *c, const azs_frame_result *o)
@@ -242,58 +295,105 @@ static void finish(const azs_frame_result *out, uint32_t b, const double *s, int
     azs_store_bin(out, b, &r);
 }
 
-/* One tile: preprocess, then each segment's sum is handed to `emit`. */
-#define TILE_LOOP(C, PRE, PX, TT, SN, AUX, FULL, EMIT)                                         \
+/* Tile tt: preprocess its pixels (TPX points at the tile's first pixel), then hand each
+ * segment's sum (sum_[5], segment s_) to EMIT. */
+#define TILE_LOOP(C, PRE, TPX, TT, TB, FULL, EMIT)                                             \
     do {                                                                                       \
         const azs_tiled *t_ = (C)->t;                                                          \
         const uint64_t p0_ = (uint64_t)(TT) * AZS_TILE_PX;                                     \
-        const uint64_t left_ = (C)->npix - p0_;                                                \
-        (PRE)((C), (PX), p0_, (uint32_t)(left_ < AZS_TILE_PX ? left_ : AZS_TILE_PX), (SN),     \
-              (FULL) ? (AUX) : NULL);                                                          \
+        (PRE)((C), (TPX), p0_, tile_pixels((C), (TT)), (TB), (FULL));                          \
         for (uint64_t s_ = t_->tile_seg[TT]; s_ < t_->tile_seg[(TT) + 1]; s_++) {              \
             double sum_[5];                                                                    \
             if (FULL)                                                                          \
-                seg_sum_full(t_->local, t_->weight, t_->seg_ptr[s_], t_->seg_ptr[s_ + 1], (SN),  \
-                             (AUX), sum_);                                                     \
+                seg_sum_full(t_->local, t_->weight, t_->seg_ptr[s_], t_->seg_ptr[s_ + 1], (TB), \
+                             sum_);                                                            \
             else                                                                               \
-                seg_sum_fast(t_->local, t_->weight, t_->seg_ptr[s_], t_->seg_ptr[s_ + 1], (SN),  \
+                seg_sum_fast(t_->local, t_->weight, t_->seg_ptr[s_], t_->seg_ptr[s_ + 1], (TB), \
                              sum_);                                                            \
             EMIT;                                                                              \
         }                                                                                      \
     } while (0)
 
-/* Per-thread tile buffers (128 KiB): outside the stack, whatever stack size a thread has. */
-static _Thread_local float tls_sn[2 * AZS_TILE_PX] __attribute__((aligned(64)));
-static _Thread_local float tls_aux[2 * AZS_TILE_PX] __attribute__((aligned(64)));
-
-static void serial_engine(const azs_tiled_ctx *c, pre_fn pre, const void *px,
-                          const azs_frame_result *out, double *acc, int full)
+static uint32_t tile_pixels(const azs_tiled_ctx *c, uint64_t tt)
 {
-    float *sn = tls_sn, *aux = tls_aux;
+    const uint64_t left = c->npix - tt * AZS_TILE_PX;
+    return (uint32_t)(left < AZS_TILE_PX ? left : AZS_TILE_PX);
+}
+
+/* The serial engine's per-tile step: add the tile's segment sums to the bins. */
+static void serial_tile(const azs_tiled_ctx *c, pre_fn pre, const void *tpx, uint32_t tt,
+                        double *acc, tile_buf *tb, int full)
+{
     const azs_tiled *t = c->t;
-    memset(acc, 0, (size_t)c->nbins * 5 * sizeof(double));
-    for (uint32_t tt = 0; tt < t->ntiles; tt++) {
-        if (full)
-            TILE_LOOP(c, pre, px, tt, sn, aux, 1, {
-                double *a_ = acc + (size_t)t->seg_bin[s_] * 5;
-                for (int j_ = 0; j_ < 5; j_++) a_[j_] += sum_[j_];
-            });
-        else
-            TILE_LOOP(c, pre, px, tt, sn, aux, 0, {
-                double *a_ = acc + (size_t)t->seg_bin[s_] * 5;
-                a_[0] += sum_[0];
-                a_[2] += sum_[2];
-            });
-    }
+    if (full)
+        TILE_LOOP(c, pre, tpx, tt, tb, 1, {
+            double *a_ = acc + (size_t)t->seg_bin[s_] * 5;
+            for (int j_ = 0; j_ < 5; j_++) a_[j_] += sum_[j_];
+        });
+    else
+        TILE_LOOP(c, pre, tpx, tt, tb, 0, {
+            double *a_ = acc + (size_t)t->seg_bin[s_] * 5;
+            a_[0] += sum_[0];
+            a_[2] += sum_[2];
+        });
+}
+
+static void serial_finish(const azs_tiled_ctx *c, const azs_frame_result *out, const double *acc,
+                          int full)
+{
     for (uint32_t b = 0; b < c->nbins; b++) finish(out, b, acc + (size_t)b * 5, full);
 }
 
+size_t azs_tiled_buffer_bytes(void) { return sizeof(tile_buf); }
+
 azs_status azs_tiled_frame(const azs_tiled_ctx *c, const void *px, azs_dtype dtype,
-                           const azs_frame_result *out, double *acc)
+                           const azs_frame_result *out, double *acc, void *tile_buffer)
 {
     pre_fn pre = pre_for(dtype);
     if (!pre) return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
-    serial_engine(c, pre, px, out, acc, wants_full(c, out));
+    const int full = wants_full(c, out);
+    const size_t es = azs_dtype_size(dtype);
+    memset(acc, 0, (size_t)c->nbins * 5 * sizeof(double));
+    for (uint32_t tt = 0; tt < c->t->ntiles; tt++)
+        serial_tile(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, acc, tile_buffer,
+                    full);
+    serial_finish(c, out, acc, full);
+    return AZS_OK;
+}
+
+size_t azs_tiled_stage_bytes(void) { return AZS_TILE_PX * 8 + AZS_FUSED_MAX_BLOCK; }
+
+azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dtype dtype,
+                           const azs_frame_result *out, double *acc, void *tile_buffer,
+                           void *stage_, void *scratch)
+{
+    pre_fn pre = pre_for(dtype);
+    if (!pre) return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
+    const size_t es = azs_dtype_size(dtype), cap = azs_tiled_stage_bytes();
+    if (bl->elem_size != es || bl->n != c->npix || bl->max_block_bytes > AZS_FUSED_MAX_BLOCK)
+        return azs_fail(AZS_ERR_INVALID_ARG, "integrate: chunk of %zu x %zu-byte elements "
+                        "(blocks of %zu bytes) for %llu pixels of %zu bytes", bl->n, bl->elem_size,
+                        bl->max_block_bytes, (unsigned long long)c->npix, es);
+    const int full = wants_full(c, out);
+    unsigned char *stage = stage_;
+    size_t have = 0; /* decoded elements waiting in stage */
+    memset(acc, 0, (size_t)c->nbins * 5 * sizeof(double));
+    for (uint32_t tt = 0; tt < c->t->ntiles; tt++) {
+        const uint32_t need = tile_pixels(c, tt);
+        while (have < need) {
+            size_t got = 0;
+            azs_status st = azs_bslz4_blocks_next(bl, stage + have * es, cap - have * es, scratch, &got);
+            if (st != AZS_OK) return st;
+            if (got == 0)
+                return azs_fail(AZS_ERR_TRUNCATED, "integrate: chunk ends after %zu of %llu pixels",
+                                (size_t)tt * AZS_TILE_PX + have, (unsigned long long)c->npix);
+            have += got;
+        }
+        serial_tile(c, pre, stage, tt, acc, tile_buffer, full);
+        memmove(stage, stage + (size_t)need * es, (have - need) * es);
+        have -= need;
+    }
+    serial_finish(c, out, acc, full);
     return AZS_OK;
 }
 
@@ -303,17 +403,20 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
     pre_fn pre = pre_for(dtype);
     if (!pre) return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
     const int full = wants_full(c, out);
+    const size_t es = azs_dtype_size(dtype);
     const azs_tiled *t = c->t;
     const int64_t nt = t->ntiles, nb = c->nbins;
 #pragma omp parallel
     {
-        float *sn = tls_sn, *aux = tls_aux;
+        /* 128 KiB on each OpenMP thread's stack (their default stacks are megabytes). */
+        tile_buf tile __attribute__((aligned(64)));
+        tile_buf *tb = &tile;
 #pragma omp for schedule(dynamic, 4)
         for (int64_t tt = 0; tt < nt; tt++) {
             if (full)
-                TILE_LOOP(c, pre, px, tt, sn, aux, 1, memcpy(scratch + s_ * 5, sum_, sizeof sum_));
+                TILE_LOOP(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, tb, 1, memcpy(scratch + s_ * 5, sum_, sizeof sum_));
             else
-                TILE_LOOP(c, pre, px, tt, sn, aux, 0, {
+                TILE_LOOP(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, tb, 0, {
                     scratch[s_ * 5] = sum_[0];
                     scratch[s_ * 5 + 2] = sum_[2];
                 });

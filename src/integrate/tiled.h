@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "azstream/codec.h"
 #include "azstream/integrate.h"
 #include "builder.h"
 
@@ -57,11 +58,24 @@ typedef struct azs_tiled_ctx {
 /* Scratch of the OpenMP engine: one 5-double sum per segment. */
 size_t azs_tiled_scratch_bytes(const azs_tiled *t);
 
-/* Integrate one frame. acc: nbins × 5 doubles (the serial engine's per-bin sums); scratch:
- * azs_tiled_scratch_bytes (the OpenMP engine's per-segment sums). Unsupported dtypes
- * return AZS_ERR_UNSUPPORTED. */
+/* Bytes of the serial engine's tile buffer (preprocessed pixels of one tile). */
+size_t azs_tiled_buffer_bytes(void);
+
+/* Integrate one frame. acc: nbins × 5 doubles (the serial engine's per-bin sums);
+ * tile_buffer: azs_tiled_buffer_bytes, 64-byte aligned; scratch: azs_tiled_scratch_bytes
+ * (the OpenMP engine's per-segment sums). Unsupported dtypes return AZS_ERR_UNSUPPORTED. */
 azs_status azs_tiled_frame(const azs_tiled_ctx *c, const void *px, azs_dtype dtype,
-                           const azs_frame_result *out, double *acc);
+                           const azs_frame_result *out, double *acc, void *tile_buffer);
+/* Fused decode + integrate of a bitshuffle-LZ4 chunk: blocks are decoded into `stage`
+ * (azs_tiled_stage_bytes) one tile's worth at a time and integrated from there, so the
+ * decoded frame never goes to memory. Blocks of up to AZS_FUSED_MAX_BLOCK bytes; the
+ * chunk must hold exactly npix elements of dtype. Same bits as azs_tiled_frame. */
+#define AZS_FUSED_MAX_BLOCK 65536u
+size_t azs_tiled_stage_bytes(void);
+azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *blocks, azs_dtype dtype,
+                           const azs_frame_result *out, double *acc, void *tile_buffer,
+                           void *stage, void *scratch);
+
 azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype dtype,
                                const azs_frame_result *out, double *scratch);
 

@@ -4,12 +4,15 @@
  *
  * - The reader takes raw chunks with azs_source_read_raw (chunk index + pread: no HDF5
  *   call, no global lock) into one of `depth` preallocated slots.
- * - Each worker pops a slot, decodes the whole frame single-threaded into its own pixel
- *   buffer, gives the slot back at once (so reading overlaps with integration), then
- *   integrates single-threaded (no nested OpenMP) into ring entry frame % window.
+ * - Each worker pops a slot and, once its ring entry frame % window is free, decodes and
+ *   integrates the frame single-threaded (no nested OpenMP) in one pass
+ *   (azs_integrate_chunk: a few LZ4 blocks at a time, integrated while in cache, so the
+ *   decoded frame never goes to memory), then gives the slot back. The reader keeps
+ *   2 slots per worker + 2, so reading still runs ahead of the workers.
  * - The writer is the calling thread: it waits for frame next_write, hands it to the sink,
  *   and frees the entry. A worker may only fill entry f % window once f < next_write +
- *   window, which bounds memory: depth raw chunks + one frame of pixels per worker +
+ *   window, which bounds memory: depth raw chunks + one frame of pixels per worker (for
+ *   codecs that cannot be fused) +
  *   window result rows + the integrator everyone shares read-only.
  * - self_read mode (and FILTERED sources, which have no raw chunks): no reader thread;
  *   workers claim frame numbers from an atomic counter and read their own chunk (pread is
@@ -166,6 +169,10 @@ static void *worker_main(void *arg)
         azs_status st = AZS_OK;
         char msg[MSG_LEN];
         msg[0] = '\0';
+        /* A raw chunk waiting to be decoded and integrated in one pass, and the reader slot
+         * that holds it (given back once the frame is integrated). */
+        const void *chunk = NULL;
+        size_t chunk_size = 0, held = SIZE_MAX;
         if (p->self_read) {
             f = atomic_fetch_add(&p->next_claim, 1);
             if (f >= o->end_frame)
@@ -180,9 +187,10 @@ static void *worker_main(void *arg)
             } else {
                 size_t got = 0;
                 st = azs_source_read_raw(p->src, f, w->raw, p->raw_cap, &got);
-                if (st == AZS_OK)
-                    st = azs_layout_decode(info, 0, w->raw, got, w->pixels);
-                else if (azs_layout_raw_fallback(st))
+                if (st == AZS_OK) {
+                    chunk = w->raw;
+                    chunk_size = got;
+                } else if (azs_layout_raw_fallback(st))
                     st = azs_source_read_frame(p->src, f, w->pixels, info->frame_bytes);
             }
             if (st != AZS_OK) {
@@ -217,13 +225,12 @@ static void *worker_main(void *arg)
             } else if (st != AZS_OK) {
                 snprintf(msg, sizeof msg, "%s", p->raw_msg[s]);
             } else {
-                st = azs_layout_decode(info, 0, p->raw[s], p->raw_size[s], w->pixels);
-                if (st != AZS_OK) {
-                    azs_layout_frame_error(p->src, f, st);
-                    snprintf(msg, sizeof msg, "%s", azs_last_error());
-                }
+                chunk = p->raw[s];
+                chunk_size = p->raw_size[s];
+                held = s;
             }
-            give_back_slot(p, s);
+            if (held == SIZE_MAX)
+                give_back_slot(p, s);
         }
 
         /* Wait until the ring entry of f is free: f < next_write + window. */
@@ -232,8 +239,11 @@ static void *worker_main(void *arg)
             pthread_cond_wait(&p->cv_window, &p->mu);
         int ab = p->abort;
         pthread_mutex_unlock(&p->mu);
-        if (ab)
+        if (ab) {
+            if (held != SIZE_MAX)
+                give_back_slot(p, held);
             break;
+        }
 
         double *row = res_row(p, f);
         double *sig = p->has_sigma ? row + p->nbins : NULL;
@@ -241,12 +251,18 @@ static void *worker_main(void *arg)
             azs_frame_result fr = {0};
             fr.intensity = row;
             fr.sigma = sig;
-            st = azs_integrate_frame(p->it, w->ws, w->pixels, info->dtype, &fr);
+            if (chunk)
+                st = azs_integrate_chunk(p->it, w->ws, info->codec, info->dtype, chunk, chunk_size,
+                                         w->pixels, &fr);
+            else
+                st = azs_integrate_frame(p->it, w->ws, w->pixels, info->dtype, &fr);
             if (st != AZS_OK) {
                 azs_layout_frame_error(p->src, f, st);
                 snprintf(msg, sizeof msg, "%s", azs_last_error());
             }
         }
+        if (held != SIZE_MAX)
+            give_back_slot(p, held);
         size_t r = (size_t)(f % p->window);
         if (st != AZS_OK) {
             azs_layout_fill_nan(row, p->nbins);

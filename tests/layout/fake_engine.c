@@ -185,6 +185,23 @@ azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, cons
     return AZS_OK;
 }
 
+/* Like the real one: decode to exactly one frame, then integrate. */
+azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
+                               azs_dtype dtype, const void *chunk, size_t chunk_size,
+                               void *frame_buf, const azs_frame_result *out)
+{
+    (void)codec;
+    const size_t frame_bytes = (size_t)FAKE_NY * FAKE_NX * sizeof(uint32_t);
+    size_t got = 0;
+    azs_status st = decode(chunk, chunk_size, frame_buf, frame_bytes, &got);
+    if (st != AZS_OK)
+        return st;
+    if (got != frame_bytes)
+        return azs_fail(AZS_ERR_SIZE_MISMATCH, "chunk decodes to %zu bytes, frame needs %zu", got,
+                        frame_bytes);
+    return azs_integrate_frame(it, ws, frame_buf, dtype, out);
+}
+
 azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws, const void *pixels,
                                    azs_dtype dtype, const azs_frame_result *out)
 {
