@@ -19,7 +19,7 @@ B=build-dev; AZ=$B/azstream
 cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DAZS_WERROR=ON -DAZS_PYTHON=$(command -v python3) > $OUT/cmake.log 2>&1 \
   && cmake --build $B -j16 > $OUT/build.log 2>&1 || { grep -E 'error|Error' $OUT/build.log $OUT/cmake.log | head; exit 1; }
 (cd $B && ctest -L gpu -R 'gpu|avx512' --output-on-failure > $OUT/ctest-gpu.log 2>&1; \
- ctest -R 'codec.unshuffle' --output-on-failure >> $OUT/ctest-gpu.log 2>&1)
+ ctest -R 'codec.unshuffle|integrate.fused|integrate.unit|layout' --output-on-failure >> $OUT/ctest-gpu.log 2>&1)
 grep -E 'tests passed|Passed|Failed|Skipped|worst' $OUT/ctest-gpu.log | tail -14
 W1=/tmp/w1.h5
 $AZ synth -o $W1 --poni bench/eiger4m.poni --frames $FRAMES --seed 1 > $OUT/synth.log 2>&1 || { cat $OUT/synth.log; exit 1; }
@@ -27,9 +27,16 @@ cat $W1 > /dev/null   # into the page cache
 $AZ info $W1 | tee $OUT/info.txt | head -12
 $AZ bench-decode $W1 --frames 0:64 --no-ref > $OUT/bench-decode.txt 2>&1; cat $OUT/bench-decode.txt
 for m in $METHODS; do
-  [ "${SKIP_CPU:-0}" = 1 ] || $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames 240 \
+  [ "${SKIP_CPU:-0}" = 1 ] || $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${CPU_FRAMES:-480} \
       --workers 1,2,4,8,16 --layouts serial,threads,procs > $OUT/bench-cpu-$m.txt 2>&1
   $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames $FRAMES --layouts gpu --workers ${GPU_READERS:-8,16} > $OUT/bench-gpu-$m.txt 2>&1
+done
+# GPU layout sweep: "BxSrR" = batch B frames, S slots, R reader threads; with the trace of
+# where the main thread waited (readers or GPU).
+for combo in ${GPU_SWEEP:-}; do
+  b=${combo%%x*}; rest=${combo#*x}; sl=${rest%%r*}; rd=${rest#*r}
+  AZS_GPU_BATCH=$b AZS_GPU_SLOTS=$sl AZS_GPU_TRACE=1 $AZ bench $W1 --poni bench/eiger4m.poni --method bbox \
+     --frames $FRAMES --layouts gpu --workers $rd 2>&1 | grep -E '^3 gpu|trace' | sed "s/^/$combo: /" | tee -a $OUT/gpu-sweep.txt
 done
 # MPI: R ranks x 16/R threads each over the whole stack; wall time of the mpirun.
 for r in ${MPI_RANKS:-1 2 4 16}; do
@@ -67,3 +74,4 @@ fi
 for m in $METHODS; do echo "== $m"; grep -E '^(engine|0 |1 |2 |3 )' $OUT/bench-cpu-$m.txt $OUT/bench-gpu-$m.txt | sed 's/^[^:]*://'; done
 cat $OUT/mpi.txt
 cat $OUT/procs-gpu.txt 2>/dev/null
+cat $OUT/gpu-sweep.txt 2>/dev/null

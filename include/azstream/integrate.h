@@ -58,8 +58,12 @@ size_t azs_integrator_nbins(const azs_integrator *it);
 const double *azs_integrator_radial(const azs_integrator *it);
 const double *azs_integrator_azimuthal(const azs_integrator *it);
 const azs_integrate_options *azs_integrator_options(const azs_integrator *it);
-/* Bytes held by the sparse matrix and the per-pixel arrays. */
+/* Bytes held by the sparse matrix (both forms: CSR for GPUs, tiled for the CPU engines) and
+ * the per-pixel arrays. */
 size_t azs_integrator_memory(const azs_integrator *it);
+/* Bytes the CPU engine reads per frame besides the pixels: the tiled matrix and the
+ * per-pixel constants (the floor of memory traffic per frame, with the compressed chunk). */
+size_t azs_integrator_stream_bytes(const azs_integrator *it);
 
 /* The matrix and per-pixel constants, for engines outside this module (GPU). Pixels that
  * are masked at build time have no entries; indices[] is followed by 64 zero entries

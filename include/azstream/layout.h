@@ -76,6 +76,8 @@ typedef struct azs_run_summary {
     uint64_t frames_bad;       /* of which corrupt and skipped */
     uint64_t first_bad_frame;  /* valid when frames_bad > 0 or the run failed on a frame */
     double seconds;            /* wall time of the run */
+    double setup_seconds;      /* of which set-up before the first frame is read (layout
+                                * gpu: device buffers, pinned memory, matrix upload) */
     uint32_t workers_lost;     /* procs: worker processes that died before the end */
 } azs_run_summary;
 

@@ -205,6 +205,13 @@ size_t azs_integrator_memory(const azs_integrator *it)
            azs_tiled_memory(&it->tiled, it->m.nbins) + it->npix * sizeof(float) * (it->dark ? 2 : 1);
 }
 
+size_t azs_integrator_stream_bytes(const azs_integrator *it)
+{
+    if (it->opt.error_model == AZS_ERRMODEL_AZIMUTHAL) /* the gather engine reads the CSR */
+        return (size_t)it->m.nnz * (sizeof(uint32_t) + sizeof(float)) + it->npix * sizeof(float) * (it->dark ? 2 : 1);
+    return azs_tiled_memory(&it->tiled, it->m.nbins) + it->npix * sizeof(float) * (it->dark ? 2 : 1);
+}
+
 azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *v)
 {
     if (!it || !v) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: NULL argument");

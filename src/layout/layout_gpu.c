@@ -26,9 +26,13 @@
 #include "common/error.h"
 #include "layouts.h"
 
+/* Frames per batch and batches in flight. Defaults from the measurements in
+ * doc/gpu-notes.md; AZS_GPU_BATCH / AZS_GPU_SLOTS override them (for measuring), and
+ * AZS_GPU_TRACE=1 prints where the main thread waited (readers or GPU) at the end. */
 #define GPU_BATCH 32
 #define GPU_SLOTS 3
-#define MAX_READERS 16
+#define MAX_SLOTS 8
+#define MAX_READERS 32
 
 typedef struct gslot {
     int state;             /* 0 idle, 1 reading, 2 read */
@@ -49,7 +53,7 @@ typedef struct gctx {
     azs_gpu_engine *e;
     size_t max_items, frame_bytes;
     uint32_t B, S;
-    gslot slots[GPU_SLOTS];
+    gslot slots[MAX_SLOTS];
     pthread_mutex_t mu;
     pthread_cond_t work, ready;
     int stop;
@@ -105,6 +109,15 @@ static void *reader_main(void *arg)
     }
     pthread_mutex_unlock(&g->mu);
     return NULL;
+}
+
+static uint32_t env_u32(const char *name, uint32_t def, uint32_t lo, uint32_t hi)
+{
+    const char *v = getenv(name);
+    if (!v || !*v) return def;
+    char *e;
+    unsigned long x = strtoul(v, &e, 10);
+    return (*e || x < lo || x > hi) ? def : (uint32_t)x;
 }
 
 static int is_frame_error(azs_status s)
@@ -163,8 +176,12 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
     memset(&g, 0, sizeof g);
     g.src = src;
     g.info = info;
-    g.B = GPU_BATCH;
-    g.S = GPU_SLOTS;
+    g.B = env_u32("AZS_GPU_BATCH", GPU_BATCH, 1, 1024);
+    g.S = env_u32("AZS_GPU_SLOTS", GPU_SLOTS, 2, MAX_SLOTS);
+    const int trace = getenv("AZS_GPU_TRACE") != NULL;
+    double t_read_wait = 0, t_gpu_wait = 0, t_sink = 0;
+    int nreaders = 0;
+    uint64_t delivered = 0; /* batches delivered */
     g.frame_bytes = info->frame_bytes;
     g.max_items = azs_gpu_max_items_per_frame(info->codec, info->elem_size, info->frame_bytes);
     azs_gpu_config c;
@@ -205,7 +222,8 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
     pthread_cond_init(&g.work, NULL);
     pthread_cond_init(&g.ready, NULL);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int nreaders = o->workers > 0 ? o->workers : (int)(ncpu > 8 ? 8 : (ncpu > 0 ? ncpu : 1));
+    nreaders = o->workers > 0 ? o->workers : (int)(ncpu > 8 ? 8 : (ncpu > 0 ? ncpu : 1));
+    sum->setup_seconds = wall_now() - t0;
     if (nreaders > MAX_READERS)
         nreaders = MAX_READERS;
     pthread_t th[MAX_READERS];
@@ -224,16 +242,18 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
         post_read(&g, (uint32_t)b, b, first, end);
     pthread_mutex_unlock(&g.mu);
 
-    uint64_t delivered = 0; /* batches delivered */
+    delivered = 0;
     int stop_run = 0;
     for (uint64_t b = 0; b <= nb && !stop_run; b++) {
         if (b < nb) {
             const uint32_t s = (uint32_t)(b % g.S);
             gslot *sl = &g.slots[s];
+            double tw = wall_now();
             pthread_mutex_lock(&g.mu);
             while (sl->state != 2)
                 pthread_cond_wait(&g.ready, &g.mu);
             pthread_mutex_unlock(&g.mu);
+            t_read_wait += wall_now() - tw;
             /* a non-codec error stops the run once the frames before it are delivered */
             if (sl->first_bad != UINT32_MAX && !is_frame_error((azs_status)sl->status[sl->first_bad])) {
                 for (uint32_t i = sl->first_bad + 1; i < sl->nframes; i++)
@@ -265,9 +285,12 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
         gslot *sl = &g.slots[s];
         const double *inten, *sig;
         const int32_t *fst;
+        double tw = wall_now();
         st = azs_gpu_wait(g.e, s, &inten, &sig, &fst, NULL);
+        t_gpu_wait += wall_now() - tw;
         if (st != AZS_OK)
             break;
+        tw = wall_now();
         for (uint32_t i = 0; i < sl->nframes && !stop_run; i++) {
             const uint64_t frame = sl->first + i;
             azs_status fs = (azs_status)fst[i];
@@ -294,6 +317,7 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
             }
             sum->frames_done++;
         }
+        t_sink += wall_now() - tw;
         delivered++;
         if (stop_run)
             break;
@@ -332,6 +356,10 @@ out_free:
     }
     free(nan_row);
     sum->seconds = wall_now() - t0;
-    (void)delivered;
+    if (trace)
+        fprintf(stderr, "layout gpu trace: batch %u x %u slots, %d readers: %.3f s total, set-up "
+                "%.3f s, waiting for readers %.3f s, for the GPU %.3f s, sink %.3f s, %llu batches\n",
+                g.B, g.S, nreaders, sum->seconds, sum->setup_seconds, t_read_wait, t_gpu_wait,
+                t_sink, (unsigned long long)delivered);
     return st;
 }
