@@ -28,7 +28,7 @@ $AZ info $W1 | tee $OUT/info.txt | head -12
 $AZ bench-decode $W1 --frames 0:64 --no-ref > $OUT/bench-decode.txt 2>&1; cat $OUT/bench-decode.txt
 for m in $METHODS; do
   [ "${SKIP_CPU:-0}" = 1 ] || $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${CPU_FRAMES:-480} \
-      --workers 1,2,4,8,16 --layouts serial,threads,procs > $OUT/bench-cpu-$m.txt 2>&1
+      --workers 1,2,4,8,16 --layouts ${CPU_LAYOUTS:-serial,threads,procs} > $OUT/bench-cpu-$m.txt 2>&1
   $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames $FRAMES --layouts gpu --workers ${GPU_READERS:-8,16} > $OUT/bench-gpu-$m.txt 2>&1
 done
 # GPU layout sweep: "BxSrR" = batch B frames, S slots, R reader threads; with the trace of
@@ -38,6 +38,26 @@ for combo in ${GPU_SWEEP:-}; do
   AZS_GPU_BATCH=$b AZS_GPU_SLOTS=$sl AZS_GPU_TRACE=1 $AZ bench $W1 --poni bench/eiger4m.poni --method bbox \
      --frames $FRAMES --layouts gpu --workers $rd 2>&1 | grep -E '^3 gpu|trace' | sed "s/^/$combo: /" | tee -a $OUT/gpu-sweep.txt
 done
+# A long run without a 30 GB file: an Eiger-style master whose data_NNNNNN links all point
+# at W1 (LONG_REPEAT links: LONG_REPEAT x FRAMES frames, read from the page cache each time).
+if [ "${LONG_REPEAT:-0}" -gt 0 ]; then
+  python3 - "$W1" "${LONG_REPEAT}" <<'PY'
+import sys, h5py
+with h5py.File('/tmp/long_master.h5', 'w') as f:
+    g = f.create_group('entry/data')
+    for i in range(1, int(sys.argv[2]) + 1):
+        g['data_%06d' % i] = h5py.ExternalLink(sys.argv[1], '/entry/data/data')
+PY
+  n=$((LONG_REPEAT * FRAMES))
+  for combo in ${LONG_COMBOS:-32x3l1}; do
+    b=${combo%%x*}; rest=${combo#*x}; sl=${rest%%l*}; lg=${rest#*l}
+    for m in $METHODS; do
+      AZS_GPU_BATCH=$b AZS_GPU_SLOTS=$sl AZS_GPU_LAG=$lg AZS_GPU_TRACE=1 $AZ bench /tmp/long_master.h5 --poni bench/eiger4m.poni \
+         --method $m --frames $n --layouts gpu --workers ${LONG_READERS:-16} 2>&1 | grep -E '^3 gpu|trace' \
+         | sed "s/^/long $n $m $combo: /" | tee -a $OUT/gpu-long.txt
+    done
+  done
+fi
 # MPI: R ranks x 16/R threads each over the whole stack; wall time of the mpirun.
 for r in ${MPI_RANKS:-1 2 4 16}; do
   t0=$(date +%s.%N)
@@ -55,14 +75,15 @@ if [ "${PROCS_GPU:-0}" = 1 ]; then
 fi
 # GPU vs CPU profiles through the CLI (same options, 480 frames), and the serial file vs MPI's.
 $AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:${CMP_FRAMES:-480} --layout threads --quiet -o /tmp/cpu.h5
-$AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:${CMP_FRAMES:-480} --layout gpu --quiet -o /tmp/gpu.h5
+$AZ integrate $W1 --poni bench/eiger4m.poni --method bbox --polarization 0.99 --dummy 4294967295 --frames 0:${CMP_FRAMES:-480} --layout gpu -o /tmp/gpu.h5 2>&1 | tail -2
 python3 - <<'PY' | tee $OUT/compare.txt
 import h5py, numpy as np
 c = h5py.File('/tmp/cpu.h5')['/entry/result/I'][()]
 g = h5py.File('/tmp/gpu.h5')['/entry/result/I'][()]
 m = h5py.File('/tmp/mpi4.h5')['/entry/result/I'][()]
 rel = np.abs(g - c).max(axis=1) / np.abs(c).max(axis=1)
-print(f"gpu vs threads: frames {len(c)}, worst |dI|/max(I) = {rel.max():.2e}")
+print(f"gpu vs threads: frames {len(c)}, worst |dI|/max(I) = {rel.max():.2e}, "
+      f"values differing: {int((g != c).sum())} of {c.size}")
 print(f"mpi(4 ranks) vs threads identical: {np.array_equal(m, c)}")
 PY
 if python3 -c 'import pyFAI' 2>/dev/null; then
@@ -75,3 +96,4 @@ for m in $METHODS; do echo "== $m"; grep -E '^(engine|0 |1 |2 |3 )' $OUT/bench-c
 cat $OUT/mpi.txt
 cat $OUT/procs-gpu.txt 2>/dev/null
 cat $OUT/gpu-sweep.txt 2>/dev/null
+cat $OUT/gpu-long.txt 2>/dev/null

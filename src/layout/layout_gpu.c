@@ -31,6 +31,7 @@
  * AZS_GPU_TRACE=1 prints where the main thread waited (readers or GPU) at the end. */
 #define GPU_BATCH 32
 #define GPU_SLOTS 3
+#define GPU_LAG 1
 #define MAX_SLOTS 8
 #define MAX_READERS 32
 
@@ -179,8 +180,10 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
     g.B = env_u32("AZS_GPU_BATCH", GPU_BATCH, 1, 1024);
     g.S = env_u32("AZS_GPU_SLOTS", GPU_SLOTS, 2, MAX_SLOTS);
     const int trace = getenv("AZS_GPU_TRACE") != NULL;
-    double t_read_wait = 0, t_gpu_wait = 0, t_sink = 0;
+    double t_read_wait = 0, t_gpu_wait = 0, t_sink = 0, t_submit = 0, t_device = 0;
     int nreaders = 0;
+    uint32_t lag = 1;
+    double t_end = 0;
     uint64_t delivered = 0; /* batches delivered */
     g.frame_bytes = info->frame_bytes;
     g.max_items = azs_gpu_max_items_per_frame(info->codec, info->elem_size, info->frame_bytes);
@@ -244,7 +247,9 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
 
     delivered = 0;
     int stop_run = 0;
-    for (uint64_t b = 0; b <= nb && !stop_run; b++) {
+    /* Batches on the GPU at once: submit b, then deliver b - lag. */
+    lag = env_u32("AZS_GPU_LAG", GPU_LAG < g.S ? GPU_LAG : g.S - 1, 1, g.S - 1);
+    for (uint64_t b = 0; b < nb + lag && !stop_run; b++) {
         if (b < nb) {
             const uint32_t s = (uint32_t)(b % g.S);
             gslot *sl = &g.slots[s];
@@ -273,21 +278,25 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
                 if (sl->maxblock[i] > maxb)
                     maxb = sl->maxblock[i];
             }
+            double ts = wall_now();
             st = azs_gpu_submit(g.e, s, sl->nframes, sl->sizes, n, maxb, sl->status);
+            t_submit += wall_now() - ts;
             if (st != AZS_OK)
                 break;
         }
-        if (b == 0)
+        if (b < lag)
             continue;
-        /* deliver batch b-1 */
-        const uint64_t d = b - 1;
+        /* deliver batch b - lag */
+        const uint64_t d = b - lag;
         const uint32_t s = (uint32_t)(d % g.S);
         gslot *sl = &g.slots[s];
         const double *inten, *sig;
         const int32_t *fst;
         double tw = wall_now();
-        st = azs_gpu_wait(g.e, s, &inten, &sig, &fst, NULL);
+        float ms = 0;
+        st = azs_gpu_wait(g.e, s, &inten, &sig, &fst, &ms);
         t_gpu_wait += wall_now() - tw;
+        t_device += 1e-3 * ms;
         if (st != AZS_OK)
             break;
         tw = wall_now();
@@ -336,6 +345,7 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
         }
     }
 
+    t_end = wall_now();
     pthread_mutex_lock(&g.mu);
     g.stop = 1;
     pthread_cond_broadcast(&g.work);
@@ -356,10 +366,14 @@ out_free:
     }
     free(nan_row);
     sum->seconds = wall_now() - t0;
+    const double t_teardown = t_end > 0 ? wall_now() - t_end : 0.0;
     if (trace)
-        fprintf(stderr, "layout gpu trace: batch %u x %u slots, %d readers: %.3f s total, set-up "
-                "%.3f s, waiting for readers %.3f s, for the GPU %.3f s, sink %.3f s, %llu batches\n",
-                g.B, g.S, nreaders, sum->seconds, sum->setup_seconds, t_read_wait, t_gpu_wait,
-                t_sink, (unsigned long long)delivered);
+        fprintf(stderr, "layout gpu trace: batch %u x %u slots (%u on the GPU), %d readers: %.3f s "
+                "total, set-up %.3f s, tear-down %.3f s; main thread waited for readers %.3f s, for "
+                "the GPU %.3f s, submitted %.3f s, sink %.3f s; %llu batches, device time per batch "
+                "%.2f ms\n",
+                g.B, g.S, lag, nreaders, sum->seconds, sum->setup_seconds, t_teardown, t_read_wait,
+                t_gpu_wait, t_submit, t_sink, (unsigned long long)delivered,
+                delivered ? 1e3 * t_device / (double)delivered : 0.0);
     return st;
 }
