@@ -347,7 +347,7 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (want_gpu && azs_gpu_device_count() > 0) {
-        /* Layout 3: the reader threads default to min(cores, 8); "of limit" is the CPU limit. */
+        /* Layout 3: the reader threads default to min(cores, 16); "of limit" is the CPU limit. */
         /* --workers given: its values are the GPU layout's reader-thread counts. */
         for (int k = 0; k < (wlist ? nw : 1); k++) {
             int readers = wlist ? wl[k] : 0;

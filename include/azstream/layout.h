@@ -33,7 +33,8 @@ typedef struct azs_sink_ops {
 
 typedef struct azs_run_options {
     azs_layout layout;
-    int workers;               /* threads (or processes); 0 = all online cores */
+    int workers;               /* threads (or processes); 0 = all online cores (layout gpu:
+                                * reader threads, 0 = min(cores, 16)) */
     uint64_t first_frame;      /* default 0 */
     uint64_t end_frame;        /* exclusive; UINT64_MAX (default) = to the last frame */
     int skip_bad;              /* 0 (default): a corrupt frame stops the run */

@@ -225,7 +225,7 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
     pthread_cond_init(&g.work, NULL);
     pthread_cond_init(&g.ready, NULL);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    nreaders = o->workers > 0 ? o->workers : (int)(ncpu > 8 ? 8 : (ncpu > 0 ? ncpu : 1));
+    nreaders = o->workers > 0 ? o->workers : (int)(ncpu > 16 ? 16 : (ncpu > 0 ? ncpu : 1));
     sum->setup_seconds = wall_now() - t0;
     if (nreaders > MAX_READERS)
         nreaders = MAX_READERS;
