@@ -92,6 +92,15 @@ if python3 -c 'import pyFAI' 2>/dev/null; then
       --workers 16 --frames ${PYFAI_FRAMES:-160} --azstream $AZ > $OUT/side-by-side-$m.txt 2>&1; tail -15 $OUT/side-by-side-$m.txt
   done
 fi
+# pyFAI + silx OpenCL GPU pipeline on the same stack and GPU (the NVIDIA OpenCL library is
+# there, its ICD file is not: write it).
+if [ "${OCL:-0}" = 1 ]; then
+  mkdir -p /etc/OpenCL/vendors && [ -s /etc/OpenCL/vendors/nvidia.icd ] || echo libnvidia-opencl.so.1 > /etc/OpenCL/vendors/nvidia.icd
+  for m in $METHODS; do
+    timeout 200 python3 bench/pyfai_opencl_side_by_side $W1 --poni bench/eiger4m.poni --method $m \
+      --frames ${OCL_FRAMES:-1000} --azstream $AZ > $OUT/opencl-$m.txt 2>&1; echo "opencl $m rc=$?"; tail -8 $OUT/opencl-$m.txt
+  done
+fi
 for m in $METHODS; do echo "== $m"; grep -E '^(engine|0 |1 |2 |3 )' $OUT/bench-cpu-$m.txt $OUT/bench-gpu-$m.txt | sed 's/^[^:]*://'; done
 cat $OUT/mpi.txt
 cat $OUT/procs-gpu.txt 2>/dev/null
