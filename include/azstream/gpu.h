@@ -63,7 +63,7 @@ size_t azs_gpu_max_items_per_frame(azs_codec codec, size_t elem_size, size_t fra
 typedef struct azs_gpu_config {
     int device;              /* CUDA ordinal */
     uint32_t batch;          /* frames per batch (default 32) */
-    uint32_t nslots;         /* batch slots in flight (default 3) */
+    uint32_t nslots;         /* batch slots (default 3; layout gpu uses 4) */
     size_t chunk_stride;     /* host bytes reserved per frame's chunk (>= max_chunk_bytes) */
     azs_codec codec;
     azs_dtype dtype;         /* pixel type of the decoded frame */

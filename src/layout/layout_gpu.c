@@ -5,10 +5,12 @@
  *                   chunk's blocks on the CPU (frames of a batch claimed one by one);
  *   main thread     in batch order: wait until a slot's batch is read, compact its items,
  *                   submit (async upload + decode + integrate + download on the slot's
- *                   stream), then deliver the previous batch (wait for its stream, hand
- *                   profiles to the sink in frame order) and give that slot to the readers
- *                   for batch b-1+S.
- * So reading batch b+1..b+S-1, copying batch b and computing batch b-1 overlap.
+ *                   stream), then deliver batch b - lag (wait for its stream, hand profiles
+ *                   to the sink in frame order) and give that slot to the readers for batch
+ *                   b - lag + S.
+ * So `lag` batches are on the GPU (one uploading while another computes) and S - lag are
+ * being read. Defaults (32 frames, 4 slots, lag 2) come from the sweep in doc/gpu-notes.md:
+ * with them the readers (pread from the page cache) are the limit, not the GPU.
  *
  * Bad frames: errors found while reading/planning (truncated chunk, bad header) or on the
  * GPU (bad LZ4 block) are per-frame statuses. Codec errors follow skip_bad like the CPU
@@ -30,8 +32,8 @@
  * doc/gpu-notes.md; AZS_GPU_BATCH / AZS_GPU_SLOTS override them (for measuring), and
  * AZS_GPU_TRACE=1 prints where the main thread waited (readers or GPU) at the end. */
 #define GPU_BATCH 32
-#define GPU_SLOTS 3
-#define GPU_LAG 1
+#define GPU_SLOTS 4
+#define GPU_LAG 2
 #define MAX_SLOTS 8
 #define MAX_READERS 32
 
