@@ -49,12 +49,14 @@ with h5py.File('/tmp/long_master.h5', 'w') as f:
         g['data_%06d' % i] = h5py.ExternalLink(sys.argv[1], '/entry/data/data')
 PY
   n=$((LONG_REPEAT * FRAMES))
-  for combo in ${LONG_COMBOS:-32x3l1}; do
+  for combo in ${LONG_COMBOS:-32x4l2}; do
     b=${combo%%x*}; rest=${combo#*x}; sl=${rest%%l*}; lg=${rest#*l}
-    for m in $METHODS; do
-      AZS_GPU_BATCH=$b AZS_GPU_SLOTS=$sl AZS_GPU_LAG=$lg AZS_GPU_TRACE=1 $AZ bench /tmp/long_master.h5 --poni bench/eiger4m.poni \
-         --method $m --frames $n --layouts gpu --workers ${LONG_READERS:-16} 2>&1 | grep -E '^3 gpu|trace' \
-         | sed "s/^/long $n $m $combo: /" | tee -a $OUT/gpu-long.txt
+    for rd in ${LONG_READERS:-16}; do
+      for m in $METHODS; do
+        AZS_GPU_BATCH=$b AZS_GPU_SLOTS=$sl AZS_GPU_LAG=$lg AZS_GPU_TRACE=1 $AZ bench /tmp/long_master.h5 --poni bench/eiger4m.poni \
+           --method $m --frames $n --layouts gpu --workers $rd 2>&1 | grep -E '^3 gpu|trace' \
+           | sed "s/^/long $n $m $combo readers $rd: /" | tee -a $OUT/gpu-long.txt
+      done
     done
   done
 fi
