@@ -5,16 +5,20 @@
  * count is wanted, (variance, valid); a pixel that is skipped (not finite, dummy) gets zeros
  * everywhere, which adds exactly nothing to any sum (the sums start at +0.0 and w ≥ 0), so
  * the result equals skipping it. Per entry (local pixel i, weight w), in double:
- *   Σsig += w·signal_i   Σnorm += w·norm_i   Σnorm² += (w·norm_i)²   Σvar += w²·variance_i
+ *   Σsig += w·signal_i   Σnorm += w·norm_i   Σnorm² += (w·norm_i)²   Σvar += (w·w)·variance_i
  *   Σcount += w·valid_i
- * A segment is summed with two partial sums per quantity (even / odd entries, then added),
- * which halves the floating-point add chain; every engine uses this same kernel. */
+ * Segments are summed AZS_LANES at a time, one per SIMD lane: the segments of a tile are
+ * sorted by length and stored in groups of AZS_LANES, entry j of every lane side by side
+ * (padding entries have weight 0 and pixel 0, so they add +0). Each lane's sums are
+ * plain sequential sums in entry order, so the AVX2 kernel (gathers) and the portable one
+ * give the same bits, on any machine, for every engine. */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/cpu.h"
 #include "common/error.h"
 #include "integrator_internal.h"
 #include "tiled.h"
@@ -22,9 +26,9 @@
 void azs_tiled_free(azs_tiled *t)
 {
     if (!t) return;
-    free(t->tile_seg);
+    free(t->tile_grp);
+    free(t->grp_row);
     free(t->seg_bin);
-    free(t->seg_ptr);
     azs_aligned_free(t->local);
     azs_aligned_free(t->weight);
     free(t->bin_ptr);
@@ -34,11 +38,25 @@ void azs_tiled_free(azs_tiled *t)
 
 size_t azs_tiled_memory(const azs_tiled *t, uint32_t nbins)
 {
-    return ((size_t)t->ntiles + 1) * 8 + (size_t)t->nseg * (4 + 8 + 4) + 8 +
-           ((size_t)nbins + 1) * 8 + (size_t)t->seg_ptr[t->nseg] * (2 + 4);
+    return ((size_t)t->ntiles + 1) * 8 + ((size_t)t->ngroups + 1) * 8 +
+           (size_t)t->ngroups * AZS_LANES * (4 + 4) + ((size_t)nbins + 1) * 8 +
+           (size_t)t->nrows * AZS_LANES * (2 + 4);
 }
 
-size_t azs_tiled_scratch_bytes(const azs_tiled *t) { return ((size_t)t->nseg + 1) * 5 * sizeof(double); }
+size_t azs_tiled_scratch_bytes(const azs_tiled *t)
+{
+    return ((size_t)t->ngroups * AZS_LANES + 1) * 5 * sizeof(double);
+}
+
+/* Segment order inside a tile: longest first (ties: original order), so that the lanes of
+ * a group have similar lengths and little padding. */
+typedef struct seg_key { uint64_t len; uint64_t id; } seg_key;
+static int by_len_desc(const void *a, const void *b)
+{
+    const seg_key *x = a, *y = b;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
 
 azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
 {
@@ -46,12 +64,17 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
     const uint64_t nt64 = (npix + AZS_TILE_PX - 1) / AZS_TILE_PX;
     if (nt64 > UINT32_MAX) return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: %llu pixels", (unsigned long long)npix);
     const uint32_t nt = (uint32_t)(nt64 ? nt64 : 1);
+    const uint64_t nnz = m->nnz;
+    azs_status st = AZS_OK;
+    /* Stage 1: segments per tile (a segment = a run of one row's entries in one tile; rows
+     * are sorted by pixel in practice, so one segment per (bin, tile)), in bin order. */
     uint64_t *seg_cnt = calloc((size_t)nt + 1, sizeof *seg_cnt);
     uint64_t *ent_cnt = calloc((size_t)nt + 1, sizeof *ent_cnt);
-    azs_status st = AZS_OK;
+    uint64_t *tile_seg = NULL, *seg_ptr = NULL, *fill = NULL;
+    uint32_t *sbin = NULL, *spix = NULL;
+    float *sw = NULL;
+    seg_key *keys = NULL;
     if (!seg_cnt || !ent_cnt) { st = azs_fail(AZS_ERR_NOMEM, "integrate: tile counts"); goto done; }
-    /* Pass 1: segments and entries per tile. A segment is a run of a row's entries in one
-     * tile (rows are sorted by pixel in practice, so one segment per (bin, tile)). */
     uint64_t nseg = 0;
     for (uint32_t b = 0; b < m->nbins; b++) {
         uint32_t prev = UINT32_MAX;
@@ -61,60 +84,123 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
             ent_cnt[tt]++;
         }
     }
-    if (nseg >= UINT32_MAX) { st = azs_fail(AZS_ERR_UNSUPPORTED, "integrate: %llu segments", (unsigned long long)nseg); goto done; }
-    const uint64_t nnz = m->nnz;
-    t->ntiles = nt;
-    t->nseg = nseg;
-    t->tile_seg = malloc(((size_t)nt + 1) * sizeof *t->tile_seg);
-    t->seg_bin = malloc((nseg ? nseg : 1) * sizeof *t->seg_bin);
-    t->seg_ptr = malloc((nseg + 1) * sizeof *t->seg_ptr);
-    t->local = azs_aligned_alloc((nnz ? nnz : 1) * sizeof *t->local);
-    t->weight = azs_aligned_alloc((nnz ? nnz : 1) * sizeof *t->weight);
-    t->bin_ptr = calloc((size_t)m->nbins + 1, sizeof *t->bin_ptr);
-    t->bin_seg = malloc((nseg ? nseg : 1) * sizeof *t->bin_seg);
-    if (!t->tile_seg || !t->seg_bin || !t->seg_ptr || !t->local || !t->weight || !t->bin_ptr || !t->bin_seg) {
+    tile_seg = malloc(((size_t)nt + 1) * sizeof *tile_seg);
+    seg_ptr = malloc((nseg + 1) * sizeof *seg_ptr);
+    sbin = malloc((nseg ? nseg : 1) * sizeof *sbin);
+    spix = malloc((nnz ? nnz : 1) * sizeof *spix);
+    sw = malloc((nnz ? nnz : 1) * sizeof *sw);
+    if (!tile_seg || !seg_ptr || !sbin || !spix || !sw) {
         st = azs_fail(AZS_ERR_NOMEM, "integrate: tiled matrix (%llu entries)", (unsigned long long)nnz);
         goto done;
     }
-    /* Prefix sums: seg_cnt / ent_cnt become the next free slot of each tile. */
     uint64_t s_acc = 0, e_acc = 0;
     for (uint32_t tt = 0; tt < nt; tt++) {
-        uint64_t s = seg_cnt[tt], e = ent_cnt[tt];
-        t->tile_seg[tt] = s_acc;
-        seg_cnt[tt] = s_acc;
+        uint64_t sc = seg_cnt[tt], ec = ent_cnt[tt];
+        tile_seg[tt] = seg_cnt[tt] = s_acc;
         ent_cnt[tt] = e_acc;
-        s_acc += s;
-        e_acc += e;
+        s_acc += sc;
+        e_acc += ec;
     }
-    t->tile_seg[nt] = s_acc;
-    /* Pass 2: place the entries; segments of a tile come out in bin order. */
+    tile_seg[nt] = s_acc;
     for (uint32_t b = 0; b < m->nbins; b++) {
         uint32_t prev = UINT32_MAX;
         for (uint64_t k = m->indptr[b]; k < m->indptr[b + 1]; k++) {
             uint32_t p = m->indices[k], tt = p / AZS_TILE_PX;
             if (tt != prev) {
-                uint64_t s = seg_cnt[tt]++;
-                t->seg_bin[s] = b;
-                t->seg_ptr[s] = ent_cnt[tt];
-                t->bin_ptr[b + 1]++;
+                uint64_t sg = seg_cnt[tt]++;
+                sbin[sg] = b;
+                seg_ptr[sg] = ent_cnt[tt];
                 prev = tt;
             }
             uint64_t e = ent_cnt[tt]++;
-            t->local[e] = (uint16_t)(p % AZS_TILE_PX);
-            t->weight[e] = m->weights[k];
+            spix[e] = p % AZS_TILE_PX;
+            sw[e] = m->weights[k];
         }
     }
-    t->seg_ptr[nseg] = nnz;
-    /* Segments of each bin in tile order (the order the serial engine adds them in). */
+    seg_ptr[nseg] = nnz;
+    /* Stage 2: per tile, segments by length, in groups of AZS_LANES lanes. */
+    uint64_t ngroups = 0, nrows = 0, maxseg = 0;
+    for (uint32_t tt = 0; tt < nt; tt++)
+        if (tile_seg[tt + 1] - tile_seg[tt] > maxseg) maxseg = tile_seg[tt + 1] - tile_seg[tt];
+    keys = malloc((maxseg ? maxseg : 1) * sizeof *keys);
+    if (!keys) { st = azs_fail(AZS_ERR_NOMEM, "integrate: segment order"); goto done; }
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t g = 0, row = 0;
+        for (uint32_t tt = 0; tt < nt; tt++) {
+            const uint64_t s0 = tile_seg[tt], ns = tile_seg[tt + 1] - s0;
+            for (uint64_t i = 0; i < ns; i++) {
+                keys[i].len = seg_ptr[s0 + i + 1] - seg_ptr[s0 + i];
+                keys[i].id = s0 + i;
+            }
+            qsort(keys, ns, sizeof *keys, by_len_desc);
+            if (pass) t->tile_grp[tt] = g;
+            for (uint64_t i = 0; i < ns; i += AZS_LANES, g++) {
+                const uint64_t len = keys[i].len; /* the longest of the group */
+                if (pass) {
+                    t->grp_row[g] = row;
+                    for (uint32_t l = 0; l < AZS_LANES; l++) {
+                        const uint64_t lane_id = g * AZS_LANES + l;
+                        const int real = i + l < ns;
+                        const uint64_t sid = real ? keys[i + l].id : 0;
+                        const uint64_t n = real ? keys[i + l].len : 0;
+                        t->seg_bin[lane_id] = real ? sbin[sid] : UINT32_MAX;
+                        for (uint64_t j = 0; j < len; j++) {
+                            const uint64_t at = (row + j) * AZS_LANES + l;
+                            t->local[at] = j < n ? (uint16_t)spix[seg_ptr[sid] + j] : 0;
+                            t->weight[at] = j < n ? sw[seg_ptr[sid] + j] : 0.0f;
+                        }
+                    }
+                }
+                row += len;
+            }
+        }
+        if (!pass) {
+            ngroups = g;
+            nrows = row;
+            if (ngroups * AZS_LANES >= UINT32_MAX) {
+                st = azs_fail(AZS_ERR_UNSUPPORTED, "integrate: %llu segments", (unsigned long long)nseg);
+                goto done;
+            }
+            t->ntiles = nt;
+            t->ngroups = ngroups;
+            t->nrows = nrows;
+            t->nnz = nnz;
+            t->tile_grp = malloc(((size_t)nt + 1) * sizeof *t->tile_grp);
+            t->grp_row = malloc((ngroups + 1) * sizeof *t->grp_row);
+            t->seg_bin = malloc((ngroups ? ngroups : 1) * AZS_LANES * sizeof *t->seg_bin);
+            t->local = azs_aligned_alloc((nrows ? nrows : 1) * AZS_LANES * sizeof *t->local);
+            t->weight = azs_aligned_alloc((nrows ? nrows : 1) * AZS_LANES * sizeof *t->weight);
+            t->bin_ptr = calloc((size_t)m->nbins + 1, sizeof *t->bin_ptr);
+            t->bin_seg = malloc((nseg ? nseg : 1) * sizeof *t->bin_seg);
+            if (!t->tile_grp || !t->grp_row || !t->seg_bin || !t->local || !t->weight || !t->bin_ptr ||
+                !t->bin_seg) {
+                st = azs_fail(AZS_ERR_NOMEM, "integrate: tiled matrix (%llu rows of %d)",
+                              (unsigned long long)nrows, AZS_LANES);
+                goto done;
+            }
+        }
+    }
+    t->tile_grp[nt] = ngroups;
+    t->grp_row[ngroups] = nrows;
+    /* The lanes of each bin in the order the serial engine adds them (tile, group, lane). */
+    for (uint64_t l = 0; l < ngroups * AZS_LANES; l++)
+        if (t->seg_bin[l] != UINT32_MAX) t->bin_ptr[t->seg_bin[l] + 1]++;
     for (uint32_t b = 0; b < m->nbins; b++) t->bin_ptr[b + 1] += t->bin_ptr[b];
-    free(seg_cnt);
-    seg_cnt = malloc(((size_t)m->nbins + 1) * sizeof *seg_cnt);
-    if (!seg_cnt) { st = azs_fail(AZS_ERR_NOMEM, "integrate: bin segment lists"); goto done; }
-    memcpy(seg_cnt, t->bin_ptr, ((size_t)m->nbins + 1) * sizeof *seg_cnt);
-    for (uint64_t s = 0; s < nseg; s++) t->bin_seg[seg_cnt[t->seg_bin[s]]++] = (uint32_t)s;
+    fill = malloc(((size_t)m->nbins + 1) * sizeof *fill);
+    if (!fill) { st = azs_fail(AZS_ERR_NOMEM, "integrate: bin segment lists"); goto done; }
+    memcpy(fill, t->bin_ptr, ((size_t)m->nbins + 1) * sizeof *fill);
+    for (uint64_t l = 0; l < ngroups * AZS_LANES; l++)
+        if (t->seg_bin[l] != UINT32_MAX) t->bin_seg[fill[t->seg_bin[l]]++] = (uint32_t)l;
 done:
     free(seg_cnt);
     free(ent_cnt);
+    free(tile_seg);
+    free(seg_ptr);
+    free(sbin);
+    free(spix);
+    free(sw);
+    free(keys);
+    free(fill);
     if (st != AZS_OK) azs_tiled_free(t);
     return st;
 }
@@ -224,63 +310,135 @@ static pre_fn pre_for(azs_dtype t)
     }
 }
 
-/* Sum of one segment into s[0..4] = sig, var, norm, norm², count. full = 0 computes only
- * sig and norm (what intensity needs); their values are the same either way. */
+/* Sums of one group of AZS_LANES segments, rows [r0, r1): out[q * AZS_LANES + lane] for
+ * q = 0 sig, 1 var, 2 norm, 3 norm², 4 count. full = 0 computes only sig and norm (what
+ * intensity needs); their values are the same either way. Each lane is a sequential sum in
+ * row order; the AVX2 variant computes exactly the same operations lane-wise (no FMA). */
 static inline __attribute__((always_inline)) void
-seg_sum_body(const uint16_t *restrict li, const float *restrict wt, uint64_t a, uint64_t e,
-             const tile_buf *restrict tb, int full, double *restrict s)
+group_body(const uint16_t *restrict li, const float *restrict wt, uint64_t r0, uint64_t r1,
+           const tile_buf *restrict tb, int full, double *restrict out)
 {
-    double sg0 = 0, sg1 = 0, n0 = 0, n1 = 0, v0 = 0, v1 = 0, q0 = 0, q1 = 0, c0 = 0, c1 = 0;
-    uint64_t k = a;
-    for (; k + 1 < e; k += 2) {
-        const uint32_t i = li[k], j = li[k + 1];
-        const double w = wt[k], x = wt[k + 1];
-        const double wn = w * (double)tb->nm[i], xn = x * (double)tb->nm[j];
-        sg0 += w * (double)tb->sg[i];
-        sg1 += x * (double)tb->sg[j];
-        n0 += wn;
-        n1 += xn;
-        if (full) {
-            q0 += wn * wn;
-            q1 += xn * xn;
-            v0 += w * w * (double)tb->vr[i];
-            v1 += x * x * (double)tb->vr[j];
-            c0 += w * (double)tb->ok[i];
-            c1 += x * (double)tb->ok[j];
+    double sg[AZS_LANES] = {0}, nm[AZS_LANES] = {0}, vr[AZS_LANES] = {0}, q[AZS_LANES] = {0},
+           ct[AZS_LANES] = {0};
+    for (uint64_t r = r0; r < r1; r++) {
+        const uint16_t *ix = li + r * AZS_LANES;
+        const float *ww = wt + r * AZS_LANES;
+        for (int l = 0; l < AZS_LANES; l++) {
+            const uint32_t i = ix[l];
+            const double w = ww[l], wn = w * (double)tb->nm[i];
+            sg[l] += w * (double)tb->sg[i];
+            nm[l] += wn;
+            if (full) {
+                q[l] += wn * wn;
+                vr[l] += (w * w) * (double)tb->vr[i];
+                ct[l] += w * (double)tb->ok[i];
+            }
         }
     }
-    if (k < e) {
-        const uint32_t i = li[k];
-        const double w = wt[k], wn = w * (double)tb->nm[i];
-        sg0 += w * (double)tb->sg[i];
-        n0 += wn;
+    for (int l = 0; l < AZS_LANES; l++) {
+        out[l] = sg[l];
+        out[2 * AZS_LANES + l] = nm[l];
         if (full) {
-            q0 += wn * wn;
-            v0 += w * w * (double)tb->vr[i];
-            c0 += w * (double)tb->ok[i];
+            out[AZS_LANES + l] = vr[l];
+            out[3 * AZS_LANES + l] = q[l];
+            out[4 * AZS_LANES + l] = ct[l];
         }
     }
-    s[0] = sg0 + sg1;
-    s[2] = n0 + n1;
+}
+
+typedef void (*group_fn)(const uint16_t *, const float *, uint64_t, uint64_t, const tile_buf *,
+                         double *);
+
+static void group_fast_portable(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
+                                const tile_buf *tb, double *out)
+{
+    group_body(li, wt, r0, r1, tb, 0, out);
+}
+
+static void group_full_portable(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
+                                const tile_buf *tb, double *out)
+{
+    group_body(li, wt, r0, r1, tb, 1, out);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+/* Eight lanes: four doubles in each of two registers per quantity. target("avx2") without
+ * "fma": mul and add stay separate roundings, as in the portable kernel. */
+#define LO(x) _mm256_cvtps_pd(_mm256_castps256_ps128(x))
+#define HI(x) _mm256_cvtps_pd(_mm256_extractf128_ps((x), 1))
+
+__attribute__((target("avx2"))) static void
+group_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const tile_buf *tb,
+           int full, double *out)
+{
+    __m256d sg0 = _mm256_setzero_pd(), sg1 = sg0, nm0 = sg0, nm1 = sg0, vr0 = sg0, vr1 = sg0,
+            q0 = sg0, q1 = sg0, ct0 = sg0, ct1 = sg0;
+    for (uint64_t r = r0; r < r1; r++) {
+        const __m256i ix = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(li + r * 8)));
+        const __m256 w8 = _mm256_loadu_ps(wt + r * 8);
+        const __m256d w0 = LO(w8), w1 = HI(w8);
+        const __m256 s8 = _mm256_i32gather_ps(tb->sg, ix, 4);
+        const __m256 n8 = _mm256_i32gather_ps(tb->nm, ix, 4);
+        const __m256d wn0 = _mm256_mul_pd(w0, LO(n8)), wn1 = _mm256_mul_pd(w1, HI(n8));
+        sg0 = _mm256_add_pd(sg0, _mm256_mul_pd(w0, LO(s8)));
+        sg1 = _mm256_add_pd(sg1, _mm256_mul_pd(w1, HI(s8)));
+        nm0 = _mm256_add_pd(nm0, wn0);
+        nm1 = _mm256_add_pd(nm1, wn1);
+        if (full) {
+            const __m256 v8 = _mm256_i32gather_ps(tb->vr, ix, 4);
+            const __m256 o8 = _mm256_i32gather_ps(tb->ok, ix, 4);
+            q0 = _mm256_add_pd(q0, _mm256_mul_pd(wn0, wn0));
+            q1 = _mm256_add_pd(q1, _mm256_mul_pd(wn1, wn1));
+            vr0 = _mm256_add_pd(vr0, _mm256_mul_pd(_mm256_mul_pd(w0, w0), LO(v8)));
+            vr1 = _mm256_add_pd(vr1, _mm256_mul_pd(_mm256_mul_pd(w1, w1), HI(v8)));
+            ct0 = _mm256_add_pd(ct0, _mm256_mul_pd(w0, LO(o8)));
+            ct1 = _mm256_add_pd(ct1, _mm256_mul_pd(w1, HI(o8)));
+        }
+    }
+    _mm256_storeu_pd(out, sg0);
+    _mm256_storeu_pd(out + 4, sg1);
+    _mm256_storeu_pd(out + 16, nm0);
+    _mm256_storeu_pd(out + 20, nm1);
     if (full) {
-        s[1] = v0 + v1;
-        s[3] = q0 + q1;
-        s[4] = c0 + c1;
+        _mm256_storeu_pd(out + 8, vr0);
+        _mm256_storeu_pd(out + 12, vr1);
+        _mm256_storeu_pd(out + 24, q0);
+        _mm256_storeu_pd(out + 28, q1);
+        _mm256_storeu_pd(out + 32, ct0);
+        _mm256_storeu_pd(out + 36, ct1);
     }
 }
+#undef LO
+#undef HI
 
-/* Two out-of-line instances: every engine runs the very same machine code per segment, so
- * no inlining context can change the rounding (e.g. by contracting into FMAs). */
-static __attribute__((noinline)) void seg_sum_full(const uint16_t *li, const float *wt, uint64_t a,
-                                                   uint64_t e, const tile_buf *tb, double *s)
+static void group_fast_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
+                            const tile_buf *tb, double *out)
 {
-    seg_sum_body(li, wt, a, e, tb, 1, s);
+    group_avx2(li, wt, r0, r1, tb, 0, out);
 }
 
-static __attribute__((noinline)) void seg_sum_fast(const uint16_t *li, const float *wt, uint64_t a,
-                                                   uint64_t e, const tile_buf *tb, double *s)
+static void group_full_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
+                            const tile_buf *tb, double *out)
 {
-    seg_sum_body(li, wt, a, e, tb, 0, s);
+    group_avx2(li, wt, r0, r1, tb, 1, out);
+}
+#endif
+
+_Static_assert(AZS_LANES == 8, "the AVX2 kernel holds 8 lanes");
+
+static group_fn pick_group(int full)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (azs_cpu_features() & AZS_CPU_AVX2) return full ? group_full_avx2 : group_fast_avx2;
+#endif
+    return full ? group_full_portable : group_fast_portable;
+}
+
+const char *azs_tiled_kernel_name(void)
+{
+    return pick_group(0) == group_fast_portable ? "portable" : "avx2";
 }
 
 static int wants_full(const azs_tiled_ctx *c, const azs_frame_result *o)
@@ -296,20 +454,16 @@ static void finish(const azs_frame_result *out, uint32_t b, const double *s, int
 }
 
 /* Tile tt: preprocess its pixels (TPX points at the tile's first pixel), then hand each
- * segment's sum (sum_[5], segment s_) to EMIT. */
+ * group's lane sums (sum_[5 * AZS_LANES], group g_) to EMIT. */
 #define TILE_LOOP(C, PRE, TPX, TT, TB, FULL, EMIT)                                             \
     do {                                                                                       \
         const azs_tiled *t_ = (C)->t;                                                          \
         const uint64_t p0_ = (uint64_t)(TT) * AZS_TILE_PX;                                     \
+        const group_fn gf_ = pick_group(FULL);                                                 \
         (PRE)((C), (TPX), p0_, tile_pixels((C), (TT)), (TB), (FULL));                          \
-        for (uint64_t s_ = t_->tile_seg[TT]; s_ < t_->tile_seg[(TT) + 1]; s_++) {              \
-            double sum_[5];                                                                    \
-            if (FULL)                                                                          \
-                seg_sum_full(t_->local, t_->weight, t_->seg_ptr[s_], t_->seg_ptr[s_ + 1], (TB), \
-                             sum_);                                                            \
-            else                                                                               \
-                seg_sum_fast(t_->local, t_->weight, t_->seg_ptr[s_], t_->seg_ptr[s_ + 1], (TB), \
-                             sum_);                                                            \
+        for (uint64_t g_ = t_->tile_grp[TT]; g_ < t_->tile_grp[(TT) + 1]; g_++) {              \
+            double sum_[5 * AZS_LANES];                                                        \
+            gf_(t_->local, t_->weight, t_->grp_row[g_], t_->grp_row[g_ + 1], (TB), sum_);      \
             EMIT;                                                                              \
         }                                                                                      \
     } while (0)
@@ -320,21 +474,29 @@ static uint32_t tile_pixels(const azs_tiled_ctx *c, uint64_t tt)
     return (uint32_t)(left < AZS_TILE_PX ? left : AZS_TILE_PX);
 }
 
-/* The serial engine's per-tile step: add the tile's segment sums to the bins. */
+/* The serial engine's per-tile step: add the tile's lane sums to their bins. */
 static void serial_tile(const azs_tiled_ctx *c, pre_fn pre, const void *tpx, uint32_t tt,
                         double *acc, tile_buf *tb, int full)
 {
     const azs_tiled *t = c->t;
     if (full)
         TILE_LOOP(c, pre, tpx, tt, tb, 1, {
-            double *a_ = acc + (size_t)t->seg_bin[s_] * 5;
-            for (int j_ = 0; j_ < 5; j_++) a_[j_] += sum_[j_];
+            for (int l_ = 0; l_ < AZS_LANES; l_++) {
+                const uint32_t b_ = t->seg_bin[g_ * AZS_LANES + l_];
+                if (b_ == UINT32_MAX) continue;
+                double *a_ = acc + (size_t)b_ * 5;
+                for (int q_ = 0; q_ < 5; q_++) a_[q_] += sum_[q_ * AZS_LANES + l_];
+            }
         });
     else
         TILE_LOOP(c, pre, tpx, tt, tb, 0, {
-            double *a_ = acc + (size_t)t->seg_bin[s_] * 5;
-            a_[0] += sum_[0];
-            a_[2] += sum_[2];
+            for (int l_ = 0; l_ < AZS_LANES; l_++) {
+                const uint32_t b_ = t->seg_bin[g_ * AZS_LANES + l_];
+                if (b_ == UINT32_MAX) continue;
+                double *a_ = acc + (size_t)b_ * 5;
+                a_[0] += sum_[l_];
+                a_[2] += sum_[2 * AZS_LANES + l_];
+            }
         });
 }
 
@@ -414,11 +576,17 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
 #pragma omp for schedule(dynamic, 4)
         for (int64_t tt = 0; tt < nt; tt++) {
             if (full)
-                TILE_LOOP(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, tb, 1, memcpy(scratch + s_ * 5, sum_, sizeof sum_));
+                TILE_LOOP(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, tb, 1, {
+                    for (int l_ = 0; l_ < AZS_LANES; l_++)
+                        for (int q_ = 0; q_ < 5; q_++)
+                            scratch[(g_ * AZS_LANES + l_) * 5 + q_] = sum_[q_ * AZS_LANES + l_];
+                });
             else
                 TILE_LOOP(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, tb, 0, {
-                    scratch[s_ * 5] = sum_[0];
-                    scratch[s_ * 5 + 2] = sum_[2];
+                    for (int l_ = 0; l_ < AZS_LANES; l_++) {
+                        scratch[(g_ * AZS_LANES + l_) * 5] = sum_[l_];
+                        scratch[(g_ * AZS_LANES + l_) * 5 + 2] = sum_[2 * AZS_LANES + l_];
+                    }
                 });
         }
         /* Per bin, its segments in tile order, added to +0.0 as the serial engine does. */

@@ -25,15 +25,19 @@
  * stays in L2 beside the streamed matrix; local indices fit in 16 bits. */
 #define AZS_TILE_PX 8192u
 
+/* Segments are summed AZS_LANES at a time (one per SIMD lane). */
+#define AZS_LANES 8
+
 typedef struct azs_tiled {
     uint32_t ntiles;
-    uint64_t nseg;
-    uint64_t *tile_seg;    /* [ntiles+1]: segments of tile t are [tile_seg[t], tile_seg[t+1]) */
-    uint32_t *seg_bin;     /* [nseg] */
-    uint64_t *seg_ptr;     /* [nseg+1]: entries of segment s are [seg_ptr[s], seg_ptr[s+1]) */
-    uint16_t *local;       /* [nnz]: pixel index within the tile */
-    float *weight;         /* [nnz] */
-    uint64_t *bin_ptr;     /* [nbins+1]: segments of bin b, in tile order, are */
+    uint64_t ngroups, nrows, nnz;
+    uint64_t *tile_grp;    /* [ntiles+1]: groups of tile t are [tile_grp[t], tile_grp[t+1]) */
+    uint64_t *grp_row;     /* [ngroups+1]: rows of group g; a row is AZS_LANES entries, one
+                            * per lane (entry j of each of the group's segments) */
+    uint32_t *seg_bin;     /* [ngroups * AZS_LANES]: bin of lane g*LANES+l, UINT32_MAX = empty */
+    uint16_t *local;       /* [nrows * AZS_LANES]: pixel index within the tile (0: padding) */
+    float *weight;         /* [nrows * AZS_LANES] (0: padding) */
+    uint64_t *bin_ptr;     /* [nbins+1]: lanes of bin b, in the serial engine's order, are */
     uint32_t *bin_seg;     /*   bin_seg[bin_ptr[b] .. bin_ptr[b+1]) (for the OpenMP engine) */
 } azs_tiled;
 
@@ -55,8 +59,11 @@ typedef struct azs_tiled_ctx {
     int poisson_dark;      /* pyFAI's 2D no/bbox paths: variance max(v,1) + dark */
 } azs_tiled_ctx;
 
-/* Scratch of the OpenMP engine: one 5-double sum per segment. */
+/* Scratch of the OpenMP engine: one 5-double sum per lane. */
 size_t azs_tiled_scratch_bytes(const azs_tiled *t);
+
+/* The segment kernel dispatch chose ("avx2" or "portable"; same bits either way). */
+const char *azs_tiled_kernel_name(void);
 
 /* Bytes of the serial engine's tile buffer (preprocessed pixels of one tile). */
 size_t azs_tiled_buffer_bytes(void);

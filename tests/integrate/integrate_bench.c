@@ -1,13 +1,16 @@
 /* Benchmark driver (not a test): build the matrix for a PONI and time the engines on one
  * raw frame repeated. Driven by bench/integrate_engine.py, which runs pyFAI alongside.
  *   integrate_bench PONI FRAME.raw DTYPE(u16|u32|i32|f32) SPLIT(no|bbox|full) NPT NPT_AZIM NFRAMES
- * Prints key=value lines. */
+ * Prints key=value lines. AZS_KERNEL=portable caps the CPU features to SSE2 (the portable
+ * segment kernel instead of AVX2 gathers; same bits). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "azstream/integrate.h"
+#include "common/cpu.h"
+#include "integrate/tiled.h"
 
 static double now(void)
 {
@@ -22,6 +25,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s PONI FRAME DTYPE SPLIT NPT NPT_AZIM NFRAMES\n", argv[0]);
         return 2;
     }
+    const char *kern = getenv("AZS_KERNEL");
+    if (kern && !strcmp(kern, "portable")) azs_cpu_limit(AZS_CPU_SSE2);
+    printf("kernel=%s\n", azs_tiled_kernel_name());
     azs_geometry g;
     if (azs_poni_load(argv[1], &g) != AZS_OK) { fprintf(stderr, "%s\n", azs_last_error()); return 1; }
     azs_dtype t = !strcmp(argv[3], "u16") ? AZS_U16 : !strcmp(argv[3], "u32") ? AZS_U32

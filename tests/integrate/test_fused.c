@@ -9,6 +9,8 @@
  *  - corrupt, truncated and wrong-size chunks: the fused path returns the same status as
  *    azs_chunk_decode (never crashes; this runs under ASan), mutated chunks that still
  *    decode give the same numbers as decode + integrate.
+ *  - the portable segment kernel (features capped to SSE2) gives the same bits as the AVX2
+ *    one (where the CPU has AVX2);
  * The detector is 301 x 211 = 63511 pixels: 8 tiles, the last one partial, n % 8 = 7. */
 #include <math.h>
 #include <stdio.h>
@@ -17,7 +19,9 @@
 
 #include "azstream/codec.h"
 #include "azstream/integrate.h"
+#include "common/cpu.h"
 #include "integrate/integrator_internal.h"
+#include "integrate/tiled.h"
 
 #define NY 301
 #define NX 211
@@ -186,6 +190,18 @@ int main(void)
             CHECK(azs_integrate_frame(it, ws, px, t, &fs) == AZS_OK, "serial: %s", azs_last_error());
             CHECK(azs_integrate_frame_omp(it, ws, px, t, &fo) == AZS_OK, "omp: %s", azs_last_error());
             CHECK(res_same(&serial, &omp, nb), "cfg %d %s: omp differs from serial", cfg, azs_dtype_name(t));
+            {
+                result port;
+                res_alloc(&port, nb);
+                azs_frame_result fp = res_view(&port);
+                azs_cpu_limit(AZS_CPU_SSE2);
+                CHECK(!strcmp(azs_tiled_kernel_name(), "portable"), "cap: %s", azs_tiled_kernel_name());
+                CHECK(azs_integrate_frame(it, ws, px, t, &fp) == AZS_OK, "portable: %s", azs_last_error());
+                azs_cpu_limit(~0u);
+                CHECK(res_same(&serial, &port, nb), "cfg %d %s: portable kernel differs from %s", cfg,
+                      azs_dtype_name(t), azs_tiled_kernel_name());
+                res_free(&port);
+            }
             if (!(with_dark && two_d)) { /* the brute force lacks pyFAI's 2D dark-in-variance rule */
                 double w = reference_worst(it, src, &serial);
                 CHECK(w < 1e-12, "cfg %d %s: brute force differs by %.3g", cfg, azs_dtype_name(t), w);
@@ -266,6 +282,6 @@ int main(void)
         azs_integrator_destroy(it);
     }
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    else printf("tiled and fused engines: all checks passed\n");
+    else printf("tiled and fused engines (segment kernel %s): all checks passed\n", azs_tiled_kernel_name());
     return failures ? 1 : 0;
 }
