@@ -26,6 +26,13 @@ $AZ synth -o $W1 --poni bench/eiger4m.poni --frames $FRAMES --seed 1 > $OUT/synt
 cat $W1 > /dev/null   # into the page cache
 $AZ info $W1 | tee $OUT/info.txt | head -12
 $AZ bench-decode $W1 --frames 0:64 --no-ref > $OUT/bench-decode.txt 2>&1; cat $OUT/bench-decode.txt
+# Single-thread engine on frame 0 of W1: AVX2 segment kernel against the portable one.
+if [ "${ENGINE_CMP:-0}" = 1 ]; then
+  $AZ export $W1 --frames 0:1 -o /tmp/f0.raw > /dev/null
+  for m in $METHODS; do for k in avx2 portable; do
+    echo "engine $m $k: $(AZS_KERNEL=$k OMP_NUM_THREADS=16 $B/tests/integrate/integrate_bench bench/eiger4m.poni /tmp/f0.raw u32 $m 1000 0 60 | grep -E 'kernel|fps' | tr '\n' ' ')" | tee -a $OUT/engine.txt
+  done; done
+fi
 for m in $METHODS; do
   [ "${SKIP_CPU:-0}" = 1 ] || $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${CPU_FRAMES:-480} \
       --workers 1,2,4,8,16 --layouts ${CPU_LAYOUTS:-serial,threads,procs} > $OUT/bench-cpu-$m.txt 2>&1
@@ -108,3 +115,4 @@ cat $OUT/mpi.txt
 cat $OUT/procs-gpu.txt 2>/dev/null
 cat $OUT/gpu-sweep.txt 2>/dev/null
 cat $OUT/gpu-long.txt 2>/dev/null
+cat $OUT/engine.txt 2>/dev/null
