@@ -207,12 +207,13 @@ done:
 
 /* ---- engine ---------------------------------------------------------------------------- */
 
-/* Preprocess pixels [p0, p0+n) of the frame (px points at pixel p0) into b->sg (signal), b->nm (norm) and, if
- * full, b->vr (variance), b->ok (1 valid, 0 skipped). One instantiation per dtype; the
+/* Preprocess pixels [p0, p0+n) of the frame (px points at pixel p0) into pairs
+ * b->sn[2i] = signal, b->sn[2i+1] = norm and, if full, b->vo[2i] = variance,
+ * b->vo[2i+1] = valid (1 or 0). Pairs, so that one 64-bit gather fetches both. One instantiation per dtype; the
  * branches on dark / dummy / full are hoisted out of the pixel loop so that the compiler
  * vectorises each variant. */
 typedef struct tile_buf {
-    float sg[AZS_TILE_PX], nm[AZS_TILE_PX], vr[AZS_TILE_PX], ok[AZS_TILE_PX];
+    float sn[2 * AZS_TILE_PX], vo[2 * AZS_TILE_PX];
 } tile_buf;
 
 /* Branch-free selects on the bits (m is all ones or all zeros): SSE2 has no blend, and GCC
@@ -250,13 +251,13 @@ static inline float u32_to_float(uint32_t x)
         const float v = AZS_TO_FLOAT(px[i]);                                                   \
         const uint32_t ok = pixel_ok(v, DUMMY, dv, dd);                                        \
         const float d = DK ? dk[i] : 0.0f;                                                     \
-        b->sg[i] = keep(DK ? v - d : v, ok);                                                   \
-        b->nm[i] = keep(nf[i], ok);                                                            \
+        b->sn[2 * i] = keep(DK ? v - d : v, ok);                                               \
+        b->sn[2 * i + 1] = keep(nf[i], ok);                                                    \
         if (FULL) {                                                                            \
             float vr = pick(-(uint32_t)(v > 1.0f), v, 1.0f);                                   \
             if (DK && pdark) vr += d;                                                          \
-            b->vr[i] = keep(vr, ok & pois);                                                    \
-            b->ok[i] = keep(1.0f, ok);                                                         \
+            b->vo[2 * i] = keep(vr, ok & pois);                                                \
+            b->vo[2 * i + 1] = keep(1.0f, ok);                                                 \
         }                                                                                      \
     }
 
@@ -267,8 +268,16 @@ static inline float u32_to_float(uint32_t x)
         else AZS_PRE_LOOP(T, DK, 2, FULL)                                                      \
     } while (0)
 
+/* An AVX2 clone of each preprocessing loop (twice the SSE2 width; no FMA in "avx2", so
+ * the same roundings), picked by the loader. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_THREAD__)
+#define AZS_PRE_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define AZS_PRE_CLONES
+#endif
+
 #define AZS_PRE(NAME, T)                                                                       \
-    static void NAME(const azs_tiled_ctx *restrict c, const T *restrict px, uint64_t p0,      \
+    AZS_PRE_CLONES static void NAME(const azs_tiled_ctx *restrict c, const T *restrict px, uint64_t p0,      \
                      uint32_t n, tile_buf *restrict b, int full)                               \
     {                                                                                          \
         const float *restrict nf = c->norm + p0;                                               \
@@ -325,13 +334,13 @@ group_body(const uint16_t *restrict li, const float *restrict wt, uint64_t r0, u
         const float *ww = wt + r * AZS_LANES;
         for (int l = 0; l < AZS_LANES; l++) {
             const uint32_t i = ix[l];
-            const double w = ww[l], wn = w * (double)tb->nm[i];
-            sg[l] += w * (double)tb->sg[i];
+            const double w = ww[l], wn = w * (double)tb->sn[2 * i + 1];
+            sg[l] += w * (double)tb->sn[2 * i];
             nm[l] += wn;
             if (full) {
                 q[l] += wn * wn;
-                vr[l] += (w * w) * (double)tb->vr[i];
-                ct[l] += w * (double)tb->ok[i];
+                vr[l] += (w * w) * (double)tb->vo[2 * i];
+                ct[l] += w * (double)tb->vo[2 * i + 1];
             }
         }
     }
@@ -364,12 +373,22 @@ static void group_full_portable(const uint16_t *li, const float *wt, uint64_t r0
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-/* Eight lanes: four doubles in each of two registers per quantity. target("avx2") without
- * "fma": mul and add stay separate roundings, as in the portable kernel. */
+/* Eight lanes: four doubles in each of two registers per quantity. A lane's (signal, norm)
+ * pair is one 64-bit gather (half the gathered elements of two 32-bit gathers), then the
+ * pairs are split with one permute. target("avx2") without "fma": mul and add stay
+ * separate roundings, as in the portable kernel. */
 #define LO(x) _mm256_cvtps_pd(_mm256_castps256_ps128(x))
 #define HI(x) _mm256_cvtps_pd(_mm256_extractf128_ps((x), 1))
 
-__attribute__((target("avx2"))) static void
+/* Gather the pairs of the 4 lanes in idx4 and return [first × 4 | second × 4]. */
+__attribute__((target("avx2"))) static inline __m256 gather_pairs(const float *base, __m128i idx4)
+{
+    const __m256i perm = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    const __m256i p = _mm256_i32gather_epi64((const long long *)base, idx4, 8);
+    return _mm256_permutevar8x32_ps(_mm256_castsi256_ps(p), perm);
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void
 group_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const tile_buf *tb,
            int full, double *out)
 {
@@ -377,24 +396,24 @@ group_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const 
             q0 = sg0, q1 = sg0, ct0 = sg0, ct1 = sg0;
     for (uint64_t r = r0; r < r1; r++) {
         const __m256i ix = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(li + r * 8)));
+        const __m128i ilo = _mm256_castsi256_si128(ix), ihi = _mm256_extracti128_si256(ix, 1);
         const __m256 w8 = _mm256_loadu_ps(wt + r * 8);
         const __m256d w0 = LO(w8), w1 = HI(w8);
-        const __m256 s8 = _mm256_i32gather_ps(tb->sg, ix, 4);
-        const __m256 n8 = _mm256_i32gather_ps(tb->nm, ix, 4);
-        const __m256d wn0 = _mm256_mul_pd(w0, LO(n8)), wn1 = _mm256_mul_pd(w1, HI(n8));
-        sg0 = _mm256_add_pd(sg0, _mm256_mul_pd(w0, LO(s8)));
-        sg1 = _mm256_add_pd(sg1, _mm256_mul_pd(w1, HI(s8)));
+        const __m256 a = gather_pairs(tb->sn, ilo), b = gather_pairs(tb->sn, ihi);
+        /* a = [sig lanes 0-3 | norm lanes 0-3], b = the same for lanes 4-7 */
+        const __m256d wn0 = _mm256_mul_pd(w0, HI(a)), wn1 = _mm256_mul_pd(w1, HI(b));
+        sg0 = _mm256_add_pd(sg0, _mm256_mul_pd(w0, LO(a)));
+        sg1 = _mm256_add_pd(sg1, _mm256_mul_pd(w1, LO(b)));
         nm0 = _mm256_add_pd(nm0, wn0);
         nm1 = _mm256_add_pd(nm1, wn1);
         if (full) {
-            const __m256 v8 = _mm256_i32gather_ps(tb->vr, ix, 4);
-            const __m256 o8 = _mm256_i32gather_ps(tb->ok, ix, 4);
+            const __m256 c = gather_pairs(tb->vo, ilo), d = gather_pairs(tb->vo, ihi);
             q0 = _mm256_add_pd(q0, _mm256_mul_pd(wn0, wn0));
             q1 = _mm256_add_pd(q1, _mm256_mul_pd(wn1, wn1));
-            vr0 = _mm256_add_pd(vr0, _mm256_mul_pd(_mm256_mul_pd(w0, w0), LO(v8)));
-            vr1 = _mm256_add_pd(vr1, _mm256_mul_pd(_mm256_mul_pd(w1, w1), HI(v8)));
-            ct0 = _mm256_add_pd(ct0, _mm256_mul_pd(w0, LO(o8)));
-            ct1 = _mm256_add_pd(ct1, _mm256_mul_pd(w1, HI(o8)));
+            vr0 = _mm256_add_pd(vr0, _mm256_mul_pd(_mm256_mul_pd(w0, w0), LO(c)));
+            vr1 = _mm256_add_pd(vr1, _mm256_mul_pd(_mm256_mul_pd(w1, w1), LO(d)));
+            ct0 = _mm256_add_pd(ct0, _mm256_mul_pd(w0, HI(c)));
+            ct1 = _mm256_add_pd(ct1, _mm256_mul_pd(w1, HI(d)));
         }
     }
     _mm256_storeu_pd(out, sg0);
@@ -413,13 +432,13 @@ group_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const 
 #undef LO
 #undef HI
 
-static void group_fast_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
+__attribute__((target("avx2"))) static void group_fast_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
                             const tile_buf *tb, double *out)
 {
     group_avx2(li, wt, r0, r1, tb, 0, out);
 }
 
-static void group_full_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
+__attribute__((target("avx2"))) static void group_full_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
                             const tile_buf *tb, double *out)
 {
     group_avx2(li, wt, r0, r1, tb, 1, out);
