@@ -36,7 +36,7 @@ fi
 for m in $METHODS; do
   [ "${SKIP_CPU:-0}" = 1 ] || $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${CPU_FRAMES:-480} \
       --workers 1,2,4,8,16 --layouts ${CPU_LAYOUTS:-serial,threads,procs} > $OUT/bench-cpu-$m.txt 2>&1
-  $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames $FRAMES --layouts gpu --workers ${GPU_READERS:-8,16} > $OUT/bench-gpu-$m.txt 2>&1
+  [ "${SKIP_GPU:-0}" = 1 ] || $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames $FRAMES --layouts gpu --workers ${GPU_READERS:-8,16} > $OUT/bench-gpu-$m.txt 2>&1
 done
 # GPU layout sweep: "BxSrR" = batch B frames, S slots, R reader threads; with the trace of
 # where the main thread waited (readers or GPU).
@@ -98,7 +98,7 @@ PY
 if python3 -c 'import pyFAI' 2>/dev/null; then
   for m in $METHODS; do
     OMP_NUM_THREADS=16 timeout 240 python3 bench/pyfai_side_by_side $W1 --poni bench/eiger4m.poni --method $m \
-      --workers 16 --frames ${PYFAI_FRAMES:-160} --azstream $AZ > $OUT/side-by-side-$m.txt 2>&1; tail -15 $OUT/side-by-side-$m.txt
+      --workers 16 --frames ${PYFAI_FRAMES:-160} --frames-parallel ${PYFAI_PAR_FRAMES:-${PYFAI_FRAMES:-160}} --azstream $AZ > $OUT/side-by-side-$m.txt 2>&1; tail -15 $OUT/side-by-side-$m.txt
   done
 fi
 # pyFAI + silx OpenCL GPU pipeline on the same stack and GPU (the NVIDIA OpenCL library is
