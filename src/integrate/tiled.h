@@ -5,7 +5,8 @@
  * cache. Here the pixels are cut into tiles of AZS_TILE_PX consecutive pixels; each tile
  * is preprocessed once (value, dark, dummy, norm → a few floats per pixel, kept in L1/L2)
  * and then its entries are summed bin by bin ("segments": one bin, the entries of that bin
- * whose pixels lie in the tile), each segment in registers, then added to the bin.
+ * whose pixels lie in the tile), eight segments at a time in SIMD lanes, each segment's
+ * sums then added to its bin.
  *
  * Determinism: the sum of bin b is ((0 + seg_b,t1) + seg_b,t2) + ... in tile order, each
  * segment summed the same way whoever computes it. The serial engine walks tiles in order;
