@@ -1,6 +1,6 @@
 /* Layout 0 (DESIGN §2): one loop, frame after frame: read the raw chunk, decode it with
- * OpenMP over the LZ4 blocks, integrate with OpenMP over the bins, hand the row to the
- * sink. The baseline every other layout is compared with; its numbers are bit-identical
+ * OpenMP over the LZ4 blocks, integrate with OpenMP over pixel tiles (then over bins to
+ * add up the tiles' sums), hand the row to the sink. The baseline every other layout is compared with; its numbers are bit-identical
  * to layout 1's because both engines are deterministic (the OpenMP variants promise the
  * same result as the single-threaded ones). */
 #include <stdlib.h>
