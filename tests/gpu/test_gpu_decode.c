@@ -11,16 +11,7 @@
 #include "azstream/gpu.h"
 #include "gpu_test_util.h"
 
-static int failures;
-#define CHECK(c, ...)                                                                      \
-    do {                                                                                   \
-        if (!(c)) {                                                                        \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                           \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fprintf(stderr, "\n");                                                         \
-            failures++;                                                                    \
-        }                                                                                  \
-    } while (0)
+#include "../common/check.h"
 
 static azs_dtype dtype_of(size_t s)
 {

@@ -26,16 +26,7 @@
 #define NY 301
 #define NX 211
 #define NPIX (NY * NX)
-static int failures;
-#define CHECK(c, ...)                                                                    \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            failures++;                                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #c);        \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-        }                                                                                \
-    } while (0)
+#include "../common/check.h"
 
 static double rad[NPIX], chi[NPIX], radc[(NY + 1) * (NX + 1)], chic[(NY + 1) * (NX + 1)];
 static float dark[NPIX], flat[NPIX];

@@ -14,16 +14,7 @@
 
 #define NY 37
 #define NX 53
-static int failures;
-#define CHECK(c, ...)                                                                    \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            failures++;                                                                  \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #c);        \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fputc('\n', stderr);                                                         \
-        }                                                                                \
-    } while (0)
+#include "../common/check.h"
 
 static double rad[NY * NX], chi[NY * NX], radc[(NY + 1) * (NX + 1)], chic[(NY + 1) * (NX + 1)];
 

@@ -14,16 +14,7 @@
 #include "layouts.h"
 
 #define MAXF 400
-static int failures;
-#define CHECK(c, ...)                                                                  \
-    do {                                                                               \
-        if (!(c)) {                                                                    \
-            failures++;                                                                \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);               \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fprintf(stderr, "\n");                                                     \
-        }                                                                              \
-    } while (0)
+#include "../common/check.h"
 
 typedef struct rec {
     uint64_t n;
