@@ -62,7 +62,8 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
 {
     memset(t, 0, sizeof *t);
     const uint64_t nt64 = (npix + AZS_TILE_PX - 1) / AZS_TILE_PX;
-    if (nt64 > UINT32_MAX) return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: %llu pixels", (unsigned long long)npix);
+    if (nt64 > UINT32_MAX)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: %llu pixels", (unsigned long long)npix);
     const uint32_t nt = (uint32_t)(nt64 ? nt64 : 1);
     const uint64_t nnz = m->nnz;
     azs_status st = AZS_OK;
@@ -90,7 +91,8 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
     spix = malloc((nnz ? nnz : 1) * sizeof *spix);
     sw = malloc((nnz ? nnz : 1) * sizeof *sw);
     if (!tile_seg || !seg_ptr || !sbin || !spix || !sw) {
-        st = azs_fail(AZS_ERR_NOMEM, "integrate: tiled matrix (%llu entries)", (unsigned long long)nnz);
+        st = azs_fail(AZS_ERR_NOMEM, "integrate: tiled matrix (%llu entries)",
+                      (unsigned long long)nnz);
         goto done;
     }
     uint64_t s_acc = 0, e_acc = 0;
@@ -158,7 +160,8 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
             ngroups = g;
             nrows = row;
             if (ngroups * AZS_LANES >= UINT32_MAX) {
-                st = azs_fail(AZS_ERR_UNSUPPORTED, "integrate: %llu segments", (unsigned long long)nseg);
+                st = azs_fail(AZS_ERR_UNSUPPORTED, "integrate: %llu segments",
+                              (unsigned long long)nseg);
                 goto done;
             }
             t->ntiles = nt;
@@ -209,9 +212,9 @@ done:
 
 /* Preprocess pixels [p0, p0+n) of the frame (px points at pixel p0) into pairs
  * b->sn[2i] = signal, b->sn[2i+1] = norm and, if full, b->vo[2i] = variance,
- * b->vo[2i+1] = valid (1 or 0). Pairs, so that one 64-bit gather fetches both. One instantiation per dtype; the
- * branches on dark / dummy / full are hoisted out of the pixel loop so that the compiler
- * vectorises each variant. */
+ * b->vo[2i+1] = valid (1 or 0): pairs, so that one 64-bit gather fetches both. One
+ * instantiation per dtype; the branches on dark / dummy / full are hoisted out of the pixel
+ * loop so that the compiler vectorises each variant. */
 typedef struct tile_buf {
     float sn[2 * AZS_TILE_PX], vo[2 * AZS_TILE_PX];
 } tile_buf;
@@ -277,8 +280,8 @@ static inline float u32_to_float(uint32_t x)
 #endif
 
 #define AZS_PRE(NAME, T)                                                                       \
-    AZS_PRE_CLONES static void NAME(const azs_tiled_ctx *restrict c, const T *restrict px, uint64_t p0,      \
-                     uint32_t n, tile_buf *restrict b, int full)                               \
+    AZS_PRE_CLONES static void NAME(const azs_tiled_ctx *restrict c, const T *restrict px,    \
+                                    uint64_t p0, uint32_t n, tile_buf *restrict b, int full)   \
     {                                                                                          \
         const float *restrict nf = c->norm + p0;                                               \
         const float *restrict dk = c->dark ? c->dark + p0 : NULL;                              \
@@ -432,14 +435,16 @@ group_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const 
 #undef LO
 #undef HI
 
-__attribute__((target("avx2"))) static void group_fast_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
-                            const tile_buf *tb, double *out)
+__attribute__((target("avx2"))) static void
+group_fast_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const tile_buf *tb,
+               double *out)
 {
     group_avx2(li, wt, r0, r1, tb, 0, out);
 }
 
-__attribute__((target("avx2"))) static void group_full_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
-                            const tile_buf *tb, double *out)
+__attribute__((target("avx2"))) static void
+group_full_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const tile_buf *tb,
+               double *out)
 {
     group_avx2(li, wt, r0, r1, tb, 1, out);
 }
@@ -531,7 +536,8 @@ azs_status azs_tiled_frame(const azs_tiled_ctx *c, const void *px, azs_dtype dty
                            const azs_frame_result *out, double *acc, void *tile_buffer)
 {
     pre_fn pre = pre_for(dtype);
-    if (!pre) return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
+    if (!pre)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
     const int full = wants_full(c, out);
     const size_t es = azs_dtype_size(dtype);
     memset(acc, 0, (size_t)c->nbins * 5 * sizeof(double));
@@ -549,7 +555,8 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dty
                            void *stage_, void *scratch)
 {
     pre_fn pre = pre_for(dtype);
-    if (!pre) return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
+    if (!pre)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
     const size_t es = azs_dtype_size(dtype), cap = azs_tiled_stage_bytes();
     if (bl->elem_size != es || bl->n != c->npix || bl->max_block_bytes > AZS_FUSED_MAX_BLOCK)
         return azs_fail(AZS_ERR_INVALID_ARG, "integrate: chunk of %zu x %zu-byte elements "
@@ -563,7 +570,8 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dty
         const uint32_t need = tile_pixels(c, tt);
         while (have < need) {
             size_t got = 0;
-            azs_status st = azs_bslz4_blocks_next(bl, stage + have * es, cap - have * es, scratch, &got);
+            azs_status st =
+                azs_bslz4_blocks_next(bl, stage + have * es, cap - have * es, scratch, &got);
             if (st != AZS_OK) return st;
             if (got == 0)
                 return azs_fail(AZS_ERR_TRUNCATED, "integrate: chunk ends after %zu of %llu pixels",
@@ -582,7 +590,8 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
                                const azs_frame_result *out, double *scratch)
 {
     pre_fn pre = pre_for(dtype);
-    if (!pre) return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
+    if (!pre)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
     const int full = wants_full(c, out);
     const size_t es = azs_dtype_size(dtype);
     const azs_tiled *t = c->t;
@@ -594,21 +603,22 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
         tile_buf *tb = &tile;
 #pragma omp for schedule(dynamic, 4)
         for (int64_t tt = 0; tt < nt; tt++) {
+            const char *tpx = (const char *)px + (size_t)tt * AZS_TILE_PX * es;
             if (full)
-                TILE_LOOP(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, tb, 1, {
+                TILE_LOOP(c, pre, tpx, tt, tb, 1, {
                     for (int l_ = 0; l_ < AZS_LANES; l_++)
                         for (int q_ = 0; q_ < 5; q_++)
                             scratch[(g_ * AZS_LANES + l_) * 5 + q_] = sum_[q_ * AZS_LANES + l_];
                 });
             else
-                TILE_LOOP(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, tb, 0, {
+                TILE_LOOP(c, pre, tpx, tt, tb, 0, {
                     for (int l_ = 0; l_ < AZS_LANES; l_++) {
                         scratch[(g_ * AZS_LANES + l_) * 5] = sum_[l_];
                         scratch[(g_ * AZS_LANES + l_) * 5 + 2] = sum_[2 * AZS_LANES + l_];
                     }
                 });
         }
-        /* Per bin, its segments in tile order, added to +0.0 as the serial engine does. */
+        /* Per bin, its lanes in the serial engine's order, added to +0.0 as it does. */
 #pragma omp for schedule(static, 64)
         for (int64_t b = 0; b < nb; b++) {
             double a[5] = {0, 0, 0, 0, 0};
