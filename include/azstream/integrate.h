@@ -93,6 +93,8 @@ typedef struct azs_csr_view {
 
 azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *view);
 
+/* About nbins × 40 bytes + 320 KiB, plus room for the OpenMP engine's per-segment sums
+ * (allocated, touched only if azs_integrate_frame_omp runs). */
 azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out);
 void azs_workspace_destroy(azs_workspace *ws);
 
@@ -112,7 +114,9 @@ typedef struct azs_frame_result {
 
 /* Integrate one decoded frame of ny*nx pixels of `dtype` (u8/u16/u32/i8/i16/i32/f32/f64;
  * 64-bit integers are refused). Single-threaded, allocation-free, deterministic. `ws` is
- * not used by the CPU engines today (kept for scratch; may be NULL). */
+ * the caller's workspace (per-bin sums, one preprocessed tile); one workspace must not be
+ * used by two threads at once. NULL is AZS_ERR_INVALID_ARG (except for the azimuthal error
+ * model, which needs no scratch). */
 azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, const void *pixels,
                                azs_dtype dtype, const azs_frame_result *out);
 /* Decode one chunk of `codec` holding a whole frame and integrate it: the result of
