@@ -183,6 +183,8 @@ int main(void)
     r.intensity = I;
     CHECK(azs_integrate_frame(it, NULL, f16, AZS_U64, &r) == AZS_ERR_UNSUPPORTED, "u64");
     CHECK(azs_integrate_frame(it, NULL, NULL, AZS_U16, &r) == AZS_ERR_INVALID_ARG, "NULL frame");
+    CHECK(azs_integrate_frame(it, NULL, f16, AZS_U16, &r) == AZS_ERR_INVALID_ARG &&
+              strstr(azs_last_error(), "workspace"), "NULL workspace: %s", azs_last_error());
     CHECK(azs_integrator_memory(it) > 0, "memory");
     azs_integrator_destroy(it);
     azs_integrator_destroy(NULL);
