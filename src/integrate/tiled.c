@@ -167,7 +167,6 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
             t->ntiles = nt;
             t->ngroups = ngroups;
             t->nrows = nrows;
-            t->nnz = nnz;
             t->tile_grp = malloc(((size_t)nt + 1) * sizeof *t->tile_grp);
             t->grp_row = malloc((ngroups + 1) * sizeof *t->grp_row);
             t->seg_bin = malloc((ngroups ? ngroups : 1) * AZS_LANES * sizeof *t->seg_bin);

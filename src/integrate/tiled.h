@@ -31,7 +31,7 @@
 
 typedef struct azs_tiled {
     uint32_t ntiles;
-    uint64_t ngroups, nrows, nnz;
+    uint64_t ngroups, nrows;
     uint64_t *tile_grp;    /* [ntiles+1]: groups of tile t are [tile_grp[t], tile_grp[t+1]) */
     uint64_t *grp_row;     /* [ngroups+1]: rows of group g; a row is AZS_LANES entries, one
                             * per lane (entry j of each of the group's segments) */

@@ -27,25 +27,14 @@
 #define NX 211
 #define NPIX (NY * NX)
 #include "../common/check.h"
+#include "analytic_positions.h"
 
 static double rad[NPIX], chi[NPIX], radc[(NY + 1) * (NX + 1)], chic[(NY + 1) * (NX + 1)];
 static float dark[NPIX], flat[NPIX];
 
 static void make_positions(void)
 {
-    const double cy = 120.3, cx = 80.7;
-    for (int i = 0; i <= NY; i++)
-        for (int j = 0; j <= NX; j++) {
-            double y = i - cy, x = (j - cx) * 1.1;
-            radc[i * (NX + 1) + j] = 1e-3 * sqrt(x * x + y * y);
-            chic[i * (NX + 1) + j] = atan2(y, x);
-            if (i < NY && j < NX) {
-                y += 0.5;
-                x += 0.55;
-                rad[i * NX + j] = 1e-3 * sqrt(x * x + y * y);
-                chi[i * NX + j] = atan2(y, x);
-            }
-        }
+    analytic_positions(NY, NX, 120.3, 80.7, rad, chi, radc, chic);
     for (int p = 0; p < NPIX; p++) {
         dark[p] = (float)(p % 5) * 0.25f;
         flat[p] = 0.8f + 0.4f * (float)((p * 31) % 97) / 97.0f;

@@ -15,24 +15,13 @@
 #define NY 37
 #define NX 53
 #include "../common/check.h"
+#include "analytic_positions.h"
 
 static double rad[NY * NX], chi[NY * NX], radc[(NY + 1) * (NX + 1)], chic[(NY + 1) * (NX + 1)];
 
 static void make_positions(void)
 {
-    const double cy = 15.3, cx = 21.7; /* beam inside the detector: χ cut crosses it */
-    for (int i = 0; i <= NY; i++)
-        for (int j = 0; j <= NX; j++) {
-            double y = i - cy, x = (j - cx) * 1.1;
-            radc[i * (NX + 1) + j] = 1e-3 * sqrt(x * x + y * y);
-            chic[i * (NX + 1) + j] = atan2(y, x);
-            if (i < NY && j < NX) {
-                y += 0.5;
-                x += 0.55;
-                rad[i * NX + j] = 1e-3 * sqrt(x * x + y * y);
-                chi[i * NX + j] = atan2(y, x);
-            }
-        }
+    analytic_positions(NY, NX, 15.3, 21.7, rad, chi, radc, chic);
 }
 
 static azs_integrator *build(azs_split split, uint32_t npt_azim, const uint8_t *mask,
