@@ -128,6 +128,20 @@ azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, cons
 azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
                                azs_dtype dtype, const void *chunk, size_t chunk_size,
                                void *frame_buf, const azs_frame_result *out);
+/* Up to AZS_BATCH_MAX chunks integrated together, each with the result of
+ * azs_integrate_chunk bit for bit. Where the matrix streaming dominates (intensity only:
+ * no output that needs the variance, the count or Σnorm², bitshuffle-LZ4 chunks), the
+ * matrix is read once for the whole batch instead of once per frame; otherwise the frames
+ * are integrated one by one. status[j] is frame j's status; msgs (n × msg_len, or NULL)
+ * gets each failed frame's message. Returns AZS_OK if every frame succeeded, else the
+ * first failed frame's status (the other frames' results stand). frame_buf: as for
+ * azs_integrate_chunk (used by the frames done one by one). */
+#define AZS_BATCH_MAX 4
+azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
+                                azs_dtype dtype, int n, const void *const *chunks,
+                                const size_t *chunk_sizes, void *frame_buf,
+                                const azs_frame_result *out, azs_status *status, char *msgs,
+                                size_t msg_len);
 /* The same result bit for bit, bins spread over OpenMP threads (layout 0). */
 azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws,
                                    const void *pixels, azs_dtype dtype,

@@ -21,6 +21,7 @@
  * serial one bit for bit. */
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,10 @@ struct azs_workspace {
     void *scratch_block; /* fused decode: one LZ4 block before the bit-unshuffle */
     double *scratch; /* nseg × 5: the OpenMP tiled engine's per-segment sums (untouched,
                       * so never resident, unless that engine runs) */
+    /* azs_integrate_chunks: per-bin sums, tile and stage of batch frames 1.. (frame 0 uses
+     * the ones above) */
+    double *b_acc[AZS_BATCH_MAX - 1];
+    void *b_tile[AZS_BATCH_MAX - 1], *b_stage[AZS_BATCH_MAX - 1];
 };
 
 void azs_integrate_options_default(azs_integrate_options *o)
@@ -127,8 +132,17 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
     c->delta_dummy = (float)o->delta_dummy;
     c->poisson = o->error_model == AZS_ERRMODEL_POISSON;
     c->poisson_dark = c->poisson && it->dark && o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
+    if ((st = azs_tiled_set_norm(c)) != AZS_OK) {
+        azs_integrator_destroy(it);
+        return st;
+    }
     *out = it;
     return AZS_OK;
+}
+
+const struct azs_tiled_ctx *azs_integrator_tiled_ctx(const azs_integrator *it)
+{
+    return &it->ctx;
 }
 
 /* pyFAI works in internal units and scales the bin centres at the end; so do we. We ask
@@ -235,7 +249,14 @@ azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out)
     ws->tile = azs_aligned_alloc(azs_tiled_buffer_bytes());
     ws->stage = azs_aligned_alloc(azs_tiled_stage_bytes());
     ws->scratch_block = azs_aligned_alloc(AZS_FUSED_MAX_BLOCK);
-    if (!ws->acc || !ws->scratch || !ws->tile || !ws->stage || !ws->scratch_block) {
+    int ok = 1;
+    for (int j = 0; j < AZS_BATCH_MAX - 1; j++) {
+        ws->b_acc[j] = azs_aligned_alloc(((size_t)it->m.nbins + 1) * 5 * sizeof(double));
+        ws->b_tile[j] = azs_aligned_alloc(azs_tiled_buffer_bytes());
+        ws->b_stage[j] = azs_aligned_alloc(azs_tiled_stage_bytes());
+        ok &= ws->b_acc[j] && ws->b_tile[j] && ws->b_stage[j];
+    }
+    if (!ok || !ws->acc || !ws->scratch || !ws->tile || !ws->stage || !ws->scratch_block) {
         azs_workspace_destroy(ws);
         return azs_fail(AZS_ERR_NOMEM, "integrate: workspace for %u bins", it->m.nbins);
     }
@@ -251,6 +272,11 @@ void azs_workspace_destroy(azs_workspace *ws)
     azs_aligned_free(ws->tile);
     azs_aligned_free(ws->stage);
     azs_aligned_free(ws->scratch_block);
+    for (int j = 0; j < AZS_BATCH_MAX - 1; j++) {
+        azs_aligned_free(ws->b_acc[j]);
+        azs_aligned_free(ws->b_tile[j]);
+        azs_aligned_free(ws->b_stage[j]);
+    }
     free(ws);
 }
 
@@ -384,6 +410,71 @@ azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_
         return azs_fail(AZS_ERR_SIZE_MISMATCH, "chunk decodes to %zu bytes, frame needs %zu", got,
                         frame_bytes);
     return azs_integrate_frame(it, ws, frame_buf, t, out);
+}
+
+/* Can this chunk go in a batch? Then bl is ready for azs_tiled_chunks. */
+static int batchable(const azs_integrator *it, azs_codec codec, azs_dtype t, const void *chunk,
+                     size_t chunk_size, const azs_frame_result *out, azs_bslz4_blocks *bl)
+{
+    const size_t es = azs_dtype_size(t);
+    const azs_frame_result *o = out;
+    if (codec != AZS_CODEC_BSLZ4 || it->opt.error_model == AZS_ERRMODEL_AZIMUTHAL || es == 0 ||
+        t == AZS_U64 || t == AZS_I64 || !chunk || o->std || o->sum_variance ||
+        o->sum_normalization2 || o->count || (o->sigma && it->ctx.poisson))
+        return 0;
+    /* A bad header is reported by azs_integrate_chunk, frame by frame. */
+    if (azs_bslz4_blocks_init(bl, es, chunk, chunk_size) != AZS_OK) return 0;
+    return bl->total_bytes == it->npix * es && bl->max_block_bytes <= AZS_FUSED_MAX_BLOCK;
+}
+
+azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
+                                azs_dtype t, int n, const void *const *chunks,
+                                const size_t *chunk_sizes, void *frame_buf,
+                                const azs_frame_result *out, azs_status *status, char *msgs,
+                                size_t msg_len)
+{
+    if (!it || !ws || !chunks || !chunk_sizes || !out || !status || n < 1 || n > AZS_BATCH_MAX ||
+        (msgs && !msg_len))
+        return azs_fail(AZS_ERR_INVALID_ARG, "integrate: bad batch arguments (%d frames)", n);
+    azs_bslz4_blocks bl[AZS_BATCH_MAX];
+    azs_frame_result bo[AZS_BATCH_MAX];
+    double *acc[AZS_BATCH_MAX];
+    void *tile[AZS_BATCH_MAX], *stage[AZS_BATCH_MAX];
+    azs_status bst[AZS_BATCH_MAX];
+    int who[AZS_BATCH_MAX], nb = 0;
+    azs_status first = AZS_OK;
+    for (int j = 0; j < n; j++) {
+        if (batchable(it, codec, t, chunks[j], chunk_sizes[j], &out[j], &bl[nb])) {
+            bo[nb] = out[j];
+            acc[nb] = nb ? ws->b_acc[nb - 1] : ws->acc;
+            tile[nb] = nb ? ws->b_tile[nb - 1] : ws->tile;
+            stage[nb] = nb ? ws->b_stage[nb - 1] : ws->stage;
+            who[nb++] = j;
+            continue;
+        }
+        status[j] = azs_integrate_chunk(it, ws, codec, t, chunks[j], chunk_sizes[j], frame_buf,
+                                        &out[j]);
+        if (status[j] != AZS_OK && msgs)
+            snprintf(msgs + (size_t)j * msg_len, msg_len, "%s", azs_last_error());
+    }
+    if (nb) {
+        char bmsg[AZS_BATCH_MAX][512];
+        azs_status st = azs_tiled_chunks(&it->ctx, bl, nb, t, bo, acc, tile, stage,
+                                         ws->scratch_block, bst, &bmsg[0][0], sizeof bmsg[0]);
+        if (st != AZS_OK) return st; /* arguments checked above: not expected */
+        for (int k = 0; k < nb; k++) {
+            status[who[k]] = bst[k];
+            if (bst[k] != AZS_OK && msgs)
+                snprintf(msgs + (size_t)who[k] * msg_len, msg_len, "%s", bmsg[k]);
+        }
+    }
+    for (int j = 0; j < n; j++)
+        if (status[j] != AZS_OK) {
+            first = status[j];
+            if (msgs) azs_fail(first, "%s", msgs + (size_t)j * msg_len);
+            break;
+        }
+    return first;
 }
 
 azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws, const void *px,

@@ -34,4 +34,8 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
                                                 const azs_integrate_options *o,
                                                 azs_integrator **out);
 
+/* The tiled engine's context (tiled.h), for tests and diagnostics. */
+struct azs_tiled_ctx;
+const struct azs_tiled_ctx *azs_integrator_tiled_ctx(const azs_integrator *it);
+
 #endif

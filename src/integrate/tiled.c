@@ -9,10 +9,11 @@
  *   Σcount += w·valid_i
  * Segments are summed AZS_LANES at a time, one per SIMD lane: the segments of a tile are
  * sorted by length and stored in groups of AZS_LANES, entry j of every lane side by side
- * (padding entries have weight 0 and pixel 0, so they add +0). Each lane's sums are
+ * (padding entries have weight 0 and a pixel of the tile, so they add +0). Each lane's sums are
  * plain sequential sums in entry order, so the AVX2 kernel (gathers) and the portable one
  * give the same bits, on any machine, for every engine. */
 #include <float.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,8 @@ void azs_tiled_free(azs_tiled *t)
     azs_aligned_free(t->weight);
     free(t->bin_ptr);
     free(t->bin_seg);
+    free(t->used);
+    free(t->norm_lane);
     memset(t, 0, sizeof *t);
 }
 
@@ -40,7 +43,8 @@ size_t azs_tiled_memory(const azs_tiled *t, uint32_t nbins)
 {
     return ((size_t)t->ntiles + 1) * 8 + ((size_t)t->ngroups + 1) * 8 +
            (size_t)t->ngroups * AZS_LANES * (4 + 4) + ((size_t)nbins + 1) * 8 +
-           (size_t)t->nrows * AZS_LANES * (2 + 4);
+           (size_t)t->nrows * AZS_LANES * (2 + 4) + (size_t)t->ngroups * AZS_LANES * 8 +
+           (size_t)t->ntiles * AZS_TILE_PX;
 }
 
 size_t azs_tiled_scratch_bytes(const azs_tiled *t)
@@ -136,6 +140,11 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
             }
             qsort(keys, ns, sizeof *keys, by_len_desc);
             if (pass) t->tile_grp[tt] = g;
+            /* Padding entries point at a pixel the tile uses (weight 0): whether the frame's
+             * norm or the stored one is used, they then multiply the same finite value. */
+            uint32_t pad = UINT32_MAX;
+            for (uint64_t i = 0; i < ns; i++)
+                if (spix[seg_ptr[s0 + i]] < pad) pad = spix[seg_ptr[s0 + i]];
             for (uint64_t i = 0; i < ns; i += AZS_LANES, g++) {
                 const uint64_t len = keys[i].len; /* the longest of the group */
                 if (pass) {
@@ -148,7 +157,7 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
                         t->seg_bin[lane_id] = real ? sbin[sid] : UINT32_MAX;
                         for (uint64_t j = 0; j < len; j++) {
                             const uint64_t at = (row + j) * AZS_LANES + l;
-                            t->local[at] = j < n ? (uint16_t)spix[seg_ptr[sid] + j] : 0;
+                            t->local[at] = (uint16_t)(j < n ? spix[seg_ptr[sid] + j] : pad);
                             t->weight[at] = j < n ? sw[seg_ptr[sid] + j] : 0.0f;
                         }
                     }
@@ -174,8 +183,11 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
             t->weight = azs_aligned_alloc((nrows ? nrows : 1) * AZS_LANES * sizeof *t->weight);
             t->bin_ptr = calloc((size_t)m->nbins + 1, sizeof *t->bin_ptr);
             t->bin_seg = malloc((nseg ? nseg : 1) * sizeof *t->bin_seg);
+            /* used[] spans whole tiles so that the last tile's check needs no bound */
+            t->used = calloc((size_t)nt * AZS_TILE_PX, 1);
+            t->norm_lane = calloc(ngroups ? ngroups * AZS_LANES : 1, sizeof *t->norm_lane);
             if (!t->tile_grp || !t->grp_row || !t->seg_bin || !t->local || !t->weight || !t->bin_ptr ||
-                !t->bin_seg) {
+                !t->bin_seg || !t->used || !t->norm_lane) {
                 st = azs_fail(AZS_ERR_NOMEM, "integrate: tiled matrix (%llu rows of %d)",
                               (unsigned long long)nrows, AZS_LANES);
                 goto done;
@@ -184,6 +196,7 @@ azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t)
     }
     t->tile_grp[nt] = ngroups;
     t->grp_row[ngroups] = nrows;
+    for (uint64_t k = 0; k < nnz; k++) t->used[m->indices[k]] = 1;
     /* The lanes of each bin in the order the serial engine adds them (tile, group, lane). */
     for (uint64_t l = 0; l < ngroups * AZS_LANES; l++)
         if (t->seg_bin[l] != UINT32_MAX) t->bin_ptr[t->seg_bin[l] + 1]++;
@@ -215,7 +228,11 @@ done:
  * instantiation per dtype; the branches on dark / dummy / full are hoisted out of the pixel
  * loop so that the compiler vectorises each variant. */
 typedef struct tile_buf {
-    float sn[2 * AZS_TILE_PX], vo[2 * AZS_TILE_PX];
+    float sn[2 * AZS_TILE_PX];
+    union {
+        float vo[2 * AZS_TILE_PX];
+        float sig[AZS_TILE_PX]; /* the intensity-only path: signal alone */
+    };
 } tile_buf;
 
 /* Branch-free selects on the bits (m is all ones or all zeros): SSE2 has no blend, and GCC
@@ -306,6 +323,61 @@ AZS_PRE(pre_f64, double)
 
 typedef void (*pre_fn)(const azs_tiled_ctx *, const void *, uint64_t, uint32_t, tile_buf *, int);
 
+/* The intensity-only preprocessing: b->sig[i] = signal (0 when skipped), as sn[2i] above;
+ * returns non-zero if a used pixel was skipped (then the tile needs its per-frame norm). */
+#define AZS_SIG_LOOP(T, DK, DUMMY)                                                             \
+    for (uint32_t i = 0; i < n; i++) {                                                         \
+        const float v = AZS_TO_FLOAT(px[i]);                                                   \
+        const uint32_t ok = pixel_ok(v, DUMMY, dv, dd);                                        \
+        b->sig[i] = keep(DK ? v - dk[i] : v, ok);                                              \
+        lost |= ~ok & -(uint32_t)used[i];                                                      \
+    }
+
+#define AZS_SIG(NAME, T)                                                                       \
+    AZS_PRE_CLONES static uint32_t NAME(const azs_tiled_ctx *restrict c, const T *restrict px, \
+                                        uint64_t p0, uint32_t n, tile_buf *restrict b)         \
+    {                                                                                          \
+        const uint8_t *restrict used = c->t->used + p0;                                        \
+        const float *restrict dk = c->dark ? c->dark + p0 : NULL;                              \
+        const float dv = c->dummy, dd = c->delta_dummy;                                        \
+        uint32_t lost = 0;                                                                     \
+        if (dk) {                                                                              \
+            if (!c->has_dummy) AZS_SIG_LOOP(T, 1, 0)                                           \
+            else if (dd == 0.0f) AZS_SIG_LOOP(T, 1, 1)                                         \
+            else AZS_SIG_LOOP(T, 1, 2)                                                         \
+        } else {                                                                               \
+            if (!c->has_dummy) AZS_SIG_LOOP(T, 0, 0)                                           \
+            else if (dd == 0.0f) AZS_SIG_LOOP(T, 0, 1)                                         \
+            else AZS_SIG_LOOP(T, 0, 2)                                                         \
+        }                                                                                      \
+        return lost;                                                                           \
+    }
+AZS_SIG(sig_u8, uint8_t)
+AZS_SIG(sig_u16, uint16_t)
+AZS_SIG(sig_u32, uint32_t)
+AZS_SIG(sig_i8, int8_t)
+AZS_SIG(sig_i16, int16_t)
+AZS_SIG(sig_i32, int32_t)
+AZS_SIG(sig_f32, float)
+AZS_SIG(sig_f64, double)
+
+typedef uint32_t (*sig_fn)(const azs_tiled_ctx *, const void *, uint64_t, uint32_t, tile_buf *);
+
+static sig_fn sig_for(azs_dtype t)
+{
+    switch (t) {
+    case AZS_U8: return (sig_fn)sig_u8;
+    case AZS_U16: return (sig_fn)sig_u16;
+    case AZS_U32: return (sig_fn)sig_u32;
+    case AZS_I8: return (sig_fn)sig_i8;
+    case AZS_I16: return (sig_fn)sig_i16;
+    case AZS_I32: return (sig_fn)sig_i32;
+    case AZS_F32: return (sig_fn)sig_f32;
+    case AZS_F64: return (sig_fn)sig_f64;
+    default: return NULL;
+    }
+}
+
 static pre_fn pre_for(azs_dtype t)
 {
     switch (t) {
@@ -372,6 +444,33 @@ static void group_full_portable(const uint16_t *li, const float *wt, uint64_t r0
     group_body(li, wt, r0, r1, tb, 1, out);
 }
 
+/* The intensity-only kernel: Σ w·signal per lane (out[0..7]), the same operations as sg
+ * in group_body. */
+typedef void (*sig_group_fn)(const uint16_t *, const float *, uint64_t, uint64_t, const float *,
+                             double *);
+
+static void group_sig_portable(const uint16_t *restrict li, const float *restrict wt, uint64_t r0,
+                               uint64_t r1, const float *restrict sig, double *restrict out)
+{
+    double sg[AZS_LANES] = {0};
+    for (uint64_t r = r0; r < r1; r++)
+        for (int l = 0; l < AZS_LANES; l++)
+            sg[l] += (double)wt[r * AZS_LANES + l] * (double)sig[li[r * AZS_LANES + l]];
+    memcpy(out, sg, sizeof sg);
+}
+
+/* The same for nf frames at once (the batch engine): each matrix row is read once for all
+ * of them; frame f's lane sums go to out[f * AZS_LANES ..], the same bits as one by one. */
+typedef void (*sig_multi_fn)(const uint16_t *, const float *, uint64_t, uint64_t,
+                             const float *const *, int, double *);
+
+static void group_sig_multi_portable(const uint16_t *restrict li, const float *restrict wt,
+                                     uint64_t r0, uint64_t r1, const float *const *sig, int nf,
+                                     double *restrict out)
+{
+    for (int f = 0; f < nf; f++) group_sig_portable(li, wt, r0, r1, sig[f], out + f * AZS_LANES);
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
@@ -431,8 +530,58 @@ group_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const 
         _mm256_storeu_pd(out + 36, ct1);
     }
 }
-#undef LO
-#undef HI
+/* One 32-bit gather fetches the signal of all eight lanes. */
+__attribute__((target("avx2"))) static void
+group_sig_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const float *sig,
+               double *out)
+{
+    __m256d sg0 = _mm256_setzero_pd(), sg1 = sg0;
+    for (uint64_t r = r0; r < r1; r++) {
+        const __m256i ix = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(li + r * 8)));
+        const __m256 w8 = _mm256_loadu_ps(wt + r * 8);
+        const __m256 s8 = _mm256_i32gather_ps(sig, ix, 4);
+        sg0 = _mm256_add_pd(sg0, _mm256_mul_pd(LO(w8), LO(s8)));
+        sg1 = _mm256_add_pd(sg1, _mm256_mul_pd(HI(w8), HI(s8)));
+    }
+    _mm256_storeu_pd(out, sg0);
+    _mm256_storeu_pd(out + 4, sg1);
+}
+
+__attribute__((target("avx2"), always_inline)) static inline void
+group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
+                  const float *const *sig, const int nf, double *out)
+{
+    __m256d a[AZS_BATCH_MAX][2];
+    for (int f = 0; f < nf; f++) a[f][0] = a[f][1] = _mm256_setzero_pd();
+    for (uint64_t r = r0; r < r1; r++) {
+        const __m256i ix = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(li + r * 8)));
+        const __m256 w8 = _mm256_loadu_ps(wt + r * 8);
+        const __m256d w0 = LO(w8), w1 = HI(w8);
+        for (int f = 0; f < nf; f++) {
+            const __m256 s8 = _mm256_i32gather_ps(sig[f], ix, 4);
+            a[f][0] = _mm256_add_pd(a[f][0], _mm256_mul_pd(w0, LO(s8)));
+            a[f][1] = _mm256_add_pd(a[f][1], _mm256_mul_pd(w1, HI(s8)));
+        }
+    }
+    for (int f = 0; f < nf; f++) {
+        _mm256_storeu_pd(out + f * AZS_LANES, a[f][0]);
+        _mm256_storeu_pd(out + f * AZS_LANES + 4, a[f][1]);
+    }
+}
+
+/* One instantiation per frame count, so that the accumulators stay in registers. */
+__attribute__((target("avx2"))) static void
+group_sig_multi_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
+                     const float *const *sig, int nf, double *out)
+{
+    switch (nf) {
+    case 1: group_sig_nf_avx2(li, wt, r0, r1, sig, 1, out); break;
+    case 2: group_sig_nf_avx2(li, wt, r0, r1, sig, 2, out); break;
+    case 3: group_sig_nf_avx2(li, wt, r0, r1, sig, 3, out); break;
+    default: group_sig_nf_avx2(li, wt, r0, r1, sig, 4, out); break;
+    }
+}
+_Static_assert(AZS_BATCH_MAX == 4, "group_sig_multi_avx2 has one case per frame count");
 
 __attribute__((target("avx2"))) static void
 group_fast_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const tile_buf *tb,
@@ -447,6 +596,8 @@ group_full_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, c
 {
     group_avx2(li, wt, r0, r1, tb, 1, out);
 }
+#undef LO
+#undef HI
 #endif
 
 _Static_assert(AZS_LANES == 8, "the AVX2 kernel holds 8 lanes");
@@ -457,6 +608,22 @@ static group_fn pick_group(int full)
     if (azs_cpu_features() & AZS_CPU_AVX2) return full ? group_full_avx2 : group_fast_avx2;
 #endif
     return full ? group_full_portable : group_fast_portable;
+}
+
+static sig_group_fn pick_sig_group(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (azs_cpu_features() & AZS_CPU_AVX2) return group_sig_avx2;
+#endif
+    return group_sig_portable;
+}
+
+static sig_multi_fn pick_sig_multi(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (azs_cpu_features() & AZS_CPU_AVX2) return group_sig_multi_avx2;
+#endif
+    return group_sig_multi_portable;
 }
 
 const char *azs_tiled_kernel_name(void)
@@ -497,9 +664,50 @@ static uint32_t tile_pixels(const azs_tiled_ctx *c, uint64_t tt)
     return (uint32_t)(left < AZS_TILE_PX ? left : AZS_TILE_PX);
 }
 
+/* The intensity-only path for tile tt if every used pixel is kept in this frame: hands
+ * each group's signal sums (sig_[AZS_LANES]) and stored norm sums (nrm_, AZS_LANES
+ * doubles) to EMIT and evaluates to 1; else 0, and the tile still needs the general path. */
+#define STATIC_TILE(C, SIG, TPX, TT, TB, EMIT)                                                 \
+    __extension__({                                                                            \
+        const azs_tiled *ts_ = (C)->t;                                                         \
+        const uint64_t q0_ = (uint64_t)(TT) * AZS_TILE_PX;                                     \
+        const int ok_ = (SIG)((C), (TPX), q0_, tile_pixels((C), (TT)), (TB)) == 0;             \
+        if (ok_) {                                                                             \
+            const sig_group_fn sf_ = pick_sig_group();                                         \
+            for (uint64_t g_ = ts_->tile_grp[TT]; g_ < ts_->tile_grp[(TT) + 1]; g_++) {        \
+                double sig_[AZS_LANES];                                                        \
+                const double *nrm_ = ts_->norm_lane + g_ * AZS_LANES;                          \
+                sf_(ts_->local, ts_->weight, ts_->grp_row[g_], ts_->grp_row[g_ + 1], (TB)->sig, \
+                    sig_);                                                                     \
+                EMIT;                                                                          \
+            }                                                                                  \
+        }                                                                                      \
+        ok_;                                                                                   \
+    })
+
+static void general_tile(const azs_tiled_ctx *c, pre_fn pre, const void *tpx, uint32_t tt,
+                         double *acc, tile_buf *tb, int full);
+
 /* The serial engine's per-tile step: add the tile's lane sums to their bins. */
-static void serial_tile(const azs_tiled_ctx *c, pre_fn pre, const void *tpx, uint32_t tt,
-                        double *acc, tile_buf *tb, int full)
+static void serial_tile(const azs_tiled_ctx *c, pre_fn pre, sig_fn sig, const void *tpx,
+                        uint32_t tt, double *acc, tile_buf *tb, int full)
+{
+    if (!full && STATIC_TILE(c, sig, tpx, tt, tb, {
+            for (int l_ = 0; l_ < AZS_LANES; l_++) {
+                const uint32_t b_ = ts_->seg_bin[g_ * AZS_LANES + l_];
+                if (b_ == UINT32_MAX) continue;
+                double *a_ = acc + (size_t)b_ * 5;
+                a_[0] += sig_[l_];
+                a_[2] += nrm_[l_];
+            }
+        }))
+        return;
+    general_tile(c, pre, tpx, tt, acc, tb, full);
+}
+
+/* The general path of one tile: preprocess (signal, norm[, variance, valid]) and sum. */
+static void general_tile(const azs_tiled_ctx *c, pre_fn pre, const void *tpx, uint32_t tt,
+                         double *acc, tile_buf *tb, int full)
 {
     const azs_tiled *t = c->t;
     if (full)
@@ -535,14 +743,15 @@ azs_status azs_tiled_frame(const azs_tiled_ctx *c, const void *px, azs_dtype dty
                            const azs_frame_result *out, double *acc, void *tile_buffer)
 {
     pre_fn pre = pre_for(dtype);
-    if (!pre)
+    sig_fn sig = sig_for(dtype);
+    if (!pre || !sig)
         return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
     const int full = wants_full(c, out);
     const size_t es = azs_dtype_size(dtype);
     memset(acc, 0, (size_t)c->nbins * 5 * sizeof(double));
     for (uint32_t tt = 0; tt < c->t->ntiles; tt++)
-        serial_tile(c, pre, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, acc, tile_buffer,
-                    full);
+        serial_tile(c, pre, sig, (const char *)px + (size_t)tt * AZS_TILE_PX * es, tt, acc,
+                    tile_buffer, full);
     serial_finish(c, out, acc, full);
     return AZS_OK;
 }
@@ -554,7 +763,8 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dty
                            void *stage_, void *scratch)
 {
     pre_fn pre = pre_for(dtype);
-    if (!pre)
+    sig_fn sig = sig_for(dtype);
+    if (!pre || !sig)
         return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
     const size_t es = azs_dtype_size(dtype), cap = azs_tiled_stage_bytes();
     if (bl->elem_size != es || bl->n != c->npix || bl->max_block_bytes > AZS_FUSED_MAX_BLOCK)
@@ -577,7 +787,7 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dty
                                 (size_t)tt * AZS_TILE_PX + have, (unsigned long long)c->npix);
             have += got;
         }
-        serial_tile(c, pre, stage, tt, acc, tile_buffer, full);
+        serial_tile(c, pre, sig, stage, tt, acc, tile_buffer, full);
         memmove(stage, stage + (size_t)need * es, (have - need) * es);
         have -= need;
     }
@@ -585,11 +795,98 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dty
     return AZS_OK;
 }
 
+azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n, azs_dtype dtype,
+                            const azs_frame_result *out, double *const *acc,
+                            void *const *tile_buffer, void *const *stage_, void *scratch,
+                            azs_status *status, char *msgs, size_t msg_len)
+{
+    pre_fn pre = pre_for(dtype);
+    sig_fn sig = sig_for(dtype);
+    const azs_tiled *t = c->t;
+    const size_t es = azs_dtype_size(dtype), cap = azs_tiled_stage_bytes();
+    size_t have[AZS_BATCH_MAX] = {0};
+    int live = 0;
+    if (n < 1 || n > AZS_BATCH_MAX)
+        return azs_fail(AZS_ERR_INVALID_ARG, "integrate: batch of %d frames (1 to %d)", n,
+                        AZS_BATCH_MAX);
+    if (!pre || !sig)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
+    for (int j = 0; j < n; j++) {
+        status[j] = AZS_OK;
+        if (wants_full(c, &out[j]))
+            return azs_fail(AZS_ERR_INVALID_ARG, "integrate: batches compute intensity only");
+        if (bl[j].elem_size != es || bl[j].n != c->npix || bl[j].max_block_bytes > AZS_FUSED_MAX_BLOCK)
+            return azs_fail(AZS_ERR_INVALID_ARG, "integrate: batch frame %d: chunk of %zu x %zu-byte "
+                            "elements for %llu pixels of %zu bytes", j, bl[j].n, bl[j].elem_size,
+                            (unsigned long long)c->npix, es);
+        memset(acc[j], 0, (size_t)c->nbins * 5 * sizeof(double));
+        live |= 1 << j;
+    }
+    const sig_multi_fn mf = pick_sig_multi();
+    for (uint32_t tt = 0; tt < t->ntiles && live; tt++) {
+        const uint32_t need = tile_pixels(c, tt);
+        const float *sigs[AZS_BATCH_MAX];
+        int who[AZS_BATCH_MAX], ns = 0;
+        for (int j = 0; j < n; j++) {
+            if (!(live >> j & 1)) continue;
+            unsigned char *stage = stage_[j];
+            azs_status st = AZS_OK;
+            while (st == AZS_OK && have[j] < need) {
+                size_t got = 0;
+                st = azs_bslz4_blocks_next(&bl[j], stage + have[j] * es, cap - have[j] * es,
+                                           scratch, &got);
+                if (st == AZS_OK && got == 0)
+                    st = azs_fail(AZS_ERR_TRUNCATED, "integrate: chunk ends after %zu of %llu pixels",
+                                  (size_t)tt * AZS_TILE_PX + have[j], (unsigned long long)c->npix);
+                have[j] += got;
+            }
+            if (st != AZS_OK) {
+                /* This frame stops here; the others go on. */
+                status[j] = st;
+                if (msgs) snprintf(msgs + (size_t)j * msg_len, msg_len, "%s", azs_last_error());
+                live &= ~(1 << j);
+                continue;
+            }
+            tile_buf *tb = tile_buffer[j];
+            if (sig(c, stage, (uint64_t)tt * AZS_TILE_PX, need, tb) == 0) {
+                sigs[ns] = tb->sig;
+                who[ns++] = j;
+            } else {
+                general_tile(c, pre, stage, tt, acc[j], tb, 0);
+            }
+        }
+        for (uint64_t g = t->tile_grp[tt]; ns && g < t->tile_grp[tt + 1]; g++) {
+            double sum[AZS_BATCH_MAX * AZS_LANES];
+            mf(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], sigs, ns, sum);
+            const double *nrm = t->norm_lane + g * AZS_LANES;
+            for (int l = 0; l < AZS_LANES; l++) {
+                const uint32_t b = t->seg_bin[g * AZS_LANES + l];
+                if (b == UINT32_MAX) continue;
+                for (int k = 0; k < ns; k++) {
+                    double *a = acc[who[k]] + (size_t)b * 5;
+                    a[0] += sum[k * AZS_LANES + l];
+                    a[2] += nrm[l];
+                }
+            }
+        }
+        for (int j = 0; j < n; j++) {
+            if (!(live >> j & 1)) continue;
+            unsigned char *stage = stage_[j];
+            memmove(stage, stage + (size_t)need * es, (have[j] - need) * es);
+            have[j] -= need;
+        }
+    }
+    for (int j = 0; j < n; j++)
+        if (live >> j & 1) serial_finish(c, &out[j], acc[j], 0);
+    return AZS_OK;
+}
+
 azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype dtype,
                                const azs_frame_result *out, double *scratch)
 {
     pre_fn pre = pre_for(dtype);
-    if (!pre)
+    sig_fn sig = sig_for(dtype);
+    if (!pre || !sig)
         return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
     const int full = wants_full(c, out);
     const size_t es = azs_dtype_size(dtype);
@@ -603,6 +900,13 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
 #pragma omp for schedule(dynamic, 4)
         for (int64_t tt = 0; tt < nt; tt++) {
             const char *tpx = (const char *)px + (size_t)tt * AZS_TILE_PX * es;
+            if (!full && STATIC_TILE(c, sig, tpx, tt, tb, {
+                    for (int l_ = 0; l_ < AZS_LANES; l_++) {
+                        scratch[(g_ * AZS_LANES + l_) * 5] = sig_[l_];
+                        scratch[(g_ * AZS_LANES + l_) * 5 + 2] = nrm_[l_];
+                    }
+                }))
+                continue;
             if (full)
                 TILE_LOOP(c, pre, tpx, tt, tb, 1, {
                     for (int l_ = 0; l_ < AZS_LANES; l_++)
@@ -631,4 +935,43 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
         }
     }
     return AZS_OK;
+}
+
+azs_status azs_tiled_set_norm(const azs_tiled_ctx *c)
+{
+    const azs_tiled *t = c->t;
+    tile_buf *tb = azs_aligned_alloc(sizeof *tb);
+    if (!tb) return azs_fail(AZS_ERR_NOMEM, "integrate: tile buffer");
+    const group_fn gf = pick_group(0);
+    for (uint32_t tt = 0; tt < t->ntiles; tt++) {
+        /* What the preprocessing writes when every pixel of the tile is kept. */
+        const uint64_t p0 = (uint64_t)tt * AZS_TILE_PX;
+        const uint32_t n = tile_pixels(c, tt);
+        for (uint32_t i = 0; i < n; i++) {
+            tb->sn[2 * i] = 0.0f;
+            tb->sn[2 * i + 1] = c->norm[p0 + i];
+        }
+        for (uint64_t g = t->tile_grp[tt]; g < t->tile_grp[tt + 1]; g++) {
+            double sum[5 * AZS_LANES];
+            gf(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], tb, sum);
+            memcpy(t->norm_lane + g * AZS_LANES, sum + 2 * AZS_LANES, AZS_LANES * sizeof(double));
+        }
+    }
+    azs_aligned_free(tb);
+    return AZS_OK;
+}
+
+uint32_t azs_tiled_static_tiles(const azs_tiled_ctx *c, const void *px, azs_dtype dtype)
+{
+    sig_fn sig = sig_for(dtype);
+    if (!sig) return 0;
+    tile_buf *tb = azs_aligned_alloc(sizeof *tb);
+    if (!tb) return 0;
+    const size_t es = azs_dtype_size(dtype);
+    uint32_t k = 0;
+    for (uint32_t tt = 0; tt < c->t->ntiles; tt++)
+        k += sig(c, (const char *)px + (size_t)tt * AZS_TILE_PX * es, (uint64_t)tt * AZS_TILE_PX,
+                 tile_pixels(c, tt), tb) == 0;
+    azs_aligned_free(tb);
+    return k;
 }

@@ -36,10 +36,17 @@ typedef struct azs_tiled {
     uint64_t *grp_row;     /* [ngroups+1]: rows of group g; a row is AZS_LANES entries, one
                             * per lane (entry j of each of the group's segments) */
     uint32_t *seg_bin;     /* [ngroups * AZS_LANES]: bin of lane g*LANES+l, UINT32_MAX = empty */
-    uint16_t *local;       /* [nrows * AZS_LANES]: pixel index within the tile (0: padding) */
+    uint16_t *local;       /* [nrows * AZS_LANES]: pixel index within the tile (padding: a
+                            * pixel the tile uses, with weight 0) */
     float *weight;         /* [nrows * AZS_LANES] (0: padding) */
     uint64_t *bin_ptr;     /* [nbins+1]: lanes of bin b, in the serial engine's order, are */
     uint32_t *bin_seg;     /*   bin_seg[bin_ptr[b] .. bin_ptr[b+1]) (for the OpenMP engine) */
+    /* The intensity-only path (no variance, count or Σnorm² wanted): Σ w·norm of a lane
+     * does not depend on the frame unless one of its pixels is skipped in that frame, so
+     * it is summed once (azs_tiled_set_norm) and a tile whose used pixels are all kept
+     * gathers only the signal: half the gathers, and the norm array is not read. */
+    uint8_t *used;         /* [npix]: 1 if the pixel has an entry in the matrix */
+    double *norm_lane;     /* [ngroups * AZS_LANES]: Σ w·norm of each lane, every pixel kept */
 } azs_tiled;
 
 /* Derive the tiled form from the CSR (any order of entries within a row). */
@@ -59,6 +66,14 @@ typedef struct azs_tiled_ctx {
     int poisson;           /* error model poisson */
     int poisson_dark;      /* pyFAI's 2D no/bbox paths: variance max(v,1) + dark */
 } azs_tiled_ctx;
+
+/* Fill c->t->norm_lane from c->norm, with the same kernel and roundings as a frame's. */
+azs_status azs_tiled_set_norm(const azs_tiled_ctx *c);
+
+/* How many tiles of this decoded frame the intensity-only path can take (every used pixel
+ * kept); the rest are integrated with their per-frame norm. For tests and diagnostics
+ * (0 if out of memory). */
+uint32_t azs_tiled_static_tiles(const azs_tiled_ctx *c, const void *px, azs_dtype dtype);
 
 /* Scratch of the OpenMP engine: one 5-double sum per lane. */
 size_t azs_tiled_scratch_bytes(const azs_tiled *t);
@@ -83,6 +98,17 @@ size_t azs_tiled_stage_bytes(void);
 azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *blocks, azs_dtype dtype,
                            const azs_frame_result *out, double *acc, void *tile_buffer,
                            void *stage, void *scratch);
+
+/* The fused path for n (1..AZS_BATCH_MAX) frames at once, intensity only (no output that
+ * needs variance, count or Σnorm²): each tile of every frame is decoded and preprocessed,
+ * then the matrix rows of the tile are read once for all of them. Per frame the same bits
+ * as azs_tiled_chunk. acc, tile_buffer, stage: one per frame. A frame whose chunk fails
+ * gets its status in status[j] (and its message in msgs + j * msg_len, if msgs) and the
+ * others go on; the return value is not AZS_OK only for bad arguments. */
+azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n, azs_dtype dtype,
+                            const azs_frame_result *out, double *const *acc,
+                            void *const *tile_buffer, void *const *stage, void *scratch,
+                            azs_status *status, char *msgs, size_t msg_len);
 
 azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype dtype,
                                const azs_frame_result *out, double *scratch);

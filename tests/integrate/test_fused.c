@@ -6,11 +6,19 @@
  *    same bits;
  *  - a reference computed here by brute force (a plain loop over the CSR view with the
  *    documented preprocessing, in double) agrees to 1e-12 relative;
+ *  - azs_integrate_chunks (batches of 1-4 frames, the matrix read once per batch): every
+ *    frame's result equals azs_integrate_chunk's bit for bit, in every order, with frames
+ *    that take different paths side by side (static tiles, per-frame norm tiles, blocks
+ *    above the fused limit, full outputs) and a corrupt frame that fails alone;
  *  - corrupt, truncated and wrong-size chunks: the fused path returns the same status as
  *    azs_chunk_decode (never crashes; this runs under ASan), mutated chunks that still
  *    decode give the same numbers as decode + integrate.
  *  - the portable segment kernel (features capped to SSE2) gives the same bits as the AVX2
  *    one (where the CPU has AVX2);
+ *  - the intensity-only path (only intensity / Σsig / Σnorm wanted: stored norm sums for
+ *    tiles whose used pixels are all kept) gives the same bits as the general path, serial,
+ *    OpenMP and fused, portable and AVX2; the frames make it take both kinds of tiles
+ *    (checked), including tiles whose only skipped pixels are masked ones;
  * The detector is 301 x 211 = 63511 pixels: 8 tiles, the last one partial, n % 8 = 7. */
 #include <math.h>
 #include <stdio.h>
@@ -58,6 +66,23 @@ static azs_frame_result res_view(result *r)
     azs_frame_result f = {r->a[0], r->a[1], r->a[2], r->a[3], r->a[4], r->a[5], r->a[6], r->a[7]};
     return f;
 }
+/* intensity, Σsig, Σnorm: what the intensity-only path computes */
+static azs_frame_result res_view_intensity(result *r)
+{
+    azs_frame_result f = {0};
+    f.intensity = r->a[0];
+    f.sum_signal = r->a[3];
+    f.sum_normalization = r->a[5];
+    return f;
+}
+static int res_same_intensity(const result *x, const result *y, size_t nb)
+{
+    const int q[3] = {0, 3, 5};
+    for (int j = 0; j < 3; j++)
+        if (memcmp(x->a[q[j]], y->a[q[j]], nb * sizeof(double))) return 0;
+    return 1;
+}
+
 static int res_same(const result *x, const result *y, size_t nb)
 {
     for (int j = 0; j < OUTS; j++)
@@ -123,6 +148,101 @@ static void *encode(const void *px, size_t es, size_t block_elems, size_t *size)
     return c;
 }
 
+/* Batches over u32 frames against azs_integrate_chunk one by one: a (dummies everywhere:
+ * per-frame norm in every tile), b (dummies at masked pixels only: every tile static), c
+ * (other counts, dummies at masked pixels and at one used pixel of tile 3), d (a truncated
+ * chunk of a), e (c with blocks above the fused limit). */
+static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb, int cfg,
+                         const uint32_t *fa, const uint32_t *fb)
+{
+    static uint32_t fc[NPIX];
+    for (int p = 0; p < NPIX; p++) fc[p] = fb[p] == 250u ? 250u : (fb[p] * 3u + 1u) % 249u;
+    fc[3 * AZS_TILE_PX + 100] = 250u;
+    const uint32_t *src[3] = {fa, fb, fc};
+    void *ch[5];
+    size_t sz[5];
+    for (int i = 0; i < 3; i++) ch[i] = encode(src[i], 4, 0, &sz[i]);
+    ch[3] = ch[0];
+    sz[3] = sz[0] / 2; /* truncated */
+    ch[4] = encode(fc, 4, 65536 / 4 * 2, &sz[4]); /* blocks above the fused limit */
+    void *buf = malloc((size_t)NPIX * 4);
+    result ref[5], got[4];
+    azs_status ref_st[5];
+    for (int i = 0; i < 5; i++) {
+        res_alloc(&ref[i], nb);
+        azs_frame_result fr = res_view_intensity(&ref[i]);
+        ref_st[i] = azs_integrate_chunk(it, ws, AZS_CODEC_BSLZ4, AZS_U32, ch[i], sz[i], buf, &fr);
+    }
+    CHECK(ref_st[0] == AZS_OK && ref_st[1] == AZS_OK && ref_st[2] == AZS_OK && ref_st[3] != AZS_OK &&
+          ref_st[4] == AZS_OK, "cfg %d: reference statuses", cfg);
+    for (int k = 0; k < 4; k++) res_alloc(&got[k], nb);
+    /* orders: every n from 1 to 4, rotating which frames go in */
+    for (int n = 1; n <= AZS_BATCH_MAX; n++)
+        for (int rot = 0; rot < 5; rot++) {
+            int pick[AZS_BATCH_MAX];
+            const void *cp[AZS_BATCH_MAX];
+            size_t cs[AZS_BATCH_MAX];
+            azs_frame_result fo[AZS_BATCH_MAX];
+            azs_status st[AZS_BATCH_MAX];
+            char msgs[AZS_BATCH_MAX][256];
+            for (int j = 0; j < n; j++) {
+                pick[j] = (rot + j * 2) % 5;
+                cp[j] = ch[pick[j]];
+                cs[j] = sz[pick[j]];
+                for (int q = 0; q < OUTS; q++) memset(got[j].a[q], 0xCD, nb * sizeof(double));
+                fo[j] = res_view_intensity(&got[j]);
+            }
+            azs_status all = azs_integrate_chunks(it, ws, AZS_CODEC_BSLZ4, AZS_U32, n, cp, cs, buf, fo,
+                                                  st, &msgs[0][0], sizeof msgs[0]);
+            int any_bad = 0;
+            for (int j = 0; j < n; j++) {
+                const int i = pick[j];
+                CHECK(st[j] == ref_st[i], "cfg %d n %d frame %d: status %s, alone %s", cfg, n, i,
+                      azs_status_str(st[j]), azs_status_str(ref_st[i]));
+                if (st[j] == AZS_OK)
+                    CHECK(res_same_intensity(&ref[i], &got[j], nb), "cfg %d n %d rot %d: frame %d differs "
+                          "from azs_integrate_chunk", cfg, n, rot, i);
+                else {
+                    CHECK(msgs[j][0] != '\0', "cfg %d: failed frame without message", cfg);
+                    if (!any_bad) CHECK(all == st[j], "cfg %d: batch status %s", cfg, azs_status_str(all));
+                    any_bad = 1;
+                }
+            }
+            if (!any_bad) CHECK(all == AZS_OK, "cfg %d: batch status %s", cfg, azs_status_str(all));
+        }
+    /* full outputs in a batch: frames done one by one, same bits as the general path */
+    {
+        result fa_full;
+        res_alloc(&fa_full, nb);
+        azs_frame_result ff = res_view(&fa_full), fo[2] = {res_view(&got[0]), res_view(&got[1])};
+        const void *cp[2] = {ch[0], ch[1]};
+        size_t cs[2] = {sz[0], sz[1]};
+        azs_status st[2];
+        CHECK(azs_integrate_chunk(it, ws, AZS_CODEC_BSLZ4, AZS_U32, ch[1], sz[1], buf, &ff) == AZS_OK, "full");
+        CHECK(azs_integrate_chunks(it, ws, AZS_CODEC_BSLZ4, AZS_U32, 2, cp, cs, buf, fo, st, NULL, 0) ==
+                  AZS_OK && res_same(&fa_full, &got[1], nb), "cfg %d: batch with full outputs differs", cfg);
+        res_free(&fa_full);
+    }
+    /* bad arguments are refused by name */
+    {
+        azs_status st[5];
+        azs_frame_result fo[5] = {0};
+        const void *cp[5] = {ch[0], ch[0], ch[0], ch[0], ch[0]};
+        size_t cs[5] = {sz[0], sz[0], sz[0], sz[0], sz[0]};
+        CHECK(azs_integrate_chunks(it, ws, AZS_CODEC_BSLZ4, AZS_U32, 5, cp, cs, buf, fo, st, NULL, 0) ==
+                  AZS_ERR_INVALID_ARG && strstr(azs_last_error(), "batch"), "5 frames: %s", azs_last_error());
+        CHECK(azs_integrate_chunks(it, NULL, AZS_CODEC_BSLZ4, AZS_U32, 1, cp, cs, buf, fo, st, NULL, 0) ==
+                  AZS_ERR_INVALID_ARG, "NULL workspace");
+    }
+    for (int i = 0; i < 5; i++) res_free(&ref[i]);
+    for (int k = 0; k < 4; k++) res_free(&got[k]);
+    free(ch[0]);
+    free(ch[1]);
+    free(ch[2]);
+    free(ch[4]);
+    free(buf);
+}
+
 int main(void)
 {
     make_positions();
@@ -137,6 +257,11 @@ int main(void)
         if (p % 1231 == 9) frame_f[p] = INFINITY;
     }
     const azs_dtype types[7] = {AZS_U8, AZS_U16, AZS_U32, AZS_I16, AZS_I32, AZS_F32, AZS_F64};
+    /* The same counts with the dummy value only at masked pixels: every tile can take the
+     * intensity-only path although pixels are skipped. */
+    static uint32_t frame_m[NPIX];
+    for (int p = 0; p < NPIX; p++) frame_m[p] = mask[p] ? 250u : (frame[p] == 250 ? 249u : (uint32_t)frame[p]);
+    int saw_mixed = 0, saw_none = 0;
     const azs_split splits[2] = {AZS_SPLIT_BBOX, AZS_SPLIT_FULL};
     azs_positions pos = {NY, NX, rad, chi, radc, chic, 1000.0, 3};
     for (int cfg = 0; cfg < 16; cfg++) {
@@ -171,6 +296,52 @@ int main(void)
             CHECK(azs_integrate_frame_omp(it, ws, px, t, &fo) == AZS_OK, "omp: %s", azs_last_error());
             CHECK(res_same(&serial, &omp, nb), "cfg %d %s: omp differs from serial", cfg, azs_dtype_name(t));
             {
+                const azs_tiled_ctx *tc = azs_integrator_tiled_ctx(it);
+                const uint32_t k = azs_tiled_static_tiles(tc, px, t);
+                saw_mixed |= k > 0 && k < tc->t->ntiles;
+                saw_none |= k == 0;
+                result io;
+                res_alloc(&io, nb);
+                azs_frame_result fi = res_view_intensity(&io);
+                CHECK(azs_integrate_frame(it, ws, px, t, &fi) == AZS_OK, "intensity: %s", azs_last_error());
+                CHECK(res_same_intensity(&serial, &io, nb), "cfg %d %s: intensity-only path differs (%u of %u tiles)",
+                      cfg, azs_dtype_name(t), k, tc->t->ntiles);
+                memset(io.a[0], 0, nb * sizeof(double));
+                CHECK(azs_integrate_frame_omp(it, ws, px, t, &fi) == AZS_OK, "omp intensity: %s", azs_last_error());
+                CHECK(res_same_intensity(&serial, &io, nb), "cfg %d %s: OpenMP intensity-only differs", cfg,
+                      azs_dtype_name(t));
+                azs_cpu_limit(AZS_CPU_SSE2);
+                memset(io.a[0], 0, nb * sizeof(double));
+                CHECK(azs_integrate_frame(it, ws, px, t, &fi) == AZS_OK, "portable intensity: %s", azs_last_error());
+                azs_cpu_limit(~0u);
+                CHECK(res_same_intensity(&serial, &io, nb), "cfg %d %s: portable intensity-only differs", cfg,
+                      azs_dtype_name(t));
+                if (t == AZS_U32 && with_dummy) {
+                    /* dummies at masked pixels only: every tile static, same bits as general */
+                    CHECK(azs_tiled_static_tiles(tc, frame_m, t) == tc->t->ntiles, "cfg %d: masked dummies "
+                          "should not force the per-frame norm", cfg);
+                    result gm;
+                    res_alloc(&gm, nb);
+                    azs_frame_result fg = res_view(&gm);
+                    CHECK(azs_integrate_frame(it, ws, frame_m, t, &fg) == AZS_OK, "general: %s", azs_last_error());
+                    CHECK(azs_integrate_frame(it, ws, frame_m, t, &fi) == AZS_OK, "static: %s", azs_last_error());
+                    CHECK(res_same_intensity(&gm, &io, nb), "cfg %d: masked-dummy frame differs", cfg);
+                    /* plus one dummy at a used pixel of tile 3: that tile alone goes general */
+                    static uint32_t frame_1[NPIX];
+                    memcpy(frame_1, frame_m, sizeof frame_1);
+                    frame_1[3 * AZS_TILE_PX + 100] = 250u;
+                    const uint32_t k1 = azs_tiled_static_tiles(tc, frame_1, t);
+                    CHECK(k1 == tc->t->ntiles - 1, "cfg %d: %u of %u tiles static", cfg, k1, tc->t->ntiles);
+                    saw_mixed |= k1 == tc->t->ntiles - 1;
+                    CHECK(azs_integrate_frame(it, ws, frame_1, t, &fg) == AZS_OK, "general: %s", azs_last_error());
+                    CHECK(azs_integrate_frame(it, ws, frame_1, t, &fi) == AZS_OK, "static: %s", azs_last_error());
+                    CHECK(res_same_intensity(&gm, &io, nb), "cfg %d: one-dummy frame differs", cfg);
+                    res_free(&gm);
+                    test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m);
+                }
+                res_free(&io);
+            }
+            {
                 result port;
                 res_alloc(&port, nb);
                 azs_frame_result fp = res_view(&port);
@@ -198,6 +369,11 @@ int main(void)
                 CHECK(st == AZS_OK, "fused: %s", azs_last_error());
                 CHECK(res_same(&serial, &fused, nb), "cfg %d %s block %zu: fused differs", cfg,
                       azs_dtype_name(t), blocks[bi]);
+                azs_frame_result fi = res_view_intensity(&fused);
+                memset(fused.a[0], 0xCD, nb * sizeof(double));
+                CHECK(azs_integrate_chunk(it, ws, AZS_CODEC_BSLZ4, t, chunk, csize, buf, &fi) == AZS_OK &&
+                          res_same_intensity(&serial, &fused, nb),
+                      "cfg %d %s block %zu: fused intensity-only differs", cfg, azs_dtype_name(t), blocks[bi]);
                 if (ti == 2 && bi == 0 && cfg == 0) {
                     /* Truncations and mutations: same status as the decoder; when both
                      * succeed, the same numbers as decode + integrate. */
@@ -261,6 +437,7 @@ int main(void)
         azs_workspace_destroy(ws);
         azs_integrator_destroy(it);
     }
+    CHECK(saw_mixed && saw_none, "frames should take both paths (mixed %d, none static %d)", saw_mixed, saw_none);
     if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
     else printf("tiled and fused engines (segment kernel %s): all checks passed\n", azs_tiled_kernel_name());
     return failures ? 1 : 0;
