@@ -14,6 +14,8 @@ static unsigned detect(void)
         f |= AZS_CPU_SSE2;
     if (__builtin_cpu_supports("avx2"))
         f |= AZS_CPU_AVX2;
+    if (__builtin_cpu_supports("fma"))
+        f |= AZS_CPU_FMA;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl"))
         f |= AZS_CPU_AVX512BW;

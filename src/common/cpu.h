@@ -8,7 +8,8 @@ enum {
     AZS_CPU_AVX2 = 1u << 1,
     AZS_CPU_AVX512BW = 1u << 2, /* F + BW + VL */
     AZS_CPU_GFNI = 1u << 3,
-    AZS_CPU_AVX512VBMI = 1u << 4
+    AZS_CPU_AVX512VBMI = 1u << 4,
+    AZS_CPU_FMA = 1u << 5
 };
 
 unsigned azs_cpu_features(void);

@@ -446,8 +446,6 @@ static void group_full_portable(const uint16_t *li, const float *wt, uint64_t r0
 
 /* The intensity-only kernel: Σ w·signal per lane (out[0..7]), the same operations as sg
  * in group_body. */
-typedef void (*sig_group_fn)(const uint16_t *, const float *, uint64_t, uint64_t, const float *,
-                             double *);
 
 static void group_sig_portable(const uint16_t *restrict li, const float *restrict wt, uint64_t r0,
                                uint64_t r1, const float *restrict sig, double *restrict out)
@@ -530,24 +528,10 @@ group_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const 
         _mm256_storeu_pd(out + 36, ct1);
     }
 }
-/* One 32-bit gather fetches the signal of all eight lanes. */
-__attribute__((target("avx2"))) static void
-group_sig_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const float *sig,
-               double *out)
-{
-    __m256d sg0 = _mm256_setzero_pd(), sg1 = sg0;
-    for (uint64_t r = r0; r < r1; r++) {
-        const __m256i ix = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(li + r * 8)));
-        const __m256 w8 = _mm256_loadu_ps(wt + r * 8);
-        const __m256 s8 = _mm256_i32gather_ps(sig, ix, 4);
-        sg0 = _mm256_add_pd(sg0, _mm256_mul_pd(LO(w8), LO(s8)));
-        sg1 = _mm256_add_pd(sg1, _mm256_mul_pd(HI(w8), HI(s8)));
-    }
-    _mm256_storeu_pd(out, sg0);
-    _mm256_storeu_pd(out + 4, sg1);
-}
-
-__attribute__((target("avx2"), always_inline)) static inline void
+/* One 32-bit gather fetches the signal of all eight lanes. w and the signal are floats, so
+ * their product is exact in double and a fused multiply-add rounds exactly as mul + add
+ * (the portable kernel's bits). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void
 group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
                   const float *const *sig, const int nf, double *out)
 {
@@ -559,8 +543,8 @@ group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
         const __m256d w0 = LO(w8), w1 = HI(w8);
         for (int f = 0; f < nf; f++) {
             const __m256 s8 = _mm256_i32gather_ps(sig[f], ix, 4);
-            a[f][0] = _mm256_add_pd(a[f][0], _mm256_mul_pd(w0, LO(s8)));
-            a[f][1] = _mm256_add_pd(a[f][1], _mm256_mul_pd(w1, HI(s8)));
+            a[f][0] = _mm256_fmadd_pd(w0, LO(s8), a[f][0]);
+            a[f][1] = _mm256_fmadd_pd(w1, HI(s8), a[f][1]);
         }
     }
     for (int f = 0; f < nf; f++) {
@@ -570,7 +554,7 @@ group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
 }
 
 /* One instantiation per frame count, so that the accumulators stay in registers. */
-__attribute__((target("avx2"))) static void
+__attribute__((target("avx2,fma"))) static void
 group_sig_multi_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
                      const float *const *sig, int nf, double *out)
 {
@@ -610,18 +594,11 @@ static group_fn pick_group(int full)
     return full ? group_full_portable : group_fast_portable;
 }
 
-static sig_group_fn pick_sig_group(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (azs_cpu_features() & AZS_CPU_AVX2) return group_sig_avx2;
-#endif
-    return group_sig_portable;
-}
-
 static sig_multi_fn pick_sig_multi(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (azs_cpu_features() & AZS_CPU_AVX2) return group_sig_multi_avx2;
+    const unsigned need = AZS_CPU_AVX2 | AZS_CPU_FMA;
+    if ((azs_cpu_features() & need) == need) return group_sig_multi_avx2;
 #endif
     return group_sig_multi_portable;
 }
@@ -673,11 +650,12 @@ static uint32_t tile_pixels(const azs_tiled_ctx *c, uint64_t tt)
         const uint64_t q0_ = (uint64_t)(TT) * AZS_TILE_PX;                                     \
         const int ok_ = (SIG)((C), (TPX), q0_, tile_pixels((C), (TT)), (TB)) == 0;             \
         if (ok_) {                                                                             \
-            const sig_group_fn sf_ = pick_sig_group();                                         \
+            const sig_multi_fn sf_ = pick_sig_multi();                                         \
+            const float *sp_ = (TB)->sig;                                                      \
             for (uint64_t g_ = ts_->tile_grp[TT]; g_ < ts_->tile_grp[(TT) + 1]; g_++) {        \
                 double sig_[AZS_LANES];                                                        \
                 const double *nrm_ = ts_->norm_lane + g_ * AZS_LANES;                          \
-                sf_(ts_->local, ts_->weight, ts_->grp_row[g_], ts_->grp_row[g_ + 1], (TB)->sig, \
+                sf_(ts_->local, ts_->weight, ts_->grp_row[g_], ts_->grp_row[g_ + 1], &sp_, 1,  \
                     sig_);                                                                     \
                 EMIT;                                                                          \
             }                                                                                  \

@@ -4,19 +4,24 @@
  *
  * - The reader takes raw chunks with azs_source_read_raw (chunk index + pread: no HDF5
  *   call, no global lock) into one of `depth` preallocated slots.
- * - Each worker pops a slot and, once its ring entry frame % window is free, decodes and
- *   integrates the frame single-threaded (no nested OpenMP) in one pass
- *   (azs_integrate_chunk: a few LZ4 blocks at a time, integrated while in cache, so the
- *   decoded frame never goes to memory), then gives the slot back. The reader keeps
- *   2 slots per worker + 2, so reading still runs ahead of the workers.
+ * - Each worker pops up to `batch` slots (consecutive frames; fewer if fewer are waiting)
+ *   and, once their ring entries frame % window are free, decodes and integrates them
+ *   single-threaded (no nested OpenMP) in one pass (azs_integrate_chunks: a few LZ4 blocks
+ *   of each frame at a time, integrated while in cache, so decoded frames never go to
+ *   memory, and each matrix row read once for the whole batch: the matrix is most of the
+ *   memory traffic), then gives the slots back. The reader keeps batch + 1 slots per
+ *   worker + 2, so reading still runs ahead of the workers.
  * - The writer is the calling thread: it waits for frame next_write, hands it to the sink,
  *   and frees the entry. A worker may only fill entry f % window once f < next_write +
  *   window, which bounds memory: depth raw chunks + one frame of pixels per worker (for
  *   codecs that cannot be fused) +
- *   window result rows + the integrator everyone shares read-only.
+ *   window result rows + the integrator everyone shares read-only. batch is 1 when an
+ *   error model is set (the variance sums need the per-frame path) and shrinks so that
+ *   the raw slots stay under 1 GiB.
  * - self_read mode (and FILTERED sources, which have no raw chunks): no reader thread;
- *   workers claim frame numbers from an atomic counter and read their own chunk (pread is
- *   thread-safe thanks to the index), so reading scales with the workers.
+ *   workers claim `batch` frame numbers at a time from an atomic counter and read their
+ *   own chunks (pread is thread-safe thanks to the index), so reading scales with the
+ *   workers.
  *
  * Stopping: a frame that fails (without skip_bad) lowers `stop_at`; nothing at or past
  * it is started, every frame before it is still written, and the writer reports the
@@ -28,6 +33,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +54,7 @@ typedef struct worker {
     pool *p;
     pthread_t tid;
     int started;
-    void *raw;           /* self_read: own raw chunk buffer */
+    void *raw[AZS_BATCH_MAX]; /* self_read: own raw chunk buffers, one per batch frame */
     void *pixels;        /* decoded frame */
     azs_workspace *ws;
 } worker;
@@ -60,6 +66,7 @@ struct pool {
     const azs_run_options *o;
     size_t nbins;
     int has_sigma, self_read, filtered;
+    int batch;                 /* frames a worker takes at once (1..AZS_BATCH_MAX) */
     size_t raw_cap;
 
     pthread_mutex_t mu;
@@ -158,127 +165,208 @@ static void give_back_slot(pool *p, size_t s)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* One frame a worker has taken: its raw chunk (held in a reader slot, or in the worker's
+ * own buffer in self_read mode), or a status to report, or nothing yet (read_pixels: the
+ * frame is read and decoded through the source, one at a time, into w->pixels). */
+typedef struct job {
+    uint64_t f;
+    azs_status st;
+    const void *chunk;
+    size_t chunk_size, held;
+    int read_pixels;
+    char msg[MSG_LEN];
+} job;
+
+/* Take up to p->batch consecutive frames. Returns how many (0 is possible when every
+ * frame taken was past stop_at), or -1 when there is no more work. */
+static int take_jobs(worker *w, job *jb)
+{
+    pool *p = w->p;
+    const azs_run_options *o = p->o;
+    int n = 0;
+    if (p->self_read) {
+        const uint64_t f0 = atomic_fetch_add(&p->next_claim, (uint64_t)p->batch);
+        if (f0 >= o->end_frame)
+            return -1;
+        pthread_mutex_lock(&p->mu);
+        const int stop = p->abort;
+        const uint64_t stop_at = p->stop_at;
+        pthread_mutex_unlock(&p->mu);
+        if (stop || f0 >= stop_at)
+            return -1;
+        for (uint64_t f = f0; f < f0 + (uint64_t)p->batch && f < o->end_frame && f < stop_at; f++) {
+            job *j = &jb[n];
+            memset(j, 0, offsetof(job, msg));
+            j->msg[0] = '\0';
+            j->f = f;
+            j->held = SIZE_MAX;
+            if (p->filtered) {
+                j->read_pixels = 1;
+            } else {
+                size_t got = 0;
+                j->st = azs_source_read_raw(p->src, f, w->raw[n], p->raw_cap, &got);
+                if (j->st == AZS_OK) {
+                    j->chunk = w->raw[n];
+                    j->chunk_size = got;
+                } else if (azs_layout_raw_fallback(j->st)) {
+                    j->st = AZS_OK;
+                    j->read_pixels = 1;
+                } else {
+                    azs_layout_frame_error(p->src, f, j->st);
+                    snprintf(j->msg, MSG_LEN, "%s", azs_last_error());
+                }
+            }
+            n++;
+        }
+        return n;
+    }
+    size_t slot[AZS_BATCH_MAX];
+    int taken = 0;
+    pthread_mutex_lock(&p->mu);
+    while (p->fifo_count == 0 && !p->reader_done && !p->abort)
+        pthread_cond_wait(&p->cv_filled, &p->mu);
+    if (p->abort || p->fifo_count == 0) {
+        pthread_mutex_unlock(&p->mu);
+        return -1;
+    }
+    /* Popped together, so the frames are consecutive (the FIFO is in frame order). */
+    while (taken < p->batch && p->fifo_count > 0) {
+        slot[taken++] = p->fifo[p->fifo_head];
+        p->fifo_head = (p->fifo_head + 1) % p->depth;
+        p->fifo_count--;
+    }
+    const uint64_t stop_at = p->stop_at;
+    pthread_mutex_unlock(&p->mu);
+    for (int k = 0; k < taken; k++) {
+        const size_t s = slot[k];
+        if (p->raw_frame[s] >= stop_at) {
+            give_back_slot(p, s);
+            continue;
+        }
+        job *j = &jb[n++];
+        memset(j, 0, offsetof(job, msg));
+        j->msg[0] = '\0';
+        j->f = p->raw_frame[s];
+        j->held = SIZE_MAX;
+        j->st = p->raw_status[s];
+        if (azs_layout_raw_fallback(j->st)) {
+            j->st = AZS_OK;
+            j->read_pixels = 1;
+        } else if (j->st != AZS_OK) {
+            snprintf(j->msg, MSG_LEN, "%s", p->raw_msg[s]);
+        } else {
+            j->chunk = p->raw[s];
+            j->chunk_size = p->raw_size[s];
+            j->held = s;
+        }
+        if (j->held == SIZE_MAX)
+            give_back_slot(p, s);
+    }
+    return n;
+}
+
+static void job_failed(pool *p, job *j, azs_status st)
+{
+    j->st = st;
+    azs_layout_frame_error(p->src, j->f, st);
+    snprintf(j->msg, MSG_LEN, "%s", azs_last_error());
+}
+
+/* Integrate the jobs that have a chunk together (the matrix is read once for all of them),
+ * then the ones read through the source, one by one. */
+static void run_jobs(worker *w, job *jb, int n)
+{
+    pool *p = w->p;
+    const azs_source_info *info = p->info;
+    const void *chunks[AZS_BATCH_MAX];
+    size_t sizes[AZS_BATCH_MAX];
+    azs_frame_result out[AZS_BATCH_MAX];
+    azs_status st[AZS_BATCH_MAX];
+    char msgs[AZS_BATCH_MAX][MSG_LEN];
+    int who[AZS_BATCH_MAX], nc = 0;
+    for (int k = 0; k < n; k++) {
+        job *j = &jb[k];
+        if (j->st != AZS_OK)
+            continue;
+        double *row = res_row(p, j->f);
+        azs_frame_result fr = {0};
+        fr.intensity = row;
+        fr.sigma = p->has_sigma ? row + p->nbins : NULL;
+        if (j->chunk) {
+            chunks[nc] = j->chunk;
+            sizes[nc] = j->chunk_size;
+            out[nc] = fr;
+            who[nc++] = k;
+            continue;
+        }
+        azs_status s = azs_source_read_frame(p->src, j->f, w->pixels, info->frame_bytes);
+        if (s == AZS_OK)
+            s = azs_integrate_frame(p->it, w->ws, w->pixels, info->dtype, &fr);
+        if (s != AZS_OK)
+            job_failed(p, j, s);
+    }
+    if (nc == 0)
+        return;
+    azs_status s = azs_integrate_chunks(p->it, w->ws, info->codec, info->dtype, nc, chunks, sizes,
+                                        w->pixels, out, st, &msgs[0][0], MSG_LEN);
+    for (int k = 0; k < nc; k++) {
+        if (s == AZS_OK || st[k] == AZS_OK)
+            continue;
+        azs_fail(st[k], "%s", msgs[k]);
+        job_failed(p, &jb[who[k]], st[k]);
+    }
+}
+
+/* Hand one finished frame to the writer. */
+static void publish(pool *p, job *j)
+{
+    const azs_run_options *o = p->o;
+    size_t r = (size_t)(j->f % p->window);
+    if (j->st != AZS_OK) {
+        double *row = res_row(p, j->f);
+        azs_layout_fill_nan(row, p->nbins);
+        if (p->has_sigma)
+            azs_layout_fill_nan(row + p->nbins, p->nbins);
+        memcpy(p->res_msg[r], j->msg, MSG_LEN);
+    }
+    pthread_mutex_lock(&p->mu);
+    if (j->st != AZS_OK && !o->skip_bad && j->f < p->stop_at) {
+        p->stop_at = j->f;
+        pthread_cond_broadcast(&p->cv_free); /* the reader may wait for a slot */
+    }
+    p->res_status[r] = j->st;
+    p->res_ready[r] = 1;
+    pthread_cond_broadcast(&p->cv_ready);
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     pool *p = w->p;
-    const azs_run_options *o = p->o;
-    const azs_source_info *info = p->info;
+    job jb[AZS_BATCH_MAX];
     for (;;) {
-        uint64_t f;
-        azs_status st = AZS_OK;
-        char msg[MSG_LEN];
-        msg[0] = '\0';
-        /* A raw chunk waiting to be decoded and integrated in one pass, and the reader slot
-         * that holds it (given back once the frame is integrated). */
-        const void *chunk = NULL;
-        size_t chunk_size = 0, held = SIZE_MAX;
-        if (p->self_read) {
-            f = atomic_fetch_add(&p->next_claim, 1);
-            if (f >= o->end_frame)
-                break;
-            pthread_mutex_lock(&p->mu);
-            int stop = p->abort || f >= p->stop_at;
-            pthread_mutex_unlock(&p->mu);
-            if (stop)
-                break;
-            if (p->filtered) {
-                st = azs_source_read_frame(p->src, f, w->pixels, info->frame_bytes);
-            } else {
-                size_t got = 0;
-                st = azs_source_read_raw(p->src, f, w->raw, p->raw_cap, &got);
-                if (st == AZS_OK) {
-                    chunk = w->raw;
-                    chunk_size = got;
-                } else if (azs_layout_raw_fallback(st))
-                    st = azs_source_read_frame(p->src, f, w->pixels, info->frame_bytes);
-            }
-            if (st != AZS_OK) {
-                azs_layout_frame_error(p->src, f, st);
-                snprintf(msg, sizeof msg, "%s", azs_last_error());
-            }
-        } else {
-            pthread_mutex_lock(&p->mu);
-            while (p->fifo_count == 0 && !p->reader_done && !p->abort)
-                pthread_cond_wait(&p->cv_filled, &p->mu);
-            if (p->abort || p->fifo_count == 0) {
-                pthread_mutex_unlock(&p->mu);
-                break;
-            }
-            size_t s = p->fifo[p->fifo_head];
-            p->fifo_head = (p->fifo_head + 1) % p->depth;
-            p->fifo_count--;
-            int skip = p->raw_frame[s] >= p->stop_at;
-            pthread_mutex_unlock(&p->mu);
-            f = p->raw_frame[s];
-            if (skip) {
-                give_back_slot(p, s);
-                continue;
-            }
-            st = p->raw_status[s];
-            if (azs_layout_raw_fallback(st)) {
-                st = azs_source_read_frame(p->src, f, w->pixels, info->frame_bytes);
-                if (st != AZS_OK) {
-                    azs_layout_frame_error(p->src, f, st);
-                    snprintf(msg, sizeof msg, "%s", azs_last_error());
-                }
-            } else if (st != AZS_OK) {
-                snprintf(msg, sizeof msg, "%s", p->raw_msg[s]);
-            } else {
-                chunk = p->raw[s];
-                chunk_size = p->raw_size[s];
-                held = s;
-            }
-            if (held == SIZE_MAX)
-                give_back_slot(p, s);
-        }
-
-        /* Wait until the ring entry of f is free: f < next_write + window. */
-        pthread_mutex_lock(&p->mu);
-        while (f >= p->next_write + p->window && !p->abort)
-            pthread_cond_wait(&p->cv_window, &p->mu);
-        int ab = p->abort;
-        pthread_mutex_unlock(&p->mu);
-        if (ab) {
-            if (held != SIZE_MAX)
-                give_back_slot(p, held);
+        const int n = take_jobs(w, jb);
+        if (n < 0)
             break;
-        }
-
-        double *row = res_row(p, f);
-        double *sig = p->has_sigma ? row + p->nbins : NULL;
-        if (st == AZS_OK) {
-            azs_frame_result fr = {0};
-            fr.intensity = row;
-            fr.sigma = sig;
-            if (chunk)
-                st = azs_integrate_chunk(p->it, w->ws, info->codec, info->dtype, chunk, chunk_size,
-                                         w->pixels, &fr);
-            else
-                st = azs_integrate_frame(p->it, w->ws, w->pixels, info->dtype, &fr);
-            if (st != AZS_OK) {
-                azs_layout_frame_error(p->src, f, st);
-                snprintf(msg, sizeof msg, "%s", azs_last_error());
-            }
-        }
-        if (held != SIZE_MAX)
-            give_back_slot(p, held);
-        size_t r = (size_t)(f % p->window);
-        if (st != AZS_OK) {
-            azs_layout_fill_nan(row, p->nbins);
-            if (sig)
-                azs_layout_fill_nan(sig, p->nbins);
-            memcpy(p->res_msg[r], msg, MSG_LEN);
-        }
+        if (n == 0)
+            continue;
+        /* Wait until the ring entries are free: the frames are consecutive, so the last one
+         * decides (window ≥ batch, so the worker holding next_write never waits). */
         pthread_mutex_lock(&p->mu);
-        if (st != AZS_OK && !o->skip_bad && f < p->stop_at) {
-            p->stop_at = f;
-            pthread_cond_broadcast(&p->cv_free); /* the reader may wait for a slot */
-        }
-        p->res_status[r] = st;
-        p->res_ready[r] = 1;
-        pthread_cond_broadcast(&p->cv_ready);
+        while (jb[n - 1].f >= p->next_write + p->window && !p->abort)
+            pthread_cond_wait(&p->cv_window, &p->mu);
+        const int ab = p->abort;
         pthread_mutex_unlock(&p->mu);
+        if (!ab)
+            run_jobs(w, jb, n);
+        for (int k = 0; k < n; k++)
+            if (jb[k].held != SIZE_MAX)
+                give_back_slot(p, jb[k].held);
+        if (ab)
+            break;
+        for (int k = 0; k < n; k++)
+            publish(p, &jb[k]);
     }
     return NULL;
 }
@@ -292,7 +380,8 @@ static int online_cores(void)
 static void pool_free(pool *p, worker *ws, int nworkers)
 {
     for (int i = 0; ws && i < nworkers; i++) {
-        azs_aligned_free(ws[i].raw);
+        for (int k = 0; k < AZS_BATCH_MAX; k++)
+            azs_aligned_free(ws[i].raw[k]);
         azs_aligned_free(ws[i].pixels);
         azs_workspace_destroy(ws[i].ws);
     }
@@ -336,8 +425,18 @@ azs_status azs_run_threads_ex(azs_source *src, const azs_integrator *it, const a
     int nworkers = o->workers > 0 ? o->workers : online_cores();
     if ((uint64_t)nworkers > total)
         nworkers = (int)total;
-    p->depth = p->self_read ? 0 : (size_t)nworkers * 2 + 2;
-    p->window = (size_t)nworkers * 2 + p->depth + 1;
+    /* Frames per batch: azs_integrate_chunks reads the matrix once for up to
+     * AZS_BATCH_MAX frames when only the intensity is wanted (no error model); fewer when
+     * the chunks are so large that the raw slots would pass 1 GiB. */
+    p->batch = p->has_sigma || p->filtered ? 1 : AZS_BATCH_MAX;
+    const char *env = getenv("AZS_CPU_BATCH"); /* for measuring: 1 = one frame at a time */
+    if (env && atoi(env) >= 1 && atoi(env) < p->batch)
+        p->batch = atoi(env);
+    while (p->batch > 1 && ((size_t)nworkers * (p->batch + 1) + 2) * p->raw_cap > ((size_t)1 << 30))
+        p->batch--;
+    /* Reader mode: each worker holds one batch while the next waits in the FIFO. */
+    p->depth = p->self_read ? 0 : (size_t)nworkers * (p->batch + 1) + 2;
+    p->window = (size_t)nworkers * 2 * p->batch + p->depth + 1;
 
     azs_status st = AZS_OK;
     worker *w = calloc((size_t)nworkers, sizeof *w);
@@ -371,8 +470,8 @@ azs_status azs_run_threads_ex(azs_source *src, const azs_integrator *it, const a
         w[i].p = p;
         w[i].pixels = azs_aligned_alloc(p->info->frame_bytes ? p->info->frame_bytes : 1);
         ok = w[i].pixels != NULL;
-        if (ok && p->self_read && !p->filtered)
-            ok = (w[i].raw = azs_aligned_alloc(p->raw_cap)) != NULL;
+        for (int k = 0; ok && p->self_read && !p->filtered && k < p->batch; k++)
+            ok = (w[i].raw[k] = azs_aligned_alloc(p->raw_cap)) != NULL;
     }
     if (!ok) {
         pool_free(p, w, w ? nworkers : 0);

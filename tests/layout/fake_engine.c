@@ -6,6 +6,7 @@
  * fail to decode, or take longer, to shake the worker order. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -200,6 +201,25 @@ azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_
         return azs_fail(AZS_ERR_SIZE_MISMATCH, "chunk decodes to %zu bytes, frame needs %zu", got,
                         frame_bytes);
     return azs_integrate_frame(it, ws, frame_buf, dtype, out);
+}
+
+/* Like the real one's contract: one by one, a status and message per frame. */
+azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
+                                azs_dtype dtype, int n, const void *const *chunks,
+                                const size_t *chunk_sizes, void *frame_buf,
+                                const azs_frame_result *out, azs_status *status, char *msgs,
+                                size_t msg_len)
+{
+    azs_status first = AZS_OK;
+    for (int j = 0; j < n; j++) {
+        status[j] = azs_integrate_chunk(it, ws, codec, dtype, chunks[j], chunk_sizes[j], frame_buf,
+                                        &out[j]);
+        if (status[j] != AZS_OK && msgs)
+            snprintf(msgs + (size_t)j * msg_len, msg_len, "%s", azs_last_error());
+        if (status[j] != AZS_OK && first == AZS_OK)
+            first = status[j];
+    }
+    return first;
 }
 
 azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws, const void *pixels,
