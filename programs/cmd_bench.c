@@ -317,6 +317,7 @@ int cmd_bench(int argc, char **argv)
            (double)mat / 1e6, t_build, (int)nframes);
     if (S.io.npt_azim)
         printf("             2D cake: %u azimuthal × %u radial\n", S.io.npt_azim, S.io.npt);
+    printf("             CPU kernel (intensity only): %s\n", azs_integrator_kernel(it));
     printf("machine: %d cores; decode %.0f frames/s per core (limit %.0f); stream copy %.1f GB/s "
            "(%.0f MB/frame → limit %.0f frames/s)\n",
            cores, dec_fps, dec_limit, bw / 1e9, bytes_per_frame / 1e6, mem_limit);

@@ -93,6 +93,10 @@ typedef struct azs_csr_view {
 
 azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *view);
 
+/* Which CPU kernel the intensity-only path of this integrator runs (chosen at run time;
+ * every choice gives the same bits), for benchmark output. */
+const char *azs_integrator_kernel(const azs_integrator *it);
+
 /* About nbins × 40 bytes + 320 KiB, plus room for the OpenMP engine's per-segment sums
  * (allocated, touched only if azs_integrate_frame_omp runs). */
 azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out);

@@ -132,7 +132,7 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
     c->delta_dummy = (float)o->delta_dummy;
     c->poisson = o->error_model == AZS_ERRMODEL_POISSON;
     c->poisson_dark = c->poisson && it->dark && o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
-    if ((st = azs_tiled_set_norm(c)) != AZS_OK) {
+    if ((st = azs_tiled_set_norm(&it->tiled, c)) != AZS_OK) {
         azs_integrator_destroy(it);
         return st;
     }
@@ -143,6 +143,12 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
 const struct azs_tiled_ctx *azs_integrator_tiled_ctx(const azs_integrator *it)
 {
     return &it->ctx;
+}
+
+const char *azs_integrator_kernel(const azs_integrator *it)
+{
+    if (it->opt.error_model == AZS_ERRMODEL_AZIMUTHAL) return "csr gather (azimuthal model)";
+    return azs_tiled_sig_kernel_name(&it->tiled);
 }
 
 /* pyFAI works in internal units and scales the bin centres at the end; so do we. We ask
@@ -441,9 +447,10 @@ azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs
     double *acc[AZS_BATCH_MAX];
     void *tile[AZS_BATCH_MAX], *stage[AZS_BATCH_MAX];
     azs_status bst[AZS_BATCH_MAX];
+    char msg[AZS_BATCH_MAX][512], bmsg[AZS_BATCH_MAX][512];
     int who[AZS_BATCH_MAX], nb = 0;
-    azs_status first = AZS_OK;
     for (int j = 0; j < n; j++) {
+        msg[j][0] = '\0';
         if (batchable(it, codec, t, chunks[j], chunk_sizes[j], &out[j], &bl[nb])) {
             bo[nb] = out[j];
             acc[nb] = nb ? ws->b_acc[nb - 1] : ws->acc;
@@ -454,27 +461,27 @@ azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs
         }
         status[j] = azs_integrate_chunk(it, ws, codec, t, chunks[j], chunk_sizes[j], frame_buf,
                                         &out[j]);
-        if (status[j] != AZS_OK && msgs)
-            snprintf(msgs + (size_t)j * msg_len, msg_len, "%s", azs_last_error());
+        if (status[j] != AZS_OK) snprintf(msg[j], sizeof msg[j], "%s", azs_last_error());
     }
     if (nb) {
-        char bmsg[AZS_BATCH_MAX][512];
         azs_status st = azs_tiled_chunks(&it->ctx, bl, nb, t, bo, acc, tile, stage,
                                          ws->scratch_block, bst, &bmsg[0][0], sizeof bmsg[0]);
         if (st != AZS_OK) return st; /* arguments checked above: not expected */
         for (int k = 0; k < nb; k++) {
             status[who[k]] = bst[k];
-            if (bst[k] != AZS_OK && msgs)
-                snprintf(msgs + (size_t)who[k] * msg_len, msg_len, "%s", bmsg[k]);
+            if (bst[k] != AZS_OK) memcpy(msg[who[k]], bmsg[k], sizeof msg[0]);
         }
     }
+    azs_status first = AZS_OK;
+    for (int j = n - 1; j >= 0; j--) {
+        if (status[j] == AZS_OK) continue;
+        if (msgs) snprintf(msgs + (size_t)j * msg_len, msg_len, "%s", msg[j]);
+        first = status[j];
+    }
+    /* The error the caller sees is the first failed frame's. */
     for (int j = 0; j < n; j++)
-        if (status[j] != AZS_OK) {
-            first = status[j];
-            if (msgs) azs_fail(first, "%s", msgs + (size_t)j * msg_len);
-            break;
-        }
-    return first;
+        if (status[j] != AZS_OK) return azs_fail(first, "%s", msg[j]);
+    return AZS_OK;
 }
 
 azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws, const void *px,

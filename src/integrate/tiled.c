@@ -9,14 +9,15 @@
  *   Σcount += w·valid_i
  * Segments are summed AZS_LANES at a time, one per SIMD lane: the segments of a tile are
  * sorted by length and stored in groups of AZS_LANES, entry j of every lane side by side
- * (padding entries have weight 0 and a pixel of the tile, so they add +0). Each lane's sums are
- * plain sequential sums in entry order, so the AVX2 kernel (gathers) and the portable one
+ * (padding entries have weight 0 and a pixel of the tile, so they add +0). Each lane's sums
+ * are plain sequential sums in entry order, so the AVX2 kernel (gathers) and the portable one
  * give the same bits, on any machine, for every engine. */
 #include <float.h>
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/alloc.h"
 #include "common/cpu.h"
@@ -528,12 +529,15 @@ group_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const 
         _mm256_storeu_pd(out + 36, ct1);
     }
 }
-/* One 32-bit gather fetches the signal of all eight lanes. w and the signal are floats, so
+/* The signal of the eight lanes comes from one 32-bit gather (gather = 1) or from eight
+ * scalar loads (gather = 0): the same values, so the same bits; which is faster depends on
+ * the core (AMD Zen 4 microcodes its gathers: 1.6x slower end to end here), so
+ * azs_tiled_set_norm times both and keeps the faster. w and the signal are floats, so
  * their product is exact in double and a fused multiply-add rounds exactly as mul + add
  * (the portable kernel's bits). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void
 group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
-                  const float *const *sig, const int nf, double *out)
+                  const float *const *sig, const int nf, const int gather, double *out)
 {
     __m256d a[AZS_BATCH_MAX][2];
     for (int f = 0; f < nf; f++) a[f][0] = a[f][1] = _mm256_setzero_pd();
@@ -542,7 +546,11 @@ group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
         const __m256 w8 = _mm256_loadu_ps(wt + r * 8);
         const __m256d w0 = LO(w8), w1 = HI(w8);
         for (int f = 0; f < nf; f++) {
-            const __m256 s8 = _mm256_i32gather_ps(sig[f], ix, 4);
+            const uint16_t *q = li + r * 8;
+            const float *sf = sig[f];
+            const __m256 s8 = gather ? _mm256_i32gather_ps(sf, ix, 4)
+                                     : _mm256_setr_ps(sf[q[0]], sf[q[1]], sf[q[2]], sf[q[3]],
+                                                      sf[q[4]], sf[q[5]], sf[q[6]], sf[q[7]]);
             a[f][0] = _mm256_fmadd_pd(w0, LO(s8), a[f][0]);
             a[f][1] = _mm256_fmadd_pd(w1, HI(s8), a[f][1]);
         }
@@ -554,18 +562,21 @@ group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
 }
 
 /* One instantiation per frame count, so that the accumulators stay in registers. */
-__attribute__((target("avx2,fma"))) static void
-group_sig_multi_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
-                     const float *const *sig, int nf, double *out)
-{
-    switch (nf) {
-    case 1: group_sig_nf_avx2(li, wt, r0, r1, sig, 1, out); break;
-    case 2: group_sig_nf_avx2(li, wt, r0, r1, sig, 2, out); break;
-    case 3: group_sig_nf_avx2(li, wt, r0, r1, sig, 3, out); break;
-    default: group_sig_nf_avx2(li, wt, r0, r1, sig, 4, out); break;
+#define AZS_SIG_MULTI(NAME, GATHER)                                                            \
+    __attribute__((target("avx2,fma"))) static void NAME(                                      \
+        const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const float *const *sig, \
+        int nf, double *out)                                                                   \
+    {                                                                                          \
+        switch (nf) {                                                                          \
+        case 1: group_sig_nf_avx2(li, wt, r0, r1, sig, 1, GATHER, out); break;                 \
+        case 2: group_sig_nf_avx2(li, wt, r0, r1, sig, 2, GATHER, out); break;                 \
+        case 3: group_sig_nf_avx2(li, wt, r0, r1, sig, 3, GATHER, out); break;                 \
+        default: group_sig_nf_avx2(li, wt, r0, r1, sig, 4, GATHER, out); break;                \
+        }                                                                                      \
     }
-}
-_Static_assert(AZS_BATCH_MAX == 4, "group_sig_multi_avx2 has one case per frame count");
+AZS_SIG_MULTI(group_sig_multi_gather, 1)
+AZS_SIG_MULTI(group_sig_multi_loads, 0)
+_Static_assert(AZS_BATCH_MAX == 4, "AZS_SIG_MULTI has one case per frame count");
 
 __attribute__((target("avx2"))) static void
 group_fast_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const tile_buf *tb,
@@ -594,13 +605,24 @@ static group_fn pick_group(int full)
     return full ? group_full_portable : group_fast_portable;
 }
 
-static sig_multi_fn pick_sig_multi(void)
+/* kind: the matrix's choice (AZS_SIG_GATHER or AZS_SIG_LOADS), used where the CPU allows. */
+static sig_multi_fn pick_sig_multi(int kind)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     const unsigned need = AZS_CPU_AVX2 | AZS_CPU_FMA;
-    if ((azs_cpu_features() & need) == need) return group_sig_multi_avx2;
+    if ((azs_cpu_features() & need) == need)
+        return kind == AZS_SIG_LOADS ? group_sig_multi_loads : group_sig_multi_gather;
+#else
+    (void)kind;
 #endif
     return group_sig_multi_portable;
+}
+
+const char *azs_tiled_sig_kernel_name(const azs_tiled *t)
+{
+    sig_multi_fn f = pick_sig_multi(t->sig_kernel);
+    return f == group_sig_multi_portable ? "portable"
+           : t->sig_kernel == AZS_SIG_LOADS ? "avx2+fma, scalar loads" : "avx2+fma, gathers";
 }
 
 const char *azs_tiled_kernel_name(void)
@@ -650,7 +672,7 @@ static uint32_t tile_pixels(const azs_tiled_ctx *c, uint64_t tt)
         const uint64_t q0_ = (uint64_t)(TT) * AZS_TILE_PX;                                     \
         const int ok_ = (SIG)((C), (TPX), q0_, tile_pixels((C), (TT)), (TB)) == 0;             \
         if (ok_) {                                                                             \
-            const sig_multi_fn sf_ = pick_sig_multi();                                         \
+            const sig_multi_fn sf_ = pick_sig_multi(ts_->sig_kernel);                          \
             const float *sp_ = (TB)->sig;                                                      \
             for (uint64_t g_ = ts_->tile_grp[TT]; g_ < ts_->tile_grp[(TT) + 1]; g_++) {        \
                 double sig_[AZS_LANES];                                                        \
@@ -793,14 +815,15 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
         status[j] = AZS_OK;
         if (wants_full(c, &out[j]))
             return azs_fail(AZS_ERR_INVALID_ARG, "integrate: batches compute intensity only");
-        if (bl[j].elem_size != es || bl[j].n != c->npix || bl[j].max_block_bytes > AZS_FUSED_MAX_BLOCK)
-            return azs_fail(AZS_ERR_INVALID_ARG, "integrate: batch frame %d: chunk of %zu x %zu-byte "
-                            "elements for %llu pixels of %zu bytes", j, bl[j].n, bl[j].elem_size,
-                            (unsigned long long)c->npix, es);
+        if (bl[j].elem_size != es || bl[j].n != c->npix ||
+            bl[j].max_block_bytes > AZS_FUSED_MAX_BLOCK)
+            return azs_fail(AZS_ERR_INVALID_ARG, "integrate: batch frame %d: chunk of %zu x "
+                            "%zu-byte elements for %llu pixels of %zu bytes", j, bl[j].n,
+                            bl[j].elem_size, (unsigned long long)c->npix, es);
         memset(acc[j], 0, (size_t)c->nbins * 5 * sizeof(double));
         live |= 1 << j;
     }
-    const sig_multi_fn mf = pick_sig_multi();
+    const sig_multi_fn mf = pick_sig_multi(t->sig_kernel);
     for (uint32_t tt = 0; tt < t->ntiles && live; tt++) {
         const uint32_t need = tile_pixels(c, tt);
         const float *sigs[AZS_BATCH_MAX];
@@ -814,8 +837,9 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
                 st = azs_bslz4_blocks_next(&bl[j], stage + have[j] * es, cap - have[j] * es,
                                            scratch, &got);
                 if (st == AZS_OK && got == 0)
-                    st = azs_fail(AZS_ERR_TRUNCATED, "integrate: chunk ends after %zu of %llu pixels",
-                                  (size_t)tt * AZS_TILE_PX + have[j], (unsigned long long)c->npix);
+                    st = azs_fail(AZS_ERR_TRUNCATED, "integrate: chunk ends after %zu of %llu "
+                                  "pixels", (size_t)tt * AZS_TILE_PX + have[j],
+                                  (unsigned long long)c->npix);
                 have[j] += got;
             }
             if (st != AZS_OK) {
@@ -915,9 +939,46 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
     return AZS_OK;
 }
 
-azs_status azs_tiled_set_norm(const azs_tiled_ctx *c)
+static double seconds(void)
 {
-    const azs_tiled *t = c->t;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Time the gather and scalar-load kernels on a few tiles, 4 frames at a time as layout 1
+ * runs them, and keep the faster (best of 5 interleaved trials each; about a millisecond).
+ * Both give the same bits, so the choice changes only the speed. */
+static void choose_sig_kernel(azs_tiled *t, tile_buf *tb)
+{
+    t->sig_kernel = AZS_SIG_GATHER;
+    if (pick_sig_multi(AZS_SIG_GATHER) == pick_sig_multi(AZS_SIG_LOADS) || t->ntiles == 0) return;
+    for (uint32_t i = 0; i < AZS_TILE_PX; i++) tb->sig[i] = (float)(i & 1023);
+    const float *sigs[AZS_BATCH_MAX] = {tb->sig, tb->sig, tb->sig, tb->sig};
+    const uint32_t t0 = t->ntiles / 2, t1 = t0 + 8 < t->ntiles ? t0 + 8 : t->ntiles;
+    double best[2] = {1e30, 1e30}, sink = 0;
+    for (int trial = 0; trial < 5; trial++)
+        for (int k = 0; k < 2; k++) {
+            const sig_multi_fn f = pick_sig_multi(k ? AZS_SIG_LOADS : AZS_SIG_GATHER);
+            const double s0 = seconds();
+            for (uint32_t tt = t0; tt < t1; tt++)
+                for (uint64_t g = t->tile_grp[tt]; g < t->tile_grp[tt + 1]; g++) {
+                    double sum[AZS_BATCH_MAX * AZS_LANES];
+                    f(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], sigs, AZS_BATCH_MAX,
+                      sum);
+                    sink += sum[0];
+                }
+            const double dt = seconds() - s0;
+            if (dt < best[k]) best[k] = dt;
+        }
+    if (best[1] < best[0] && sink == sink) t->sig_kernel = AZS_SIG_LOADS;
+}
+
+void azs_tiled_force_sig_kernel(azs_tiled *t, int kind) { t->sig_kernel = kind; }
+
+azs_status azs_tiled_set_norm(azs_tiled *t, const azs_tiled_ctx *c)
+{
+    if (c->t != t) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: context of another matrix");
     tile_buf *tb = azs_aligned_alloc(sizeof *tb);
     if (!tb) return azs_fail(AZS_ERR_NOMEM, "integrate: tile buffer");
     const group_fn gf = pick_group(0);
@@ -935,6 +996,7 @@ azs_status azs_tiled_set_norm(const azs_tiled_ctx *c)
             memcpy(t->norm_lane + g * AZS_LANES, sum + 2 * AZS_LANES, AZS_LANES * sizeof(double));
         }
     }
+    choose_sig_kernel(t, tb);
     azs_aligned_free(tb);
     return AZS_OK;
 }

@@ -47,7 +47,11 @@ typedef struct azs_tiled {
      * gathers only the signal: half the gathers, and the norm array is not read. */
     uint8_t *used;         /* [npix]: 1 if the pixel has an entry in the matrix */
     double *norm_lane;     /* [ngroups * AZS_LANES]: Σ w·norm of each lane, every pixel kept */
+    int sig_kernel;        /* AZS_SIG_GATHER or AZS_SIG_LOADS: how the AVX2 kernel of that
+                            * path loads the signal (same bits; azs_tiled_set_norm times both) */
 } azs_tiled;
+
+enum { AZS_SIG_GATHER = 0, AZS_SIG_LOADS = 1 };
 
 /* Derive the tiled form from the CSR (any order of entries within a row). */
 azs_status azs_tiled_build(const azs_csr *m, uint64_t npix, azs_tiled *t);
@@ -67,8 +71,13 @@ typedef struct azs_tiled_ctx {
     int poisson_dark;      /* pyFAI's 2D no/bbox paths: variance max(v,1) + dark */
 } azs_tiled_ctx;
 
-/* Fill c->t->norm_lane from c->norm, with the same kernel and roundings as a frame's. */
-azs_status azs_tiled_set_norm(const azs_tiled_ctx *c);
+/* Fill t->norm_lane from c->norm (c->t == t), with the same kernel and roundings as a
+ * frame's, and choose t->sig_kernel by timing both. */
+azs_status azs_tiled_set_norm(azs_tiled *t, const azs_tiled_ctx *c);
+/* For tests: use this kind of signal load from now on. */
+void azs_tiled_force_sig_kernel(azs_tiled *t, int kind);
+/* "portable", "avx2+fma, gathers" or "avx2+fma, scalar loads". */
+const char *azs_tiled_sig_kernel_name(const azs_tiled *t);
 
 /* How many tiles of this decoded frame the intensity-only path can take (every used pixel
  * kept); the rest are integrated with their per-frame norm. For tests and diagnostics

@@ -303,9 +303,18 @@ int main(void)
                 result io;
                 res_alloc(&io, nb);
                 azs_frame_result fi = res_view_intensity(&io);
-                CHECK(azs_integrate_frame(it, ws, px, t, &fi) == AZS_OK, "intensity: %s", azs_last_error());
-                CHECK(res_same_intensity(&serial, &io, nb), "cfg %d %s: intensity-only path differs (%u of %u tiles)",
-                      cfg, azs_dtype_name(t), k, tc->t->ntiles);
+                /* both ways of loading the signal (the test may pick; the library times them) */
+                azs_tiled *tw = (azs_tiled *)tc->t;
+                const int chosen = tw->sig_kernel;
+                for (int kind = AZS_SIG_GATHER; kind <= AZS_SIG_LOADS; kind++) {
+                    azs_tiled_force_sig_kernel(tw, kind);
+                    memset(io.a[0], 0, nb * sizeof(double));
+                    CHECK(azs_integrate_frame(it, ws, px, t, &fi) == AZS_OK, "intensity: %s", azs_last_error());
+                    CHECK(res_same_intensity(&serial, &io, nb), "cfg %d %s (%s): intensity-only path differs "
+                          "(%u of %u tiles)", cfg, azs_dtype_name(t), azs_tiled_sig_kernel_name(tw), k,
+                          tc->t->ntiles);
+                }
+                azs_tiled_force_sig_kernel(tw, chosen);
                 memset(io.a[0], 0, nb * sizeof(double));
                 CHECK(azs_integrate_frame_omp(it, ws, px, t, &fi) == AZS_OK, "omp intensity: %s", azs_last_error());
                 CHECK(res_same_intensity(&serial, &io, nb), "cfg %d %s: OpenMP intensity-only differs", cfg,
@@ -337,7 +346,11 @@ int main(void)
                     CHECK(azs_integrate_frame(it, ws, frame_1, t, &fi) == AZS_OK, "static: %s", azs_last_error());
                     CHECK(res_same_intensity(&gm, &io, nb), "cfg %d: one-dummy frame differs", cfg);
                     res_free(&gm);
-                    test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m);
+                    for (int kind = AZS_SIG_GATHER; kind <= AZS_SIG_LOADS; kind++) {
+                        azs_tiled_force_sig_kernel(tw, kind);
+                        test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m);
+                    }
+                    azs_tiled_force_sig_kernel(tw, chosen);
                 }
                 res_free(&io);
             }
