@@ -61,9 +61,12 @@ const azs_integrate_options *azs_integrator_options(const azs_integrator *it);
 /* Bytes held by the sparse matrix (both forms: CSR for GPUs, tiled for the CPU engines) and
  * the per-pixel arrays. */
 size_t azs_integrator_memory(const azs_integrator *it);
-/* Bytes the CPU engine reads per frame besides the pixels: the tiled matrix and the
- * per-pixel constants (the floor of memory traffic per frame, with the compressed chunk). */
-size_t azs_integrator_stream_bytes(const azs_integrator *it);
+/* Bytes the CPU engine reads per frame besides the pixels when frames_per_pass frames
+ * share one pass over the matrix (layout 1's batches; 1 for one frame at a time): the floor
+ * of memory traffic per frame, with the compressed chunk. Without an error model (the
+ * intensity-only path) that is the tiled matrix and one byte per pixel, once per pass; else
+ * the matrix and the per-pixel constants, once per frame. */
+size_t azs_integrator_stream_bytes(const azs_integrator *it, int frames_per_pass);
 
 /* The matrix and per-pixel constants, for engines outside this module (GPU). Pixels that
  * are masked at build time have no entries; indices[] is followed by 64 zero entries

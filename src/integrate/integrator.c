@@ -225,11 +225,18 @@ size_t azs_integrator_memory(const azs_integrator *it)
            azs_tiled_memory(&it->tiled, it->m.nbins) + it->npix * sizeof(float) * (it->dark ? 2 : 1);
 }
 
-size_t azs_integrator_stream_bytes(const azs_integrator *it)
+size_t azs_integrator_stream_bytes(const azs_integrator *it, int frames_per_pass)
 {
+    const size_t per_pixel = it->npix * sizeof(float) * (it->dark ? 2 : 1);
     if (it->opt.error_model == AZS_ERRMODEL_AZIMUTHAL) /* the gather engine reads the CSR */
-        return (size_t)it->m.nnz * (sizeof(uint32_t) + sizeof(float)) + it->npix * sizeof(float) * (it->dark ? 2 : 1);
-    return azs_tiled_memory(&it->tiled, it->m.nbins) + it->npix * sizeof(float) * (it->dark ? 2 : 1);
+        return (size_t)it->m.nnz * (sizeof(uint32_t) + sizeof(float)) + per_pixel;
+    if (it->opt.error_model == AZS_ERRMODEL_NONE) {
+        const azs_tiled *t = &it->tiled;
+        const size_t pass = (size_t)t->nrows * AZS_LANES * (sizeof *t->local + sizeof *t->weight) +
+                            (size_t)t->ntiles * AZS_TILE_PX + (it->dark ? per_pixel / 2 : 0);
+        return pass / (size_t)(frames_per_pass > 1 ? frames_per_pass : 1);
+    }
+    return azs_tiled_memory(&it->tiled, it->m.nbins) + per_pixel;
 }
 
 azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *v)
