@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# One device call, with binaries built here: the nvidia-h200 image has no HDF5, LZ4 or
+# cJSON headers (no build there), but nvcc is here. Three steps:
+#   bash bench/device_prebuilt.sh prepare   # here: .devdeps/pre/{bin,lib,real}
+# then through the device tool (carry what the mode needs):
+#   bash bench/device_prebuilt.sh gpu       # carry .devdeps/pre/bin, .devdeps/pre/lib,
+#                                           #   .devdeps/pre/real (about 50 MB)
+#   bash bench/device_prebuilt.sh cpu [FRAMES] [METHODS]
+#                                           # carry .devdeps/pre/bin, .devdeps/pre/lib, .whl
+# gpu: the GPU tests (decoder, integrator), the GPU decoder against the CPU one on every
+#   chunk of the real files, GPU vs CPU profiles (real Eiger frame, W1) with the worst case,
+#   and `azstream bench --layouts gpu` on W1.
+# cpu: the batch engine's bits (test_fused), the layout-1 scaling table and pyFAI side by
+#   side (wheels in .whl); SELF_READ=" " adds the self-read rows.
+set -u
+P=.devdeps/pre
+mode=${1:-}
+if [ "$mode" = prepare ]; then
+  set -e
+  cuda=OFF
+  if command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then cuda=ON; fi
+  cmake -S . -B $P/build -DCMAKE_BUILD_TYPE=Release -DAZS_WITH_CUDA=$cuda -DAZS_WITH_MPI=OFF > /dev/null
+  t="azstream test_fused"
+  if [ $cuda = ON ]; then t="$t test_gpu_decode test_gpu_integrate gpu_real_tool"; fi
+  cmake --build $P/build -j "$(nproc)" --target $t > /dev/null
+  rm -rf $P/bin $P/lib $P/real && mkdir -p $P/bin $P/lib
+  for x in $t; do find $P/build -name "$x" -type f -perm -u+x -exec cp {} $P/bin/ \; ; done
+  cp tests/gpu/gpu_real_files.py $P/bin/
+  # every shared library but the C library's own, so that the image's do not matter
+  for x in $P/bin/*; do ldd "$x" 2>/dev/null; done | awk '$3 ~ /^\// {print $3}' | sort -u \
+    | grep -vE '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux[^/]*)\.so' \
+    | xargs -I{} cp -L {} $P/lib/
+  cp -r ../shared/data/real $P/real   # ../shared does not travel; this copy is not committed
+  du -sh $P/bin $P/lib $P/real
+  exit 0
+fi
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+export LD_LIBRARY_PATH=$PWD/$P/lib
+AZ=$P/bin/azstream
+{ nproc; lscpu | grep -E 'Model name|Socket|Core\(s\) per|Thread\(s\) per|NUMA node\(s\)|L3|MHz'
+  grep -o 'avx512bw\|gfni\|fma' /proc/cpuinfo | sort -u | tr '\n' ' '; echo; free -g | head -2
+  nvidia-smi --query-gpu=name,clocks.sm,pcie.link.gen.current,pcie.link.width.current \
+    --format=csv,noheader 2>/dev/null; } | tee $OUT/machine.txt
+$AZ --version 2>&1 | head -1 || { ldd $AZ; exit 1; }
+W1=/tmp/w1.h5
+if [ "$mode" = gpu ]; then
+  for t in decode integrate; do
+    $P/bin/test_gpu_$t > $OUT/test_gpu_$t.txt 2>&1; echo "test_gpu_$t rc=$?"; tail -3 $OUT/test_gpu_$t.txt
+  done
+  python3 $P/bin/gpu_real_files.py --tool $P/bin/gpu_real_tool --data $P > $OUT/gpu_real.txt 2>&1
+  echo "gpu_real rc=$?"; grep -E 'FAIL|gpu_real' $OUT/gpu_real.txt | tail -5
+  R=$P/real/eiger4m_real_frame_bslz4.h5; RP=$P/real/poni/maxiv_azint_bench_Eiger4M.poni
+  $AZ synth -o $W1 --poni bench/eiger4m.poni --frames ${FRAMES:-2000} --seed 1 2>&1 | tail -1
+  for m in bbox full; do
+    for L in threads gpu; do
+      $AZ integrate $R --poni $RP --method $m --polarization 0.99 --dummy 4294967295 --layout $L \
+        --quiet -o /tmp/real-$L-$m.h5
+      $AZ integrate $W1 --poni bench/eiger4m.poni --method $m --polarization 0.99 --dummy 4294967295 \
+        --frames 0:480 --layout $L --quiet -o /tmp/w1-$L-$m.h5
+    done
+  done
+  python3 - <<'PY' | tee $OUT/compare.txt
+import h5py, numpy as np
+for what in ("real", "w1"):
+    for m in ("bbox", "full"):
+        c = h5py.File(f"/tmp/{what}-threads-{m}.h5")["/entry/result/I"][()]
+        g = h5py.File(f"/tmp/{what}-gpu-{m}.h5")["/entry/result/I"][()]
+        rel = (np.abs(g - c).max(axis=1) / np.abs(c).max(axis=1)).max()
+        print(f"GPU vs CPU, {what} {m}: {len(c)} frames, worst |dI|/max(I) {rel:.2e}, "
+              f"values differing {int((g != c).sum())} of {c.size}")
+PY
+  for m in bbox full; do
+    $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${FRAMES:-2000} --layouts gpu \
+      --workers 16 > $OUT/bench-gpu-$m.txt 2>&1; grep -E 'kernel|^3 gpu' $OUT/bench-gpu-$m.txt
+  done
+  exit 0
+fi
+if [ "$mode" != cpu ]; then echo "usage: $0 prepare | gpu | cpu [FRAMES] [METHODS]"; exit 2; fi
+FRAMES=${2:-800}; METHODS=${3:-"bbox full"}
+if ls .whl/*.whl > /dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+fi
+$P/bin/test_fused 2>&1 | tail -2
+$AZ synth -o $W1 --poni bench/eiger4m.poni --frames $FRAMES --seed 1 2>&1 | tail -1
+cat $W1 > /dev/null   # into the page cache
+for m in $METHODS; do
+  $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${CPU_FRAMES:-400} \
+    --workers ${WORKERS:-1,2,4,8,16} --layouts serial,threads ${SELF_READ:---no-self-read} \
+    > $OUT/bench-$m.txt 2>&1; cat $OUT/bench-$m.txt
+done
+if python3 -c 'import pyFAI' 2>/dev/null; then
+  for m in $METHODS; do
+    OMP_NUM_THREADS=16 timeout ${PYFAI_TIMEOUT:-150} python3 bench/pyfai_side_by_side $W1 \
+      --poni bench/eiger4m.poni --method $m --workers 16 --frames ${PYFAI_FRAMES:-64} \
+      --frames-parallel ${PYFAI_PAR_FRAMES:-$FRAMES} --azstream $AZ > $OUT/side-by-side-$m.txt 2>&1
+    echo "side by side $m rc=$?"
+  done
+else
+  echo "pyFAI not importable: no side by side"
+fi
+echo "== summary"
+for m in $METHODS; do
+  echo "-- $m"; grep -E '^(engine|0 |1 )|kernel' $OUT/bench-$m.txt; tail -5 $OUT/side-by-side-$m.txt 2>/dev/null
+done
