@@ -166,14 +166,13 @@ static void give_back_slot(pool *p, size_t s)
 }
 
 /* One frame a worker has taken: its raw chunk (held in a reader slot, or in the worker's
- * own buffer in self_read mode), or a status to report, or nothing yet (read_pixels: the
- * frame is read and decoded through the source, one at a time, into w->pixels). */
+ * own buffer in self_read mode), or a status to report, or neither (chunk NULL, st AZS_OK:
+ * the frame is read and decoded through the source, one at a time, into w->pixels). */
 typedef struct job {
     uint64_t f;
     azs_status st;
     const void *chunk;
     size_t chunk_size, held;
-    int read_pixels;
     char msg[MSG_LEN];
 } job;
 
@@ -200,9 +199,7 @@ static int take_jobs(worker *w, job *jb)
             j->msg[0] = '\0';
             j->f = f;
             j->held = SIZE_MAX;
-            if (p->filtered) {
-                j->read_pixels = 1;
-            } else {
+            if (!p->filtered) {
                 size_t got = 0;
                 j->st = azs_source_read_raw(p->src, f, w->raw[n], p->raw_cap, &got);
                 if (j->st == AZS_OK) {
@@ -210,7 +207,6 @@ static int take_jobs(worker *w, job *jb)
                     j->chunk_size = got;
                 } else if (azs_layout_raw_fallback(j->st)) {
                     j->st = AZS_OK;
-                    j->read_pixels = 1;
                 } else {
                     azs_layout_frame_error(p->src, f, j->st);
                     snprintf(j->msg, MSG_LEN, "%s", azs_last_error());
@@ -251,7 +247,6 @@ static int take_jobs(worker *w, job *jb)
         j->st = p->raw_status[s];
         if (azs_layout_raw_fallback(j->st)) {
             j->st = AZS_OK;
-            j->read_pixels = 1;
         } else if (j->st != AZS_OK) {
             snprintf(j->msg, MSG_LEN, "%s", p->raw_msg[s]);
         } else {
