@@ -364,12 +364,63 @@ AZS_SIG(sig_f64, double)
 
 typedef uint32_t (*sig_fn)(const azs_tiled_ctx *, const void *, uint64_t, uint32_t, tile_buf *);
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* uint32 (every Eiger stack) by hand: GCC's vectorisation of AZS_SIG_LOOP for it spills,
+ * and this pass was 17 % of a frame's time on the dev machine. Same operations as the
+ * loop: the value as float(x >> 16) · 65536 + float(x & 0xFFFF) (the product is exact, so
+ * the fused multiply-add rounds as the loop's multiply and add do), no finiteness test (a
+ * uint32 is always finite), the same dummy comparisons, signal − dark. */
+__attribute__((target("avx2,fma"))) static uint32_t
+sig_u32_avx2(const azs_tiled_ctx *restrict c, const uint32_t *restrict px, uint64_t p0, uint32_t n,
+             tile_buf *restrict b)
+{
+    const uint8_t *restrict used = c->t->used + p0;
+    const float *restrict dk = c->dark ? c->dark + p0 : NULL;
+    const int mode = !c->has_dummy ? 0 : c->delta_dummy == 0.0f ? 1 : 2;
+    const __m256 dv = _mm256_set1_ps(c->dummy), dd = _mm256_set1_ps(c->delta_dummy);
+    const __m256 k65536 = _mm256_set1_ps(65536.0f);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256i lo16 = _mm256_set1_epi32(0xFFFF);
+    __m256i lost = _mm256_setzero_si256();
+    uint32_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(px + i));
+        const __m256 v = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(x, 16)), k65536,
+                                         _mm256_cvtepi32_ps(_mm256_and_si256(x, lo16)));
+        __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+        if (mode == 1) ok = _mm256_cmp_ps(v, dv, _CMP_NEQ_UQ);
+        if (mode == 2)
+            ok = _mm256_xor_ps(ok, _mm256_cmp_ps(_mm256_and_ps(_mm256_sub_ps(v, dv), absmask), dd,
+                                                 _CMP_LE_OQ));
+        const __m256 sgn = dk ? _mm256_sub_ps(v, _mm256_loadu_ps(dk + i)) : v;
+        _mm256_storeu_ps(b->sig + i, _mm256_and_ps(sgn, ok));
+        const __m256i u = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(used + i)));
+        lost = _mm256_or_si256(lost, _mm256_andnot_si256(_mm256_castps_si256(ok), u));
+    }
+    uint32_t tail = 0;
+    const float fdv = c->dummy, fdd = c->delta_dummy;
+    for (; i < n; i++) {
+        const float v = u32_to_float(px[i]);
+        const uint32_t ok = pixel_ok(v, mode, fdv, fdd);
+        b->sig[i] = keep(dk ? v - dk[i] : v, ok);
+        tail |= ~ok & -(uint32_t)used[i];
+    }
+    return tail | (uint32_t)!_mm256_testz_si256(lost, lost);
+}
+#endif
+
 static sig_fn sig_for(azs_dtype t)
 {
     switch (t) {
     case AZS_U8: return (sig_fn)sig_u8;
     case AZS_U16: return (sig_fn)sig_u16;
-    case AZS_U32: return (sig_fn)sig_u32;
+    case AZS_U32:
+#if defined(__x86_64__) && defined(__GNUC__)
+        if ((azs_cpu_features() & (AZS_CPU_AVX2 | AZS_CPU_FMA)) == (AZS_CPU_AVX2 | AZS_CPU_FMA))
+            return (sig_fn)sig_u32_avx2;
+#endif
+        return (sig_fn)sig_u32;
     case AZS_I8: return (sig_fn)sig_i8;
     case AZS_I16: return (sig_fn)sig_i16;
     case AZS_I32: return (sig_fn)sig_i32;
