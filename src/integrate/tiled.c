@@ -522,7 +522,6 @@ static void group_sig_multi_portable(const uint16_t *restrict li, const float *r
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-
 /* Eight lanes: four doubles in each of two registers per quantity. A lane's (signal, norm)
  * pair is one 64-bit gather (half the gathered elements of two 32-bit gathers), then the
  * pairs are split with one permute. target("avx2") without "fma": mul and add stay
