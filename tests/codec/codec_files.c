@@ -12,25 +12,7 @@
 #include <string.h>
 
 #include "azstream/codec.h"
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    /* exact-size buffer: ASan catches any read past the end of the chunk */
-    *len = n > 0 ? (size_t)n : 0;
-    return b;
-}
+#include "../common/slurp.h"
 
 static int spit(const char *path, const void *p, size_t n)
 {

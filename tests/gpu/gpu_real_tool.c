@@ -13,6 +13,7 @@
 
 #include "azstream/codec.h"
 #include "azstream/gpu.h"
+#include "../common/slurp.h"
 
 #define MAXB 16
 
@@ -23,24 +24,6 @@ typedef struct chunk_case {
     uint8_t *chunk, *cpu;
     azs_status cpu_st;
 } chunk_case;
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(n > 0 ? (size_t)n : 1);
-    if (b && n > 0 && fread(b, 1, (size_t)n, f) != (size_t)n) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *len = n > 0 ? (size_t)n : 0;
-    return b;
-}
 
 static azs_dtype dtype_of(size_t s)
 {
