@@ -157,7 +157,8 @@ azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *
                         frame, block_bytes);
     if (block_bytes > AZS_GPU_MAX_BLOCK_BYTES || block_bytes < AZS_GPU_MIN_BLOCK_BYTES)
         return azs_fail(AZS_ERR_UNSUPPORTED,
-                        "frame %u: bitshuffle block of %u bytes: the GPU decoder takes %u..%u",
+                        "frame %u: bitshuffle block of %u bytes: the GPU decoder takes %u..%u "
+                        "(the CPU layouts take any size)",
                         frame, block_bytes, AZS_GPU_MIN_BLOCK_BYTES, AZS_GPU_MAX_BLOCK_BYTES);
     size_t nelem = frame_bytes / elem_size;
     size_t block_elems = block_bytes / elem_size;
