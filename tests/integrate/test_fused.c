@@ -18,8 +18,9 @@
  *    one (where the CPU has AVX2);
  *  - the intensity-only path (only intensity / Σsig / Σnorm wanted: stored norm sums for
  *    tiles whose used pixels are all kept) gives the same bits as the general path, serial,
- *    OpenMP and fused, portable and AVX2; the frames make it take both kinds of tiles
- *    (checked), including tiles whose only skipped pixels are masked ones;
+ *    OpenMP and fused, portable and AVX2 with the signal gathered or loaded one by one; the
+ *    frames make it take both kinds of tiles (checked), including tiles whose only skipped
+ *    pixels are masked ones;
  * The detector is 301 x 211 = 63511 pixels: 8 tiles, the last one partial, n % 8 = 7. */
 #include <math.h>
 #include <stdio.h>
