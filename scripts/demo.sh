@@ -36,3 +36,5 @@ PY
 echo
 echo "== 3. benchmark (azstream bench, null sink)"
 $az bench "$stack" --poni "$poni" --frames "$nframes" --no-self-read
+echo "(layout 2 rows: each worker process builds its own matrix, which dominates a"
+echo " ${nframes}-frame run; layout 2 is for isolation and GPU sharing, layout 1 for cores.)"
