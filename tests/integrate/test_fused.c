@@ -10,7 +10,8 @@
  *  - azs_integrate_chunks (batches of 1-4 frames, the matrix read once per batch): every
  *    frame's result equals azs_integrate_chunk's bit for bit, in every order, with frames
  *    that take different paths side by side (static tiles, per-frame norm tiles, blocks
- *    above the fused limit, full outputs) and a corrupt frame that fails alone;
+ *    above the fused limit, full outputs), a truncated frame that fails alone, and damaged
+ *    chunks (truncations, bit flips) between intact ones;
  *  - corrupt, truncated and wrong-size chunks: the fused path returns the same status as
  *    azs_chunk_decode (never crashes; this runs under ASan), mutated chunks that still
  *    decode give the same numbers as decode + integrate.
@@ -214,6 +215,42 @@ static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb,
             }
             if (!any_bad) CHECK(all == AZS_OK, "cfg %d: batch status %s", cfg, azs_status_str(all));
         }
+    /* damaged chunks between intact ones (this runs under ASan): each frame gets the status
+     * azs_integrate_chunk gives it alone, and the frames that decode the same numbers */
+    {
+        unsigned seed = 777u + (unsigned)cfg;
+        uint8_t *bad = malloc(sz[1]);
+        result alone, in_batch[3];
+        res_alloc(&alone, nb);
+        for (int k = 0; k < 3; k++) res_alloc(&in_batch[k], nb);
+        for (int trial = 0; trial < 60; trial++) {
+            memcpy(bad, ch[1], sz[1]);
+            size_t len = trial < 10 ? sz[1] * (size_t)trial / 10 : sz[1];
+            for (int k = 0; trial >= 10 && k < 1 + trial % 3; k++) {
+                seed = seed * 1103515245u + 12345u;
+                bad[(seed >> 8) % sz[1]] ^= (uint8_t)(1u << ((seed >> 3) % 8));
+            }
+            azs_frame_result fa = res_view_intensity(&alone);
+            const azs_status st1 = azs_integrate_chunk(it, ws, AZS_CODEC_BSLZ4, AZS_U32, bad, len, buf, &fa);
+            const void *cp[3] = {ch[0], bad, ch[2]};
+            size_t cs[3] = {sz[0], len, sz[2]};
+            azs_frame_result fo[3];
+            azs_status st[3];
+            for (int k = 0; k < 3; k++) fo[k] = res_view_intensity(&in_batch[k]);
+            azs_integrate_chunks(it, ws, AZS_CODEC_BSLZ4, AZS_U32, 3, cp, cs, buf, fo, st, NULL, 0);
+            CHECK(st[0] == AZS_OK && st[2] == AZS_OK && res_same_intensity(&ref[0], &in_batch[0], nb) &&
+                      res_same_intensity(&ref[2], &in_batch[2], nb),
+                  "cfg %d trial %d: a damaged frame changed its neighbours", cfg, trial);
+            CHECK(st[1] == st1, "cfg %d trial %d: damaged frame %s in a batch, %s alone", cfg, trial,
+                  azs_status_str(st[1]), azs_status_str(st1));
+            if (st1 == AZS_OK && st[1] == AZS_OK)
+                CHECK(res_same_intensity(&alone, &in_batch[1], nb), "cfg %d trial %d: numbers differ", cfg,
+                      trial);
+        }
+        res_free(&alone);
+        for (int k = 0; k < 3; k++) res_free(&in_batch[k]);
+        free(bad);
+    }
     /* full outputs in a batch: frames done one by one, same bits as the general path */
     {
         result fa_full;
