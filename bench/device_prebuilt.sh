@@ -99,7 +99,16 @@ if python3 -c 'import pyFAI' 2>/dev/null; then
 else
   echo "pyFAI not importable: no side by side"
 fi
+# The run-to-run spread of the 16-worker rows (the lent host's varies by 10-15 %), with and
+# without batches.
+for rep in $(seq 1 ${REPEAT16:-3}); do
+  for b in 4 1; do
+    AZS_CPU_BATCH=$b $AZ bench $W1 --poni bench/eiger4m.poni --method bbox --frames $FRAMES --workers 16 \
+      --layouts threads 2>&1 | grep '^1 threads' | sed "s/^/run $rep, batch $b: /" | tee -a $OUT/repeat16.txt
+  done
+done
 echo "== summary"
+cat $OUT/repeat16.txt
 for m in $METHODS; do
   echo "-- $m"; grep -E '^(engine|0 |1 )|kernel' $OUT/bench-$m.txt; tail -5 $OUT/side-by-side-$m.txt 2>/dev/null
 done
