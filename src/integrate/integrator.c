@@ -430,10 +430,8 @@ static int batchable(const azs_integrator *it, azs_codec codec, azs_dtype t, con
                      size_t chunk_size, const azs_frame_result *out, azs_bslz4_blocks *bl)
 {
     const size_t es = azs_dtype_size(t);
-    const azs_frame_result *o = out;
     if (codec != AZS_CODEC_BSLZ4 || it->opt.error_model == AZS_ERRMODEL_AZIMUTHAL || es == 0 ||
-        t == AZS_U64 || t == AZS_I64 || !chunk || o->std || o->sum_variance ||
-        o->sum_normalization2 || o->count || (o->sigma && it->ctx.poisson))
+        t == AZS_U64 || t == AZS_I64 || !chunk || azs_tiled_wants_full(&it->ctx, out))
         return 0;
     /* A bad header is reported by azs_integrate_chunk, frame by frame. */
     if (azs_bslz4_blocks_init(bl, es, chunk, chunk_size) != AZS_OK) return 0;

@@ -679,7 +679,7 @@ const char *azs_tiled_kernel_name(void)
     return pick_group(0) == group_fast_portable ? "portable" : "avx2";
 }
 
-static int wants_full(const azs_tiled_ctx *c, const azs_frame_result *o)
+int azs_tiled_wants_full(const azs_tiled_ctx *c, const azs_frame_result *o)
 {
     return o->std || o->sum_variance || o->sum_normalization2 || o->count ||
            (o->sigma && c->poisson);
@@ -795,7 +795,7 @@ azs_status azs_tiled_frame(const azs_tiled_ctx *c, const void *px, azs_dtype dty
     sig_fn sig = sig_for(dtype);
     if (!pre || !sig)
         return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
-    const int full = wants_full(c, out);
+    const int full = azs_tiled_wants_full(c, out);
     const size_t es = azs_dtype_size(dtype);
     memset(acc, 0, (size_t)c->nbins * 5 * sizeof(double));
     for (uint32_t tt = 0; tt < c->t->ntiles; tt++)
@@ -807,6 +807,25 @@ azs_status azs_tiled_frame(const azs_tiled_ctx *c, const void *px, azs_dtype dty
 
 size_t azs_tiled_stage_bytes(void) { return AZS_TILE_PX * 8 + AZS_FUSED_MAX_BLOCK; }
 
+/* Decode blocks into stage until it holds the `need` pixels of tile tt (*have: elements
+ * already there). */
+static azs_status fill_stage(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, unsigned char *stage,
+                             size_t *have, uint32_t need, uint32_t tt, void *scratch)
+{
+    const size_t es = bl->elem_size, cap = azs_tiled_stage_bytes();
+    while (*have < need) {
+        size_t got = 0;
+        azs_status st =
+            azs_bslz4_blocks_next(bl, stage + *have * es, cap - *have * es, scratch, &got);
+        if (st != AZS_OK) return st;
+        if (got == 0)
+            return azs_fail(AZS_ERR_TRUNCATED, "integrate: chunk ends after %zu of %llu pixels",
+                            (size_t)tt * AZS_TILE_PX + *have, (unsigned long long)c->npix);
+        *have += got;
+    }
+    return AZS_OK;
+}
+
 azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dtype dtype,
                            const azs_frame_result *out, double *acc, void *tile_buffer,
                            void *stage_, void *scratch)
@@ -815,27 +834,19 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dty
     sig_fn sig = sig_for(dtype);
     if (!pre || !sig)
         return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
-    const size_t es = azs_dtype_size(dtype), cap = azs_tiled_stage_bytes();
+    const size_t es = azs_dtype_size(dtype);
     if (bl->elem_size != es || bl->n != c->npix || bl->max_block_bytes > AZS_FUSED_MAX_BLOCK)
         return azs_fail(AZS_ERR_INVALID_ARG, "integrate: chunk of %zu x %zu-byte elements "
                         "(blocks of %zu bytes) for %llu pixels of %zu bytes", bl->n, bl->elem_size,
                         bl->max_block_bytes, (unsigned long long)c->npix, es);
-    const int full = wants_full(c, out);
+    const int full = azs_tiled_wants_full(c, out);
     unsigned char *stage = stage_;
     size_t have = 0; /* decoded elements waiting in stage */
     memset(acc, 0, (size_t)c->nbins * 5 * sizeof(double));
     for (uint32_t tt = 0; tt < c->t->ntiles; tt++) {
         const uint32_t need = tile_pixels(c, tt);
-        while (have < need) {
-            size_t got = 0;
-            azs_status st =
-                azs_bslz4_blocks_next(bl, stage + have * es, cap - have * es, scratch, &got);
-            if (st != AZS_OK) return st;
-            if (got == 0)
-                return azs_fail(AZS_ERR_TRUNCATED, "integrate: chunk ends after %zu of %llu pixels",
-                                (size_t)tt * AZS_TILE_PX + have, (unsigned long long)c->npix);
-            have += got;
-        }
+        azs_status st = fill_stage(c, bl, stage, &have, need, tt, scratch);
+        if (st != AZS_OK) return st;
         serial_tile(c, pre, sig, stage, tt, acc, tile_buffer, full);
         memmove(stage, stage + (size_t)need * es, (have - need) * es);
         have -= need;
@@ -852,7 +863,7 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
     pre_fn pre = pre_for(dtype);
     sig_fn sig = sig_for(dtype);
     const azs_tiled *t = c->t;
-    const size_t es = azs_dtype_size(dtype), cap = azs_tiled_stage_bytes();
+    const size_t es = azs_dtype_size(dtype);
     size_t have[AZS_BATCH_MAX] = {0};
     int live = 0;
     if (n < 1 || n > AZS_BATCH_MAX)
@@ -862,7 +873,7 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
         return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
     for (int j = 0; j < n; j++) {
         status[j] = AZS_OK;
-        if (wants_full(c, &out[j]))
+        if (azs_tiled_wants_full(c, &out[j]))
             return azs_fail(AZS_ERR_INVALID_ARG, "integrate: batches compute intensity only");
         if (bl[j].elem_size != es || bl[j].n != c->npix ||
             bl[j].max_block_bytes > AZS_FUSED_MAX_BLOCK)
@@ -880,17 +891,7 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
         for (int j = 0; j < n; j++) {
             if (!(live >> j & 1)) continue;
             unsigned char *stage = stage_[j];
-            azs_status st = AZS_OK;
-            while (st == AZS_OK && have[j] < need) {
-                size_t got = 0;
-                st = azs_bslz4_blocks_next(&bl[j], stage + have[j] * es, cap - have[j] * es,
-                                           scratch, &got);
-                if (st == AZS_OK && got == 0)
-                    st = azs_fail(AZS_ERR_TRUNCATED, "integrate: chunk ends after %zu of %llu "
-                                  "pixels", (size_t)tt * AZS_TILE_PX + have[j],
-                                  (unsigned long long)c->npix);
-                have[j] += got;
-            }
+            const azs_status st = fill_stage(c, &bl[j], stage, &have[j], need, tt, scratch);
             if (st != AZS_OK) {
                 /* This frame stops here; the others go on. */
                 status[j] = st;
@@ -939,7 +940,7 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
     sig_fn sig = sig_for(dtype);
     if (!pre || !sig)
         return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(dtype));
-    const int full = wants_full(c, out);
+    const int full = azs_tiled_wants_full(c, out);
     const size_t es = azs_dtype_size(dtype);
     const azs_tiled *t = c->t;
     const int64_t nt = t->ntiles, nb = c->nbins;

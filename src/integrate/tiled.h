@@ -84,6 +84,9 @@ const char *azs_tiled_sig_kernel_name(const azs_tiled *t);
  * (0 if out of memory). */
 uint32_t azs_tiled_static_tiles(const azs_tiled_ctx *c, const void *px, azs_dtype dtype);
 
+/* Does out need the general path (variance, count or Σnorm² sums)? Else intensity only. */
+int azs_tiled_wants_full(const azs_tiled_ctx *c, const azs_frame_result *out);
+
 /* Scratch of the OpenMP engine: one 5-double sum per lane. */
 size_t azs_tiled_scratch_bytes(const azs_tiled *t);
 
