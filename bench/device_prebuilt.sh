@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # One device call, with binaries built here: the nvidia-h200 image has no HDF5, LZ4 or
 # cJSON headers (no build there), but nvcc is here. Three steps:
-#   bash bench/device_prebuilt.sh prepare   # here: .devdeps/pre/{bin,lib,real}
+#   bash bench/device_prebuilt.sh prepare   # here: .devdeps/pre/{bin,gpubin,lib,real}
 # then through the device tool (carry what the mode needs):
-#   bash bench/device_prebuilt.sh gpu       # carry .devdeps/pre/bin, .devdeps/pre/lib,
-#                                           #   .devdeps/pre/real (about 50 MB)
+#   bash bench/device_prebuilt.sh gpu       # carry .devdeps/pre/bin, .devdeps/pre/gpubin,
+#                                           #   .devdeps/pre/lib, .devdeps/pre/real (about 50 MB)
 #   bash bench/device_prebuilt.sh cpu [FRAMES] [METHODS]
 #                                           # carry .devdeps/pre/bin, .devdeps/pre/lib, .whl
+#                                           #   (about 56 MB; the carry limit is 64 MiB)
 # gpu: the GPU tests (decoder, integrator), the GPU decoder against the CPU one on every
 #   chunk of the real files, GPU vs CPU profiles (real Eiger frame, W1) with the worst case,
 #   and `azstream bench --layouts gpu` on W1.
@@ -23,15 +24,18 @@ if [ "$mode" = prepare ]; then
   t="azstream test_fused"
   if [ $cuda = ON ]; then t="$t test_gpu_decode test_gpu_integrate gpu_real_tool"; fi
   cmake --build $P/build -j "$(nproc)" --target $t > /dev/null
-  rm -rf $P/bin $P/lib $P/real && mkdir -p $P/bin $P/lib
-  for x in $t; do find $P/build -name "$x" -type f -perm -u+x -exec cp {} $P/bin/ \; ; done
-  cp tests/gpu/gpu_real_files.py $P/bin/
+  rm -rf $P/bin $P/gpubin $P/lib $P/real && mkdir -p $P/bin $P/gpubin $P/lib
+  for x in $t; do
+    d=$P/gpubin; case $x in azstream|test_fused) d=$P/bin;; esac
+    find $P/build -name "$x" -type f -perm -u+x -exec cp {} $d/ \;
+  done
+  cp tests/gpu/gpu_real_files.py $P/gpubin/
   # every shared library but the C library's own, so that the image's do not matter
-  for x in $P/bin/*; do ldd "$x" 2>/dev/null; done | awk '$3 ~ /^\// {print $3}' | sort -u \
+  for x in $P/bin/* $P/gpubin/*; do ldd "$x" 2>/dev/null; done | awk '$3 ~ /^\// {print $3}' | sort -u \
     | grep -vE '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux[^/]*)\.so' \
     | xargs -I{} cp -L {} $P/lib/
   cp -r ../shared/data/real $P/real   # ../shared does not travel; this copy is not committed
-  du -sh $P/bin $P/lib $P/real
+  du -sh $P/bin $P/gpubin $P/lib $P/real
   exit 0
 fi
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
@@ -45,9 +49,9 @@ $AZ --version 2>&1 | head -1 || { ldd $AZ; exit 1; }
 W1=/tmp/w1.h5
 if [ "$mode" = gpu ]; then
   for t in decode integrate; do
-    $P/bin/test_gpu_$t > $OUT/test_gpu_$t.txt 2>&1; echo "test_gpu_$t rc=$?"; tail -3 $OUT/test_gpu_$t.txt
+    $P/gpubin/test_gpu_$t > $OUT/test_gpu_$t.txt 2>&1; echo "test_gpu_$t rc=$?"; tail -3 $OUT/test_gpu_$t.txt
   done
-  python3 $P/bin/gpu_real_files.py --tool $P/bin/gpu_real_tool --data $P > $OUT/gpu_real.txt 2>&1
+  python3 $P/gpubin/gpu_real_files.py --tool $P/gpubin/gpu_real_tool --data $P > $OUT/gpu_real.txt 2>&1
   echo "gpu_real rc=$?"; grep -E 'FAIL|gpu_real' $OUT/gpu_real.txt | tail -5
   R=$P/real/eiger4m_real_frame_bslz4.h5; RP=$P/real/poni/maxiv_azint_bench_Eiger4M.poni
   $AZ synth -o $W1 --poni bench/eiger4m.poni --frames ${FRAMES:-2000} --seed 1 2>&1 | tail -1
@@ -73,6 +77,23 @@ PY
     $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${FRAMES:-2000} --layouts gpu \
       --workers 16 > $OUT/bench-gpu-$m.txt 2>&1; grep -E 'kernel|^3 gpu' $OUT/bench-gpu-$m.txt
   done
+  # Long runs without a 40 GB file: an Eiger-style master whose data_NNNNNN links all point
+  # at W1, so LONG_REPEAT x FRAMES frames come through the page cache.
+  python3 - "$W1" "${LONG_REPEAT:-6}" <<'PY'
+import sys, h5py
+with h5py.File('/tmp/long_master.h5', 'w') as f:
+    g = f.create_group('entry/data')
+    for i in range(1, int(sys.argv[2]) + 1):
+        g['data_%06d' % i] = h5py.ExternalLink(sys.argv[1], '/entry/data/data')
+PY
+  n=$((${LONG_REPEAT:-6} * ${FRAMES:-2000}))
+  for rep in 1 2; do
+    for m in bbox full; do
+      AZS_GPU_TRACE=1 $AZ bench /tmp/long_master.h5 --poni bench/eiger4m.poni --method $m --frames $n \
+        --layouts gpu --workers 16 2>&1 | grep -E 'kernel|^3 gpu|trace' | sed "s/^/long $n $m run $rep: /" \
+        | tee -a $OUT/gpu-long.txt
+    done
+  done
   exit 0
 fi
 if [ "$mode" != cpu ]; then echo "usage: $0 prepare | gpu | cpu [FRAMES] [METHODS]"; exit 2; fi
@@ -84,31 +105,34 @@ fi
 $P/bin/test_fused 2>&1 | tail -2
 $AZ synth -o $W1 --poni bench/eiger4m.poni --frames $FRAMES --seed 1 2>&1 | tail -1
 cat $W1 > /dev/null   # into the page cache
+# Rows of about ROW_SECONDS each (up to the stack): a 400-frame row of 16 workers lasts
+# 0.3 s and measures its start and tail as much as its pace.
 for m in $METHODS; do
   $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${CPU_FRAMES:-400} \
-    --workers ${WORKERS:-1,2,4,8,16} --layouts serial,threads ${SELF_READ:---no-self-read} \
-    > $OUT/bench-$m.txt 2>&1; cat $OUT/bench-$m.txt
+    --seconds ${ROW_SECONDS:-3} --workers ${WORKERS:-1,2,4,8,16} --layouts serial,threads \
+    ${SELF_READ:---no-self-read} > $OUT/bench-$m.txt 2>&1; cat $OUT/bench-$m.txt
 done
 if python3 -c 'import pyFAI' 2>/dev/null; then
   for m in $METHODS; do
     OMP_NUM_THREADS=16 timeout ${PYFAI_TIMEOUT:-150} python3 bench/pyfai_side_by_side $W1 \
       --poni bench/eiger4m.poni --method $m --workers 16 --frames ${PYFAI_FRAMES:-64} \
-      --frames-parallel ${PYFAI_PAR_FRAMES:-$FRAMES} --azstream $AZ > $OUT/side-by-side-$m.txt 2>&1
+      --frames-parallel ${PYFAI_PAR_FRAMES:-800} --seconds ${ROW_SECONDS:-3} --azstream $AZ \
+      > $OUT/side-by-side-$m.txt 2>&1
     echo "side by side $m rc=$?"
   done
 else
   echo "pyFAI not importable: no side by side"
 fi
-# The run-to-run spread of the 16-worker rows (the lent host's varies by 10-15 %), with and
-# without batches.
+# The run-to-run spread of the 16-worker rows (the lent host's varies by 10-15 %), both
+# feedings, the whole stack each.
 for rep in $(seq 1 ${REPEAT16:-3}); do
-  for b in 4 1; do
-    AZS_CPU_BATCH=$b $AZ bench $W1 --poni bench/eiger4m.poni --method bbox --frames $FRAMES --workers 16 \
-      --layouts threads 2>&1 | grep '^1 threads' | sed "s/^/run $rep, batch $b: /" | tee -a $OUT/repeat16.txt
+  for m in $METHODS; do
+    $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames $FRAMES --workers 16 \
+      --layouts threads 2>&1 | grep -E '^1 threads|at once' | sed "s/^/run $rep, $m: /" | tee -a $OUT/repeat16.txt
   done
 done
 echo "== summary"
 cat $OUT/repeat16.txt
 for m in $METHODS; do
-  echo "-- $m"; grep -E '^(engine|0 |1 )|kernel' $OUT/bench-$m.txt; tail -5 $OUT/side-by-side-$m.txt 2>/dev/null
+  echo "-- $m"; grep -E '^(engine|0 |1 )|kernel|at once' $OUT/bench-$m.txt; tail -5 $OUT/side-by-side-$m.txt 2>/dev/null
 done

@@ -10,6 +10,9 @@
  *                     decode, so the decoded frame is not counted; for other codecs it is,
  *                     written once and read once)
  *   limit           = the smaller of the two; "of limit" = frames/s / limit.
+ *   all cores at once = the compute loop on every core together, no pipeline: how much of
+ *                     cores × one core this machine gives (clock, shared cache and memory
+ *                     under full load), i.e. the efficiency no pipeline could pass.
  * Results go to a null sink: only the pipeline is timed. Not a test: a measurement. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -68,14 +71,90 @@ static double stream_bandwidth(void)
     return best;
 }
 
+/* Frames/s of `nthreads` threads running at once, each its own decode + integrate loop
+ * over the preloaded chunks (azs_integrate_chunks, batches of AZS_BATCH_MAX as layout 1's
+ * workers run them), for about a second. With one thread: one core's rate; with every
+ * core: what the machine gives this work when all cores run it (clock, shared cache and
+ * memory included), with no pipeline around it. Returns < 0 on failure (st set). */
+static double fused_rate(const azs_integrator *it, const azs_source_info *info, const char *raw,
+                         size_t cap, const size_t *sizes, int npre, int want_sigma, int nthreads,
+                         azs_status *st)
+{
+    const size_t nbins = azs_integrator_nbins(it);
+    const int nb = npre < AZS_BATCH_MAX ? npre : AZS_BATCH_MAX;
+    double rate = 0;
+    int failed = 0;
+    *st = AZS_OK;
+    double t0 = 0;
+#pragma omp parallel num_threads(nthreads) reduction(+ : rate)
+    {
+        azs_workspace *ws = NULL;
+        double *rows = azs_aligned_alloc((size_t)AZS_BATCH_MAX * 2 * nbins * sizeof(double));
+        void *fbuf = azs_aligned_alloc(info->frame_bytes);
+        azs_status s = rows && fbuf ? azs_workspace_create(it, &ws) : AZS_ERR_NOMEM;
+        if (s != AZS_OK) {
+#pragma omp atomic write
+            failed = 1;
+        }
+        const void *cp[AZS_BATCH_MAX];
+        size_t cs[AZS_BATCH_MAX];
+        azs_frame_result fo[AZS_BATCH_MAX];
+        azs_status fst[AZS_BATCH_MAX];
+        memset(fo, 0, sizeof fo);
+        for (int j = 0; j < nb && rows; j++) {
+            fo[j].intensity = rows + (size_t)j * 2 * nbins;
+            fo[j].sigma = want_sigma ? fo[j].intensity + nbins : NULL;
+        }
+#pragma omp barrier
+#pragma omp single
+        t0 = now_s();
+        /* each thread starts at its own chunk and runs for about 1 s after t0 (set, like
+         * `failed`, before the barrier: no race) */
+        int done = 0, k0 = omp_get_thread_num() * nb;
+        while (!failed && s == AZS_OK && (now_s() - t0 < 1.0 || done < npre)) {
+            for (int j = 0; j < nb; j++) {
+                const int k = (k0 + done + j) % npre;
+                cp[j] = raw + cap * (size_t)k;
+                cs[j] = sizes[k];
+            }
+            s = azs_integrate_chunks(it, ws, info->codec, info->dtype, nb, cp, cs, fbuf, fo, fst,
+                                     NULL, 0);
+            done += nb;
+        }
+        rate += done / (now_s() - t0);
+        if (s != AZS_OK) {
+#pragma omp critical
+            *st = s;
+        }
+        azs_workspace_destroy(ws);
+        azs_aligned_free(rows);
+        azs_aligned_free(fbuf);
+    }
+    if (failed && *st == AZS_OK)
+        *st = AZS_ERR_NOMEM;
+    return *st == AZS_OK ? rate : -1.0;
+}
+
+/* Frames for one row: --frames, or with --seconds S about S seconds at the expected rate
+ * (short runs of many workers measure their start and their tail more than their pace),
+ * never more than the stack holds. */
+static uint64_t row_frames(int64_t nframes, double seconds, double expected_fps, uint64_t stack)
+{
+    double n = seconds * expected_fps;
+    uint64_t r = n > (double)nframes ? (uint64_t)n : (uint64_t)nframes;
+    return r < stack ? r : stack;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: azstream bench STACK --poni GEOM.poni [--method bbox|full|no] [--workers 1,2,4,...]\n"
                "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
                "                       [--layouts serial,threads,procs,gpu] [--device K]\n"
-               "                       [--no-self-read] [other integrate options]\n"
+               "                       [--no-self-read] [--seconds S] [other integrate options]\n"
                "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
-               "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n");
+               "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n"
+               "--seconds S: layout 0 and 1 rows run at least --frames and about S seconds each\n"
+               "(up to the whole stack).\n");
 }
 
 /* Is `name` one of the comma-separated words of `list`? */
@@ -109,10 +188,8 @@ static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, i
     azs_sink_ops ops = azs_null_sink_ops(&count);
     azs_run_summary sum;
     azs_status st;
-    if (l == AZS_LAYOUT_THREADS)
-        st = azs_run_threads_ex(src, it, &o, &ops, &sum, self_read);
-    else
-        st = azs_run(src, it, &o, &ops, &sum);
+    o.feed = self_read ? AZS_FEED_SELF : AZS_FEED_READER;
+    st = azs_run(src, it, &o, &ops, &sum);
     if (st != AZS_OK)
         return cli_report("bench", st, "run");
     *fps = (double)count / sum.seconds;
@@ -127,6 +204,7 @@ int cmd_bench(int argc, char **argv)
     integ_settings_default(&S);
     const char *stack = NULL, *dataset = NULL, *wlist = NULL;
     int64_t nframes = 200;
+    double seconds = 0;
     int self_rows = 1;
     const char *layouts = "serial,threads,procs,gpu";
     int64_t device = 0;
@@ -152,7 +230,8 @@ int cmd_bench(int argc, char **argv)
             continue;
         }
         int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset") ||
-                  !strcmp(n, "layout") || !strcmp(n, "layouts") || !strcmp(n, "device");
+                  !strcmp(n, "layout") || !strcmp(n, "layouts") || !strcmp(n, "device") ||
+                  !strcmp(n, "seconds");
         int tv = own ? 1 : integ_option_takes_value(n);
         if (tv < 0)
             return cli_usage_error(cmd, "unknown option '%s'", a);
@@ -164,6 +243,12 @@ int cmd_bench(int argc, char **argv)
         }
         if (!strcmp(n, "workers"))
             wlist = v;
+        else if (!strcmp(n, "seconds")) {
+            char *e;
+            seconds = strtod(v, &e);
+            if (e == v || *e || !(seconds >= 0 && seconds <= 3600))
+                return cli_usage_error(cmd, "--seconds: '%s' is not a duration in 0..3600", v);
+        }
         else if (!strcmp(n, "frames")) {
             if (cli_parse_i64(v, &nframes) || nframes < 1)
                 return cli_usage_error(cmd, "--frames: '%s' is not a frame count", v);
@@ -304,42 +389,13 @@ int cmd_bench(int argc, char **argv)
         reps++;
     }
     double eng_fps = reps / (now_s() - t);
-    /* One core's whole job in layout 1: decode + integrate in one pass, AZS_BATCH_MAX frames
-     * at a time, as its workers call it. */
-    double fused_fps = eng_fps;
+    /* One core's whole job in layout 1 (decode + integrate in one pass, batches as its
+     * workers run them), on one core and then on every core at once. */
+    double fused_fps = eng_fps, fused_all = eng_fps * cores;
     if (have_raw) {
-        double *rows = azs_aligned_alloc((size_t)AZS_BATCH_MAX * 2 * nbins * sizeof(double));
-        if (!rows) {
-            free(sizes);
-            rc = cli_report(cmd, AZS_ERR_NOMEM, "buffers");
-            goto out;
-        }
-        const void *cp[AZS_BATCH_MAX];
-        size_t cs[AZS_BATCH_MAX];
-        azs_frame_result fo[AZS_BATCH_MAX];
-        azs_status fst[AZS_BATCH_MAX];
-        const int nb = npre < AZS_BATCH_MAX ? npre : AZS_BATCH_MAX;
-        for (int j = 0; j < nb; j++) {
-            fo[j] = fr;
-            fo[j].intensity = rows + (size_t)j * 2 * nbins;
-            fo[j].sigma = fr.sigma ? fo[j].intensity + nbins : NULL;
-        }
-        int done = 0;
-        t = now_s();
-        while (now_s() - t < 1.0 || done < npre) {
-            for (int j = 0; j < nb; j++) {
-                const int k = (done + j) % npre;
-                cp[j] = (char *)raw + cap * (size_t)k;
-                cs[j] = sizes[k];
-            }
-            st = azs_integrate_chunks(it, ws, info->codec, info->dtype, nb, cp, cs, pix, fo, fst,
-                                      NULL, 0);
-            if (st != AZS_OK)
-                break;
-            done += nb;
-        }
-        fused_fps = done / (now_s() - t);
-        azs_aligned_free(rows);
+        fused_fps = fused_rate(it, info, raw, cap, sizes, npre, fr.sigma != NULL, 1, &st);
+        if (st == AZS_OK)
+            fused_all = fused_rate(it, info, raw, cap, sizes, npre, fr.sigma != NULL, cores, &st);
         if (st != AZS_OK) {
             free(sizes);
             rc = cli_report(cmd, st, "decode + integrate of the first frames");
@@ -358,38 +414,44 @@ int cmd_bench(int argc, char **argv)
            info->nframes, info->ny, info->nx, azs_dtype_name(info->dtype),
            info->codec == AZS_CODEC_BSLZ4 ? "bitshuffle-LZ4" : info->codec == AZS_CODEC_LZ4 ? "LZ4" : "uncompressed",
            chunk_mean / 1e6, chunk_mean > 0 ? (double)info->frame_bytes / chunk_mean : 0);
-    printf("integration: %u%s bins %s, method %s, matrix %.1f MB (built in %.2f s); %d frames per run\n",
+    printf("integration: %u%s bins %s, method %s, matrix %.1f MB (built in %.2f s); %d frames per run"
+           "%s\n",
            S.io.npt, S.io.npt_azim ? "" : "", azs_unit_name(S.io.unit), integ_split_name(S.io.split),
-           (double)mat / 1e6, t_build, (int)nframes);
+           (double)mat / 1e6, t_build, (int)nframes, seconds > 0 ? " or more (--seconds)" : "");
     if (S.io.npt_azim)
         printf("             2D cake: %u azimuthal × %u radial\n", S.io.npt_azim, S.io.npt);
     printf("             CPU kernel (intensity only): %s\n", azs_integrator_kernel(it));
     printf("machine: %d cores; per core: decode %.0f frames/s, decode + integrate %.0f (compute "
            "limit %.0f); stream copy %.1f GB/s (%.0f MB/frame → limit %.0f frames/s)\n",
            cores, dec_fps, fused_fps, cpu_limit, bw / 1e9, bytes_per_frame / 1e6, mem_limit);
-    printf("\n%-22s %7s %10s %9s %11s %9s\n", "layout", "workers", "frames/s", "speed-up", "efficiency",
-           "of limit");
+    printf("         decode + integrate on all %d cores at once, no pipeline: %.0f frames/s = %.0f%% "
+           "of %d × one core\n",
+           cores, fused_all, 100 * fused_all / cpu_limit, cores);
+    printf("\n%-22s %7s %10s %9s %11s %9s %8s\n", "layout", "workers", "frames/s", "speed-up",
+           "efficiency", "of limit", "frames");
     printf("%-22s %7d %10.1f %9s %11s %9s\n", "engine only (1 thread)", 1, eng_fps, "-", "-", "-");
     double fps = 0;
     bench_device = (int)device;
     if (want_serial) {
-        if ((rc = run_layout(src, it, AZS_LAYOUT_SERIAL, 0, 0, (uint64_t)nframes, &fps)))
+        uint64_t n = row_frames(nframes, seconds, fused_all, info->nframes);
+        if ((rc = run_layout(src, it, AZS_LAYOUT_SERIAL, 0, 0, n, &fps)))
             goto out;
-        printf("%-22s %7d %10.1f %9s %11s %8.0f%%\n", "0 serial (OpenMP)", cores, fps, "-", "-",
-               100 * fps / limit);
+        printf("%-22s %7d %10.1f %9s %11s %8.0f%% %8" PRIu64 "\n", "0 serial (OpenMP)", cores, fps,
+               "-", "-", 100 * fps / limit, n);
         fflush(stdout);
     }
     for (int mode = 0; want_threads && mode < (self_rows && have_raw ? 2 : 1); mode++) {
         double base = 0;
         for (int k = 0; k < nw; k++) {
-            if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], mode, (uint64_t)nframes, &fps)))
+            uint64_t n = row_frames(nframes, seconds, wl[k] * fused_fps, info->nframes);
+            if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], mode, n, &fps)))
                 goto out;
             if (k == 0)
                 base = fps / wl[0];
             double sp = fps / base;
-            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%%\n",
+            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%% %8" PRIu64 "\n",
                    mode ? "1 threads (self-read)" : "1 threads", wl[k], fps, sp, 100 * sp / wl[k],
-                   100 * fps / limit);
+                   100 * fps / limit, n);
             fflush(stdout);
         }
     }
@@ -427,7 +489,9 @@ int cmd_bench(int argc, char **argv)
         }
     }
     printf("\nspeed-up is over %d worker(s) of the same layout; efficiency = speed-up / workers;\n"
-           "limit = min(cores × one core's decode + integrate, bandwidth / bytes per frame).\n",
+           "limit = min(cores × one core's decode + integrate, bandwidth / bytes per frame);\n"
+           "\"all cores at once\" is the work itself on every core, with no pipeline around it:\n"
+           "its share of cores × one core is what the machine leaves for parallel efficiency.\n",
            wl[0]);
 out:
     azs_workspace_destroy(ws);

@@ -622,6 +622,9 @@ static void usage(FILE *f)
             "  --layout L             serial (default), threads, procs, gpu, mpi (under mpirun)\n"
             "  --workers N            threads/processes for the threads/procs layouts (0 = all cores);\n"
             "                         gpu: reader threads (0 = min(cores, 16))\n"
+            "  --read auto|reader|self threads: one reader thread feeds the workers, or each worker\n"
+            "                         reads its own chunks; auto (default): self when the workers\n"
+            "                         take every core, else a reader\n"
             "  --threads-per-worker T procs: threads in each worker process (0 = cores / workers);\n"
             "                         mpi: threads in each rank (0 = --workers, or all cores)\n"
             "  --inner threads|gpu    what runs inside each procs worker / mpi rank (threads)\n"
@@ -667,6 +670,7 @@ int cmd_integrate(int argc, char **argv)
     int64_t fa = -1, fb = -1;
     azs_layout layout = AZS_LAYOUT_SERIAL;
     int workers = 0, skip_bad = 0, quiet = 0;
+    azs_feed feed = AZS_FEED_AUTO;
     /* procs/mpi (cmd_worker.c): options, and the integration options replayed by workers */
     par_opts par;
     par_opts_default(&par);
@@ -724,7 +728,7 @@ int cmd_integrate(int argc, char **argv)
             rc = cli_usage_error(cmd, "unknown option '%s'", a);
             break;
         }
-        static const char *const own_value[] = {"output", "config", "frames", "dataset", "layout", "workers"};
+        static const char *const own_value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read"};
         static const char *const own_flag[] = {"skip-bad", "quiet"};
         int takes = integ_option_takes_value(name);
         if (par_option_takes_value(name) >= 0)
@@ -766,6 +770,15 @@ int cmd_integrate(int argc, char **argv)
             if (cli_parse_i64(val, &w) || w < 0 || w > 4096)
                 rc = cli_usage_error(cmd, "--workers: '%s' is not a count (0 = all cores)", val);
             workers = (int)w;
+        } else if (!strcmp(name, "read")) {
+            if (!strcmp(val, "auto"))
+                feed = AZS_FEED_AUTO;
+            else if (!strcmp(val, "reader"))
+                feed = AZS_FEED_READER;
+            else if (!strcmp(val, "self"))
+                feed = AZS_FEED_SELF;
+            else
+                rc = cli_usage_error(cmd, "--read: '%s' is not auto, reader or self", val);
         } else if (!strcmp(name, "skip-bad"))
             skip_bad = 1;
         else if (!strcmp(name, "quiet"))
@@ -901,6 +914,7 @@ int cmd_integrate(int argc, char **argv)
             azs_run_options_default(&o);
             o.layout = layout;
             o.workers = workers;
+            o.feed = feed;
             o.first_frame = first[k];
             o.end_frame = end[k];
             o.skip_bad = skip_bad;

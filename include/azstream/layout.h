@@ -31,6 +31,16 @@ typedef struct azs_sink_ops {
                         azs_status frame_status);
 } azs_sink_ops;
 
+/* How layout 1 gets its raw chunks. A reader thread reads in frame order, ahead of the
+ * workers; but it needs a core of its own: when the workers already take every core, it
+ * steals time from them, so there each worker reads (pread, through the chunk index) its
+ * own chunks instead. */
+typedef enum azs_feed {
+    AZS_FEED_AUTO = 0, /* default: self when workers >= online cores, else reader */
+    AZS_FEED_READER,   /* one reader thread + bounded queue */
+    AZS_FEED_SELF      /* each worker reads its own chunks */
+} azs_feed;
+
 typedef struct azs_run_options {
     azs_layout layout;
     int workers;               /* threads (or processes); 0 = all online cores (layout gpu:
@@ -39,6 +49,7 @@ typedef struct azs_run_options {
     uint64_t end_frame;        /* exclusive; UINT64_MAX (default) = to the last frame */
     int skip_bad;              /* 0 (default): a corrupt frame stops the run */
     int device;                /* GPU ordinal for AZS_LAYOUT_GPU */
+    azs_feed feed;             /* layout threads (also inside procs / mpi): see azs_feed */
     atomic_int *cancel;        /* set non-zero (e.g. from a signal handler) to stop; may be NULL */
     /* Optional progress, called from the writer thread now and then. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
@@ -80,6 +91,7 @@ typedef struct azs_run_summary {
     double setup_seconds;      /* of which set-up before the first frame is read (layout
                                 * gpu: device buffers, pinned memory, matrix upload) */
     uint32_t workers_lost;     /* procs: worker processes that died before the end */
+    int self_read;             /* threads: 1 if the workers read their own chunks */
 } azs_run_summary;
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On

@@ -9,10 +9,6 @@ azs_status azs_run_serial(azs_source *src, const azs_integrator *it, const azs_r
                           const azs_sink_ops *sink, azs_run_summary *sum);
 azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                            const azs_sink_ops *sink, azs_run_summary *sum);
-/* Layout 1 with a choice of feeding: self_read = 0 (one reader thread + bounded queue, the
- * default) or 1 (each worker preads its own chunks). FILTERED sources always self-read. */
-azs_status azs_run_threads_ex(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                              const azs_sink_ops *sink, azs_run_summary *sum, int self_read);
 azs_status azs_run_procs(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                          const azs_sink_ops *sink, azs_run_summary *sum);
 /* mpi_layout.c (or layout_mpi_stub.c without MPI: AZS_ERR_UNSUPPORTED). */

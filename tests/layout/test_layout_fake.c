@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fake_engine.h"
 #include "layouts.h"
@@ -57,14 +58,18 @@ typedef struct variant {
     const char *name;
     azs_layout layout;
     int workers;
-    int self_read;
+    azs_feed feed;
 } variant;
 
 static const variant V[] = {
-    {"serial", AZS_LAYOUT_SERIAL, 0, 0},   {"threads-1", AZS_LAYOUT_THREADS, 1, 0},
-    {"threads-2", AZS_LAYOUT_THREADS, 2, 0}, {"threads-3", AZS_LAYOUT_THREADS, 3, 0},
-    {"self-1", AZS_LAYOUT_THREADS, 1, 1},  {"self-3", AZS_LAYOUT_THREADS, 3, 1},
-    {"threads-8", AZS_LAYOUT_THREADS, 8, 0},
+    {"serial", AZS_LAYOUT_SERIAL, 0, AZS_FEED_AUTO},
+    {"threads-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_READER},
+    {"threads-2", AZS_LAYOUT_THREADS, 2, AZS_FEED_READER},
+    {"threads-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_READER},
+    {"self-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_SELF},
+    {"self-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_SELF},
+    {"threads-8", AZS_LAYOUT_THREADS, 8, AZS_FEED_READER},
+    {"auto-all", AZS_LAYOUT_THREADS, 0, AZS_FEED_AUTO},
 };
 #define NV (sizeof V / sizeof V[0])
 
@@ -73,17 +78,19 @@ static azs_status run_v(const variant *v, azs_source *src, azs_integrator *it, a
 {
     o->layout = v->layout;
     o->workers = v->workers;
+    o->feed = v->feed;
     azs_sink_ops ops = {r, rec_write};
-    if (v->self_read) {
-        /* azs_run's validation is exercised by the other variants */
-        azs_run_options c = *o;
-        uint64_t n = azs_source_get_info(src)->nframes;
-        if (c.end_frame > n)
-            c.end_frame = n;
-        memset(sum, 0, sizeof *sum);
-        return azs_run_threads_ex(src, it, &c, &ops, sum, 1);
-    }
-    return azs_run(src, it, o, &ops, sum);
+    azs_status st = azs_run(src, it, o, &ops, sum);
+    /* the feeding asked for is the one used (filtered sources always read for themselves) */
+    if (v->layout == AZS_LAYOUT_THREADS && v->feed != AZS_FEED_AUTO &&
+        azs_source_get_info(src)->read_path != AZS_READ_FILTERED)
+        CHECK(sum->self_read == (v->feed == AZS_FEED_SELF), "%s: self_read %d", v->name,
+              sum->self_read);
+    /* auto with a worker per core: no core is left for a reader */
+    if (v->layout == AZS_LAYOUT_THREADS && v->feed == AZS_FEED_AUTO && st == AZS_OK &&
+        sum->frames_done >= (uint64_t)sysconf(_SC_NPROCESSORS_ONLN))
+        CHECK(sum->self_read == 1, "%s: auto with all cores did not self-read", v->name);
+    return st;
 }
 
 static rec ref, got;
