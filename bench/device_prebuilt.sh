@@ -52,7 +52,14 @@ if [ "$mode" = gpu ]; then
     $P/gpubin/test_gpu_$t > $OUT/test_gpu_$t.txt 2>&1; echo "test_gpu_$t rc=$?"; tail -3 $OUT/test_gpu_$t.txt
   done
   python3 $P/gpubin/gpu_real_files.py --tool $P/gpubin/gpu_real_tool --data $P > $OUT/gpu_real.txt 2>&1
-  echo "gpu_real rc=$?"; grep -E 'FAIL|gpu_real' $OUT/gpu_real.txt | tail -5
+  echo "gpu_real rc=$?"; grep -E 'FAIL|gpu_real|not on the GPU' $OUT/gpu_real.txt | tail -5
+  CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+  if [ -n "$CS" ]; then
+    timeout 240 $CS --tool memcheck --leak-check full $P/gpubin/test_gpu_decode --quick \
+      > $OUT/memcheck.txt 2>&1; echo "memcheck test_gpu_decode --quick rc=$?"; tail -2 $OUT/memcheck.txt
+  else
+    echo "no compute-sanitizer here"
+  fi
   R=$P/real/eiger4m_real_frame_bslz4.h5; RP=$P/real/poni/maxiv_azint_bench_Eiger4M.poni
   $AZ synth -o $W1 --poni bench/eiger4m.poni --frames ${FRAMES:-2000} --seed 1 2>&1 | tail -1
   for m in bbox full; do
@@ -109,7 +116,8 @@ cat $W1 > /dev/null   # into the page cache
 # 0.3 s and measures its start and tail as much as its pace.
 for m in $METHODS; do
   $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${CPU_FRAMES:-400} \
-    --seconds ${ROW_SECONDS:-3} --workers ${WORKERS:-1,2,4,8,16} --layouts serial,threads \
+    --seconds ${ROW_SECONDS:-3} --repeat ${ROW_REPEAT:-1} --workers ${WORKERS:-1,2,4,8,16} \
+    --layouts ${CPU_LAYOUTS:-serial,threads} \
     ${SELF_READ:---no-self-read} > $OUT/bench-$m.txt 2>&1; cat $OUT/bench-$m.txt
 done
 if python3 -c 'import pyFAI' 2>/dev/null; then

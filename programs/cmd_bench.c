@@ -145,16 +145,34 @@ static uint64_t row_frames(int64_t nframes, double seconds, double expected_fps,
     return r < stack ? r : stack;
 }
 
+#define AZS_BENCH_MAX_REPEAT 15
+
+/* Median of n values (sorted in place), with their range. */
+static double median(double *v, int n, double *lo, double *hi)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j - 1] > v[j]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    *lo = v[0];
+    *hi = v[n - 1];
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: azstream bench STACK --poni GEOM.poni [--method bbox|full|no] [--workers 1,2,4,...]\n"
                "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
                "                       [--layouts serial,threads,procs,gpu] [--device K]\n"
-               "                       [--no-self-read] [--seconds S] [other integrate options]\n"
+               "                       [--no-self-read] [--seconds S] [--repeat R]\n"
+               "                       [other integrate options]\n"
                "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
                "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n"
                "--seconds S: layout 0 and 1 rows run at least --frames and about S seconds each\n"
-               "(up to the whole stack).\n");
+               "(up to the whole stack). --repeat R (1..15): the layout-1 sweep runs R times,\n"
+               "interleaved; rows show the median and the range.\n");
 }
 
 /* Is `name` one of the comma-separated words of `list`? */
@@ -205,6 +223,7 @@ int cmd_bench(int argc, char **argv)
     const char *stack = NULL, *dataset = NULL, *wlist = NULL;
     int64_t nframes = 200;
     double seconds = 0;
+    int repeat = 1;
     int self_rows = 1;
     const char *layouts = "serial,threads,procs,gpu";
     int64_t device = 0;
@@ -231,7 +250,7 @@ int cmd_bench(int argc, char **argv)
         }
         int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset") ||
                   !strcmp(n, "layout") || !strcmp(n, "layouts") || !strcmp(n, "device") ||
-                  !strcmp(n, "seconds");
+                  !strcmp(n, "seconds") || !strcmp(n, "repeat");
         int tv = own ? 1 : integ_option_takes_value(n);
         if (tv < 0)
             return cli_usage_error(cmd, "unknown option '%s'", a);
@@ -243,7 +262,13 @@ int cmd_bench(int argc, char **argv)
         }
         if (!strcmp(n, "workers"))
             wlist = v;
-        else if (!strcmp(n, "seconds")) {
+        else if (!strcmp(n, "repeat")) {
+            int64_t r;
+            if (cli_parse_i64(v, &r) || r < 1 || r > AZS_BENCH_MAX_REPEAT)
+                return cli_usage_error(cmd, "--repeat: '%s' is not a count in 1..%d", v,
+                                       AZS_BENCH_MAX_REPEAT);
+            repeat = (int)r;
+        } else if (!strcmp(n, "seconds")) {
             char *e;
             seconds = strtod(v, &e);
             if (e == v || *e || !(seconds >= 0 && seconds <= 3600))
@@ -440,18 +465,32 @@ int cmd_bench(int argc, char **argv)
                "-", "-", 100 * fps / limit, n);
         fflush(stdout);
     }
+    /* Layout 1: with --repeat R the sweep over the worker counts runs R times, interleaved,
+     * and each row shows the median (and the range): on a shared host one core's pace drifts
+     * by tens of percent from one minute to the next, and a speed-up taken between a 1-worker
+     * row and a 16-worker row measured at different moments would carry that drift. */
     for (int mode = 0; want_threads && mode < (self_rows && have_raw ? 2 : 1); mode++) {
+        double runs[64][AZS_BENCH_MAX_REPEAT];
+        uint64_t nrow[64];
+        for (int r = 0; r < repeat; r++)
+            for (int k = 0; k < nw; k++) {
+                nrow[k] = row_frames(nframes, seconds, wl[k] * fused_fps, info->nframes);
+                if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], mode, nrow[k], &runs[k][r])))
+                    goto out;
+            }
         double base = 0;
         for (int k = 0; k < nw; k++) {
-            uint64_t n = row_frames(nframes, seconds, wl[k] * fused_fps, info->nframes);
-            if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], mode, n, &fps)))
-                goto out;
+            double lo, hi;
+            fps = median(runs[k], repeat, &lo, &hi);
             if (k == 0)
                 base = fps / wl[0];
             double sp = fps / base;
-            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%% %8" PRIu64 "\n",
+            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%% %8" PRIu64,
                    mode ? "1 threads (self-read)" : "1 threads", wl[k], fps, sp, 100 * sp / wl[k],
-                   100 * fps / limit, n);
+                   100 * fps / limit, nrow[k]);
+            if (repeat > 1)
+                printf("   (%d runs: %.1f..%.1f)", repeat, lo, hi);
+            printf("\n");
             fflush(stdout);
         }
     }

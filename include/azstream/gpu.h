@@ -34,8 +34,17 @@ int azs_gpu_available(void);
 /* One unit of decode work: a block of one frame of the batch.
  * src_off/src_len: the LZ4 block's bytes inside the frame's chunk (relative to the chunk
  * start). dst_off: byte offset of its output inside the decoded frame. dst_len: decoded
- * bytes (a multiple of 8*elem_size for bitshuffle blocks). kind: AZS_GPU_ITEM_*. */
-enum { AZS_GPU_ITEM_BSLZ4 = 0, AZS_GPU_ITEM_LZ4 = 1, AZS_GPU_ITEM_COPY = 2 };
+ * bytes (a multiple of 8*elem_size for bitshuffle blocks). kind: AZS_GPU_ITEM_*.
+ * AZS_GPU_ITEM_BSLZ4_RUN: consecutive bitshuffle blocks smaller than 1 KiB (test vectors,
+ * unusual writers), taken one after the other by one warp so that the item count per frame
+ * stays bounded; src covers their 4-byte big-endian lengths and payloads; the block size
+ * in bytes is kind >> 8 (the last block of a frame may be shorter). */
+enum {
+    AZS_GPU_ITEM_BSLZ4 = 0,
+    AZS_GPU_ITEM_LZ4 = 1,
+    AZS_GPU_ITEM_COPY = 2,
+    AZS_GPU_ITEM_BSLZ4_RUN = 3
+};
 typedef struct azs_gpu_item {
     uint32_t src_off, src_len;
     uint32_t dst_off, dst_len;
@@ -45,19 +54,22 @@ typedef struct azs_gpu_item {
 
 /* Largest decoded block the GPU decoder accepts (bytes; bitshuffle's default is 8192). */
 #define AZS_GPU_MAX_BLOCK_BYTES 32768u
+/* Largest element: 1, 2, 4 and 8 bytes take the fast unshuffle, others a bytewise one. */
+#define AZS_GPU_MAX_ELEM_BYTES 32u
 
 /* Split one chunk (bitshuffle-LZ4, LZ4 or uncompressed) of a frame whose decoded size must
  * be frame_bytes into items. Checks the header and every block length against the chunk
  * (so the GPU never reads outside it); the LZ4 payloads themselves are checked on the GPU.
  * Writes at most max_items items; *nitems gets the count. *max_block gets the largest
- * dst_len. Errors: AZS_ERR_CORRUPT / _TRUNCATED / _SIZE_MISMATCH / _UNSUPPORTED /
+ * block a warp holds in shared memory (an item's dst_len, or a run's block size). Errors: AZS_ERR_CORRUPT / _TRUNCATED / _SIZE_MISMATCH / _UNSUPPORTED /
  * _CAPACITY (more than max_items blocks), with a detail message. Pure C, no CUDA. */
 azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *chunk,
                               size_t chunk_size, size_t frame_bytes, uint32_t frame,
                               azs_gpu_item *items, size_t max_items, size_t *nitems,
                               uint32_t *max_block);
-/* Items one chunk can need at most for frame_bytes (with the smallest legal block size
- * that the GPU accepts, which the planner enforces). */
+/* Items one chunk can need at most for frame_bytes (bitshuffle blocks under 1 KiB are
+ * planned as runs of at least 1 KiB; plain LZ4 blocks that small are refused with
+ * AZS_ERR_CAPACITY). */
 size_t azs_gpu_max_items_per_frame(azs_codec codec, size_t elem_size, size_t frame_bytes);
 
 typedef struct azs_gpu_config {
@@ -67,7 +79,9 @@ typedef struct azs_gpu_config {
     size_t chunk_stride;     /* host bytes reserved per frame's chunk (>= max_chunk_bytes) */
     azs_codec codec;
     azs_dtype dtype;         /* pixel type of the decoded frame */
-    uint64_t npixels;        /* ny * nx */
+    uint32_t elem_bytes;     /* decode-only engines (csr NULL): element size when it is no
+                              * pixel type's (3, 6, 10 ... bytes); 0 = the dtype's size */
+    uint64_t npixels;        /* ny * nx (elements) */
     /* preprocessing (copied from the integrator's options) */
     int has_dummy;
     double dummy, delta_dummy;

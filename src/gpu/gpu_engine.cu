@@ -187,6 +187,38 @@ __device__ void unshuffle_warp(const uint8_t *sh, uint32_t m, uint8_t *__restric
     }
 }
 
+// Any element size (3, 6, 10 ... bytes: test vectors, not detector frames), byte by byte.
+__device__ void unshuffle_warp_any(const uint8_t *sh, uint32_t m, uint8_t *__restrict__ dst,
+                                   int lane, int S)
+{
+    const uint32_t cols = m / 8;
+    for (uint32_t o = lane; o < m * (uint32_t)S; o += 32) {
+        const uint32_t i = o / S, b = o % S;
+        uint32_t v = 0;
+        for (int k = 0; k < 8; k++)
+            v |= (uint32_t)(sh[(8 * b + k) * cols + i / 8] >> (i % 8) & 1u) << k;
+        dst[o] = (uint8_t)v;
+    }
+}
+
+__device__ __forceinline__ void unshuffle_any_size(const uint8_t *sh, uint32_t nbytes,
+                                                   uint8_t *__restrict__ dst, int lane, int S)
+{
+    const uint32_t m = nbytes / S;
+    switch (S) {
+    case 1: unshuffle_warp<1>(sh, m, dst, lane); break;
+    case 2: unshuffle_warp<2>(sh, m, dst, lane); break;
+    case 4: unshuffle_warp<4>(sh, m, dst, lane); break;
+    case 8: unshuffle_warp<8>(sh, m, dst, lane); break;
+    default: unshuffle_warp_any(sh, m, dst, lane, S);
+    }
+}
+
+__device__ __forceinline__ uint32_t be32_dev(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 __global__ void __launch_bounds__(DEC_WARPS * 32)
 decode_kernel(const azs_gpu_item *__restrict__ items, uint32_t nitems,
               const uint8_t *__restrict__ comp, size_t comp_stride, uint8_t *__restrict__ raw,
@@ -214,6 +246,43 @@ decode_kernel(const azs_gpu_item *__restrict__ items, uint32_t nitems,
         return;
     }
     uint8_t *sh = smem + (size_t)warp * smem_per_warp;
+    if ((it.kind & 0xff) == AZS_GPU_ITEM_BSLZ4_RUN) {
+        // Small blocks one after the other: [be32 length][payload] ... (lengths checked by
+        // the plan; checked again here so that a bad item cannot read past src_len).
+        const uint32_t bb = it.kind >> 8;
+        if (bb == 0 || bb > smem_per_warp || bb % (8 * elem_size) || it.dst_len % (8 * elem_size)) {
+            if (lane == 0)
+                set_status(status, it.frame, AZS_ERR_INTERNAL);
+            return;
+        }
+        uint32_t pos = 0, out = 0;
+        while (out < it.dst_len) {
+            if (it.src_len - pos < 4) {
+                if (lane == 0)
+                    set_status(status, it.frame, AZS_ERR_TRUNCATED);
+                return;
+            }
+            const uint32_t clen = be32_dev(src + pos);
+            pos += 4;
+            if (clen > it.src_len - pos) {
+                if (lane == 0)
+                    set_status(status, it.frame, AZS_ERR_TRUNCATED);
+                return;
+            }
+            const uint32_t want = it.dst_len - out < bb ? it.dst_len - out : bb;
+            int rc = lz4_block_warp(src + pos, clen, sh, want, lane);
+            if (rc) {
+                if (lane == 0)
+                    set_status(status, it.frame, rc);
+                return;
+            }
+            unshuffle_any_size(sh, want, dst + out, lane, elem_size);
+            __syncwarp(); // every lane is done with sh before the next block overwrites it
+            pos += clen;
+            out += want;
+        }
+        return;
+    }
     if (it.dst_len > smem_per_warp || it.dst_len % (8 * elem_size)) {
         if (lane == 0)
             set_status(status, it.frame, AZS_ERR_INTERNAL);
@@ -225,16 +294,7 @@ decode_kernel(const azs_gpu_item *__restrict__ items, uint32_t nitems,
             set_status(status, it.frame, rc);
         return;
     }
-    const uint32_t m = it.dst_len / elem_size;
-    switch (elem_size) {
-    case 1: unshuffle_warp<1>(sh, m, dst, lane); break;
-    case 2: unshuffle_warp<2>(sh, m, dst, lane); break;
-    case 4: unshuffle_warp<4>(sh, m, dst, lane); break;
-    case 8: unshuffle_warp<8>(sh, m, dst, lane); break;
-    default:
-        if (lane == 0)
-            set_status(status, it.frame, AZS_ERR_UNSUPPORTED);
-    }
+    unshuffle_any_size(sh, it.dst_len, dst, lane, elem_size);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -484,7 +544,11 @@ extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_c
     if (c->device < 0 || c->device >= ndev)
         return azs_fail(AZS_ERR_NO_DEVICE, "gpu: device %d requested, %d present", c->device,
                         ndev);
-    size_t elem = azs_dtype_size(c->dtype);
+    size_t elem = c->elem_bytes ? c->elem_bytes : azs_dtype_size(c->dtype);
+    if (c->elem_bytes && (csr || c->elem_bytes > AZS_GPU_MAX_ELEM_BYTES))
+        return azs_fail(AZS_ERR_INVALID_ARG,
+                        "gpu: element size %u (only for decode-only engines, at most %u)",
+                        c->elem_bytes, AZS_GPU_MAX_ELEM_BYTES);
     if (elem == 0 || c->batch == 0 || c->nslots == 0 || c->npixels == 0 || c->chunk_stride == 0)
         return azs_fail(AZS_ERR_INVALID_ARG, "gpu: engine config (dtype, batch, slots, pixels)");
     if (csr && c->error_model == AZS_ERRMODEL_AZIMUTHAL)

@@ -13,7 +13,8 @@
 #include "azstream/gpu.h"
 #include "common/error.h"
 
-/* Smallest block we plan for: bounds the number of items per frame (buffer sizing). */
+/* Smallest item we plan (decoded bytes): bounds the number of items per frame (buffer
+ * sizing). Smaller bitshuffle blocks are grouped into runs of at least this size. */
 #define AZS_GPU_MIN_BLOCK_BYTES 1024u
 /* Copies of stored bytes are split in pieces so that one warp never copies megabytes. */
 #define AZS_GPU_COPY_PIECE 8192u
@@ -80,7 +81,7 @@ azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *
 {
     *nitems = 0;
     *max_block = 0;
-    if (elem_size == 0 || elem_size > 8 || frame_bytes % elem_size != 0)
+    if (elem_size == 0 || elem_size > AZS_GPU_MAX_ELEM_BYTES || frame_bytes % elem_size != 0)
         return azs_fail(AZS_ERR_INVALID_ARG, "gpu plan: element size %zu, frame bytes %zu",
                         elem_size, frame_bytes);
     /* Offsets are 32-bit on the GPU side. */
@@ -155,35 +156,52 @@ azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *
         return azs_fail(AZS_ERR_CORRUPT,
                         "frame %u: bitshuffle block of %u bytes is not a multiple of 8 elements",
                         frame, block_bytes);
-    if (block_bytes > AZS_GPU_MAX_BLOCK_BYTES || block_bytes < AZS_GPU_MIN_BLOCK_BYTES)
+    if (block_bytes > AZS_GPU_MAX_BLOCK_BYTES)
         return azs_fail(AZS_ERR_UNSUPPORTED,
-                        "frame %u: bitshuffle block of %u bytes: the GPU decoder takes %u..%u "
+                        "frame %u: bitshuffle block of %u bytes: the GPU decoder takes up to %u "
                         "(the CPU layouts take any size)",
-                        frame, block_bytes, AZS_GPU_MIN_BLOCK_BYTES, AZS_GPU_MAX_BLOCK_BYTES);
+                        frame, block_bytes, AZS_GPU_MAX_BLOCK_BYTES);
     size_t nelem = frame_bytes / elem_size;
     size_t block_elems = block_bytes / elem_size;
     size_t nfull = nelem / block_elems;
     size_t rem = nelem % block_elems;
     size_t last = rem - rem % 8;
     size_t nblocks = nfull + (last ? 1 : 0);
+    /* blocks per item: 1, or a run of small blocks worth at least AZS_GPU_MIN_BLOCK_BYTES */
+    size_t group = block_bytes >= AZS_GPU_MIN_BLOCK_BYTES
+                       ? 1
+                       : (AZS_GPU_MIN_BLOCK_BYTES + block_bytes - 1) / block_bytes;
     uint64_t dst = 0;
-    for (size_t b = 0; b < nblocks; b++) {
-        uint32_t dlen = (uint32_t)((b < nfull ? block_elems : last) * elem_size);
-        if (chunk_size - pos < 4)
-            return azs_fail(AZS_ERR_TRUNCATED, "frame %u: block %zu at byte %zu: no length",
-                            frame, b, pos);
-        uint32_t clen = be32(chunk + pos);
-        pos += 4;
-        if (clen > chunk_size - pos)
-            return azs_fail(AZS_ERR_TRUNCATED,
-                            "frame %u: block %zu at byte %zu: length %u past chunk end %zu",
-                            frame, b, pos - 4, clen, chunk_size);
-        s = push(items, max_items, &n, (uint32_t)pos, clen, dst, dlen, frame, AZS_GPU_ITEM_BSLZ4);
+    for (size_t b0 = 0; b0 < nblocks; b0 += group) {
+        size_t b1 = b0 + group < nblocks ? b0 + group : nblocks;
+        size_t start = pos;
+        uint64_t dlen = 0;
+        uint32_t clen = 0;
+        for (size_t b = b0; b < b1; b++) {
+            if (chunk_size - pos < 4)
+                return azs_fail(AZS_ERR_TRUNCATED, "frame %u: block %zu at byte %zu: no length",
+                                frame, b, pos);
+            clen = be32(chunk + pos);
+            pos += 4;
+            if (clen > chunk_size - pos)
+                return azs_fail(AZS_ERR_TRUNCATED,
+                                "frame %u: block %zu at byte %zu: length %u past chunk end %zu",
+                                frame, b, pos - 4, clen, chunk_size);
+            pos += clen;
+            dlen += (b < nfull ? block_elems : last) * elem_size;
+        }
+        if (group == 1)
+            s = push(items, max_items, &n, (uint32_t)(start + 4), clen, dst, (uint32_t)dlen, frame,
+                     AZS_GPU_ITEM_BSLZ4);
+        else
+            s = push(items, max_items, &n, (uint32_t)start, (uint32_t)(pos - start), dst,
+                     (uint32_t)dlen, frame, AZS_GPU_ITEM_BSLZ4_RUN | block_bytes << 8);
         if (s != AZS_OK)
             return s;
-        if (dlen > maxb)
-            maxb = dlen;
-        pos += clen;
+        /* shared memory holds one block at a time */
+        uint32_t one = group == 1 ? (uint32_t)dlen : block_bytes;
+        if (one > maxb)
+            maxb = one;
         dst += dlen;
     }
     size_t tail = (rem % 8) * elem_size;

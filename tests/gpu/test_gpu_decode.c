@@ -35,6 +35,8 @@ static int run_batch(const batch_t *b, uint8_t **out, int32_t *st, int32_t *plan
     c.nslots = 1;
     c.codec = b->codec;
     c.dtype = dtype_of(b->s);
+    if (b->s != 1 && b->s != 2 && b->s != 4 && b->s != 8)
+        c.elem_bytes = (uint32_t)b->s; /* decode only: no pixel type this size */
     c.npixels = b->n;
     size_t maxc = 16;
     for (uint32_t i = 0; i < b->nf; i++)
@@ -253,6 +255,16 @@ int main(int argc, char **argv)
         case_roundtrip(AZS_CODEC_LZ4, s, 100003, 8192 / s, 2);
         case_roundtrip(AZS_CODEC_LZ4, s, 50000, 1 << 20, 0); /* one large block, global */
         case_roundtrip(AZS_CODEC_NONE, s, 30011, 0, 0);
+    }
+    /* Blocks under 1 KiB (planned as runs of blocks, as in the bitshuffle regression files)
+     * and element sizes without a pixel type (bytewise unshuffle). */
+    const size_t odd[] = {1, 2, 3, 4, 6, 8, 10};
+    for (int k = 0; k < 7; k++) {
+        size_t s = odd[k];
+        case_roundtrip(AZS_CODEC_BSLZ4, s, 8 * 37 + 5, 8, 0);       /* 8-element blocks */
+        case_roundtrip(AZS_CODEC_BSLZ4, s, 64 * 40 + 19, 64, 2);    /* partial block + tail */
+        case_roundtrip(AZS_CODEC_BSLZ4, s, 3 * (8192 / s / 8 * 8) + 13, 8192 / s / 8 * 8, 1);
+        case_roundtrip(AZS_CODEC_BSLZ4, s, 200, 1024, 0);           /* one partial block */
     }
     if (!quick)
         case_roundtrip(AZS_CODEC_BSLZ4, 4, 2162 * 2068, 2048, 0); /* Eiger 4M shape */

@@ -76,6 +76,12 @@ int main(void)
         one(AZS_CODEC_BSLZ4, s, 5, 8192 / s);
         one(AZS_CODEC_LZ4, s, 20000, 8192 / s);
     }
+    /* blocks under 1 KiB: runs of blocks, items stay within the per-frame bound */
+    for (size_t s = 1; s <= 10; s++) {
+        one(AZS_CODEC_BSLZ4, s, 8 * 300 + 3, 8);
+        one(AZS_CODEC_BSLZ4, s, 64 * 50 + 21, 64);
+        one(AZS_CODEC_BSLZ4, s, 1000, 8192 / s / 8 * 8);
+    }
     /* too small a capacity: AZS_ERR_CAPACITY, not an overflow */
     uint8_t px[4096 * 4], ch[40000];
     tu_fill_pixels(px, 4096, 4, 0);
