@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "azstream/codec.h"
+#include "azstream/gpu.h"
 #include "azstream/sink.h"
 #include "cli.h"
 #include "common/alloc.h"
@@ -133,6 +134,90 @@ static double fused_rate(const azs_integrator *it, const azs_source_info *info, 
     if (failed && *st == AZS_OK)
         *st = AZS_ERR_NOMEM;
     return *st == AZS_OK ? rate : -1.0;
+}
+
+/* Layout 3's kernels alone: one batch of 32 frames (the preloaded chunks, repeated)
+ * decoded and integrated from device memory, against the two floors of doc/gpu-notes.md:
+ * PCIe for the compressed bytes that go in, HBM for what the kernels must move per frame
+ * (compressed read, decoded frame written and read, the matrix once per batch, the
+ * per-pixel factors). Prints one line; returns the PCIe floor in frames/s (0 on failure). */
+static double gpu_kernel_line(const azs_integrator *it, const azs_source_info *info,
+                              const char *raw, size_t cap, const size_t *sizes, int npre,
+                              double chunk_mean, int device)
+{
+    enum { B = 32 };
+    azs_csr_view csr;
+    azs_status st = azs_integrator_csr(it, &csr);
+    if (st != AZS_OK || npre < 1 || chunk_mean <= 0)
+        return 0;
+    const azs_integrate_options *io = azs_integrator_options(it);
+    azs_gpu_config c;
+    azs_gpu_config_default(&c);
+    c.device = device;
+    c.batch = B;
+    c.nslots = 1;
+    c.chunk_stride = cap;
+    c.codec = info->codec;
+    c.dtype = info->dtype;
+    c.npixels = (uint64_t)info->ny * info->nx;
+    c.has_dummy = io->has_dummy;
+    c.dummy = io->dummy;
+    c.delta_dummy = io->delta_dummy;
+    c.error_model = io->error_model;
+    azs_gpu_engine *e = NULL;
+    if ((st = azs_gpu_engine_create(&c, &csr, &e)) != AZS_OK) {
+        printf("GPU kernels only: %s\n", azs_last_error());
+        return 0;
+    }
+    azs_gpu_item *items = azs_gpu_host_items(e, 0);
+    size_t nitems = 0, room = azs_gpu_items_capacity(e), bsizes[B];
+    uint32_t maxb = 0;
+    int32_t hs[B];
+    for (uint32_t i = 0; i < B; i++) {
+        const int k = (int)(i % (uint32_t)npre);
+        uint8_t *h = azs_gpu_host_chunk(e, 0, i);
+        memcpy(h, raw + cap * (size_t)k, sizes[k]);
+        bsizes[i] = sizes[k];
+        size_t ni = 0;
+        uint32_t mb = 0;
+        hs[i] = (int32_t)azs_gpu_plan_chunk(info->codec, info->elem_size, h, sizes[k],
+                                            info->frame_bytes, i, items + nitems, room - nitems,
+                                            &ni, &mb);
+        if (hs[i] != AZS_OK && st == AZS_OK)
+            st = (azs_status)hs[i];
+        nitems += ni;
+        maxb = mb > maxb ? mb : maxb;
+    }
+    const int32_t *gs = NULL;
+    float msd = 0, msi = 0;
+    double h2d = 0, d2d = 0;
+    if (st == AZS_OK)
+        st = azs_gpu_submit(e, 0, B, bsizes, nitems, maxb, hs);
+    if (st == AZS_OK)
+        st = azs_gpu_wait(e, 0, NULL, NULL, &gs, NULL);
+    for (uint32_t i = 0; st == AZS_OK && i < B; i++)
+        if (gs[i] != AZS_OK)
+            st = (azs_status)gs[i];
+    if (st == AZS_OK)
+        st = azs_gpu_time_kernels(e, 0, 20, &msd, &msi);
+    if (st == AZS_OK)
+        st = azs_gpu_measure_bandwidth(device, (size_t)256 << 20, &h2d, &d2d);
+    azs_gpu_engine_destroy(e);
+    if (st != AZS_OK) {
+        printf("GPU kernels only: %s: %s\n", azs_status_str(st), azs_last_error());
+        return 0;
+    }
+    const double kfps = B / ((double)(msd + msi) * 1e-3);
+    const double pcie = h2d * 1e9 / chunk_mean;
+    const double hbm_bytes = chunk_mean + 2.0 * (double)info->frame_bytes +
+                             8.0 * (double)csr.indptr[csr.nbins] / B + 4.0 * (double)csr.npixels;
+    const double hbm = d2d * 1e9 / hbm_bytes;
+    printf("GPU kernels only (batch of %d from device memory): decode %.2f + integrate %.2f ms = "
+           "%.0f frames/s; floors: PCIe %.1f GB/s / %.2f MB = %.0f frames/s, HBM %.0f GB/s / "
+           "%.1f MB = %.0f frames/s; kernels at %.0f%% of the HBM floor\n",
+           B, msd, msi, kfps, h2d, chunk_mean / 1e6, pcie, d2d, hbm_bytes / 1e6, hbm,
+           100 * kfps / hbm);
+    return pcie;
 }
 
 /* Frames for one row: --frames, or with --seconds S about S seconds at the expected rate
@@ -321,6 +406,7 @@ int cmd_bench(int argc, char **argv)
     azs_workspace *ws = NULL;
     void *raw = NULL, *pix = NULL;
     double *res = NULL;
+    size_t *sizes = NULL; /* of the preloaded chunks */
     int rc = 0;
     azs_status st = azs_source_open(stack, dataset, &src);
     if (st != AZS_OK)
@@ -354,11 +440,10 @@ int cmd_bench(int argc, char **argv)
     const int npre = nframes < 16 ? (int)nframes : 16;
     size_t cap = info->max_chunk_bytes ? info->max_chunk_bytes : info->frame_bytes;
     raw = malloc(cap * (size_t)npre);
-    size_t *sizes = calloc((size_t)npre, sizeof *sizes);
+    sizes = calloc((size_t)npre, sizeof *sizes);
     pix = azs_aligned_alloc(info->frame_bytes * (size_t)npre);
     res = azs_aligned_alloc(2 * nbins * sizeof(double));
     if (!raw || !sizes || !pix || !res) {
-        free(sizes);
         rc = cli_report(cmd, AZS_ERR_NOMEM, "buffers");
         goto out;
     }
@@ -376,7 +461,6 @@ int cmd_bench(int argc, char **argv)
             st = azs_source_read_frame(src, (uint64_t)k, px, info->frame_bytes);
         }
         if (st != AZS_OK) {
-            free(sizes);
             rc = cli_report(cmd, st, "reading the first frames");
             goto out;
         }
@@ -399,7 +483,6 @@ int cmd_bench(int argc, char **argv)
             chunk_mean += (double)sizes[k] / npre;
     }
     if ((st = azs_workspace_create(it, &ws)) != AZS_OK) {
-        free(sizes);
         rc = cli_report(cmd, st, "workspace");
         goto out;
     }
@@ -422,12 +505,10 @@ int cmd_bench(int argc, char **argv)
         if (st == AZS_OK)
             fused_all = fused_rate(it, info, raw, cap, sizes, npre, fr.sigma != NULL, cores, &st);
         if (st != AZS_OK) {
-            free(sizes);
             rc = cli_report(cmd, st, "decode + integrate of the first frames");
             goto out;
         }
     }
-    free(sizes);
     double bw = stream_bandwidth();
     double bytes_per_frame = chunk_mean + (double)azs_integrator_stream_bytes(it, AZS_BATCH_MAX) +
                              (info->codec == AZS_CODEC_BSLZ4 ? 0.0 : 2.0 * (double)info->frame_bytes);
@@ -495,15 +576,22 @@ int cmd_bench(int argc, char **argv)
         }
     }
     if (want_gpu && azs_gpu_device_count() > 0) {
+        double pcie = have_raw ? gpu_kernel_line(it, info, raw, cap, sizes, npre, chunk_mean,
+                                                 (int)device)
+                               : 0;
         /* Layout 3: the reader threads default to min(cores, 16); "of limit" is the CPU limit. */
         /* --workers given: its values are the GPU layout's reader-thread counts. */
         for (int k = 0; k < (wlist ? nw : 1); k++) {
             int readers = wlist ? wl[k] : 0;
             if ((rc = run_layout(src, it, AZS_LAYOUT_GPU, readers, 0, (uint64_t)nframes, &fps)))
                 goto out;
-            printf("%-22s %7d %10.1f %9s %11s %8.0f%%   (set-up %.2f s; %.1f frames/s after it)\n",
+            double after = (double)nframes / ((double)nframes / fps - last_setup_s);
+            printf("%-22s %7d %10.1f %9s %11s %8.0f%%   (set-up %.2f s; %.1f frames/s after it",
                    "3 gpu (reader threads)", readers, fps, "-", "-", 100 * fps / limit, last_setup_s,
-                   (double)nframes / ((double)nframes / fps - last_setup_s));
+                   after);
+            if (pcie > 0)
+                printf(" = %.0f%% of the PCIe floor", 100 * after / pcie);
+            printf(")\n");
         }
         fflush(stdout);
     } else if (want_gpu && layouts_given) {
@@ -537,6 +625,7 @@ out:
     azs_integrator_destroy(it);
     azs_source_close(src);
     free(raw);
+    free(sizes);
     azs_aligned_free(pix);
     azs_aligned_free(res);
     return rc;

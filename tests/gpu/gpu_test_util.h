@@ -122,7 +122,9 @@ static inline void tu_fill_pixels(uint8_t *p, size_t n, size_t s, int random_byt
             v = r >> 20;
         else
             v = (r >> 40) % 17;
-        memcpy(p + i * s, &v, s); /* little-endian host */
+        memcpy(p + i * s, &v, s < 8 ? s : 8); /* little-endian host */
+        for (size_t b = 8; b < s; b++)       /* elements over 8 bytes: more of the same kind */
+            p[i * s + b] = (uint8_t)(random_bytes == 1 ? tu_next() : v >> (8 * (b % 8)));
     }
 }
 
