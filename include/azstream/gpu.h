@@ -61,8 +61,9 @@ typedef struct azs_gpu_item {
  * be frame_bytes into items. Checks the header and every block length against the chunk
  * (so the GPU never reads outside it); the LZ4 payloads themselves are checked on the GPU.
  * Writes at most max_items items; *nitems gets the count. *max_block gets the largest
- * block a warp holds in shared memory (an item's dst_len, or a run's block size). Errors: AZS_ERR_CORRUPT / _TRUNCATED / _SIZE_MISMATCH / _UNSUPPORTED /
- * _CAPACITY (more than max_items blocks), with a detail message. Pure C, no CUDA. */
+ * block a warp holds in shared memory (an item's dst_len, or a run's block size).
+ * Errors: AZS_ERR_CORRUPT / _TRUNCATED / _SIZE_MISMATCH / _UNSUPPORTED / _CAPACITY (more
+ * than max_items blocks), with a detail message. Pure C, no CUDA. */
 azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *chunk,
                               size_t chunk_size, size_t frame_bytes, uint32_t frame,
                               azs_gpu_item *items, size_t max_items, size_t *nitems,

@@ -53,9 +53,11 @@ combos = {
 }
 for name, opts in combos.items():
     ref = None
-    for lay, w in [("serial", 0), ("threads", 1), ("threads", 2), ("threads", 3)]:
+    # threads: default feeding, then each worker reading its own chunks, then a reader thread
+    for lay, w, rd in [("serial", 0, []), ("threads", 1, []), ("threads", 2, ["--read", "self"]),
+                       ("threads", 3, ["--read", "reader"])]:
         out = "%s_%s%d.h5" % (name, lay, w)
-        rc, so, se = run("s.h5", "--poni", "g.poni", *opts, "--layout", lay, "--workers", w,
+        rc, so, se = run("s.h5", "--poni", "g.poni", *opts, "--layout", lay, "--workers", w, *rd,
                          "-o", out)
         check(rc == 0, "%s %s %d: exit %d: %s" % (name, lay, w, rc, se.strip()))
         if rc:
@@ -114,6 +116,7 @@ for args, code, word in [
     (["s.h5", "--poni", "g.poni", "--bogus", "-o", "x.h5"], 2, "--bogus"),
     (["s.h5", "--poni", "g.poni", "--npt", "abc", "-o", "x.h5"], 2, "npt"),
     (["s.h5", "--poni", "g.poni", "--method", "weird", "-o", "x.h5"], 2, "weird"),
+    (["s.h5", "--poni", "g.poni", "--read", "sideways", "-o", "x.h5"], 2, "--read"),
     (["s.h5", "--poni", "g.poni"], 2, "output"),
     (["s.h5", "-o", "x.h5"], 2, "poni"),
     (["--poni", "g.poni", "-o", "x.h5"], 2, "INPUT"),
