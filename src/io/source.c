@@ -7,10 +7,12 @@
  *     open object");
  *   - the dataset becomes one or more *parts* (a plain dataset: one part; an Eiger master:
  *     one part per data_NNNNNN link; a virtual dataset: one part per simple mapping);
- *   - for parts stored one frame per chunk, the chunk index is read once
- *     (H5Dget_chunk_info_by_coord; libhdf5 1.10 has no H5Dchunk_iter, and
- *     H5Dget_chunk_info by index rescans the index: quadratic) into per-frame
- *     (offset, size, filter mask) arrays; contiguous parts give offset = base + i*frame.
+ *   - for parts stored one frame per chunk, the chunk index is read once into per-frame
+ *     (offset, size, filter mask) arrays: by one walk of its v1 B-tree straight from the
+ *     file when it is one (io/chunk_btree.c; spot-checked against libhdf5), else with
+ *     H5Dget_chunk_info_by_coord (libhdf5 1.10 has no H5Dchunk_iter, and its lookups scan
+ *     the index: quadratic in the frames of a dataset); contiguous parts give offset =
+ *     base + i*frame.
  * Afterwards azs_source_read_raw is a pread on a descriptor we opened ourselves: no HDF5,
  * no lock, any thread. The fallbacks (H5Dread_chunk when the index cannot be read, and
  * H5Dread / tile assembly for chunks that are not one frame each) take the io module's
@@ -36,6 +38,7 @@
 
 #include "common/alloc.h"
 #include "common/error.h"
+#include "io/chunk_btree.h"
 #include "io/h5lock.h"
 
 #define DEFAULT_DATASET "/entry/data/data"
@@ -925,6 +928,135 @@ out:
 
 /* ---------- chunk index ---------- */
 
+/* libhdf5 1.10's H5Dget_chunk_info_by_coord gives chunk addresses relative to the end of
+ * the user block (later versions: file offsets). For a file with a user block, find which
+ * by reading one chunk both through libhdf5 and at both offsets: returns the shift to add
+ * (0 or the user block size), or -1 when neither matches (the caller reads through
+ * libhdf5). */
+static int64_t chunk_addr_shift(azs_source *src, const part *pt)
+{
+    hid_t fid = H5Iget_file_id(pt->did), fcpl = fid >= 0 ? H5Fget_create_plist(fid) : -1;
+    hsize_t ub = 0;
+    int ok = fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0;
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    if (fid >= 0)
+        H5Fclose(fid);
+    if (!ok)
+        return -1;
+    if (ub == 0)
+        return 0;
+    uint64_t i = 0;
+    while (i < pt->n && (src->flag[pt->first + i] & FLAG_UNALLOCATED))
+        i++;
+    if (i == pt->n)
+        return 0;
+    const size_t g = (size_t)(pt->first + i), n = src->size[g];
+    uint8_t *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
+    int fd = open(pt->file, O_RDONLY | O_CLOEXEC);
+    hsize_t c[3] = {pt->src_first + i, 0, 0};
+    uint32_t mask = 0;
+    int64_t shift = -1;
+    if (a && b && fd >= 0 && H5Dread_chunk(pt->did, H5P_DEFAULT, pt->rank == 3 ? c : c + 1, &mask, a) >= 0) {
+        if (pread(fd, b, n, (off_t)(src->off[g] + ub)) == (ssize_t)n && !memcmp(a, b, n))
+            shift = (int64_t)ub;
+        else if (pread(fd, b, n, (off_t)src->off[g]) == (ssize_t)n && !memcmp(a, b, n))
+            shift = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    free(a);
+    free(b);
+    return shift;
+}
+
+/* The part's chunk index by one walk of its v1 B-tree (chunk_btree.h): returns 1 when it
+ * filled the part's entries of off/size/flag; 0 when the caller must ask libhdf5 chunk by
+ * chunk (another index type or layout version, or a disagreement with libhdf5 on the
+ * frames spot-checked); -1 with the error set when the tree is damaged (a frame out of
+ * order or twice, a node outside the file ...): libhdf5's lookups and scans disagree with
+ * each other on such a tree, so no frame of it is trusted. */
+static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
+{
+    H5D_chunk_index_t idx;
+    if (pt->rank != 3 || pt->chunk[0] != 1 || H5Dget_chunk_index_type(pt->did, &idx) < 0 ||
+        idx != H5D_CHUNK_IDX_BTREE)
+        return 0;
+    hsize_t dims[3] = {0, 0, 0};
+    hid_t sp = H5Dget_space(pt->did);
+    int ok = sp >= 0 && H5Sget_simple_extent_dims(sp, dims, NULL) == 3;
+    if (sp >= 0)
+        H5Sclose(sp);
+    hid_t fid = ok ? H5Iget_file_id(pt->did) : -1;
+    hid_t fcpl = fid >= 0 ? H5Fget_create_plist(fid) : -1;
+    size_t sa = 0, ss = 0;
+    hsize_t ub = 0;
+    ok = fcpl >= 0 && H5Pget_sizes(fcpl, &sa, &ss) >= 0 && H5Pget_userblock(fcpl, &ub) >= 0;
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info1_t oi;
+#else
+    H5O_info_t oi;
+#endif
+    ok = ok && H5Oget_info2(pt->did, &oi, H5O_INFO_BASIC) >= 0;
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    if (fid >= 0)
+        H5Fclose(fid);
+    if (!ok)
+        return 0;
+    int fd = open(pt->file, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    azs_h5_bytes f = {fd, (uint64_t)ub, (uint64_t)st.st_size, (unsigned)sa, (unsigned)ss};
+    uint64_t btree = 0;
+    unsigned key_dims = 0;
+    const size_t g0 = (size_t)pt->first;
+    uint8_t *skipped = malloc(pt->n ? (size_t)pt->n : 1), *found = malloc(pt->n ? (size_t)pt->n : 1);
+    azs_status s = skipped && found ? azs_h5_chunk_btree_addr(&f, oi.addr, &btree, &key_dims)
+                                    : AZS_ERR_NOMEM;
+    if (s == AZS_OK)
+        s = azs_h5_chunk_btree_walk(&f, btree, key_dims, pt->src_first, pt->n, dims[0],
+                                    src->off + g0, src->size + g0, skipped, found);
+    close(fd);
+    if (s == AZS_ERR_CORRUPT || s == AZS_ERR_TRUNCATED || s == AZS_ERR_IO) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", azs_last_error());
+        *err = azs_fail(s, "'%s' in '%s': damaged %s", pt->dset, pt->file, why);
+        free(skipped);
+        free(found);
+        return -1;
+    }
+    /* spot checks: the first, middle and last frame found must agree with libhdf5 */
+    uint64_t probe[3] = {0, pt->n / 2, pt->n ? pt->n - 1 : 0};
+    for (int k = 0; s == AZS_OK && k < 3 && pt->n; k++) {
+        uint64_t i = probe[k];
+        while (i < pt->n && !found[i])
+            i++;
+        if (i == pt->n)
+            break;
+        hsize_t c[3] = {pt->src_first + i, 0, 0}, sz = 0;
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        /* (libhdf5 1.10 gives addresses relative to the user block, later ones absolute) */
+        if (H5Dget_chunk_info_by_coord(pt->did, c, &mask, &addr, &sz) < 0 ||
+            (addr != src->off[g0 + i] && addr != src->off[g0 + i] + ub) ||
+            sz != src->size[g0 + i] || (mask & 1u) != skipped[i])
+            s = AZS_ERR_CORRUPT;
+    }
+    if (s == AZS_OK)
+        for (uint64_t i = 0; i < pt->n; i++) {
+            src->flag[g0 + i] |= !found[i] ? FLAG_UNALLOCATED : skipped[i] ? FLAG_SKIPPED : 0;
+            src->off[g0 + i] += ub; /* HDF5 addresses count from the end of the user block */
+        }
+    free(skipped);
+    free(found);
+    return s == AZS_OK;
+}
+
 static azs_status build_index(azs_source *src)
 {
     uint64_t n = src->info.nframes;
@@ -936,6 +1068,8 @@ static azs_status build_index(azs_source *src)
         return azs_fail(AZS_ERR_NOMEM, "chunk index of %llu frames", (unsigned long long)n);
     size_t maxb = 0;
     uint64_t stored = 0;
+    int fast;
+    azs_status fast_err = AZS_OK;
     for (size_t pi = 0; pi < src->nparts; pi++) {
         part *pt = &src->parts[pi];
         if (pt->path == PART_FILTERED)
@@ -957,6 +1091,16 @@ static azs_status build_index(azs_source *src)
                 return azs_fail(AZS_ERR_UNSUPPORTED, "frames over 4 GiB");
             maxb = src->info.frame_bytes > maxb ? src->info.frame_bytes : maxb;
             stored += pt->n * src->info.frame_bytes;
+        } else if ((fast = index_from_btree(src, pt, &fast_err)) != 0) {
+            if (fast < 0)
+                return fast_err;
+            for (uint64_t f = 0; f < pt->n; f++) {
+                size_t g = (size_t)(pt->first + f);
+                if (src->flag[g] & FLAG_UNALLOCATED)
+                    continue;
+                maxb = src->size[g] > maxb ? (size_t)src->size[g] : maxb;
+                stored += src->size[g];
+            }
         } else {
             for (uint64_t f = 0; f < pt->n; f++) {
                 hsize_t c[3] = {pt->src_first + f, 0, 0};
@@ -983,6 +1127,13 @@ static azs_status build_index(azs_source *src)
                     src->flag[g] |= FLAG_SKIPPED;
                 maxb = sz > maxb ? (size_t)sz : maxb;
                 stored += sz;
+            }
+            if (pt->path == PART_PREAD) {
+                int64_t shift = chunk_addr_shift(src, pt);
+                if (shift < 0)
+                    pt->path = PART_DIRECT;
+                for (uint64_t f = 0; shift > 0 && f < pt->n; f++)
+                    src->off[pt->first + f] += (uint64_t)shift;
             }
             if (pt->path == PART_DIRECT) {
                 for (uint64_t f = 0; f < pt->n; f++) {
