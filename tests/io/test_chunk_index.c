@@ -220,11 +220,48 @@ static int damage(const char *file, const char *out, unsigned seed, int flips)
     return nn;
 }
 
+/* Fuzz seeds (tests/fuzz/fuzz_h5index.c's input format) from a small file of n frames:
+ * address and length sizes, the dataset's object header address, the file image. */
+static void write_seed(const char *scratch, const char *dir, uint64_t n)
+{
+    char file[2300], out[2300];
+    snprintf(file, sizeof file, "%s/seed_%llu.h5", scratch, (unsigned long long)n);
+    snprintf(out, sizeof out, "%s/v1_%llu_frames", dir, (unsigned long long)n);
+    make(file, n, 0, 0);
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, "/entry/data/data", H5P_DEFAULT);
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info1_t oi;
+#else
+    H5O_info_t oi;
+#endif
+    H5Oget_info2(d, &oi, H5O_INFO_BASIC);
+    H5Dclose(d);
+    H5Fclose(f);
+    FILE *in = fopen(file, "rb"), *o = fopen(out, "wb");
+    uint8_t head[10] = {2, 2}; /* 8-byte addresses and lengths (index 2 of {2, 4, 8}) */
+    for (int i = 0; i < 8; i++)
+        head[2 + i] = (uint8_t)(oi.addr >> (8 * i));
+    fwrite(head, 1, sizeof head, o);
+    int c;
+    while ((c = fgetc(in)) != EOF)
+        fputc(c, o);
+    fclose(in);
+    fclose(o);
+    printf("seed %s\n", out);
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
+    if (argc != 2 && argc != 3) {
+        fprintf(stderr, "usage: %s SCRATCH_DIR [FUZZ_SEED_DIR]\n", argv[0]);
         return 2;
+    }
+    if (argc == 3) { /* only write the fuzz seeds */
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        write_seed(argv[1], argv[2], 12);
+        write_seed(argv[1], argv[2], 150);
+        return 0;
     }
     snprintf(work, sizeof work, "%s", argv[1]);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
