@@ -973,9 +973,10 @@ static int64_t chunk_addr_shift(azs_source *src, const part *pt)
 /* The part's chunk index by one walk of its v1 B-tree (chunk_btree.h): returns 1 when it
  * filled the part's entries of off/size/flag; 0 when the caller must ask libhdf5 chunk by
  * chunk (another index type or layout version, or a disagreement with libhdf5 on the
- * frames spot-checked); -1 with the error set when the tree is damaged (a frame out of
- * order or twice, a node outside the file ...): libhdf5's lookups and scans disagree with
- * each other on such a tree, so no frame of it is trusted. */
+ * frames spot-checked, or an object header we do not read); -1 with the error set when
+ * the tree is damaged (a frame out of order or twice, a node outside the file ...):
+ * libhdf5's lookups and scans disagree with each other on such a tree, so no frame of it
+ * is trusted. */
 static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
 {
     H5D_chunk_index_t idx;
@@ -1016,11 +1017,13 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
     unsigned key_dims = 0;
     const size_t g0 = (size_t)pt->first;
     uint8_t *skipped = malloc(pt->n ? (size_t)pt->n : 1), *found = malloc(pt->n ? (size_t)pt->n : 1);
-    azs_status s = skipped && found ? azs_h5_chunk_btree_addr(&f, oi.addr, &btree, &key_dims)
-                                    : AZS_ERR_NOMEM;
-    if (s == AZS_OK)
-        s = azs_h5_chunk_btree_walk(&f, btree, key_dims, pt->src_first, pt->n, dims[0],
-                                    src->off + g0, src->size + g0, skipped, found);
+    /* libhdf5 has read this object header: if we cannot, that is our limit, not damage */
+    int header_ok = skipped && found &&
+                    azs_h5_chunk_btree_addr(&f, oi.addr, &btree, &key_dims) == AZS_OK;
+    azs_status s = header_ok ? azs_h5_chunk_btree_walk(&f, btree, key_dims, pt->src_first,
+                                                       pt->n, dims[0], src->off + g0,
+                                                       src->size + g0, skipped, found)
+                             : AZS_ERR_UNSUPPORTED;
     close(fd);
     if (s == AZS_ERR_CORRUPT || s == AZS_ERR_TRUNCATED || s == AZS_ERR_IO) {
         char why[512];
