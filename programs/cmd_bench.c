@@ -586,9 +586,10 @@ int cmd_bench(int argc, char **argv)
             if ((rc = run_layout(src, it, AZS_LAYOUT_GPU, readers, 0, (uint64_t)nframes, &fps)))
                 goto out;
             double after = (double)nframes / ((double)nframes / fps - last_setup_s);
-            printf("%-22s %7d %10.1f %9s %11s %8.0f%%   (set-up %.2f s; %.1f frames/s after it",
-                   "3 gpu (reader threads)", readers, fps, "-", "-", 100 * fps / limit, last_setup_s,
-                   after);
+            printf("%-22s %7d %10.1f %9s %11s %8.0f%% %8" PRIu64 "   (set-up %.2f s; %.1f frames/s "
+                   "after it",
+                   "3 gpu (reader threads)", readers, fps, "-", "-", 100 * fps / limit,
+                   (uint64_t)nframes, last_setup_s, after);
             if (pcie > 0)
                 printf(" = %.0f%% of the PCIe floor", 100 * after / pcie);
             printf(")\n");
@@ -610,8 +611,8 @@ int cmd_bench(int argc, char **argv)
             if (k == 0)
                 base = fps / wl[0];
             double sp = fps / base;
-            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%%\n", "2 procs (x1 thread)", wl[k], fps, sp,
-                   100 * sp / wl[k], 100 * fps / limit);
+            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%% %8" PRIu64 "\n", "2 procs (x1 thread)",
+                   wl[k], fps, sp, 100 * sp / wl[k], 100 * fps / limit, (uint64_t)nframes);
             fflush(stdout);
         }
     }
