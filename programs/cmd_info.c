@@ -97,6 +97,9 @@ int cmd_info(int argc, char **argv)
     if (in->max_chunk_bytes)
         printf("max chunk:   %zu bytes\n", in->max_chunk_bytes);
     printf("read path:   %s\n", path_name(in->read_path));
+    if (in->read_path == AZS_READ_PREAD)
+        printf("index:       %zu of %zu parts read in one walk of the file's index (others: "
+               "libhdf5, chunk by chunk)\n", in->nparts_walked, in->nparts);
     printf("parts:       %zu\n", in->nparts);
     for (size_t i = 0; i < in->nparts; i++) {
         azs_source_part p;

@@ -39,6 +39,8 @@ typedef struct azs_source_info {
     uint64_t stored_bytes;   /* sum of stored chunk sizes (compression ratio) */
     azs_read_path read_path;
     size_t nparts;           /* files / links / VDS mappings behind the dataset */
+    size_t nparts_walked;    /* of which the chunk index was read in one walk of the file's
+                              * index structure (else libhdf5 was asked chunk by chunk) */
 } azs_source_info;
 
 /* Describes one part (file + dataset + first frame) for `azstream info`. */

@@ -1097,6 +1097,7 @@ static azs_status build_index(azs_source *src)
         } else if ((fast = index_from_btree(src, pt, &fast_err)) != 0) {
             if (fast < 0)
                 return fast_err;
+            src->info.nparts_walked++;
             for (uint64_t f = 0; f < pt->n; f++) {
                 size_t g = (size_t)(pt->first + f);
                 if (src->flag[g] & FLAG_UNALLOCATED)

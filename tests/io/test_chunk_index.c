@@ -78,8 +78,9 @@ static void make(const char *file, uint64_t n, int latest, int userblock)
 }
 
 /* Every frame read back as written (or reported as a hole / skipped filter). Returns the
- * number of wrong frames; with `tolerant`, an open that fails with a message counts 0. */
-static int verify(const char *file, uint64_t n, int tolerant)
+ * number of wrong frames; with `tolerant`, an open that fails with a message counts 0.
+ * walked >= 0: whether the index must have been read in one walk (1) or not (0). */
+static int verify_how(const char *file, uint64_t n, int tolerant, int walked)
 {
     azs_source *src = NULL;
     azs_status s = azs_source_open(file, NULL, &src);
@@ -87,6 +88,10 @@ static int verify(const char *file, uint64_t n, int tolerant)
         CHECK(tolerant && strlen(azs_last_error()) > 0, "open %s: %s", file, azs_last_error());
         return 0;
     }
+    if (walked >= 0)
+        CHECK((azs_source_get_info(src)->nparts_walked > 0) == walked,
+              "%s: index walked %zu parts, expected %s", file,
+              azs_source_get_info(src)->nparts_walked, walked ? "one" : "none");
     int bad = 0;
     uint8_t got[128], want[64];
     for (uint64_t i = 0; i < n; i++) {
@@ -103,6 +108,11 @@ static int verify(const char *file, uint64_t n, int tolerant)
     }
     azs_source_close(src);
     return bad;
+}
+
+static int verify(const char *file, uint64_t n, int tolerant)
+{
+    return verify_how(file, n, tolerant, -1);
 }
 
 /* Our raw chunks against libhdf5's own (H5Dread_chunk) for every frame: where both read
@@ -279,9 +289,9 @@ int main(int argc, char **argv)
     snprintf(latest_ub, sizeof latest_ub, "%s/index_latest_userblock.h5", work);
     make(latest_ub, n, 1, 1);
     CHECK(verify(latest_ub, n, 0) == 0, "libver latest file with a user block: wrong frames");
-    CHECK(verify(v1, n, 0) == 0, "v1 B-tree file: wrong frames");
-    CHECK(verify(ub, n, 0) == 0, "file with a user block: wrong frames");
-    CHECK(verify(latest, n, 0) == 0, "libver latest file: wrong frames");
+    CHECK(verify_how(v1, n, 0, 1) == 0, "v1 B-tree file: wrong frames");
+    CHECK(verify_how(ub, n, 0, 1) == 0, "file with a user block: wrong frames");
+    CHECK(verify_how(latest, n, 0, 0) == 0, "libver latest file: wrong frames");
     long found = walk_direct(v1, n);
     CHECK(found == (long)(n - (n + 91) / 97), "v1 walk found %ld frames", found);
     CHECK(walk_direct(ub, n) == found, "user-block walk");
@@ -289,7 +299,7 @@ int main(int argc, char **argv)
      * with the square of the frames; the walk is one pass. Correctness checked here; the
      * time is printed, not asserted (a measurement, not a test). */
     make(big, 20000, 0, 0);
-    CHECK(verify(big, 20000, 0) == 0, "20,000 frames: wrong frames");
+    CHECK(verify_how(big, 20000, 0, 1) == 0, "20,000 frames: wrong frames");
     /* damaged B-tree nodes: right frames (fallback to libhdf5) or a clean error */
     int tried = 0, opened_ok = 0;
     for (unsigned seed = 1; seed <= 60; seed++) {
