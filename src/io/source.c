@@ -957,7 +957,8 @@ static int64_t chunk_addr_shift(azs_source *src, const part *pt)
     hsize_t c[3] = {pt->src_first + i, 0, 0};
     uint32_t mask = 0;
     int64_t shift = -1;
-    if (a && b && fd >= 0 && H5Dread_chunk(pt->did, H5P_DEFAULT, pt->rank == 3 ? c : c + 1, &mask, a) >= 0) {
+    if (a && b && fd >= 0 &&
+        H5Dread_chunk(pt->did, H5P_DEFAULT, pt->rank == 3 ? c : c + 1, &mask, a) >= 0) {
         if (pread(fd, b, n, (off_t)(src->off[g] + ub)) == (ssize_t)n && !memcmp(a, b, n))
             shift = (int64_t)ub;
         else if (pread(fd, b, n, (off_t)src->off[g]) == (ssize_t)n && !memcmp(a, b, n))
@@ -1106,6 +1107,7 @@ static azs_status build_index(azs_source *src)
                 stored += src->size[g];
             }
         } else {
+            const uint64_t stored0 = stored;
             for (uint64_t f = 0; f < pt->n; f++) {
                 hsize_t c[3] = {pt->src_first + f, 0, 0};
                 unsigned mask = 0;
@@ -1134,8 +1136,10 @@ static azs_status build_index(azs_source *src)
             }
             if (pt->path == PART_PREAD) {
                 int64_t shift = chunk_addr_shift(src, pt);
-                if (shift < 0)
+                if (shift < 0) { /* counted again below */
                     pt->path = PART_DIRECT;
+                    stored = stored0;
+                }
                 for (uint64_t f = 0; shift > 0 && f < pt->n; f++)
                     src->off[pt->first + f] += (uint64_t)shift;
             }
