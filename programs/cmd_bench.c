@@ -150,20 +150,8 @@ static double gpu_kernel_line(const azs_integrator *it, const azs_source_info *i
     azs_status st = azs_integrator_csr(it, &csr);
     if (st != AZS_OK || npre < 1 || chunk_mean <= 0)
         return 0;
-    const azs_integrate_options *io = azs_integrator_options(it);
     azs_gpu_config c;
-    azs_gpu_config_default(&c);
-    c.device = device;
-    c.batch = B;
-    c.nslots = 1;
-    c.chunk_stride = cap;
-    c.codec = info->codec;
-    c.dtype = info->dtype;
-    c.npixels = (uint64_t)info->ny * info->nx;
-    c.has_dummy = io->has_dummy;
-    c.dummy = io->dummy;
-    c.delta_dummy = io->delta_dummy;
-    c.error_model = io->error_model;
+    azs_gpu_config_for(&c, info, it, device, B, 1, cap);
     azs_gpu_engine *e = NULL;
     if ((st = azs_gpu_engine_create(&c, &csr, &e)) != AZS_OK) {
         printf("GPU kernels only: %s\n", azs_last_error());

@@ -150,6 +150,25 @@ static void post_read(gctx *g, uint32_t s, uint64_t b, uint64_t first, uint64_t 
     pthread_cond_broadcast(&g->work);
 }
 
+void azs_gpu_config_for(azs_gpu_config *c, const azs_source_info *info,
+                        const azs_integrator *it, int device, uint32_t batch, uint32_t nslots,
+                        size_t chunk_stride)
+{
+    const azs_integrate_options *io = azs_integrator_options(it);
+    azs_gpu_config_default(c);
+    c->device = device;
+    c->batch = batch;
+    c->nslots = nslots;
+    c->chunk_stride = chunk_stride;
+    c->codec = info->codec;
+    c->dtype = info->dtype;
+    c->npixels = (uint64_t)info->ny * info->nx;
+    c->has_dummy = io->has_dummy;
+    c->dummy = io->dummy;
+    c->delta_dummy = io->delta_dummy;
+    c->error_model = io->error_model;
+}
+
 azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                        const azs_sink_ops *sink, azs_run_summary *sum)
 {
@@ -170,7 +189,6 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
     azs_status st = azs_integrator_csr(it, &csr);
     if (st != AZS_OK)
         return st;
-    const azs_integrate_options *io = azs_integrator_options(it);
     const uint64_t first = o->first_frame, end = o->end_frame;
     if (end <= first)
         return AZS_OK;
@@ -190,18 +208,7 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
     g.frame_bytes = info->frame_bytes;
     g.max_items = azs_gpu_max_items_per_frame(info->codec, info->elem_size, info->frame_bytes);
     azs_gpu_config c;
-    azs_gpu_config_default(&c);
-    c.device = o->device;
-    c.batch = g.B;
-    c.nslots = g.S;
-    c.chunk_stride = info->max_chunk_bytes;
-    c.codec = info->codec;
-    c.dtype = info->dtype;
-    c.npixels = (uint64_t)info->ny * info->nx;
-    c.has_dummy = io->has_dummy;
-    c.dummy = io->dummy;
-    c.delta_dummy = io->delta_dummy;
-    c.error_model = io->error_model;
+    azs_gpu_config_for(&c, info, it, o->device, g.B, g.S, info->max_chunk_bytes);
     st = azs_gpu_engine_create(&c, &csr, &g.e);
     if (st != AZS_OK)
         return st;

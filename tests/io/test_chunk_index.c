@@ -145,6 +145,19 @@ static int against_hdf5(const char *file, uint64_t n)
     return differ;
 }
 
+/* The address of dataset d's object header. */
+static uint64_t ohdr_of(hid_t d)
+{
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_info1_t oi;
+#else
+    H5O_info_t oi;
+#endif
+    if (H5Oget_info2(d, &oi, H5O_INFO_BASIC) < 0)
+        return UINT64_MAX;
+    return oi.addr;
+}
+
 /* Walks the v1 B-tree of file's /entry/data/data directly; returns frames found or -1. */
 static long walk_direct(const char *file, uint64_t n)
 {
@@ -155,12 +168,7 @@ static long walk_direct(const char *file, uint64_t n)
     hsize_t ub = 0;
     H5Pget_sizes(fcpl, &sa, &ss);
     H5Pget_userblock(fcpl, &ub);
-#if H5_VERSION_GE(1, 12, 0)
-    H5O_info1_t oi;
-#else
-    H5O_info_t oi;
-#endif
-    H5Oget_info2(d, &oi, H5O_INFO_BASIC);
+    const uint64_t oh = ohdr_of(d);
     H5Pclose(fcpl);
     FILE *fp = fopen(file, "rb");
     fseek(fp, 0, SEEK_END);
@@ -170,7 +178,7 @@ static long walk_direct(const char *file, uint64_t n)
     uint8_t *sk = calloc(n, 1), *found = calloc(n, 1);
     unsigned kd = 0;
     long count = -1;
-    if (azs_h5_chunk_btree_addr(&fb, oi.addr, &bt, &kd) == AZS_OK &&
+    if (azs_h5_chunk_btree_addr(&fb, oh, &bt, &kd) == AZS_OK &&
         azs_h5_chunk_btree_walk(&fb, bt, kd, 0, n, n, off, size, sk, found) == AZS_OK) {
         count = 0;
         for (uint64_t i = 0; i < n; i++) {
@@ -240,18 +248,13 @@ static void write_seed(const char *scratch, const char *dir, uint64_t n)
     make(file, n, 0, 0);
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t d = H5Dopen2(f, "/entry/data/data", H5P_DEFAULT);
-#if H5_VERSION_GE(1, 12, 0)
-    H5O_info1_t oi;
-#else
-    H5O_info_t oi;
-#endif
-    H5Oget_info2(d, &oi, H5O_INFO_BASIC);
+    const uint64_t oh = ohdr_of(d);
     H5Dclose(d);
     H5Fclose(f);
     FILE *in = fopen(file, "rb"), *o = fopen(out, "wb");
     uint8_t head[10] = {2, 2}; /* 8-byte addresses and lengths (index 2 of {2, 4, 8}) */
     for (int i = 0; i < 8; i++)
-        head[2 + i] = (uint8_t)(oi.addr >> (8 * i));
+        head[2 + i] = (uint8_t)(oh >> (8 * i));
     fwrite(head, 1, sizeof head, o);
     int c;
     while ((c = fgetc(in)) != EOF)
