@@ -88,8 +88,9 @@ static azs_status layout_msg(const azs_h5_bytes *f, const uint8_t *msg, size_t l
     return AZS_OK;
 }
 
-azs_status azs_h5_chunk_btree_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_t *btree,
-                                   unsigned *key_dims)
+/* A copy of the layout message (type 0x08) of the object header at ohdr (*msg: malloc'd). */
+static azs_status layout_message(const azs_h5_bytes *f, uint64_t ohdr, uint8_t **msg_out,
+                                 size_t *len_out)
 {
     if (f->sa < 2 || f->sa > 8 || f->ss < 2 || f->ss > 8)
         return azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: offset/length sizes %u/%u", f->sa, f->ss);
@@ -152,9 +153,12 @@ azs_status azs_h5_chunk_btree_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_
             }
             const uint8_t *msg = blk + p;
             if (type == 0x08) {
-                s = layout_msg(f, msg, size, btree, key_dims);
+                *msg_out = malloc(size ? size : 1);
+                if (*msg_out)
+                    memcpy(*msg_out, msg, size);
+                *len_out = size;
                 free(blk);
-                return s;
+                return *msg_out ? AZS_OK : azs_fail(AZS_ERR_NOMEM, "chunk index: layout message");
             }
             if (type == 0x10) { /* continuation */
                 if (size < (size_t)f->sa + f->ss) {
@@ -176,6 +180,47 @@ azs_status azs_h5_chunk_btree_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_
         free(blk);
     }
     return azs_fail(AZS_ERR_CORRUPT, "chunk index: the object header has no layout message");
+}
+
+azs_status azs_h5_chunk_btree_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_t *btree,
+                                   unsigned *key_dims)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    azs_status s = layout_message(f, ohdr, &msg, &len);
+    if (s == AZS_OK)
+        s = layout_msg(f, msg, len, btree, key_dims);
+    free(msg);
+    return s;
+}
+
+azs_status azs_h5_chunk_earray_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_t *earray)
+{
+    uint8_t *msg = NULL;
+    size_t len = 0;
+    azs_status s = layout_message(f, ohdr, &msg, &len);
+    if (s != AZS_OK)
+        return s;
+    /* version 4 or 5, class 2: flags, dimensionality, bytes per dimension, dimensions,
+     * index type (4 = extensible array), its 5 parameter bytes, the array header address */
+    if (len < 5 || (msg[0] != 4 && msg[0] != 5) || msg[1] != 2) {
+        free(msg);
+        return azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: not a version-4 chunked layout");
+    }
+    const size_t nd = msg[3], enc = msg[4], at = 5 + nd * enc;
+    if (enc == 0 || enc > 8 || len < at + 1 + 5 + f->sa) {
+        free(msg);
+        return azs_fail(AZS_ERR_CORRUPT, "chunk index: layout message of %zu bytes", len);
+    }
+    if (msg[at] != 4) {
+        unsigned t = msg[at];
+        free(msg);
+        return azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: index type %u is not an extensible "
+                        "array", t);
+    }
+    *earray = le_addr(f, msg + at + 1 + 5);
+    free(msg);
+    return AZS_OK;
 }
 
 typedef struct walk {
@@ -271,4 +316,167 @@ azs_status azs_h5_chunk_btree_walk(const azs_h5_bytes *f, uint64_t btree, unsign
         return AZS_OK;
     walk w = {f, key_dims, first, n, max_chunks, 0, 0, 0, off, size, skipped, found};
     return node(&w, btree, -1);
+}
+
+/* ---------- extensible array (layout version 4, index type 4) ----------
+ *   header "EAHD": version 0, class (0 chunks, 1 filtered chunks), element size, bits of
+ *     the largest element count, elements in the index block, least elements of a data
+ *     block, least data-block addresses of a super block, bits of a data-block page, six
+ *     statistics (lengths), index block address, checksum.
+ *   index block "EAIB": version, class, header address, its own elements, the addresses of
+ *     the data blocks of the first super blocks, the addresses of the other super blocks.
+ *   super block "EASB": version, class, header address, block offset, data-block addresses.
+ *   data block "EADB": version, class, header address, block offset, elements, checksum.
+ *   super block u holds 2^floor(u/2) data blocks of 2^floor((u+1)/2) x (least elements);
+ *   the index block addresses the data blocks of the first 2 log2(least addresses) super
+ *   blocks, 2 (least addresses - 1) of them. An element: chunk address (class 0); address,
+ *   stored size, filter mask (class 1). Chunk index i is frame i (one frame per chunk).
+ * Paged data blocks (over 2^page bits elements: arrays past ~130,000 chunks with the
+ * defaults) are left to libhdf5 (AZS_ERR_UNSUPPORTED). */
+
+typedef struct ea {
+    const azs_h5_bytes *f;
+    unsigned cls, esize;
+    uint32_t unfiltered_size;
+    uint64_t first, n;
+    uint64_t *off;
+    uint32_t *size;
+    uint8_t *skipped, *found;
+} ea;
+
+static void ea_element(ea *a, uint64_t i, const uint8_t *e)
+{
+    if (i < a->first || i - a->first >= a->n)
+        return;
+    const uint64_t addr = le_addr(a->f, e);
+    if (addr == UNDEF_ADDR)
+        return;
+    const uint64_t g = i - a->first;
+    a->found[g] = 1;
+    a->off[g] = addr;
+    if (a->cls == 1) {
+        const unsigned sl = a->esize - a->f->sa - 4;
+        const uint64_t sz = le(e + a->f->sa, sl);
+        a->size[g] = sz > UINT32_MAX ? UINT32_MAX : (uint32_t)sz;
+        a->skipped[g] = (uint8_t)(le(e + a->f->sa + sl, 4) & 1u);
+    } else {
+        a->size[g] = a->unfiltered_size;
+        a->skipped[g] = 0;
+    }
+}
+
+/* Reads a block of `len` bytes at addr with signature sig; *b: malloc'd. */
+static azs_status ea_block(const azs_h5_bytes *f, uint64_t addr, size_t len, const char *sig,
+                           uint8_t **b)
+{
+    *b = malloc(len);
+    if (!*b)
+        return azs_fail(AZS_ERR_NOMEM, "chunk index: %s block", sig);
+    azs_status s = rd(f, addr, len, *b, sig);
+    if (s == AZS_OK && (memcmp(*b, sig, 4) || (*b)[4] != 0))
+        s = azs_fail(AZS_ERR_CORRUPT, "chunk index: no %s block at address %llu", sig,
+                     (unsigned long long)addr);
+    if (s != AZS_OK) {
+        free(*b);
+        *b = NULL;
+    }
+    return s;
+}
+
+static unsigned log2u(uint64_t v)
+{
+    unsigned r = 0;
+    while (v > 1) {
+        v >>= 1;
+        r++;
+    }
+    return r;
+}
+
+azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, uint64_t first,
+                                    uint64_t n, uint64_t max_chunks, uint32_t unfiltered_size,
+                                    uint64_t *off, uint32_t *size, uint8_t *skipped,
+                                    uint8_t *found)
+{
+    memset(found, 0, n ? (size_t)n : 1);
+    if (hdr_addr == UNDEF_ADDR)
+        return AZS_OK;
+    const unsigned sa = f->sa, ss = f->ss;
+    uint8_t *h = NULL;
+    azs_status s = ea_block(f, hdr_addr, 12 + 6 * (size_t)ss + sa + 4, "EAHD", &h);
+    if (s != AZS_OK)
+        return s;
+    ea a = {f, h[5], h[6], unfiltered_size, first, n, off, size, skipped, found};
+    const unsigned max_bits = h[7], ib_elmts = h[8], dmin = h[9], smin = h[10], page_bits = h[11];
+    const uint64_t ib_addr = le_addr(f, h + 12 + 6 * (size_t)ss);
+    free(h);
+    const int pow2 = dmin && !(dmin & (dmin - 1)) && smin >= 2 && !(smin & (smin - 1));
+    if (a.cls > 1 || (a.cls == 0 && a.esize != sa) ||
+        (a.cls == 1 && (a.esize <= sa + 4 || a.esize - sa - 4 > 8)) || max_bits == 0 ||
+        max_bits > 64 || !pow2 || log2u(dmin) > max_bits || page_bits > 31)
+        return azs_fail(AZS_ERR_CORRUPT, "chunk index: extensible array parameters (class %u, "
+                        "element %u bytes, %u bits, %u/%u/%u)", a.cls, a.esize, max_bits, dmin,
+                        smin, page_bits);
+    const unsigned nsblks = 1 + max_bits - log2u(dmin);
+    const unsigned ib_nsblks = 2 * log2u(smin);
+    const size_t ndblk_addrs = 2 * ((size_t)smin - 1);
+    if (ib_nsblks > nsblks)
+        return azs_fail(AZS_ERR_CORRUPT, "chunk index: extensible array with %u super blocks, "
+                        "%u in the index block", nsblks, ib_nsblks);
+    const size_t nsblk_addrs = nsblks - ib_nsblks, arr_off = (max_bits + 7) / 8;
+    if (ib_addr == UNDEF_ADDR)
+        return AZS_OK;
+    uint8_t *ib = NULL;
+    const size_t ib_len = 6 + sa + (size_t)ib_elmts * a.esize + (ndblk_addrs + nsblk_addrs) * sa + 4;
+    if ((s = ea_block(f, ib_addr, ib_len, "EAIB", &ib)) != AZS_OK)
+        return s;
+    const uint8_t *p = ib + 6 + sa;
+    for (unsigned i = 0; i < ib_elmts; i++)
+        ea_element(&a, i, p + (size_t)i * a.esize);
+    const uint8_t *dblk_addrs = p + (size_t)ib_elmts * a.esize;
+    const uint8_t *sblk_addrs = dblk_addrs + ndblk_addrs * sa;
+    uint64_t start = ib_elmts; /* element index of the super block's first element */
+    size_t dblk_seen = 0;      /* data blocks addressed from the index block so far */
+    for (unsigned u = 0; u < nsblks && s == AZS_OK && start < max_chunks; u++) {
+        const uint64_t nd = (uint64_t)1 << (u / 2), ne = (uint64_t)dmin << ((u + 1) / 2);
+        if (ne > ((uint64_t)1 << page_bits)) {
+            s = azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: paged extensible array data blocks");
+            break;
+        }
+        uint8_t *sb = NULL;
+        const uint8_t *addrs;
+        if (u < ib_nsblks) {
+            if (dblk_seen + nd > ndblk_addrs) {
+                s = azs_fail(AZS_ERR_CORRUPT, "chunk index: extensible array index block");
+                break;
+            }
+            addrs = dblk_addrs + dblk_seen * sa;
+            dblk_seen += nd;
+        } else {
+            const uint64_t sb_addr = le_addr(f, sblk_addrs + (size_t)(u - ib_nsblks) * sa);
+            if (sb_addr == UNDEF_ADDR) { /* nothing written this far */
+                start += nd * ne;
+                continue;
+            }
+            if ((s = ea_block(f, sb_addr, 6 + sa + arr_off + nd * sa + 4, "EASB", &sb)) != AZS_OK)
+                break;
+            addrs = sb + 6 + sa + arr_off;
+        }
+        for (uint64_t k = 0; k < nd && s == AZS_OK && start + k * ne < max_chunks; k++) {
+            const uint64_t db_addr = le_addr(f, addrs + k * sa);
+            if (db_addr == UNDEF_ADDR)
+                continue;
+            uint8_t *db = NULL;
+            if ((s = ea_block(f, db_addr, 6 + sa + arr_off + ne * a.esize + 4, "EADB", &db)) != AZS_OK)
+                break;
+            const uint8_t *e = db + 6 + sa + arr_off;
+            for (uint64_t j = 0; j < ne; j++)
+                ea_element(&a, start + k * ne + j, e + j * a.esize);
+            free(db);
+        }
+        free(sb);
+        start += nd * ne;
+    }
+    free(ib);
+    return s;
 }

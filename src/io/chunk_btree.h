@@ -42,4 +42,17 @@ azs_status azs_h5_chunk_btree_walk(const azs_h5_bytes *f, uint64_t btree, unsign
                                    uint64_t *off, uint32_t *size, uint8_t *skipped,
                                    uint8_t *found);
 
+/* The extensible-array header address of a dataset with a version-4 layout whose chunks
+ * are indexed by an extensible array (one unlimited dimension, files written with
+ * libver latest or for SWMR). AZS_ERR_UNSUPPORTED for any other layout. */
+azs_status azs_h5_chunk_earray_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_t *earray);
+
+/* As azs_h5_chunk_btree_walk, for an extensible array (chunk index i = frame i).
+ * unfiltered_size: the stored size of every chunk of an unfiltered dataset. Paged data
+ * blocks (very long arrays) give AZS_ERR_UNSUPPORTED. */
+azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, uint64_t first,
+                                    uint64_t n, uint64_t max_chunks, uint32_t unfiltered_size,
+                                    uint64_t *off, uint32_t *size, uint8_t *skipped,
+                                    uint8_t *found);
+
 #endif

@@ -971,7 +971,8 @@ static int64_t chunk_addr_shift(azs_source *src, const part *pt)
     return shift;
 }
 
-/* The part's chunk index by one walk of its v1 B-tree (chunk_btree.h): returns 1 when it
+/* The part's chunk index by one walk of its v1 B-tree or its extensible array
+ * (chunk_btree.h): returns 1 when it
  * filled the part's entries of off/size/flag; 0 when the caller must ask libhdf5 chunk by
  * chunk (another index type or layout version, or a disagreement with libhdf5 on the
  * frames spot-checked, or an object header we do not read); -1 with the error set when
@@ -982,7 +983,7 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
 {
     H5D_chunk_index_t idx;
     if (pt->rank != 3 || pt->chunk[0] != 1 || H5Dget_chunk_index_type(pt->did, &idx) < 0 ||
-        idx != H5D_CHUNK_IDX_BTREE)
+        (idx != H5D_CHUNK_IDX_BTREE && idx != H5D_CHUNK_IDX_EARRAY))
         return 0;
     hsize_t dims[3] = {0, 0, 0};
     hid_t sp = H5Dget_space(pt->did);
@@ -1019,12 +1020,18 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
     const size_t g0 = (size_t)pt->first;
     uint8_t *skipped = malloc(pt->n ? (size_t)pt->n : 1), *found = malloc(pt->n ? (size_t)pt->n : 1);
     /* libhdf5 has read this object header: if we cannot, that is our limit, not damage */
-    int header_ok = skipped && found &&
-                    azs_h5_chunk_btree_addr(&f, oi.addr, &btree, &key_dims) == AZS_OK;
-    azs_status s = header_ok ? azs_h5_chunk_btree_walk(&f, btree, key_dims, pt->src_first,
-                                                       pt->n, dims[0], src->off + g0,
-                                                       src->size + g0, skipped, found)
-                             : AZS_ERR_UNSUPPORTED;
+    azs_status s = AZS_ERR_UNSUPPORTED;
+    if (idx == H5D_CHUNK_IDX_BTREE && skipped && found &&
+        azs_h5_chunk_btree_addr(&f, oi.addr, &btree, &key_dims) == AZS_OK)
+        s = azs_h5_chunk_btree_walk(&f, btree, key_dims, pt->src_first, pt->n, dims[0],
+                                    src->off + g0, src->size + g0, skipped, found);
+    /* an extensible array has no order to check: any trouble, and libhdf5 is asked */
+    if (idx == H5D_CHUNK_IDX_EARRAY && skipped && found &&
+        azs_h5_chunk_earray_addr(&f, oi.addr, &btree) == AZS_OK &&
+        azs_h5_chunk_earray_walk(&f, btree, pt->src_first, pt->n, dims[0],
+                                 (uint32_t)src->info.frame_bytes, src->off + g0, src->size + g0,
+                                 skipped, found) == AZS_OK)
+        s = AZS_OK;
     close(fd);
     if (s == AZS_ERR_CORRUPT || s == AZS_ERR_TRUNCATED || s == AZS_ERR_IO) {
         char why[512];
@@ -1034,10 +1041,10 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
         free(found);
         return -1;
     }
-    /* spot checks: the first, middle and last frame found must agree with libhdf5 */
-    uint64_t probe[3] = {0, pt->n / 2, pt->n ? pt->n - 1 : 0};
-    for (int k = 0; s == AZS_OK && k < 3 && pt->n; k++) {
-        uint64_t i = probe[k];
+    /* spot checks: 9 frames found, first to last, must agree with libhdf5 (each check is a
+     * scan of the index by libhdf5: 9 of them stay linear) */
+    for (int k = 0; s == AZS_OK && k < 9 && pt->n; k++) {
+        uint64_t i = (pt->n - 1) * (uint64_t)k / 8;
         while (i < pt->n && !found[i])
             i++;
         if (i == pt->n)

@@ -39,7 +39,7 @@ static void chunk_bytes(uint64_t f, uint8_t *b)
         b[i] = (uint8_t)(f * 131 + i * 7 + (f >> 8));
 }
 
-static void make(const char *file, uint64_t n, int latest, int userblock)
+static void make_ex(const char *file, uint64_t n, int latest, int userblock, int unlimited)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), fcpl = H5Pcreate(H5P_FILE_CREATE);
     if (latest)
@@ -47,8 +47,8 @@ static void make(const char *file, uint64_t n, int latest, int userblock)
     if (userblock)
         H5Pset_userblock(fcpl, 512);
     hid_t f = H5Fcreate(file, H5F_ACC_TRUNC, fcpl, fapl);
-    hsize_t dims[3] = {n, 4, 4}, chunk[3] = {1, 4, 4};
-    hid_t sp = H5Screate_simple(3, dims, NULL);
+    hsize_t dims[3] = {n, 4, 4}, chunk[3] = {1, 4, 4}, maxd[3] = {H5S_UNLIMITED, 4, 4};
+    hid_t sp = H5Screate_simple(3, dims, unlimited ? maxd : NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, 3, chunk);
     const unsigned cd[5] = {0, 2, 4, 0, 2}; /* bitshuffle + LZ4 (not applied: raw writes) */
@@ -75,6 +75,11 @@ static void make(const char *file, uint64_t n, int latest, int userblock)
     H5Fclose(f);
     H5Pclose(fapl);
     H5Pclose(fcpl);
+}
+
+static void make(const char *file, uint64_t n, int latest, int userblock)
+{
+    make_ex(file, n, latest, userblock, 0);
 }
 
 /* Every frame read back as written (or reported as a hole / skipped filter). Returns the
@@ -240,12 +245,13 @@ static int damage(const char *file, const char *out, unsigned seed, int flips)
 
 /* Fuzz seeds (tests/fuzz/fuzz_h5index.c's input format) from a small file of n frames:
  * address and length sizes, the dataset's object header address, the file image. */
-static void write_seed(const char *scratch, const char *dir, uint64_t n)
+static void write_seed(const char *scratch, const char *dir, uint64_t n, int earray)
 {
     char file[2300], out[2300];
-    snprintf(file, sizeof file, "%s/seed_%llu.h5", scratch, (unsigned long long)n);
-    snprintf(out, sizeof out, "%s/v1_%llu_frames", dir, (unsigned long long)n);
-    make(file, n, 0, 0);
+    snprintf(file, sizeof file, "%s/seed_%llu_%d.h5", scratch, (unsigned long long)n, earray);
+    snprintf(out, sizeof out, "%s/%s_%llu_frames", dir, earray ? "earray" : "v1",
+             (unsigned long long)n);
+    make_ex(file, n, earray, 0, earray);
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t d = H5Dopen2(f, "/entry/data/data", H5P_DEFAULT);
     const uint64_t oh = ohdr_of(d);
@@ -272,8 +278,10 @@ int main(int argc, char **argv)
     }
     if (argc == 3) { /* only write the fuzz seeds */
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        write_seed(argv[1], argv[2], 12);
-        write_seed(argv[1], argv[2], 150);
+        write_seed(argv[1], argv[2], 12, 0);
+        write_seed(argv[1], argv[2], 150, 0);
+        write_seed(argv[1], argv[2], 37, 1);
+        write_seed(argv[1], argv[2], 300, 1);
         return 0;
     }
     snprintf(work, sizeof work, "%s", argv[1]);
@@ -295,6 +303,17 @@ int main(int argc, char **argv)
     CHECK(verify_how(v1, n, 0, 1) == 0, "v1 B-tree file: wrong frames");
     CHECK(verify_how(ub, n, 0, 1) == 0, "file with a user block: wrong frames");
     CHECK(verify_how(latest, n, 0, 0) == 0, "libver latest file: wrong frames");
+    /* one unlimited dimension + libver latest: an extensible array (SWMR writers) */
+    char ea1[2300], ea2[2300], ea3[2300];
+    snprintf(ea1, sizeof ea1, "%s/index_earray.h5", work);
+    snprintf(ea2, sizeof ea2, "%s/index_earray_big.h5", work);
+    snprintf(ea3, sizeof ea3, "%s/index_earray_userblock.h5", work);
+    make_ex(ea1, 37, 1, 0, 1);
+    CHECK(verify_how(ea1, 37, 0, 1) == 0, "extensible array, 37 frames: wrong frames");
+    make_ex(ea2, 20000, 1, 0, 1);
+    CHECK(verify_how(ea2, 20000, 0, 1) == 0, "extensible array, 20,000 frames: wrong frames");
+    make_ex(ea3, n, 1, 1, 1);
+    CHECK(verify_how(ea3, n, 0, 1) == 0, "extensible array with a user block: wrong frames");
     long found = walk_direct(v1, n);
     CHECK(found == (long)(n - (n + 91) / 97), "v1 walk found %ld frames", found);
     CHECK(walk_direct(ub, n) == found, "user-block walk");
