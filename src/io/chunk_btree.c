@@ -369,6 +369,10 @@ static void ea_element(ea *a, uint64_t i, const uint8_t *e)
 static azs_status ea_block(const azs_h5_bytes *f, uint64_t addr, size_t len, const char *sig,
                            uint8_t **b)
 {
+    *b = NULL;
+    if (len > f->file_size) /* before allocating: a hostile count could ask for gigabytes */
+        return azs_fail(AZS_ERR_TRUNCATED, "chunk index: %s block of %zu bytes in a file of "
+                        "%llu", sig, len, (unsigned long long)f->file_size);
     *b = malloc(len);
     if (!*b)
         return azs_fail(AZS_ERR_NOMEM, "chunk index: %s block", sig);
@@ -443,6 +447,8 @@ azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
             s = azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: paged extensible array data blocks");
             break;
         }
+        if (nd * ne > UINT64_MAX - start) /* (ne <= 2^31 here) only a hostile header */
+            break;
         uint8_t *sb = NULL;
         const uint8_t *addrs;
         if (u < ib_nsblks) {
