@@ -121,7 +121,7 @@ static azs_status layout_message(const azs_h5_bytes *f, uint64_t ohdr, uint8_t *
         blen[0] = le(head + 8, 4);
     }
     for (int b = 0; b < nb; b++) {
-        if (blen[b] > ((uint64_t)1 << 26))
+        if (blen[b] > ((uint64_t)1 << 26) || blen[b] > f->file_size)
             return azs_fail(AZS_ERR_CORRUPT, "chunk index: object header block of %llu bytes",
                             (unsigned long long)blen[b]);
         uint8_t *blk = malloc(blen[b] ? (size_t)blen[b] : 1);
@@ -253,6 +253,9 @@ static azs_status node(walk *w, uint64_t addr, int want_level)
                         "%d", (unsigned long long)addr, level);
     const size_t ks = 8 + 8 * (size_t)w->key_dims, step = ks + f->sa;
     const size_t blen = entries * step + ks;
+    if (blen > f->file_size)
+        return azs_fail(AZS_ERR_TRUNCATED, "chunk index: B-tree node at address %llu runs past "
+                        "the file", (unsigned long long)addr);
     uint8_t *b = malloc(blen);
     if (!b)
         return azs_fail(AZS_ERR_NOMEM, "chunk index: B-tree node");
