@@ -1,4 +1,5 @@
-/* Version-1 B-tree chunk index, read from the file (chunk_btree.h says why).
+/* Version-1 B-tree and extensible-array chunk indexes, read from the file (chunk_btree.h
+ * says why; the extensible array's format is described above its walk, at the end).
  *
  * Bytes read (HDF5 file format specification, little-endian throughout):
  *   object header v1: version 1, reserved, message count (2), reference count (4), size of

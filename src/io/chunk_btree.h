@@ -1,10 +1,11 @@
 /* The chunk index of a chunked dataset, read straight from the file when HDF5 stores it as
  * a version-1 B-tree (the default of HDF5 files written for compatibility: Dectris
- * firmware, h5py, bitshuffle's own files).
+ * firmware, h5py, bitshuffle's own files) or as an extensible array (one unlimited
+ * dimension with libver latest: SWMR writers).
  *
  * Why: libhdf5 1.10 looks a chunk up by coordinate with a scan of the whole index
  * (H5Dget_chunk_info_by_coord): building a per-frame index that way is quadratic
- * (measured: 100,000 frames in one dataset took 94 s to open). One walk of the tree is
+ * (measured: 100,000 frames in one dataset took 94 s to open). One walk of the index is
  * linear. The format (object header, layout message, B-tree node) is the HDF5 file
  * format specification's; every length and address is checked against the file, so a
  * damaged file gives an error status (the caller then falls back to libhdf5), never an
