@@ -335,8 +335,9 @@ azs_status azs_h5_chunk_btree_walk(const azs_h5_bytes *f, uint64_t btree, unsign
  *   the index block addresses the data blocks of the first 2 log2(least addresses) super
  *   blocks, 2 (least addresses - 1) of them. An element: chunk address (class 0); address,
  *   stored size, filter mask (class 1). Chunk index i is frame i (one frame per chunk).
- * Paged data blocks (over 2^page bits elements: arrays past ~130,000 chunks with the
- * defaults) are left to libhdf5 (AZS_ERR_UNSUPPORTED). */
+ * A data block of more than 2^page bits elements (arrays past ~130,000 chunks with the
+ * defaults) is a prefix and a checksum followed by pages of 2^page bits elements and a
+ * checksum each; its super block holds a bitmap of the pages written. */
 
 typedef struct ea {
     const azs_h5_bytes *f;
@@ -447,11 +448,17 @@ azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
     size_t dblk_seen = 0;      /* data blocks addressed from the index block so far */
     for (unsigned u = 0; u < nsblks && s == AZS_OK && start < max_chunks; u++) {
         const uint64_t nd = (uint64_t)1 << (u / 2), ne = (uint64_t)dmin << ((u + 1) / 2);
-        if (ne > ((uint64_t)1 << page_bits)) {
-            s = azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: paged extensible array data blocks");
+        /* a data block of more than 2^page_bits elements is stored as pages */
+        const uint64_t pn = (uint64_t)1 << page_bits;
+        const int paged = ne > pn;
+        const uint64_t npages = paged ? ne / pn : 1;
+        const size_t pinit = paged ? (size_t)((npages + 7) / 8) : 0; /* bitmap bytes per block */
+        if ((paged && (u < ib_nsblks || npages > ((uint64_t)1 << 24))) || ne > ((uint64_t)1 << 40)) {
+            s = azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: extensible array data blocks of %llu "
+                         "elements", (unsigned long long)ne);
             break;
         }
-        if (nd * ne > UINT64_MAX - start) /* (ne <= 2^31 here) only a hostile header */
+        if (nd * ne > UINT64_MAX - start) /* only a hostile header gets here */
             break;
         uint8_t *sb = NULL;
         const uint8_t *addrs;
@@ -468,21 +475,49 @@ azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
                 start += nd * ne;
                 continue;
             }
-            if ((s = ea_block(f, sb_addr, 6 + sa + arr_off + nd * sa + 4, "EASB", &sb)) != AZS_OK)
+            /* header, block offset, page-init bitmaps (paged blocks), data-block addresses */
+            if ((s = ea_block(f, sb_addr, 6 + sa + arr_off + nd * (pinit + sa) + 4, "EASB",
+                              &sb)) != AZS_OK)
                 break;
-            addrs = sb + 6 + sa + arr_off;
+            addrs = sb + 6 + sa + arr_off + nd * pinit;
         }
         for (uint64_t k = 0; k < nd && s == AZS_OK && start + k * ne < max_chunks; k++) {
             const uint64_t db_addr = le_addr(f, addrs + k * sa);
             if (db_addr == UNDEF_ADDR)
                 continue;
             uint8_t *db = NULL;
-            if ((s = ea_block(f, db_addr, 6 + sa + arr_off + ne * a.esize + 4, "EADB", &db)) != AZS_OK)
+            const size_t prefix = 6 + sa + arr_off; /* then the elements, or (paged) a checksum */
+            if ((s = ea_block(f, db_addr, prefix + (paged ? 0 : ne * a.esize) + 4, "EADB", &db)) !=
+                AZS_OK)
                 break;
-            const uint8_t *e = db + 6 + sa + arr_off;
-            for (uint64_t j = 0; j < ne; j++)
-                ea_element(&a, start + k * ne + j, e + j * a.esize);
+            if (!paged) {
+                for (uint64_t j = 0; j < ne; j++)
+                    ea_element(&a, start + k * ne + j, db + prefix + j * a.esize);
+                free(db);
+                continue;
+            }
             free(db);
+            /* pages follow the block's prefix and checksum: pn elements and a checksum each;
+             * a page whose bit is clear was never written. The super block's bitmap (nd x
+             * pinit bytes) numbers the bits k x npages + q, most significant first. */
+            const uint8_t *bits = sb + 6 + sa + arr_off;
+            uint8_t *pg = malloc((size_t)(pn * a.esize));
+            if (!pg) {
+                s = azs_fail(AZS_ERR_NOMEM, "chunk index: data block page");
+                break;
+            }
+            for (uint64_t q = 0; q < npages && s == AZS_OK && start + k * ne + q * pn < max_chunks;
+                 q++) {
+                const uint64_t bit = k * npages + q;
+                if (!(bits[bit / 8] & (0x80u >> (bit % 8))))
+                    continue;
+                const uint64_t pa = db_addr + prefix + 4 + q * (pn * a.esize + 4);
+                if ((s = rd(f, pa, (size_t)(pn * a.esize), pg, "data block page")) != AZS_OK)
+                    break;
+                for (uint64_t j = 0; j < pn; j++)
+                    ea_element(&a, start + k * ne + q * pn + j, pg + j * a.esize);
+            }
+            free(pg);
         }
         free(sb);
         start += nd * ne;

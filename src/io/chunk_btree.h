@@ -49,8 +49,7 @@ azs_status azs_h5_chunk_btree_walk(const azs_h5_bytes *f, uint64_t btree, unsign
 azs_status azs_h5_chunk_earray_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_t *earray);
 
 /* As azs_h5_chunk_btree_walk, for an extensible array (chunk index i = frame i).
- * unfiltered_size: the stored size of every chunk of an unfiltered dataset. Paged data
- * blocks (very long arrays) give AZS_ERR_UNSUPPORTED. */
+ * unfiltered_size: the stored size of every chunk of an unfiltered dataset. */
 azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, uint64_t first,
                                     uint64_t n, uint64_t max_chunks, uint32_t unfiltered_size,
                                     uint64_t *off, uint32_t *size, uint8_t *skipped,

@@ -314,6 +314,10 @@ int main(int argc, char **argv)
     CHECK(verify_how(ea2, 20000, 0, 1) == 0, "extensible array, 20,000 frames: wrong frames");
     make_ex(ea3, n, 1, 1, 1);
     CHECK(verify_how(ea3, n, 0, 1) == 0, "extensible array with a user block: wrong frames");
+    /* past 131,076 chunks (4 + 131,072) the data blocks of 2,048 elements are paged */
+    snprintf(ea3, sizeof ea3, "%s/index_earray_paged.h5", work);
+    make_ex(ea3, 140000, 1, 0, 1);
+    CHECK(verify_how(ea3, 140000, 0, 1) == 0, "extensible array, 140,000 frames: wrong frames");
     long found = walk_direct(v1, n);
     CHECK(found == (long)(n - (n + 91) / 97), "v1 walk found %ld frames", found);
     CHECK(walk_direct(ub, n) == found, "user-block walk");
