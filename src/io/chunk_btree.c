@@ -436,7 +436,8 @@ azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
     if (ib_addr == UNDEF_ADDR)
         return AZS_OK;
     uint8_t *ib = NULL;
-    const size_t ib_len = 6 + sa + (size_t)ib_elmts * a.esize + (ndblk_addrs + nsblk_addrs) * sa + 4;
+    const size_t ib_len =
+        6 + sa + (size_t)ib_elmts * a.esize + (ndblk_addrs + nsblk_addrs) * sa + 4;
     if ((s = ea_block(f, ib_addr, ib_len, "EAIB", &ib)) != AZS_OK)
         return s;
     const uint8_t *p = ib + 6 + sa;
@@ -453,7 +454,8 @@ azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
         const int paged = ne > pn;
         const uint64_t npages = paged ? ne / pn : 1;
         const size_t pinit = paged ? (size_t)((npages + 7) / 8) : 0; /* bitmap bytes per block */
-        if ((paged && (u < ib_nsblks || npages > ((uint64_t)1 << 24))) || ne > ((uint64_t)1 << 40)) {
+        const int too_big = ne > ((uint64_t)1 << 40) || pn * a.esize > f->file_size;
+        if ((paged && (u < ib_nsblks || npages > ((uint64_t)1 << 24) || too_big))) {
             s = azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: extensible array data blocks of %llu "
                          "elements", (unsigned long long)ne);
             break;
