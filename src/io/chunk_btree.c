@@ -195,7 +195,8 @@ azs_status azs_h5_chunk_btree_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_
     return s;
 }
 
-azs_status azs_h5_chunk_earray_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_t *earray)
+azs_status azs_h5_chunk_array_addr(const azs_h5_bytes *f, uint64_t ohdr, unsigned *type,
+                                   uint64_t *array)
 {
     uint8_t *msg = NULL;
     size_t len = 0;
@@ -203,23 +204,25 @@ azs_status azs_h5_chunk_earray_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64
     if (s != AZS_OK)
         return s;
     /* version 4 or 5, class 2: flags, dimensionality, bytes per dimension, dimensions,
-     * index type (4 = extensible array), its 5 parameter bytes, the array header address */
+     * index type (3 fixed array: 1 parameter byte; 4 extensible array: 5), the array
+     * header address */
     if (len < 5 || (msg[0] != 4 && msg[0] != 5) || msg[1] != 2) {
         free(msg);
         return azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: not a version-4 chunked layout");
     }
     const size_t nd = msg[3], enc = msg[4], at = 5 + nd * enc;
-    if (enc == 0 || enc > 8 || len < at + 1 + 5 + f->sa) {
+    const size_t params = len > at && msg[at] == 3 ? 1 : 5;
+    if (enc == 0 || enc > 8 || len < at + 1 + params + f->sa) {
         free(msg);
         return azs_fail(AZS_ERR_CORRUPT, "chunk index: layout message of %zu bytes", len);
     }
-    if (msg[at] != 4) {
-        unsigned t = msg[at];
+    *type = msg[at];
+    if (*type != 3 && *type != 4) {
         free(msg);
-        return azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: index type %u is not an extensible "
-                        "array", t);
+        return azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: index type %u is neither a fixed nor "
+                        "an extensible array", *type);
     }
-    *earray = le_addr(f, msg + at + 1 + 5);
+    *array = le_addr(f, msg + at + 1 + params);
     free(msg);
     return AZS_OK;
 }
@@ -525,5 +528,75 @@ azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
         start += nd * ne;
     }
     free(ib);
+    return s;
+}
+
+/* ---------- fixed array (layout version 4, index type 3) ----------
+ *   header "FAHD": version 0, class (0 chunks, 1 filtered chunks), element size, bits of a
+ *     page, number of elements (a length), data block address, checksum.
+ *   data block "FADB": version, class, header address; then, unpaged (at most 2^page bits
+ *     elements), the elements and a checksum; paged, a bitmap of the pages written (most
+ *     significant bit first) and a checksum, followed by the pages: 2^page bits elements
+ *     (fewer in the last) and a checksum each. Elements as in the extensible array. */
+azs_status azs_h5_chunk_farray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, uint64_t first,
+                                    uint64_t n, uint64_t max_chunks, uint32_t unfiltered_size,
+                                    uint64_t *off, uint32_t *size, uint8_t *skipped,
+                                    uint8_t *found)
+{
+    memset(found, 0, n ? (size_t)n : 1);
+    if (hdr_addr == UNDEF_ADDR)
+        return AZS_OK;
+    const unsigned sa = f->sa, ss = f->ss;
+    uint8_t *h = NULL;
+    azs_status s = ea_block(f, hdr_addr, 8 + (size_t)ss + sa + 4, "FAHD", &h);
+    if (s != AZS_OK)
+        return s;
+    ea a = {f, h[5], h[6], unfiltered_size, first, n, off, size, skipped, found};
+    const unsigned page_bits = h[7];
+    const uint64_t nel = le(h + 8, ss), db_addr = le_addr(f, h + 8 + ss);
+    free(h);
+    if (a.cls > 1 || (a.cls == 0 && a.esize != sa) ||
+        (a.cls == 1 && (a.esize <= sa + 4 || a.esize - sa - 4 > 8)) || page_bits > 31 ||
+        nel > max_chunks)
+        return azs_fail(AZS_ERR_CORRUPT, "chunk index: fixed array parameters (class %u, "
+                        "element %u bytes, page bits %u, %llu elements)", a.cls, a.esize,
+                        page_bits, (unsigned long long)nel);
+    if (db_addr == UNDEF_ADDR || nel == 0)
+        return AZS_OK;
+    const uint64_t pn = (uint64_t)1 << page_bits;
+    const size_t prefix = 6 + sa;
+    uint8_t *db = NULL;
+    if (nel <= pn) {
+        if ((s = ea_block(f, db_addr, prefix + nel * a.esize + 4, "FADB", &db)) != AZS_OK)
+            return s;
+        for (uint64_t i = 0; i < nel; i++)
+            ea_element(&a, i, db + prefix + i * a.esize);
+        free(db);
+        return AZS_OK;
+    }
+    const uint64_t npages = (nel + pn - 1) / pn;
+    const size_t bitmap = (size_t)((npages + 7) / 8);
+    if (pn * a.esize > f->file_size || bitmap > f->file_size)
+        return azs_fail(AZS_ERR_TRUNCATED, "chunk index: fixed array pages larger than the file");
+    if ((s = ea_block(f, db_addr, prefix + bitmap + 4, "FADB", &db)) != AZS_OK)
+        return s;
+    uint8_t *pg = malloc((size_t)(pn * a.esize));
+    if (!pg) {
+        free(db);
+        return azs_fail(AZS_ERR_NOMEM, "chunk index: fixed array page");
+    }
+    uint64_t pa = db_addr + prefix + bitmap + 4;
+    for (uint64_t q = 0; q < npages && s == AZS_OK; q++) {
+        const uint64_t m = q + 1 < npages ? pn : nel - q * pn; /* elements in this page */
+        if (db[prefix + q / 8] & (0x80u >> (q % 8))) {
+            if ((s = rd(f, pa, (size_t)(m * a.esize), pg, "fixed array page")) != AZS_OK)
+                break;
+            for (uint64_t j = 0; j < m; j++)
+                ea_element(&a, q * pn + j, pg + j * a.esize);
+        }
+        pa += m * a.esize + 4;
+    }
+    free(pg);
+    free(db);
     return s;
 }

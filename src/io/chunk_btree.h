@@ -43,10 +43,18 @@ azs_status azs_h5_chunk_btree_walk(const azs_h5_bytes *f, uint64_t btree, unsign
                                    uint64_t *off, uint32_t *size, uint8_t *skipped,
                                    uint8_t *found);
 
-/* The extensible-array header address of a dataset with a version-4 layout whose chunks
- * are indexed by an extensible array (one unlimited dimension, files written with
- * libver latest or for SWMR). AZS_ERR_UNSUPPORTED for any other layout. */
-azs_status azs_h5_chunk_earray_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_t *earray);
+/* The array header address of a dataset with a version-4 layout whose chunks are indexed
+ * by a fixed array (*type 3: no unlimited dimension) or an extensible array (*type 4: one
+ * unlimited dimension, SWMR writers), as libver latest writes them. AZS_ERR_UNSUPPORTED
+ * for any other layout. */
+azs_status azs_h5_chunk_array_addr(const azs_h5_bytes *f, uint64_t ohdr, unsigned *type,
+                                   uint64_t *array);
+
+/* As azs_h5_chunk_btree_walk, for a fixed array (chunk index i = frame i). */
+azs_status azs_h5_chunk_farray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, uint64_t first,
+                                    uint64_t n, uint64_t max_chunks, uint32_t unfiltered_size,
+                                    uint64_t *off, uint32_t *size, uint8_t *skipped,
+                                    uint8_t *found);
 
 /* As azs_h5_chunk_btree_walk, for an extensible array (chunk index i = frame i).
  * unfiltered_size: the stored size of every chunk of an unfiltered dataset. */

@@ -971,7 +971,7 @@ static int64_t chunk_addr_shift(azs_source *src, const part *pt)
     return shift;
 }
 
-/* The part's chunk index by one walk of its v1 B-tree or its extensible array
+/* The part's chunk index by one walk of its v1 B-tree, fixed array or extensible array
  * (chunk_btree.h): returns 1 when it
  * filled the part's entries of off/size/flag; 0 when the caller must ask libhdf5 chunk by
  * chunk (another index type or layout version, or a disagreement with libhdf5 on the
@@ -983,7 +983,8 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
 {
     H5D_chunk_index_t idx;
     if (pt->rank != 3 || pt->chunk[0] != 1 || H5Dget_chunk_index_type(pt->did, &idx) < 0 ||
-        (idx != H5D_CHUNK_IDX_BTREE && idx != H5D_CHUNK_IDX_EARRAY))
+        (idx != H5D_CHUNK_IDX_BTREE && idx != H5D_CHUNK_IDX_EARRAY &&
+         idx != H5D_CHUNK_IDX_FARRAY))
         return 0;
     hsize_t dims[3] = {0, 0, 0};
     hid_t sp = H5Dget_space(pt->did);
@@ -1025,12 +1026,13 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
         azs_h5_chunk_btree_addr(&f, oi.addr, &btree, &key_dims) == AZS_OK)
         s = azs_h5_chunk_btree_walk(&f, btree, key_dims, pt->src_first, pt->n, dims[0],
                                     src->off + g0, src->size + g0, skipped, found);
-    /* an extensible array has no order to check: any trouble, and libhdf5 is asked */
-    if (idx == H5D_CHUNK_IDX_EARRAY && skipped && found &&
-        azs_h5_chunk_earray_addr(&f, oi.addr, &btree) == AZS_OK &&
-        azs_h5_chunk_earray_walk(&f, btree, pt->src_first, pt->n, dims[0],
-                                 (uint32_t)src->info.frame_bytes, src->off + g0, src->size + g0,
-                                 skipped, found) == AZS_OK)
+    /* fixed and extensible arrays have no order to check: any trouble, and libhdf5 is asked */
+    unsigned atype = 0;
+    if (idx != H5D_CHUNK_IDX_BTREE && skipped && found &&
+        azs_h5_chunk_array_addr(&f, oi.addr, &atype, &btree) == AZS_OK &&
+        (atype == 3 ? azs_h5_chunk_farray_walk : azs_h5_chunk_earray_walk)(
+            &f, btree, pt->src_first, pt->n, dims[0], (uint32_t)src->info.frame_bytes,
+            src->off + g0, src->size + g0, skipped, found) == AZS_OK)
         s = AZS_OK;
     close(fd);
     if (s == AZS_ERR_CORRUPT || s == AZS_ERR_TRUNCATED || s == AZS_ERR_IO) {

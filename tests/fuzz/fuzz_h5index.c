@@ -1,5 +1,5 @@
-/* libFuzzer harness: the chunk-index readers (src/io/chunk_btree.c: v1 B-tree and
- * extensible array) on hostile files. Input: byte 0 picks the size of addresses (2, 4 or 8), byte 1 the size of lengths,
+/* libFuzzer harness: the chunk-index readers (src/io/chunk_btree.c: v1 B-tree, fixed and
+ * extensible arrays) on hostile files. Input: byte 0 picks the size of addresses (2, 4 or 8), byte 1 the size of lengths,
  * bytes 2..9 the object header's address (little-endian, taken modulo the image size), the
  * rest is the file image. The reader must end with a status (never crash, overread, loop
  * or allocate without bound), and whatever it finds must lie inside the image. */
@@ -41,8 +41,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (found[i] && skipped[i] > 1)
                 abort(); /* a flag is 0 or 1 */
     }
-    if (azs_h5_chunk_earray_addr(&f, img ? oh % img : 0, &btree) == AZS_OK)
-        azs_h5_chunk_earray_walk(&f, btree, 0, NFRAMES, 4096, 64, off, sz, skipped, found);
+    unsigned type = 0;
+    if (azs_h5_chunk_array_addr(&f, img ? oh % img : 0, &type, &btree) == AZS_OK)
+        (type == 3 ? azs_h5_chunk_farray_walk : azs_h5_chunk_earray_walk)(
+            &f, btree, 0, NFRAMES, 4096, 64, off, sz, skipped, found);
     close(fd);
     return 0;
 }

@@ -245,13 +245,14 @@ static int damage(const char *file, const char *out, unsigned seed, int flips)
 
 /* Fuzz seeds (tests/fuzz/fuzz_h5index.c's input format) from a small file of n frames:
  * address and length sizes, the dataset's object header address, the file image. */
-static void write_seed(const char *scratch, const char *dir, uint64_t n, int earray)
+/* kind: 0 v1 B-tree, 1 extensible array, 2 fixed array */
+static void write_seed(const char *scratch, const char *dir, uint64_t n, int kind)
 {
+    static const char *const name[3] = {"v1", "earray", "farray"};
     char file[2300], out[2300];
-    snprintf(file, sizeof file, "%s/seed_%llu_%d.h5", scratch, (unsigned long long)n, earray);
-    snprintf(out, sizeof out, "%s/%s_%llu_frames", dir, earray ? "earray" : "v1",
-             (unsigned long long)n);
-    make_ex(file, n, earray, 0, earray);
+    snprintf(file, sizeof file, "%s/seed_%llu_%d.h5", scratch, (unsigned long long)n, kind);
+    snprintf(out, sizeof out, "%s/%s_%llu_frames", dir, name[kind], (unsigned long long)n);
+    make_ex(file, n, kind != 0, 0, kind == 1);
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     hid_t d = H5Dopen2(f, "/entry/data/data", H5P_DEFAULT);
     const uint64_t oh = ohdr_of(d);
@@ -282,6 +283,8 @@ int main(int argc, char **argv)
         write_seed(argv[1], argv[2], 150, 0);
         write_seed(argv[1], argv[2], 37, 1);
         write_seed(argv[1], argv[2], 300, 1);
+        write_seed(argv[1], argv[2], 40, 2);
+        write_seed(argv[1], argv[2], 1100, 2); /* paged: more than 1,024 chunks */
         return 0;
     }
     snprintf(work, sizeof work, "%s", argv[1]);
@@ -302,7 +305,11 @@ int main(int argc, char **argv)
     CHECK(verify(latest_ub, n, 0) == 0, "libver latest file with a user block: wrong frames");
     CHECK(verify_how(v1, n, 0, 1) == 0, "v1 B-tree file: wrong frames");
     CHECK(verify_how(ub, n, 0, 1) == 0, "file with a user block: wrong frames");
-    CHECK(verify_how(latest, n, 0, 0) == 0, "libver latest file: wrong frames");
+    CHECK(verify_how(latest, n, 0, 1) == 0, "fixed array (libver latest), paged: wrong frames");
+    char fa[2300];
+    snprintf(fa, sizeof fa, "%s/index_farray_small.h5", work);
+    make(fa, 700, 1, 0); /* 700 <= 1,024 chunks: one unpaged data block */
+    CHECK(verify_how(fa, 700, 0, 1) == 0, "fixed array, 700 frames: wrong frames");
     /* one unlimited dimension + libver latest: an extensible array (SWMR writers) */
     char ea1[2300], ea2[2300], ea3[2300];
     snprintf(ea1, sizeof ea1, "%s/index_earray.h5", work);
