@@ -395,6 +395,32 @@ static azs_status ea_block(const azs_h5_bytes *f, uint64_t addr, size_t len, con
     return s;
 }
 
+/* Starts the walk of a fixed or extensible array: clears found[], reads the header block
+ * (len bytes, signature sig) into *h and takes the element class and size from it. *h
+ * stays NULL when the array was never written. */
+static azs_status array_header(ea *a, uint64_t hdr_addr, size_t len, const char *sig,
+                               uint8_t **h)
+{
+    memset(a->found, 0, a->n ? (size_t)a->n : 1);
+    *h = NULL;
+    if (hdr_addr == UNDEF_ADDR)
+        return AZS_OK;
+    azs_status s = ea_block(a->f, hdr_addr, len, sig, h);
+    if (s != AZS_OK)
+        return s;
+    const unsigned sa = a->f->sa;
+    a->cls = (*h)[5];
+    a->esize = (*h)[6];
+    if (a->cls > 1 || (a->cls == 0 && a->esize != sa) ||
+        (a->cls == 1 && (a->esize <= sa + 4 || a->esize - sa - 4 > 8))) {
+        free(*h);
+        *h = NULL;
+        return azs_fail(AZS_ERR_CORRUPT, "chunk index: %s: element class %u of %u bytes", sig,
+                        a->cls, a->esize);
+    }
+    return AZS_OK;
+}
+
 static unsigned log2u(uint64_t v)
 {
     unsigned r = 0;
@@ -410,25 +436,19 @@ azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
                                     uint64_t *off, uint32_t *size, uint8_t *skipped,
                                     uint8_t *found)
 {
-    memset(found, 0, n ? (size_t)n : 1);
-    if (hdr_addr == UNDEF_ADDR)
-        return AZS_OK;
     const unsigned sa = f->sa, ss = f->ss;
+    ea a = {f, 0, 0, unfiltered_size, first, n, off, size, skipped, found};
     uint8_t *h = NULL;
-    azs_status s = ea_block(f, hdr_addr, 12 + 6 * (size_t)ss + sa + 4, "EAHD", &h);
-    if (s != AZS_OK)
+    azs_status s = array_header(&a, hdr_addr, 12 + 6 * (size_t)ss + sa + 4, "EAHD", &h);
+    if (s != AZS_OK || !h)
         return s;
-    ea a = {f, h[5], h[6], unfiltered_size, first, n, off, size, skipped, found};
     const unsigned max_bits = h[7], ib_elmts = h[8], dmin = h[9], smin = h[10], page_bits = h[11];
     const uint64_t ib_addr = le_addr(f, h + 12 + 6 * (size_t)ss);
     free(h);
     const int pow2 = dmin && !(dmin & (dmin - 1)) && smin >= 2 && !(smin & (smin - 1));
-    if (a.cls > 1 || (a.cls == 0 && a.esize != sa) ||
-        (a.cls == 1 && (a.esize <= sa + 4 || a.esize - sa - 4 > 8)) || max_bits == 0 ||
-        max_bits > 64 || !pow2 || log2u(dmin) > max_bits || page_bits > 31)
-        return azs_fail(AZS_ERR_CORRUPT, "chunk index: extensible array parameters (class %u, "
-                        "element %u bytes, %u bits, %u/%u/%u)", a.cls, a.esize, max_bits, dmin,
-                        smin, page_bits);
+    if (max_bits == 0 || max_bits > 64 || !pow2 || log2u(dmin) > max_bits || page_bits > 31)
+        return azs_fail(AZS_ERR_CORRUPT, "chunk index: extensible array parameters (%u bits, "
+                        "%u/%u/%u)", max_bits, dmin, smin, page_bits);
     const unsigned nsblks = 1 + max_bits - log2u(dmin);
     const unsigned ib_nsblks = 2 * log2u(smin);
     const size_t ndblk_addrs = 2 * ((size_t)smin - 1);
@@ -543,24 +563,18 @@ azs_status azs_h5_chunk_farray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
                                     uint64_t *off, uint32_t *size, uint8_t *skipped,
                                     uint8_t *found)
 {
-    memset(found, 0, n ? (size_t)n : 1);
-    if (hdr_addr == UNDEF_ADDR)
-        return AZS_OK;
     const unsigned sa = f->sa, ss = f->ss;
+    ea a = {f, 0, 0, unfiltered_size, first, n, off, size, skipped, found};
     uint8_t *h = NULL;
-    azs_status s = ea_block(f, hdr_addr, 8 + (size_t)ss + sa + 4, "FAHD", &h);
-    if (s != AZS_OK)
+    azs_status s = array_header(&a, hdr_addr, 8 + (size_t)ss + sa + 4, "FAHD", &h);
+    if (s != AZS_OK || !h)
         return s;
-    ea a = {f, h[5], h[6], unfiltered_size, first, n, off, size, skipped, found};
     const unsigned page_bits = h[7];
     const uint64_t nel = le(h + 8, ss), db_addr = le_addr(f, h + 8 + ss);
     free(h);
-    if (a.cls > 1 || (a.cls == 0 && a.esize != sa) ||
-        (a.cls == 1 && (a.esize <= sa + 4 || a.esize - sa - 4 > 8)) || page_bits > 31 ||
-        nel > max_chunks)
-        return azs_fail(AZS_ERR_CORRUPT, "chunk index: fixed array parameters (class %u, "
-                        "element %u bytes, page bits %u, %llu elements)", a.cls, a.esize,
-                        page_bits, (unsigned long long)nel);
+    if (page_bits > 31 || nel > max_chunks)
+        return azs_fail(AZS_ERR_CORRUPT, "chunk index: fixed array of %llu elements, page bits "
+                        "%u", (unsigned long long)nel, page_bits);
     if (db_addr == UNDEF_ADDR || nel == 0)
         return AZS_OK;
     const uint64_t pn = (uint64_t)1 << page_bits;

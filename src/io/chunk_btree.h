@@ -57,7 +57,8 @@ azs_status azs_h5_chunk_farray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, ui
                                     uint8_t *found);
 
 /* As azs_h5_chunk_btree_walk, for an extensible array (chunk index i = frame i).
- * unfiltered_size: the stored size of every chunk of an unfiltered dataset. */
+ * unfiltered_size: the stored size of every chunk of an unfiltered dataset. (Same
+ * arguments as azs_h5_chunk_farray_walk, so that the caller may pick either.) */
 azs_status azs_h5_chunk_earray_walk(const azs_h5_bytes *f, uint64_t hdr_addr, uint64_t first,
                                     uint64_t n, uint64_t max_chunks, uint32_t unfiltered_size,
                                     uint64_t *off, uint32_t *size, uint8_t *skipped,
