@@ -928,6 +928,18 @@ out:
 
 /* ---------- chunk index ---------- */
 
+/* The part's file: sizes of offsets and lengths, user block size. 0 if libhdf5 cannot say. */
+static int file_layout(const part *pt, size_t *sa, size_t *ss, hsize_t *ub)
+{
+    hid_t fid = H5Iget_file_id(pt->did), fcpl = fid >= 0 ? H5Fget_create_plist(fid) : -1;
+    int ok = fcpl >= 0 && H5Pget_sizes(fcpl, sa, ss) >= 0 && H5Pget_userblock(fcpl, ub) >= 0;
+    if (fcpl >= 0)
+        H5Pclose(fcpl);
+    if (fid >= 0)
+        H5Fclose(fid);
+    return ok;
+}
+
 /* libhdf5 1.10's H5Dget_chunk_info_by_coord gives chunk addresses relative to the end of
  * the user block (later versions: file offsets). For a file with a user block, find which
  * by reading one chunk both through libhdf5 and at both offsets: returns the shift to add
@@ -935,14 +947,9 @@ out:
  * libhdf5). */
 static int64_t chunk_addr_shift(azs_source *src, const part *pt)
 {
-    hid_t fid = H5Iget_file_id(pt->did), fcpl = fid >= 0 ? H5Fget_create_plist(fid) : -1;
+    size_t sa, ss;
     hsize_t ub = 0;
-    int ok = fcpl >= 0 && H5Pget_userblock(fcpl, &ub) >= 0;
-    if (fcpl >= 0)
-        H5Pclose(fcpl);
-    if (fid >= 0)
-        H5Fclose(fid);
-    if (!ok)
+    if (!file_layout(pt, &sa, &ss, &ub))
         return -1;
     if (ub == 0)
         return 0;
@@ -991,21 +998,15 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
     int ok = sp >= 0 && H5Sget_simple_extent_dims(sp, dims, NULL) == 3;
     if (sp >= 0)
         H5Sclose(sp);
-    hid_t fid = ok ? H5Iget_file_id(pt->did) : -1;
-    hid_t fcpl = fid >= 0 ? H5Fget_create_plist(fid) : -1;
     size_t sa = 0, ss = 0;
     hsize_t ub = 0;
-    ok = fcpl >= 0 && H5Pget_sizes(fcpl, &sa, &ss) >= 0 && H5Pget_userblock(fcpl, &ub) >= 0;
+    ok = ok && file_layout(pt, &sa, &ss, &ub);
 #if H5_VERSION_GE(1, 12, 0)
     H5O_info1_t oi;
 #else
     H5O_info_t oi;
 #endif
     ok = ok && H5Oget_info2(pt->did, &oi, H5O_INFO_BASIC) >= 0;
-    if (fcpl >= 0)
-        H5Pclose(fcpl);
-    if (fid >= 0)
-        H5Fclose(fid);
     if (!ok)
         return 0;
     int fd = open(pt->file, O_RDONLY | O_CLOEXEC);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "azstream/source.h"
+#include "../common/slurp.h"
 
 static int failures;
 static char data[2048], work[2048];
@@ -56,23 +57,6 @@ static char *path_in(const char *dir, const char *name)
     return b;
 }
 
-static unsigned char *slurp(const char *p, size_t *n)
-{
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)sz);
-    if (b && fread(b, 1, (size_t)sz, f) != (size_t)sz) {
-        free(b);
-        b = NULL;
-    }
-    fclose(f);
-    *n = (size_t)sz;
-    return b;
-}
 
 static int spill(const char *p, const void *b, size_t n)
 {
