@@ -103,7 +103,33 @@ PY
   done
   exit 0
 fi
-if [ "$mode" != cpu ]; then echo "usage: $0 prepare | gpu | cpu [FRAMES] [METHODS]"; exit 2; fi
+if [ "$mode" = scaling ]; then
+  # Layout 1's scaling against the host's own (clock probe, steal, the work alone on the
+  # same thread counts), for every azstream* binary in $P/bin and every setting in ENVS
+  # (e.g. ENVS="X=0 X=1"), on FRAMES frames seen LINKS times through a master of links.
+  $AZ synth -o $W1 --poni bench/eiger4m.poni --frames ${FRAMES:-800} --seed 1 2>&1 | tail -1
+  python3 - "$W1" "${LINKS:-4}" <<'PY'
+import sys, h5py
+with h5py.File('/tmp/scal_master.h5', 'w') as f:
+    g = f.create_group('entry/data')
+    for i in range(1, int(sys.argv[2]) + 1):
+        g['data_%06d' % i] = h5py.ExternalLink(sys.argv[1], '/entry/data/data')
+PY
+  cat $W1 > /dev/null
+  for b in $P/bin/azstream*; do
+    for e in ${ENVS:-NONE=0}; do
+      for m in ${METHODS:-bbox}; do
+        tag="$(basename $b) $e $m"
+        env $e $b bench /tmp/scal_master.h5 --poni bench/eiger4m.poni --method $m --frames 400 \
+          --seconds ${ROW_SECONDS:-2} --repeat ${ROW_REPEAT:-3} --workers ${WORKERS:-1,16} \
+          --layouts threads --read ${READ:-self} > "$OUT/scal-${tag// /_}.txt" 2>&1
+        echo "== $tag"; grep -E 'clock|at once|^(decode|1 thr)' "$OUT/scal-${tag// /_}.txt"
+      done
+    done
+  done
+  exit 0
+fi
+if [ "$mode" != cpu ]; then echo "usage: $0 prepare | gpu | cpu [FRAMES] [METHODS] | scaling"; exit 2; fi
 FRAMES=${2:-800}; METHODS=${3:-"bbox full"}
 if ls .whl/*.whl > /dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \

@@ -27,6 +27,7 @@
 #include "azstream/codec.h"
 #include "azstream/gpu.h"
 #include "azstream/sink.h"
+#include "bench_host.h"
 #include "cli.h"
 #include "common/alloc.h"
 #include "integrate_setup.h"
@@ -74,12 +75,12 @@ static double stream_bandwidth(void)
 
 /* Frames/s of `nthreads` threads running at once, each its own decode + integrate loop
  * over the preloaded chunks (azs_integrate_chunks, batches of AZS_BATCH_MAX as layout 1's
- * workers run them), for about a second. With one thread: one core's rate; with every
+ * workers run them), for `seconds`. With one thread: one core's rate; with every
  * core: what the machine gives this work when all cores run it (clock, shared cache and
  * memory included), with no pipeline around it. Returns < 0 on failure (st set). */
 static double fused_rate(const azs_integrator *it, const azs_source_info *info, const char *raw,
                          size_t cap, const size_t *sizes, int npre, int want_sigma, int nthreads,
-                         azs_status *st)
+                         double seconds, azs_status *st)
 {
     const size_t nbins = azs_integrator_nbins(it);
     const int nb = npre < AZS_BATCH_MAX ? npre : AZS_BATCH_MAX;
@@ -109,10 +110,10 @@ static double fused_rate(const azs_integrator *it, const azs_source_info *info, 
 #pragma omp barrier
 #pragma omp single
         t0 = now_s();
-        /* each thread starts at its own chunk and runs for about 1 s after t0 (set, like
+        /* each thread starts at its own chunk and runs for `seconds` after t0 (set, like
          * `failed`, before the barrier: no race) */
         int done = 0, k0 = omp_get_thread_num() * nb;
-        while (!failed && s == AZS_OK && (now_s() - t0 < 1.0 || done < npre)) {
+        while (!failed && s == AZS_OK && (now_s() - t0 < seconds || done < npre)) {
             for (int j = 0; j < nb; j++) {
                 const int k = (k0 + done + j) % npre;
                 cp[j] = raw + cap * (size_t)k;
@@ -239,13 +240,16 @@ static void usage(FILE *f)
     fprintf(f, "usage: azstream bench STACK --poni GEOM.poni [--method bbox|full|no] [--workers 1,2,4,...]\n"
                "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
                "                       [--layouts serial,threads,procs,gpu] [--device K]\n"
-               "                       [--no-self-read] [--seconds S] [--repeat R]\n"
+               "                       [--read both|reader|self] [--seconds S] [--repeat R]\n"
                "                       [other integrate options]\n"
                "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
                "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n"
                "--seconds S: layout 0 and 1 rows run at least --frames and about S seconds each\n"
                "(up to the whole stack). --repeat R (1..15): the layout-1 sweep runs R times,\n"
-               "interleaved; rows show the median and the range.\n");
+               "interleaved; rows show the median and the range. --read: layout-1 rows with a\n"
+               "reader thread, with workers reading their own chunks, or both (default).\n"
+               "Rows \"decode+integrate alone\" run the same work on the same thread counts with\n"
+               "no pipeline: the host's own scaling, measured within the same sweeps.\n");
 }
 
 /* Is `name` one of the comma-separated words of `list`? */
@@ -297,7 +301,7 @@ int cmd_bench(int argc, char **argv)
     int64_t nframes = 200;
     double seconds = 0;
     int repeat = 1;
-    int self_rows = 1;
+    int read_rows = 0; /* 0 both feedings, 1 reader thread only, 2 self-read only */
     const char *layouts = "serial,threads,procs,gpu";
     int64_t device = 0;
     int layouts_given = 0;
@@ -317,13 +321,13 @@ int cmd_bench(int argc, char **argv)
         const char *n = a + 2;
         if (a[1] != '-')
             return cli_usage_error(cmd, "unknown option '%s'", a);
-        if (!strcmp(n, "no-self-read")) {
-            self_rows = 0;
+        if (!strcmp(n, "no-self-read")) { /* the older spelling of --read reader */
+            read_rows = 1;
             continue;
         }
         int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset") ||
                   !strcmp(n, "layout") || !strcmp(n, "layouts") || !strcmp(n, "device") ||
-                  !strcmp(n, "seconds") || !strcmp(n, "repeat");
+                  !strcmp(n, "seconds") || !strcmp(n, "repeat") || !strcmp(n, "read");
         int tv = own ? 1 : integ_option_takes_value(n);
         if (tv < 0)
             return cli_usage_error(cmd, "unknown option '%s'", a);
@@ -335,6 +339,16 @@ int cmd_bench(int argc, char **argv)
         }
         if (!strcmp(n, "workers"))
             wlist = v;
+        else if (!strcmp(n, "read")) {
+            if (!strcmp(v, "both"))
+                read_rows = 0;
+            else if (!strcmp(v, "reader"))
+                read_rows = 1;
+            else if (!strcmp(v, "self"))
+                read_rows = 2;
+            else
+                return cli_usage_error(cmd, "--read: '%s' is not both, reader or self", v);
+        }
         else if (!strcmp(n, "repeat")) {
             int64_t r;
             if (cli_parse_i64(v, &r) || r < 1 || r > AZS_BENCH_MAX_REPEAT)
@@ -489,15 +503,16 @@ int cmd_bench(int argc, char **argv)
      * workers run them), on one core and then on every core at once. */
     double fused_fps = eng_fps, fused_all = eng_fps * cores;
     if (have_raw) {
-        fused_fps = fused_rate(it, info, raw, cap, sizes, npre, fr.sigma != NULL, 1, &st);
+        fused_fps = fused_rate(it, info, raw, cap, sizes, npre, fr.sigma != NULL, 1, 1.0, &st);
         if (st == AZS_OK)
-            fused_all = fused_rate(it, info, raw, cap, sizes, npre, fr.sigma != NULL, cores, &st);
+            fused_all = fused_rate(it, info, raw, cap, sizes, npre, fr.sigma != NULL, cores, 1.0, &st);
         if (st != AZS_OK) {
             rc = cli_report(cmd, st, "decode + integrate of the first frames");
             goto out;
         }
     }
     double bw = stream_bandwidth();
+    double clk_lo, clk1 = host_clock_ghz(1, 0.5, NULL), clkn = host_clock_ghz(cores, 0.5, &clk_lo);
     double bytes_per_frame = chunk_mean + (double)azs_integrator_stream_bytes(it, AZS_BATCH_MAX) +
                              (info->codec == AZS_CODEC_BSLZ4 ? 0.0 : 2.0 * (double)info->frame_bytes);
     double mem_limit = bw / bytes_per_frame;
@@ -521,8 +536,11 @@ int cmd_bench(int argc, char **argv)
     printf("         decode + integrate on all %d cores at once, no pipeline: %.0f frames/s = %.0f%% "
            "of %d × one core\n",
            cores, fused_all, 100 * fused_all / cpu_limit, cores);
-    printf("\n%-22s %7s %10s %9s %11s %9s %8s\n", "layout", "workers", "frames/s", "speed-up",
-           "efficiency", "of limit", "frames");
+    printf("         clock (dependent adds): one core alone %.2f GHz, all %d at once %.2f GHz each "
+           "(slowest %.2f) = %.0f%%; transparent huge pages: %s\n",
+           clk1, cores, clkn, clk_lo, 100 * clkn / clk1, host_thp_mode());
+    printf("\n%-22s %7s %10s %9s %11s %9s %8s %6s\n", "layout", "workers", "frames/s", "speed-up",
+           "efficiency", "of limit", "frames", "steal");
     printf("%-22s %7d %10.1f %9s %11s %9s\n", "engine only (1 thread)", 1, eng_fps, "-", "-", "-");
     double fps = 0;
     bench_device = (int)device;
@@ -537,31 +555,69 @@ int cmd_bench(int argc, char **argv)
     /* Layout 1: with --repeat R the sweep over the worker counts runs R times, interleaved,
      * and each row shows the median (and the range): on a shared host one core's pace drifts
      * by tens of percent from one minute to the next, and a speed-up taken between a 1-worker
-     * row and a 16-worker row measured at different moments would carry that drift. */
-    for (int mode = 0; want_threads && mode < (self_rows && have_raw ? 2 : 1); mode++) {
-        double runs[64][AZS_BENCH_MAX_REPEAT];
-        uint64_t nrow[64];
-        for (int r = 0; r < repeat; r++)
-            for (int k = 0; k < nw; k++) {
-                nrow[k] = row_frames(nframes, seconds, wl[k] * fused_fps, info->nframes);
-                if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], mode, nrow[k], &runs[k][r])))
-                    goto out;
+     * row and a 16-worker row measured at different moments would carry that drift. Each
+     * sweep also times the work alone on the same thread counts ("no pipeline"), so the
+     * host's own scaling at that moment sits beside the pipeline's. */
+    enum { M_NOPIPE, M_READER, M_SELF, M_COUNT };
+    const char *mname[M_COUNT] = {"decode+integrate alone", "1 threads", "1 threads (self-read)"};
+    int on[M_COUNT] = {want_threads && have_raw, want_threads && read_rows != 2,
+                       want_threads && have_raw && read_rows != 1};
+    static double runs[M_COUNT][64][AZS_BENCH_MAX_REPEAT], paired[M_COUNT][64][AZS_BENCH_MAX_REPEAT];
+    static host_ticks tk[M_COUNT][64][2]; /* summed over the repeats: [0] before, [1] after */
+    uint64_t nrow[M_COUNT][64];
+    memset(tk, 0, sizeof tk);
+    for (int r = 0; r < repeat; r++)
+        for (int m = 0; m < M_COUNT; m++)
+            for (int k = 0; on[m] && k < nw; k++) {
+                host_ticks a, b;
+                double *v = &runs[m][k][r];
+                host_ticks_now(&a);
+                if (m == M_NOPIPE) {
+                    nrow[m][k] = 0;
+                    *v = fused_rate(it, info, raw, cap, sizes, npre, fr.sigma != NULL, wl[k],
+                                    seconds > 0 ? seconds : 1.0, &st);
+                    if (st != AZS_OK) {
+                        rc = cli_report(cmd, st, "decode + integrate of the first frames");
+                        goto out;
+                    }
+                } else {
+                    nrow[m][k] = row_frames(nframes, seconds, wl[k] * fused_fps, info->nframes);
+                    if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], m == M_SELF,
+                                         nrow[m][k], v)))
+                        goto out;
+                }
+                host_ticks_now(&b);
+                tk[m][k][0].total += a.total, tk[m][k][0].steal += a.steal;
+                tk[m][k][1].total += b.total, tk[m][k][1].steal += b.steal;
+                /* this sweep's own efficiency: its row against its own first row */
+                paired[m][k][r] = *v / runs[m][0][r] * wl[0] / wl[k];
             }
+    for (int m = 0; m < M_COUNT; m++) {
         double base = 0;
-        for (int k = 0; k < nw; k++) {
-            double lo, hi;
-            fps = median(runs[k], repeat, &lo, &hi);
+        for (int k = 0; on[m] && k < nw; k++) {
+            double lo, hi, plo, phi;
+            const double pe = median(paired[m][k], repeat, &plo, &phi);
+            fps = median(runs[m][k], repeat, &lo, &hi);
             if (k == 0)
                 base = fps / wl[0];
             double sp = fps / base;
-            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%% %8" PRIu64,
-                   mode ? "1 threads (self-read)" : "1 threads", wl[k], fps, sp, 100 * sp / wl[k],
-                   100 * fps / limit, nrow[k]);
+            const double steal = host_steal_share(&tk[m][k][0], &tk[m][k][1]);
+            printf("%-22s %7d %10.1f %8.2fx %10.0f%% %8.0f%% ", mname[m], wl[k], fps, sp,
+                   100 * sp / wl[k], 100 * fps / limit);
+            if (nrow[m][k])
+                printf("%8" PRIu64, nrow[m][k]);
+            else
+                printf("%8s", "-");
+            if (steal >= 0)
+                printf(" %5.1f%%", 100 * steal);
+            else
+                printf(" %6s", "-");
             if (repeat > 1)
-                printf("   (%d runs: %.1f..%.1f)", repeat, lo, hi);
+                printf("   (%d runs: %.1f..%.1f; per-sweep efficiency %.0f%%, %.0f..%.0f)", repeat,
+                       lo, hi, 100 * pe, 100 * plo, 100 * phi);
             printf("\n");
-            fflush(stdout);
         }
+        fflush(stdout);
     }
     if (want_gpu && azs_gpu_device_count() > 0) {
         double pcie = have_raw ? gpu_kernel_line(it, info, raw, cap, sizes, npre, chunk_mean,
@@ -604,7 +660,13 @@ int cmd_bench(int argc, char **argv)
             fflush(stdout);
         }
     }
-    printf("\nspeed-up is over %d worker(s) of the same layout; efficiency = speed-up / workers;\n"
+    clk1 = host_clock_ghz(1, 0.5, NULL);
+    clkn = host_clock_ghz(cores, 0.5, &clk_lo);
+    printf("\nclock at the end: one core alone %.2f GHz, all %d at once %.2f GHz each (slowest %.2f) "
+           "= %.0f%%\n", clk1, cores, clkn, clk_lo, 100 * clkn / clk1);
+    printf("speed-up is over %d worker(s) of the same layout; efficiency = speed-up / workers\n"
+           "(per-sweep efficiency: each sweep's row over that sweep's first row, median);\n"
+           "steal = share of the machine's CPU time the hypervisor gave elsewhere during the row;\n"
            "limit = min(cores × one core's decode + integrate, bandwidth / bytes per frame);\n"
            "\"all cores at once\" is the work itself on every core, with no pipeline around it:\n"
            "its share of cores × one core is what the machine leaves for parallel efficiency.\n",
