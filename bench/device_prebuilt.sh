@@ -119,11 +119,11 @@ PY
   for b in $P/bin/azstream*; do
     for e in ${ENVS:-NONE=0}; do
       for m in ${METHODS:-bbox}; do
-        tag="$(basename $b) $e $m"
+        tag="$(basename $b) $e $m"; f="$OUT/scal-$(echo "$tag" | tr ' =' '__').txt"
         env $e $b bench /tmp/scal_master.h5 --poni bench/eiger4m.poni --method $m --frames 400 \
           --seconds ${ROW_SECONDS:-2} --repeat ${ROW_REPEAT:-3} --workers ${WORKERS:-1,16} \
-          --layouts threads --read ${READ:-self} > "$OUT/scal-${tag// /_}.txt" 2>&1
-        echo "== $tag"; grep -E 'clock|at once|^(decode|1 thr)' "$OUT/scal-${tag// /_}.txt"
+          --layouts threads --read ${READ:-self} ${BENCH_ARGS:-} > "$f" 2>&1
+        echo "== $tag"; grep -E 'clock|ALU|shared|at once|^(decode|1 thr)' "$f"
       done
     done
   done
