@@ -1,9 +1,7 @@
-#define _GNU_SOURCE /* sched_setaffinity, CPU_SET */
+#define _POSIX_C_SOURCE 200809L
 #include "bench_host.h"
 
 #include <omp.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -87,79 +85,6 @@ static double loop_rate(unsigned long long (*fn)(unsigned long long, long), int 
 double host_alu_gops(int nthreads, double seconds, double *slowest)
 {
     return loop_rate(add_wide, nthreads, seconds, slowest);
-}
-
-typedef struct pair_arg {
-    int cpu;
-    double seconds, rate;
-    unsigned long long keep;
-    pthread_barrier_t *go;
-} pair_arg;
-
-static void *pair_main(void *v)
-{
-    pair_arg *a = v;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(a->cpu, &one);
-    a->rate = pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0 ? 0 : -1;
-    pthread_barrier_wait(a->go);
-    if (a->rate == 0)
-        a->rate = run_loop(add_wide, a->seconds, &a->keep);
-    return NULL;
-}
-
-/* Throughput of a thread on CPU a, alone (b < 0) or with another on CPU b; < 0 on failure. */
-static double pair_rate(int a, int b, double seconds)
-{
-    pthread_barrier_t go;
-    pthread_t t[2];
-    pair_arg arg[2] = {{a, seconds, 0, 0, &go}, {b, seconds, 0, 0, &go}};
-    const int n = b < 0 ? 1 : 2;
-    int started = 0;
-    pthread_barrier_init(&go, NULL, (unsigned)n);
-    for (int i = 0; i < n; i++)
-        if (pthread_create(&t[i], NULL, pair_main, &arg[i]) == 0)
-            started++;
-    if (started < n) /* the barrier would never open: no measurement */
-        for (int i = started; i < n; i++)
-            pthread_barrier_wait(&go);
-    for (int i = 0; i < started; i++)
-        pthread_join(t[i], NULL);
-    pthread_barrier_destroy(&go);
-    return started == n && arg[1 % n].rate >= 0 ? arg[0].rate : -1.0;
-}
-
-int host_shared_cores(double seconds, int (*pairs)[2], int max, int *ncpu)
-{
-    cpu_set_t allowed;
-    int cpus[CPU_SETSIZE], n = 0, found = 0;
-    *ncpu = 0;
-    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
-        return -1;
-    for (int c = 0; c < CPU_SETSIZE; c++)
-        if (CPU_ISSET(c, &allowed))
-            cpus[n++] = c;
-    *ncpu = n;
-    for (int i = 0; i < n; i++) {
-        const double alone = pair_rate(cpus[i], -1, seconds);
-        if (alone <= 0)
-            return -1;
-        for (int j = i + 1; j < n; j++) {
-            const double with = pair_rate(cpus[i], cpus[j], seconds);
-            if (with < 0)
-                return -1;
-            /* measured alone again if it looks shared: a neighbour's burst is not a sibling */
-            if (with < 0.75 * alone && with < 0.75 * pair_rate(cpus[i], -1, seconds)) {
-                if (found < max) {
-                    pairs[found][0] = cpus[i];
-                    pairs[found][1] = cpus[j];
-                }
-                found++;
-            }
-        }
-    }
-    return found;
 }
 
 double host_clock_ghz(int nthreads, double seconds, double *slowest)

@@ -13,15 +13,9 @@ double host_clock_ghz(int nthreads, double seconds, double *slowest);
 
 /* Independent integer additions per second and per thread (8 chains: as many adds per
  * cycle as the core's ALUs take), same protocol as host_clock_ghz. Where the clock holds
- * but this drops, something else shares the core: a second hardware thread. */
+ * but this drops when every core runs it, something else shares the cores' execution
+ * units: hardware threads of other tenants, on a virtual machine. */
 double host_alu_gops(int nthreads, double seconds, double *slowest);
-
-/* Which of the CPUs this process may use share a physical core: each pair (a, b) runs the
- * throughput loop alone on a, then on a and b at once; if a's rate falls under 75 %, they
- * share one. Writes up to `max` pairs (a < b) and returns how many were found, or -1 when
- * threads cannot be placed on CPUs (not Linux, or refused). Takes about
- * ncpu × (ncpu - 1) / 2 × 2 × `seconds`. */
-int host_shared_cores(double seconds, int (*pairs)[2], int max, int *ncpu);
 
 /* CPU time of the whole machine from /proc/stat (Linux; all zero elsewhere). */
 typedef struct host_ticks {

@@ -241,7 +241,7 @@ static void usage(FILE *f)
                "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
                "                       [--layouts serial,threads,procs,gpu] [--device K]\n"
                "                       [--read both|reader|self] [--seconds S] [--repeat R]\n"
-               "                       [--probe-cores]\n"
+
                "                       [other integrate options]\n"
                "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
                "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n"
@@ -250,8 +250,7 @@ static void usage(FILE *f)
                "interleaved; rows show the median and the range. --read: layout-1 rows with a\n"
                "reader thread, with workers reading their own chunks, or both (default).\n"
                "Rows \"decode+integrate alone\" run the same work on the same thread counts with\n"
-               "no pipeline: the host's own scaling, measured within the same sweeps.\n"
-               "--probe-cores: find CPUs that share a physical core (every pair tried, ~0.1 s each).\n");
+               "no pipeline: the host's own scaling, measured within the same sweeps.\n");
 }
 
 /* Is `name` one of the comma-separated words of `list`? */
@@ -303,7 +302,6 @@ int cmd_bench(int argc, char **argv)
     int64_t nframes = 200;
     double seconds = 0;
     int repeat = 1;
-    int probe_cores = 0;
     int read_rows = 0; /* 0 both feedings, 1 reader thread only, 2 self-read only */
     const char *layouts = "serial,threads,procs,gpu";
     int64_t device = 0;
@@ -324,10 +322,6 @@ int cmd_bench(int argc, char **argv)
         const char *n = a + 2;
         if (a[1] != '-')
             return cli_usage_error(cmd, "unknown option '%s'", a);
-        if (!strcmp(n, "probe-cores")) {
-            probe_cores = 1;
-            continue;
-        }
         if (!strcmp(n, "no-self-read")) { /* the older spelling of --read reader */
             read_rows = 1;
             continue;
@@ -550,20 +544,6 @@ int cmd_bench(int argc, char **argv)
     printf("         ALU throughput (8 independent adds): one core alone %.2f Gadd/s, all %d at once "
            "%.2f each (slowest %.2f) = %.0f%%\n",
            alu1, cores, alun, alu_lo, 100 * alun / alu1);
-    if (probe_cores) {
-        int pairs[64][2], ncpu = 0;
-        const int np = host_shared_cores(0.05, pairs, 64, &ncpu);
-        if (np < 0)
-            printf("         shared cores: threads cannot be placed on CPUs here\n");
-        else if (np == 0)
-            printf("         shared cores: none of the %d CPUs slows another (each pair tried)\n", ncpu);
-        else {
-            printf("         shared cores: %d pairs of the %d CPUs slow each other below 75%%:", np, ncpu);
-            for (int i = 0; i < np && i < 64; i++)
-                printf(" %d+%d", pairs[i][0], pairs[i][1]);
-            printf("\n");
-        }
-    }
     printf("\n%-22s %7s %10s %9s %11s %9s %8s %6s\n", "layout", "workers", "frames/s", "speed-up",
            "efficiency", "of limit", "frames", "steal");
     printf("%-22s %7d %10.1f %9s %11s %9s\n", "engine only (1 thread)", 1, eng_fps, "-", "-", "-");
