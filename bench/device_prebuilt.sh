@@ -13,6 +13,9 @@
 #   and `azstream bench --layouts gpu` on W1.
 # cpu: the batch engine's bits (test_fused), the layout-1 scaling table and pyFAI side by
 #   side (wheels in .whl); SELF_READ=" " adds the self-read rows.
+#   bash bench/device_prebuilt.sh scaling   # carry .devdeps/pre/bin, .devdeps/pre/lib
+# scaling: layout 1 against the work alone and the host probes, interleaved sweeps
+#   (METHODS, WORKERS, ROW_REPEAT, ROW_SECONDS, READ, ENVS, BENCH_ARGS; see below).
 set -u
 P=.devdeps/pre
 mode=${1:-}
@@ -104,7 +107,7 @@ PY
   exit 0
 fi
 if [ "$mode" = scaling ]; then
-  # Layout 1's scaling against the host's own (clock probe, steal, the work alone on the
+  # Layout 1's scaling against the host's own (clock and ALU probes, steal, the work alone on the
   # same thread counts), for every azstream* binary in $P/bin and every setting in ENVS
   # (e.g. ENVS="X=0 X=1"), on FRAMES frames seen LINKS times through a master of links.
   $AZ synth -o $W1 --poni bench/eiger4m.poni --frames ${FRAMES:-800} --seed 1 2>&1 | tail -1
@@ -123,7 +126,7 @@ PY
         env $e $b bench /tmp/scal_master.h5 --poni bench/eiger4m.poni --method $m --frames 400 \
           --seconds ${ROW_SECONDS:-2} --repeat ${ROW_REPEAT:-3} --workers ${WORKERS:-1,16} \
           --layouts threads --read ${READ:-self} ${BENCH_ARGS:-} > "$f" 2>&1
-        echo "== $tag"; grep -E 'clock|ALU|shared|at once|^(decode|1 thr)' "$f"
+        echo "== $tag"; grep -E 'clock|ALU|at once|^(decode|1 thr)' "$f"
       done
     done
   done

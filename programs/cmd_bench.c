@@ -241,7 +241,6 @@ static void usage(FILE *f)
                "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
                "                       [--layouts serial,threads,procs,gpu] [--device K]\n"
                "                       [--read both|reader|self] [--seconds S] [--repeat R]\n"
-
                "                       [other integrate options]\n"
                "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
                "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n"
