@@ -42,12 +42,12 @@ static unsigned long long add_wide(unsigned long long x, long rounds)
     return x0 ^ x1 ^ x2 ^ x3 ^ x4 ^ x5 ^ x6 ^ x7;
 }
 
-/* Adds per second of one thread running `fn` for `seconds` (64 adds per round). */
+/* Adds per second of one thread running `fn` for `seconds` (64 adds per round). The
+ * chains cannot be dropped by the compiler: their asm statements are volatile. */
 static double run_loop(unsigned long long (*fn)(unsigned long long, long), double seconds,
-                       unsigned long long *keep)
+                       unsigned long long x)
 {
     const long rounds = 1L << 14;
-    unsigned long long x = *keep;
     x = fn(x, rounds); /* warm-up */
     const double t0 = mono_s();
     double t = t0;
@@ -57,7 +57,6 @@ static double run_loop(unsigned long long (*fn)(unsigned long long, long), doubl
         n++;
         t = mono_s();
     }
-    *keep = x;
     return 64.0 * (double)rounds * (double)n / (t - t0) / 1e9;
 }
 
@@ -65,18 +64,13 @@ static double loop_rate(unsigned long long (*fn)(unsigned long long, long), int 
                         double seconds, double *slowest)
 {
     double sum = 0, lo = 1e300;
-    unsigned long long keep = 0;
-#pragma omp parallel num_threads(nthreads) reduction(+ : sum, keep) reduction(min : lo)
+#pragma omp parallel num_threads(nthreads) reduction(+ : sum) reduction(min : lo)
     {
-        unsigned long long x = (unsigned long long)omp_get_thread_num();
 #pragma omp barrier
-        const double r = run_loop(fn, seconds, &x);
+        const double r = run_loop(fn, seconds, (unsigned long long)omp_get_thread_num());
         sum += r;
         lo = r < lo ? r : lo;
-        keep += x;
     }
-    if (keep == 42) /* keeps the loops alive */
-        fputs("", stdout);
     if (slowest)
         *slowest = lo;
     return sum / nthreads;
@@ -90,6 +84,14 @@ double host_alu_gops(int nthreads, double seconds, double *slowest)
 double host_clock_ghz(int nthreads, double seconds, double *slowest)
 {
     return loop_rate(add_chain, nthreads, seconds, slowest);
+}
+
+void host_probe_run(int cores, host_probe *h)
+{
+    h->clk1 = host_clock_ghz(1, 0.5, NULL);
+    h->clkn = host_clock_ghz(cores, 0.5, &h->clk_lo);
+    h->alu1 = host_alu_gops(1, 0.5, NULL);
+    h->alun = host_alu_gops(cores, 0.5, &h->alu_lo);
 }
 
 void host_ticks_now(host_ticks *t)

@@ -27,6 +27,13 @@ void host_ticks_now(host_ticks *t);
  * else (the "steal" column of /proc/stat); negative when it cannot be read. */
 double host_steal_share(const host_ticks *a, const host_ticks *b);
 
+/* Both probes, on one core alone and then on `cores` cores at once (0.5 s each). */
+typedef struct host_probe {
+    double clk1, clkn, clk_lo; /* GHz: alone, mean and slowest with all cores busy */
+    double alu1, alun, alu_lo; /* Gadd/s, the same */
+} host_probe;
+void host_probe_run(int cores, host_probe *h);
+
 /* The kernel's transparent-huge-page mode ("always", "madvise", "never"), or "?". */
 const char *host_thp_mode(void);
 

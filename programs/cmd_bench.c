@@ -512,8 +512,8 @@ int cmd_bench(int argc, char **argv)
         }
     }
     double bw = stream_bandwidth();
-    double clk_lo, clk1 = host_clock_ghz(1, 0.5, NULL), clkn = host_clock_ghz(cores, 0.5, &clk_lo);
-    double alu_lo, alu1 = host_alu_gops(1, 0.5, NULL), alun = host_alu_gops(cores, 0.5, &alu_lo);
+    host_probe hp;
+    host_probe_run(cores, &hp);
     double bytes_per_frame = chunk_mean + (double)azs_integrator_stream_bytes(it, AZS_BATCH_MAX) +
                              (info->codec == AZS_CODEC_BSLZ4 ? 0.0 : 2.0 * (double)info->frame_bytes);
     double mem_limit = bw / bytes_per_frame;
@@ -539,10 +539,10 @@ int cmd_bench(int argc, char **argv)
            cores, fused_all, 100 * fused_all / cpu_limit, cores);
     printf("         clock (dependent adds): one core alone %.2f GHz, all %d at once %.2f GHz each "
            "(slowest %.2f) = %.0f%%; transparent huge pages: %s\n",
-           clk1, cores, clkn, clk_lo, 100 * clkn / clk1, host_thp_mode());
+           hp.clk1, cores, hp.clkn, hp.clk_lo, 100 * hp.clkn / hp.clk1, host_thp_mode());
     printf("         ALU throughput (8 independent adds): one core alone %.2f Gadd/s, all %d at once "
            "%.2f each (slowest %.2f) = %.0f%%\n",
-           alu1, cores, alun, alu_lo, 100 * alun / alu1);
+           hp.alu1, cores, hp.alun, hp.alu_lo, 100 * hp.alun / hp.alu1);
     printf("\n%-22s %7s %10s %9s %11s %9s %8s %6s\n", "layout", "workers", "frames/s", "speed-up",
            "efficiency", "of limit", "frames", "steal");
     printf("%-22s %7d %10.1f %9s %11s %9s\n", "engine only (1 thread)", 1, eng_fps, "-", "-", "-");
@@ -664,13 +664,11 @@ int cmd_bench(int argc, char **argv)
             fflush(stdout);
         }
     }
-    clk1 = host_clock_ghz(1, 0.5, NULL);
-    clkn = host_clock_ghz(cores, 0.5, &clk_lo);
-    alu1 = host_alu_gops(1, 0.5, NULL);
-    alun = host_alu_gops(cores, 0.5, &alu_lo);
+    host_probe_run(cores, &hp);
     printf("\nat the end: clock one core alone %.2f GHz, all %d at once %.2f GHz each (slowest %.2f) "
-           "= %.0f%%; ALU throughput %.2f, %.2f each (slowest %.2f) = %.0f%%\n", clk1, cores, clkn,
-           clk_lo, 100 * clkn / clk1, alu1, alun, alu_lo, 100 * alun / alu1);
+           "= %.0f%%; ALU throughput %.2f, %.2f each (slowest %.2f) = %.0f%%\n", hp.clk1, cores,
+           hp.clkn, hp.clk_lo, 100 * hp.clkn / hp.clk1, hp.alu1, hp.alun, hp.alu_lo,
+           100 * hp.alun / hp.alu1);
     printf("speed-up is over %d worker(s) of the same layout; efficiency = speed-up / workers\n"
            "(per-sweep efficiency: each sweep's row over that sweep's first row, median);\n"
            "steal = share of the machine's CPU time the hypervisor gave elsewhere during the row;\n"
