@@ -240,14 +240,15 @@ static void usage(FILE *f)
     fprintf(f, "usage: azstream bench STACK --poni GEOM.poni [--method bbox|full|no] [--workers 1,2,4,...]\n"
                "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
                "                       [--layouts serial,threads,procs,gpu] [--device K]\n"
-               "                       [--read both|reader|self] [--seconds S] [--repeat R]\n"
+               "                       [--read reader,self,map|both|all] [--seconds S] [--repeat R]\n"
                "                       [other integrate options]\n"
                "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
                "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n"
                "--seconds S: layout 0 and 1 rows run at least --frames and about S seconds each\n"
                "(up to the whole stack). --repeat R (1..15): the layout-1 sweep runs R times,\n"
-               "interleaved; rows show the median and the range. --read: layout-1 rows with a\n"
-               "reader thread, with workers reading their own chunks, or both (default).\n"
+               "interleaved; rows show the median and the range. --read: which layout-1 rows: a\n"
+               "reader thread, workers reading (pread) or mapping their own chunks; both =\n"
+               "reader,self (default), all = the three.\n"
                "Rows \"decode+integrate alone\" run the same work on the same thread counts with\n"
                "no pipeline: the host's own scaling, measured within the same sweeps.\n");
 }
@@ -266,12 +267,39 @@ static int layout_listed(const char *list, const char *name)
     return 0;
 }
 
+enum { READ_READER = 1, READ_SELF = 2, READ_MAP = 4 };
+
+/* --read: comma-separated reader, self, map, both (reader,self), all; 0 if malformed. */
+static int parse_read_rows(const char *v)
+{
+    int m = 0;
+    const char *p = v;
+    while (p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == 6 && !strncmp(p, "reader", 6))
+            m |= READ_READER;
+        else if (len == 4 && !strncmp(p, "self", 4))
+            m |= READ_SELF;
+        else if (len == 3 && !strncmp(p, "map", 3))
+            m |= READ_MAP;
+        else if (len == 4 && !strncmp(p, "both", 4))
+            m |= READ_READER | READ_SELF;
+        else if (len == 3 && !strncmp(p, "all", 3))
+            m |= READ_READER | READ_SELF | READ_MAP;
+        else
+            return 0;
+        p = e ? e + 1 : NULL;
+    }
+    return m;
+}
+
 static int bench_device;
 
 static double last_setup_s; /* set-up seconds of the last run_layout */
 
 static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, int workers,
-                      int self_read, uint64_t n, double *fps)
+                      azs_feed feed, uint64_t n, double *fps)
 {
     azs_run_options o;
     azs_run_options_default(&o);
@@ -283,7 +311,7 @@ static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, i
     azs_sink_ops ops = azs_null_sink_ops(&count);
     azs_run_summary sum;
     azs_status st;
-    o.feed = self_read ? AZS_FEED_SELF : AZS_FEED_READER;
+    o.feed = feed;
     st = azs_run(src, it, &o, &ops, &sum);
     if (st != AZS_OK)
         return cli_report("bench", st, "run");
@@ -301,7 +329,7 @@ int cmd_bench(int argc, char **argv)
     int64_t nframes = 200;
     double seconds = 0;
     int repeat = 1;
-    int read_rows = 0; /* 0 both feedings, 1 reader thread only, 2 self-read only */
+    int read_rows = READ_READER | READ_SELF; /* layout-1 rows: READ_* */
     const char *layouts = "serial,threads,procs,gpu";
     int64_t device = 0;
     int layouts_given = 0;
@@ -322,7 +350,7 @@ int cmd_bench(int argc, char **argv)
         if (a[1] != '-')
             return cli_usage_error(cmd, "unknown option '%s'", a);
         if (!strcmp(n, "no-self-read")) { /* the older spelling of --read reader */
-            read_rows = 1;
+            read_rows = READ_READER;
             continue;
         }
         int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset") ||
@@ -340,14 +368,9 @@ int cmd_bench(int argc, char **argv)
         if (!strcmp(n, "workers"))
             wlist = v;
         else if (!strcmp(n, "read")) {
-            if (!strcmp(v, "both"))
-                read_rows = 0;
-            else if (!strcmp(v, "reader"))
-                read_rows = 1;
-            else if (!strcmp(v, "self"))
-                read_rows = 2;
-            else
-                return cli_usage_error(cmd, "--read: '%s' is not both, reader or self", v);
+            if ((read_rows = parse_read_rows(v)) == 0)
+                return cli_usage_error(cmd, "--read: '%s' is not a list of reader, self, map "
+                                       "(or both, all)", v);
         }
         else if (!strcmp(n, "repeat")) {
             int64_t r;
@@ -550,7 +573,7 @@ int cmd_bench(int argc, char **argv)
     bench_device = (int)device;
     if (want_serial) {
         uint64_t n = row_frames(nframes, seconds, fused_all, info->nframes);
-        if ((rc = run_layout(src, it, AZS_LAYOUT_SERIAL, 0, 0, n, &fps)))
+        if ((rc = run_layout(src, it, AZS_LAYOUT_SERIAL, 0, AZS_FEED_AUTO, n, &fps)))
             goto out;
         printf("%-22s %7d %10.1f %9s %11s %8.0f%% %8" PRIu64 "\n", "0 serial (OpenMP)", cores, fps,
                "-", "-", 100 * fps / limit, n);
@@ -562,10 +585,13 @@ int cmd_bench(int argc, char **argv)
      * row and a 16-worker row measured at different moments would carry that drift. Each
      * sweep also times the work alone on the same thread counts ("no pipeline"), so the
      * host's own scaling at that moment sits beside the pipeline's. */
-    enum { M_NOPIPE, M_READER, M_SELF, M_COUNT };
-    const char *mname[M_COUNT] = {"decode+integrate alone", "1 threads", "1 threads (self-read)"};
-    int on[M_COUNT] = {want_threads && have_raw, want_threads && read_rows != 2,
-                       want_threads && have_raw && read_rows != 1};
+    enum { M_NOPIPE, M_READER, M_SELF, M_MAP, M_COUNT };
+    const char *mname[M_COUNT] = {"decode+integrate alone", "1 threads", "1 threads (self-read)",
+                                  "1 threads (mapped)"};
+    const azs_feed mfeed[M_COUNT] = {AZS_FEED_AUTO, AZS_FEED_READER, AZS_FEED_SELF, AZS_FEED_MAP};
+    int on[M_COUNT] = {want_threads && have_raw, want_threads && (read_rows & READ_READER),
+                       want_threads && have_raw && (read_rows & READ_SELF),
+                       want_threads && have_raw && (read_rows & READ_MAP)};
     static double runs[M_COUNT][64][AZS_BENCH_MAX_REPEAT], paired[M_COUNT][64][AZS_BENCH_MAX_REPEAT];
     static host_ticks tk[M_COUNT][64][2]; /* summed over the repeats: [0] before, [1] after */
     uint64_t nrow[M_COUNT][64];
@@ -586,7 +612,7 @@ int cmd_bench(int argc, char **argv)
                     }
                 } else {
                     nrow[m][k] = row_frames(nframes, seconds, wl[k] * fused_fps, info->nframes);
-                    if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], m == M_SELF,
+                    if ((rc = run_layout(src, it, AZS_LAYOUT_THREADS, wl[k], mfeed[m],
                                          nrow[m][k], v)))
                         goto out;
                 }
@@ -631,7 +657,7 @@ int cmd_bench(int argc, char **argv)
         /* --workers given: its values are the GPU layout's reader-thread counts. */
         for (int k = 0; k < (wlist ? nw : 1); k++) {
             int readers = wlist ? wl[k] : 0;
-            if ((rc = run_layout(src, it, AZS_LAYOUT_GPU, readers, 0, (uint64_t)nframes, &fps)))
+            if ((rc = run_layout(src, it, AZS_LAYOUT_GPU, readers, AZS_FEED_AUTO, (uint64_t)nframes, &fps)))
                 goto out;
             double after = (double)nframes / ((double)nframes / fps - last_setup_s);
             printf("%-22s %7d %10.1f %9s %11s %8.0f%% %8" PRIu64 "   (set-up %.2f s; %.1f frames/s "

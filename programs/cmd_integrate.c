@@ -622,9 +622,10 @@ static void usage(FILE *f)
             "  --layout L             serial (default), threads, procs, gpu, mpi (under mpirun)\n"
             "  --workers N            threads/processes for the threads/procs layouts (0 = all cores);\n"
             "                         gpu: reader threads (0 = min(cores, 16))\n"
-            "  --read auto|reader|self threads: one reader thread feeds the workers, or each worker\n"
-            "                         reads its own chunks; auto (default): self when the workers\n"
-            "                         take every core, else a reader\n"
+            "  --read auto|reader|self|map threads: one reader thread feeds the workers, or each\n"
+            "                         worker reads its own chunks (self: pread; map: mapped from\n"
+            "                         the page cache, no copy); auto (default): self when the\n"
+            "                         workers take every core, else a reader\n"
             "  --threads-per-worker T procs: threads in each worker process (0 = cores / workers);\n"
             "                         mpi: threads in each rank (0 = --workers, or all cores)\n"
             "  --inner threads|gpu    what runs inside each procs worker / mpi rank (threads)\n"
@@ -777,8 +778,10 @@ int cmd_integrate(int argc, char **argv)
                 feed = AZS_FEED_READER;
             else if (!strcmp(val, "self"))
                 feed = AZS_FEED_SELF;
+            else if (!strcmp(val, "map"))
+                feed = AZS_FEED_MAP;
             else
-                rc = cli_usage_error(cmd, "--read: '%s' is not auto, reader or self", val);
+                rc = cli_usage_error(cmd, "--read: '%s' is not auto, reader, self or map", val);
         } else if (!strcmp(name, "skip-bad"))
             skip_bad = 1;
         else if (!strcmp(name, "quiet"))

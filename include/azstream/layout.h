@@ -38,7 +38,9 @@ typedef struct azs_sink_ops {
 typedef enum azs_feed {
     AZS_FEED_AUTO = 0, /* default: self when workers >= online cores, else reader */
     AZS_FEED_READER,   /* one reader thread + bounded queue */
-    AZS_FEED_SELF      /* each worker reads its own chunks */
+    AZS_FEED_SELF,     /* each worker reads its own chunks (pread into its buffers) */
+    AZS_FEED_MAP       /* each worker maps its own chunks (azs_source_map_raw: no copy);
+                        * frames that cannot be mapped are read as with SELF */
 } azs_feed;
 
 typedef struct azs_run_options {
@@ -92,6 +94,7 @@ typedef struct azs_run_summary {
                                 * gpu: device buffers, pinned memory, matrix upload) */
     uint32_t workers_lost;     /* procs: worker processes that died before the end */
     int self_read;             /* threads: 1 if the workers read their own chunks */
+    int mapped;                /* threads: 1 if they map them (AZS_FEED_MAP) */
 } azs_run_summary;
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On

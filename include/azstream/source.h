@@ -70,6 +70,24 @@ azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part 
 azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity,
                                size_t *size);
 
+/* Zero-copy raw chunks: frames [first, first + n) mapped read-only straight from the page
+ * cache (one mapping for all of them, populated at once), so no copy is made. chunks[k]
+ * and sizes[k] are frame first + k's stored bytes, as azs_source_read_raw gives them, until
+ * azs_source_unmap_raw(map). The memory stays mapped only that long: a pipeline that maps a
+ * batch, integrates it and unmaps it keeps its resident size to a few batches.
+ * AZS_ERR_UNSUPPORTED (no message set) when these frames cannot be mapped together: not on
+ * the pread path, in different files, a frame without raw bytes, or chunks too far apart in
+ * the file; then use azs_source_read_raw frame by frame. Thread-safe.
+ * Caution: if the file is truncated while mapped, reading a chunk past the new end raises
+ * SIGBUS; read mapped chunks under a guard (src/common/sigbus_guard.h does it for layout 1). */
+typedef struct azs_raw_map {
+    void *base;
+    size_t len;
+} azs_raw_map;
+azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void **chunks,
+                              size_t *sizes, azs_raw_map *map);
+void azs_source_unmap_raw(azs_raw_map *map);
+
 /* Decoded pixels of frame i (frame_bytes into pixels). Uses raw + azs_chunk_decode where it
  * can, else H5Dread. Thread-safe (the HDF5 fallbacks serialise internally). */
 azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity);

@@ -24,6 +24,7 @@
  * filter id. We install no HDF5 plugins, so H5Dread never sees 32008/32004 chunks: for
  * tiled or multi-frame chunks we read the raw tiles and decode them ourselves. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include "azstream/codec.h"
 #include "azstream/source.h"
 
@@ -33,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1426,6 +1428,61 @@ azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_
         return s;
     *size = n;
     return AZS_OK;
+}
+
+azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void **chunks,
+                              size_t *sizes, azs_raw_map *map)
+{
+    if (!src || !chunks || !sizes || !map || n < 1)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_source_map_raw: bad argument");
+    map->base = NULL;
+    map->len = 0;
+    if (first >= src->info.nframes || (uint64_t)n > src->info.nframes - first)
+        return azs_fail(AZS_ERR_INVALID_ARG, "frames %llu..%llu out of range (%llu frames)",
+                        (unsigned long long)first, (unsigned long long)(first + (uint64_t)n - 1),
+                        (unsigned long long)src->info.nframes);
+    const part *pt = find_part(src, first);
+    if (pt->path != PART_PREAD || first + (uint64_t)n > pt->first + pt->n)
+        return AZS_ERR_UNSUPPORTED;
+    uint64_t lo = UINT64_MAX, hi = 0, sum = 0;
+    for (int k = 0; k < n; k++) {
+        const uint64_t f = first + (uint64_t)k;
+        if (src->flag[f] & (FLAG_UNALLOCATED | FLAG_SKIPPED))
+            return AZS_ERR_UNSUPPORTED;
+        lo = src->off[f] < lo ? src->off[f] : lo;
+        hi = src->off[f] + src->size[f] > hi ? src->off[f] + src->size[f] : hi;
+        sum += src->size[f];
+    }
+    /* One mapping for the batch only where its chunks lie together (as a detector writes
+     * them): mapping what lies between them would cost page-table work for nothing. */
+    if (hi - lo > 2 * sum + ((uint64_t)1 << 16))
+        return AZS_ERR_UNSUPPORTED;
+    const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    const uint64_t start = lo & ~(page - 1);
+    if (hi - start > SIZE_MAX)
+        return AZS_ERR_UNSUPPORTED;
+    /* MAP_POPULATE: the page-table entries are made in this one call instead of a fault
+     * per page while decoding. */
+    void *b = mmap(NULL, (size_t)(hi - start), PROT_READ, MAP_SHARED | MAP_POPULATE, pt->fd,
+                   (off_t)start);
+    if (b == MAP_FAILED)
+        return AZS_ERR_UNSUPPORTED; /* e.g. a file system that cannot map: pread it */
+    for (int k = 0; k < n; k++) {
+        const uint64_t f = first + (uint64_t)k;
+        chunks[k] = (const char *)b + (src->off[f] - start);
+        sizes[k] = src->size[f];
+    }
+    map->base = b;
+    map->len = (size_t)(hi - start);
+    return AZS_OK;
+}
+
+void azs_source_unmap_raw(azs_raw_map *map)
+{
+    if (map && map->base)
+        munmap(map->base, map->len);
+    if (map)
+        map->base = NULL, map->len = 0;
 }
 
 static hid_t mem_type(azs_dtype t)

@@ -43,6 +43,7 @@
 #include "azstream/codec.h"
 #include "common/alloc.h"
 #include "common/error.h"
+#include "common/sigbus_guard.h"
 #include "layout_util.h"
 #include "layouts.h"
 
@@ -54,7 +55,9 @@ typedef struct worker {
     pool *p;
     pthread_t tid;
     int started;
-    void *raw[AZS_BATCH_MAX]; /* self_read: own raw chunk buffers, one per batch frame */
+    void *raw[AZS_BATCH_MAX]; /* self_read: own raw chunk buffers, one per batch frame (map
+                               * mode: made on first need, for frames that cannot be mapped) */
+    azs_raw_map map;          /* map mode: the batch being integrated */
     void *pixels;        /* decoded frame */
     azs_workspace *ws;
 } worker;
@@ -65,7 +68,7 @@ struct pool {
     const azs_source_info *info;
     const azs_run_options *o;
     size_t nbins;
-    int has_sigma, self_read, filtered;
+    int has_sigma, self_read, filtered, map;
     int batch;                 /* frames a worker takes at once (1..AZS_BATCH_MAX) */
     size_t raw_cap;
 
@@ -193,13 +196,28 @@ static int take_jobs(worker *w, job *jb)
         pthread_mutex_unlock(&p->mu);
         if (stop || f0 >= stop_at)
             return -1;
-        for (uint64_t f = f0; f < f0 + (uint64_t)p->batch && f < o->end_frame && f < stop_at; f++) {
+        uint64_t f1 = f0 + (uint64_t)p->batch;
+        f1 = f1 < o->end_frame ? f1 : o->end_frame;
+        f1 = f1 < stop_at ? f1 : stop_at;
+        const void *mc[AZS_BATCH_MAX];
+        size_t ms[AZS_BATCH_MAX];
+        const int mapped = p->map && azs_source_map_raw(p->src, f0, (int)(f1 - f0), mc, ms,
+                                                        &w->map) == AZS_OK;
+        for (uint64_t f = f0; f < f1; f++) {
             job *j = &jb[n];
             memset(j, 0, offsetof(job, msg));
             j->msg[0] = '\0';
             j->f = f;
             j->held = SIZE_MAX;
-            if (!p->filtered) {
+            if (mapped) {
+                j->chunk = mc[n];
+                j->chunk_size = ms[n];
+            } else if (!p->filtered && !w->raw[n] &&
+                       !(w->raw[n] = azs_aligned_alloc(p->raw_cap))) {
+                j->st = azs_fail(AZS_ERR_NOMEM, "threads layout: chunk buffer of %zu bytes",
+                                 p->raw_cap);
+                snprintf(j->msg, MSG_LEN, "%s", azs_last_error());
+            } else if (!p->filtered) {
                 size_t got = 0;
                 j->st = azs_source_read_raw(p->src, f, w->raw[n], p->raw_cap, &got);
                 if (j->st == AZS_OK) {
@@ -267,12 +285,43 @@ static void job_failed(pool *p, job *j, azs_status st)
     snprintf(j->msg, MSG_LEN, "%s", azs_last_error());
 }
 
+/* The batch call, packed for azs_sigbus_guard. */
+typedef struct batch_call {
+    worker *w;
+    int nc;
+    const void **chunks;
+    size_t *sizes;
+    azs_frame_result *out;
+    azs_status *st, ret;
+    char *msgs;
+} batch_call;
+
+static void batch_run(void *arg)
+{
+    batch_call *c = arg;
+    pool *p = c->w->p;
+    c->ret = azs_integrate_chunks(p->it, c->w->ws, p->info->codec, p->info->dtype, c->nc,
+                                  c->chunks, c->sizes, c->w->pixels, c->out, c->st, c->msgs,
+                                  MSG_LEN);
+}
+
+/* One frame through the source (read + decode + integrate): frames without raw bytes, and
+ * mapped frames again after the mapping faulted. */
+static void run_one(worker *w, job *j, const azs_frame_result *fr)
+{
+    pool *p = w->p;
+    azs_status s = azs_source_read_frame(p->src, j->f, w->pixels, p->info->frame_bytes);
+    if (s == AZS_OK)
+        s = azs_integrate_frame(p->it, w->ws, w->pixels, p->info->dtype, fr);
+    if (s != AZS_OK)
+        job_failed(p, j, s);
+}
+
 /* Integrate the jobs that have a chunk together (the matrix is read once for all of them),
  * then the ones read through the source, one by one. */
 static void run_jobs(worker *w, job *jb, int n)
 {
     pool *p = w->p;
-    const azs_source_info *info = p->info;
     const void *chunks[AZS_BATCH_MAX];
     size_t sizes[AZS_BATCH_MAX];
     azs_frame_result out[AZS_BATCH_MAX];
@@ -294,16 +343,25 @@ static void run_jobs(worker *w, job *jb, int n)
             who[nc++] = k;
             continue;
         }
-        azs_status s = azs_source_read_frame(p->src, j->f, w->pixels, info->frame_bytes);
-        if (s == AZS_OK)
-            s = azs_integrate_frame(p->it, w->ws, w->pixels, info->dtype, &fr);
-        if (s != AZS_OK)
-            job_failed(p, j, s);
+        run_one(w, j, &fr);
     }
     if (nc == 0)
         return;
-    azs_status s = azs_integrate_chunks(p->it, w->ws, info->codec, info->dtype, nc, chunks, sizes,
-                                        w->pixels, out, st, &msgs[0][0], MSG_LEN);
+    batch_call c = {w, nc, chunks, sizes, out, st, AZS_OK, &msgs[0][0]};
+    if (!w->map.base) {
+        batch_run(&c);
+    } else {
+        /* Mapped chunks: a file truncated under us faults here (SIGBUS). Then read these
+         * frames again through pread, which reports where the file now ends. */
+        size_t at = 0;
+        if (azs_sigbus_guard(w->map.base, w->map.len, batch_run, &c, &at) != AZS_OK) {
+            azs_source_unmap_raw(&w->map);
+            for (int k = 0; k < nc; k++)
+                run_one(w, &jb[who[k]], &out[k]);
+            return;
+        }
+    }
+    azs_status s = c.ret;
     for (int k = 0; k < nc; k++) {
         if (s == AZS_OK || st[k] == AZS_OK)
             continue;
@@ -355,6 +413,7 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (!ab)
             run_jobs(w, jb, n);
+        azs_source_unmap_raw(&w->map);
         for (int k = 0; k < n; k++)
             if (jb[k].held != SIZE_MAX)
                 give_back_slot(p, jb[k].held);
@@ -421,9 +480,11 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
         nworkers = (int)total;
     /* azs_feed: a reader thread only where a core is left for it (measured on 16 cores:
      * 16 self-reading workers ran 7-20 % faster than 16 workers + a reader). */
-    p->self_read = p->filtered || o->feed == AZS_FEED_SELF ||
+    p->self_read = p->filtered || o->feed == AZS_FEED_SELF || o->feed == AZS_FEED_MAP ||
                    (o->feed == AZS_FEED_AUTO && nworkers >= online_cores());
+    p->map = !p->filtered && o->feed == AZS_FEED_MAP;
     sum->self_read = p->self_read;
+    sum->mapped = p->map;
     /* Frames per batch: azs_integrate_chunks reads the matrix once for up to
      * AZS_BATCH_MAX frames when only the intensity is wanted (no error model); fewer when
      * the chunks are so large that the raw slots would pass 1 GiB. */
@@ -469,7 +530,7 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
         w[i].p = p;
         w[i].pixels = azs_aligned_alloc(p->info->frame_bytes ? p->info->frame_bytes : 1);
         ok = w[i].pixels != NULL;
-        for (int k = 0; ok && p->self_read && !p->filtered && k < p->batch; k++)
+        for (int k = 0; ok && p->self_read && !p->filtered && !p->map && k < p->batch; k++)
             ok = (w[i].raw[k] = azs_aligned_alloc(p->raw_cap)) != NULL;
     }
     if (!ok) {

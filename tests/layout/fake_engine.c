@@ -3,13 +3,18 @@
  * under TSan. A "raw chunk" of frame f is FRAME_BYTES of a known pattern preceded by an
  * 8-byte header holding f; "decoding" checks the header and copies; "integration" sums
  * pixels into bins in a fixed order. Knobs (fake_cfg) make chosen frames fail to read,
- * fail to decode, or take longer, to shake the worker order. */
+ * fail to decode, or take longer, to shake the worker order. Mapped chunks are real file
+ * mappings (a temporary file per batch), so a chunk put past the end of its file raises a
+ * real SIGBUS. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "azstream/codec.h"
 #include "azstream/integrate.h"
@@ -114,9 +119,74 @@ azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_
     return AZS_OK;
 }
 
+/* Like the real one: UNSUPPORTED (no message) when a frame of the batch has no raw bytes. */
+azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void **chunks,
+                              size_t *sizes, azs_raw_map *map)
+{
+    map->base = NULL;
+    map->len = 0;
+    if (src->info.read_path == AZS_READ_FILTERED)
+        return AZS_ERR_UNSUPPORTED;
+    const size_t csize = src->info.frame_bytes + 8;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE), stride = (csize + page - 1) / page * page;
+    for (int k = 0; k < n; k++) {
+        uint64_t f = first + (uint64_t)k;
+        if (f >= src->info.nframes)
+            return azs_fail(AZS_ERR_INVALID_ARG, "frame out of range");
+        if ((FAKE.read_fail_frame && f == FAKE.read_fail_frame - 1) ||
+            (FAKE.fallback_frame && f == FAKE.fallback_frame - 1))
+            return AZS_ERR_UNSUPPORTED;
+    }
+    char path[] = "/tmp/azs_fake_map_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return azs_fail(AZS_ERR_IO, "mkstemp");
+    unlink(path);
+    char *buf = malloc(csize);
+    off_t end = (off_t)(stride * (size_t)n);
+    azs_status st = buf ? AZS_OK : AZS_ERR_NOMEM;
+    for (int k = 0; st == AZS_OK && k < n; k++) {
+        size_t got;
+        st = azs_source_read_raw(src, first + (uint64_t)k, buf, csize, &got);
+        if (st == AZS_OK && pwrite(fd, buf, got, (off_t)(stride * (size_t)k)) != (ssize_t)got)
+            st = azs_fail(AZS_ERR_IO, "pwrite");
+        if (FAKE.map_fault_frame && first + (uint64_t)k == FAKE.map_fault_frame - 1 &&
+            (off_t)(stride * (size_t)k) < end)
+            end = (off_t)(stride * (size_t)k); /* this chunk's pages past the end */
+    }
+    free(buf);
+    if (st == AZS_OK && ftruncate(fd, end) != 0)
+        st = azs_fail(AZS_ERR_IO, "ftruncate");
+    void *b = MAP_FAILED;
+    if (st == AZS_OK)
+        b = mmap(NULL, stride * (size_t)n, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (st != AZS_OK)
+        return st;
+    if (b == MAP_FAILED)
+        return azs_fail(AZS_ERR_IO, "mmap");
+    for (int k = 0; k < n; k++) {
+        chunks[k] = (char *)b + stride * (size_t)k;
+        sizes[k] = csize;
+    }
+    map->base = b;
+    map->len = stride * (size_t)n;
+    atomic_fetch_add(&FAKE.maps, 1);
+    return AZS_OK;
+}
+
+void azs_source_unmap_raw(azs_raw_map *map)
+{
+    if (map->base)
+        munmap(map->base, map->len);
+    map->base = NULL;
+    map->len = 0;
+}
+
 azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity)
 {
     atomic_fetch_add(&FAKE.reads, 1);
+    atomic_fetch_add(&FAKE.frame_reads, 1);
     if (capacity < src->info.frame_bytes)
         return azs_fail(AZS_ERR_CAPACITY, "buffer");
     if ((FAKE.corrupt_frame && frame == FAKE.corrupt_frame - 1) ||

@@ -12,8 +12,12 @@ typedef struct fake_cfg {
     uint64_t corrupt_frame;   /* 1 + frame whose chunk fails to decode (0 = none) */
     uint64_t read_fail_frame; /* 1 + frame whose read fails (0 = none) */
     uint64_t fallback_frame;  /* 1 + frame whose read_raw says UNSUPPORTED (use read_frame) */
+    uint64_t map_fault_frame; /* 1 + frame whose mapped chunk lies past the end of its file
+                               * (SIGBUS when touched; read_frame still works) */
     int jitter_us;            /* up to this many µs of delay per decoded frame */
     atomic_ullong reads;
+    atomic_ullong frame_reads; /* azs_source_read_frame calls */
+    atomic_ullong maps;        /* azs_source_map_raw successes */
 } fake_cfg;
 extern fake_cfg FAKE;
 

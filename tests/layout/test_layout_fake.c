@@ -68,6 +68,8 @@ static const variant V[] = {
     {"threads-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_READER},
     {"self-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_SELF},
     {"self-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_SELF},
+    {"map-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_MAP},
+    {"map-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_MAP},
     {"threads-8", AZS_LAYOUT_THREADS, 8, AZS_FEED_READER},
     {"auto-all", AZS_LAYOUT_THREADS, 0, AZS_FEED_AUTO},
 };
@@ -83,9 +85,13 @@ static azs_status run_v(const variant *v, azs_source *src, azs_integrator *it, a
     azs_status st = azs_run(src, it, o, &ops, sum);
     /* the feeding asked for is the one used (filtered sources always read for themselves) */
     if (v->layout == AZS_LAYOUT_THREADS && v->feed != AZS_FEED_AUTO &&
-        azs_source_get_info(src)->read_path != AZS_READ_FILTERED)
-        CHECK(sum->self_read == (v->feed == AZS_FEED_SELF), "%s: self_read %d", v->name,
-              sum->self_read);
+        azs_source_get_info(src)->read_path != AZS_READ_FILTERED) {
+        CHECK(sum->self_read == (v->feed == AZS_FEED_SELF || v->feed == AZS_FEED_MAP),
+              "%s: self_read %d", v->name, sum->self_read);
+        CHECK(sum->mapped == (v->feed == AZS_FEED_MAP), "%s: mapped %d", v->name, sum->mapped);
+        if (v->feed == AZS_FEED_MAP && st == AZS_OK)
+            CHECK(atomic_load(&FAKE.maps) > 0, "%s: nothing was mapped", v->name);
+    }
     /* auto with a worker per core: no core is left for a reader */
     if (v->layout == AZS_LAYOUT_THREADS && v->feed == AZS_FEED_AUTO && st == AZS_OK &&
         sum->frames_done >= (uint64_t)sysconf(_SC_NPROCESSORS_ONLN))
@@ -177,6 +183,60 @@ static void test_bad_frame(int read_fail, int filtered)
     }
 }
 
+/* A mapped chunk whose file ends before it (a stack truncated while mapped): the SIGBUS is
+ * caught, the batch is read again through the source, and the run goes on bit-identical;
+ * where the source cannot read that frame either, the run stops there with every frame
+ * before it written, and skip_bad goes past it. */
+static void test_map_fault(void)
+{
+    const uint64_t bad = 29;
+    azs_source *src = fake_source(70, 0);
+    azs_integrator *it = fake_integrator(0);
+    const variant *serial = &V[0];
+    azs_run_options o;
+    azs_run_options_default(&o);
+    azs_run_summary sum;
+    memset(&FAKE, 0, sizeof FAKE);
+    rec_init(&ref);
+    CHECK(run_v(serial, src, it, &o, &ref, &sum) == AZS_OK, "map fault: serial reference");
+    for (size_t i = 0; i < NV; i++) {
+        if (V[i].feed != AZS_FEED_MAP)
+            continue;
+        memset(&FAKE, 0, sizeof FAKE);
+        FAKE.map_fault_frame = bad + 1;
+        FAKE.jitter_us = 100;
+        rec_init(&got);
+        azs_status st = run_v(&V[i], src, it, &o, &got, &sum);
+        CHECK(st == AZS_OK, "%s map fault: %s", V[i].name, azs_last_error());
+        CHECK(got.n == 70 && !memcmp(ref.I, got.I, sizeof(double) * FAKE_NBINS * 70),
+              "%s map fault: %llu rows, or not identical", V[i].name, (unsigned long long)got.n);
+        CHECK(atomic_load(&FAKE.frame_reads) >= 1 && atomic_load(&FAKE.frame_reads) <= AZS_BATCH_MAX,
+              "%s map fault: %llu frames read again, want 1..%d (the faulting batch)", V[i].name,
+              (unsigned long long)atomic_load(&FAKE.frame_reads), AZS_BATCH_MAX);
+
+        memset(&FAKE, 0, sizeof FAKE);
+        FAKE.map_fault_frame = bad + 1;
+        FAKE.corrupt_frame = bad + 1; /* read_frame fails too: the truncated stack */
+        rec_init(&got);
+        st = run_v(&V[i], src, it, &o, &got, &sum);
+        CHECK(st != AZS_OK && got.n == bad && sum.first_bad_frame == bad &&
+                  strstr(azs_last_error(), "frame 29"),
+              "%s map fault, unreadable: %s, %llu rows: %s", V[i].name, azs_status_str(st),
+              (unsigned long long)got.n, azs_last_error());
+        memset(&FAKE, 0, sizeof FAKE);
+        FAKE.map_fault_frame = bad + 1;
+        FAKE.corrupt_frame = bad + 1;
+        o.skip_bad = 1;
+        rec_init(&got);
+        st = run_v(&V[i], src, it, &o, &got, &sum);
+        o.skip_bad = 0;
+        CHECK(st == AZS_OK && got.n == 70 && sum.frames_bad == 1 && isnan(got.I[bad][0]) &&
+                  !memcmp(ref.I, got.I, sizeof(double) * FAKE_NBINS * bad),
+              "%s map fault, skip_bad: %s, %llu rows, %llu bad", V[i].name, azs_status_str(st),
+              (unsigned long long)got.n, (unsigned long long)sum.frames_bad);
+    }
+}
+
 static void test_cancel_and_sink_error(void)
 {
     azs_source *src = fake_source(300, 0);
@@ -241,6 +301,7 @@ int main(void)
     test_bad_frame(0, 0);
     test_bad_frame(1, 0);
     test_bad_frame(0, 1);
+    test_map_fault();
     test_cancel_and_sink_error();
     if (failures)
         fprintf(stderr, "%d failures\n", failures);
