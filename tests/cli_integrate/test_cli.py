@@ -53,9 +53,10 @@ combos = {
 }
 for name, opts in combos.items():
     ref = None
-    # threads: default feeding, then each worker reading its own chunks, then a reader thread
+    # threads: default feeding, then each worker reading its own chunks, then a reader thread,
+    # then workers mapping their chunks
     for lay, w, rd in [("serial", 0, []), ("threads", 1, []), ("threads", 2, ["--read", "self"]),
-                       ("threads", 3, ["--read", "reader"])]:
+                       ("threads", 3, ["--read", "reader"]), ("threads", 2, ["--read", "map"])]:
         out = "%s_%s%d.h5" % (name, lay, w)
         rc, so, se = run("s.h5", "--poni", "g.poni", *opts, "--layout", lay, "--workers", w, *rd,
                          "-o", out)

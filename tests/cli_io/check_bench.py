@@ -27,10 +27,11 @@ def run(args, code, *needles):
 run(["synth", "-o", stack, "--poni", poni, "--frames", "8"], 0)
 common = [stack, "--poni", poni, "--layouts", "threads", "--frames", "8", "--npt", "200", "--seconds", "0.2"]
 run(["bench"] + common + ["--read", "bogus"], 2, "--read")
+run(["bench"] + common + ["--read", "self,"], 2, "--read")
 run(["bench"] + common + ["--repeat", "0"], 2, "--repeat")
 run(["bench"] + common + ["--workers", "1,x"], 2, "--workers")
 
-row = re.compile(r"^(decode\+integrate alone|1 threads \(self-read\)|1 threads)\s+(\d+)\s+([\d.]+)\s+"
+row = re.compile(r"^(decode\+integrate alone|1 threads \(self-read\)|1 threads \(mapped\)|1 threads)\s+(\d+)\s+([\d.]+)\s+"
                  r"([\d.]+)x\s+(\d+)%\s+\S+\s+\S+\s+(\S+)(.*)$")
 
 
@@ -77,6 +78,14 @@ r = run(["bench"] + common + ["--workers", "2", "--read", "reader"], 0)
 got = rows(r.stdout)
 if sorted(got) != ["1 threads", "decode+integrate alone"]:
     failures.append(f"--read reader: row kinds {sorted(got)}")
+
+r = run(["bench"] + common + ["--workers", "2", "--read", "map,reader"], 0)
+got = rows(r.stdout)
+if sorted(got) != ["1 threads", "1 threads (mapped)", "decode+integrate alone"]:
+    failures.append(f"--read map,reader: row kinds {sorted(got)}")
+r = run(["bench"] + common + ["--workers", "2", "--read", "all"], 0)
+if len(rows(r.stdout)) != 4:
+    failures.append(f"--read all: row kinds {sorted(rows(r.stdout))}")
 
 if failures:
     print("\n".join(failures))

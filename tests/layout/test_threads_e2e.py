@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Layout 1 end to end with the real source, codec and integrator (runs in the release,
 ASan and TSan builds; OMP_NUM_THREADS=1 because libgomp is not TSan-instrumented and the
-threads layout itself uses no OpenMP): several workers with --skip-bad over two inputs,
+threads layout itself uses no OpenMP): several workers with --skip-bad over two inputs
+(a reader thread, and workers mapping their own chunks),
 a corrupt frame stopping the run, and Ctrl-C (SIGINT) stopping it with a valid output.
 usage: test_threads_e2e.py AZSTREAM WORKDIR"""
 import os, shutil, signal, subprocess, sys, time
@@ -40,18 +41,22 @@ shutil.copy("s.h5", "c.h5")
 make_stack.corrupt_chunk("c.h5", 4)
 rc, so, se = run("s.h5", "--poni", "g.poni", "--npt", 64, "-o", "ref.h5", "--layout", "serial")
 check(rc == 0, "serial: %d %s" % (rc, se))
-for w in (1, 3):
+# 1 and 3 workers (the default feeding: a reader thread here), and 3 mapping their chunks
+for tag, w, rd in (("1", 1, []), ("3", 3, []), ("3map", 3, ["--read", "map"])):
     rc, so, se = run("s.h5", "c.h5", "--poni", "g.poni", "--npt", 64, "--error-model", "poisson",
-                     "--layout", "threads", "--workers", w, "--skip-bad", "-o", "t%d.h5" % w)
-    check(rc == 0 and "1 bad" in so, "threads %d skip-bad: %d %s" % (w, rc, se))
+                     "--layout", "threads", "--workers", w, *rd, "--skip-bad", "-o", "t%s.h5" % tag)
+    check(rc == 0 and "1 bad" in so, "threads %s skip-bad: %d %s" % (tag, rc, se))
     rc, so, se = run("c.h5", "--poni", "g.poni", "--npt", 64, "--layout", "threads", "--workers", w,
-                     "-o", "c%d.h5" % w)
-    check(rc == 1 and "frame 4" in se and "c.h5" in se, "threads %d corrupt: %d %s" % (w, rc, se))
-    with h5py.File("c%d.h5" % w, "r") as f:
-        check(f["entry/result/I"].shape[0] == 4, "threads %d corrupt: rows" % w)
+                     *rd, "-o", "c%s.h5" % tag)
+    check(rc == 1 and "frame 4" in se and "c.h5" in se, "threads %s corrupt: %d %s" % (tag, rc, se))
+    with h5py.File("c%s.h5" % tag, "r") as f:
+        check(f["entry/result/I"].shape[0] == 4, "threads %s corrupt: rows" % tag)
 if not fails:
-    with h5py.File("t1.h5", "r") as a, h5py.File("t3.h5", "r") as b, h5py.File("ref.h5", "r") as r:
-        check(np.array_equal(a["entry/result/I"][()], b["entry/result/I"][()], equal_nan=True), "1 vs 3 workers")
+    with h5py.File("t1.h5", "r") as a, h5py.File("ref.h5", "r") as r:
+        for other in ("t3.h5", "t3map.h5"):
+            with h5py.File(other, "r") as b:
+                check(np.array_equal(a["entry/result/I"][()], b["entry/result/I"][()], equal_nan=True),
+                      "1 worker vs " + other)
         check(np.array_equal(a["entry/result/I"][:10], r["entry/result/I"][()]), "threads vs serial")
 
 # Ctrl-C: a stack long enough to be interrupted
