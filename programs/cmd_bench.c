@@ -247,8 +247,8 @@ static void usage(FILE *f)
                "--seconds S: layout 0 and 1 rows run at least --frames and about S seconds each\n"
                "(up to the whole stack). --repeat R (1..15): the layout-1 sweep runs R times,\n"
                "interleaved; rows show the median and the range. --read: which layout-1 rows: a\n"
-               "reader thread, workers reading (pread) or mapping their own chunks; both =\n"
-               "reader,self (default), all = the three.\n"
+               "reader thread, workers reading (pread) or mapping their own chunks (the default\n"
+               "of integrate on most stacks); both = reader,self; all = the three (default).\n"
                "Rows \"decode+integrate alone\" run the same work on the same thread counts with\n"
                "no pipeline: the host's own scaling, measured within the same sweeps.\n");
 }
@@ -329,7 +329,7 @@ int cmd_bench(int argc, char **argv)
     int64_t nframes = 200;
     double seconds = 0;
     int repeat = 1;
-    int read_rows = READ_READER | READ_SELF; /* layout-1 rows: READ_* */
+    int read_rows = READ_READER | READ_SELF | READ_MAP; /* layout-1 rows: READ_* */
     const char *layouts = "serial,threads,procs,gpu";
     int64_t device = 0;
     int layouts_given = 0;

@@ -35,6 +35,6 @@ with h5py.File("out/demo.h5", "r") as f:
 PY
 echo
 echo "== 3. benchmark (azstream bench, null sink)"
-$az bench "$stack" --poni "$poni" --frames "$nframes" --read reader
+$az bench "$stack" --poni "$poni" --frames "$nframes" --read map
 echo "(layout 2 rows: each worker process builds its own matrix, which dominates a"
 echo " ${nframes}-frame run; layout 2 is for isolation and GPU sharing, layout 1 for cores.)"

@@ -34,9 +34,10 @@ typedef struct azs_sink_ops {
 /* How layout 1 gets its raw chunks. A reader thread reads in frame order, ahead of the
  * workers; but it needs a core of its own: when the workers already take every core, it
  * steals time from them, so there each worker reads (pread, through the chunk index) its
- * own chunks instead. */
+ * own chunks instead. Mapping the chunks (no copy at all) beat both wherever measured. */
 typedef enum azs_feed {
-    AZS_FEED_AUTO = 0, /* default: self when workers >= online cores, else reader */
+    AZS_FEED_AUTO = 0, /* default: map when every part of the source is on the pread path;
+                        * else self when workers >= online cores, else reader */
     AZS_FEED_READER,   /* one reader thread + bounded queue */
     AZS_FEED_SELF,     /* each worker reads its own chunks (pread into its buffers) */
     AZS_FEED_MAP       /* each worker maps its own chunks (azs_source_map_raw: no copy);

@@ -96,6 +96,10 @@ static azs_status run_v(const variant *v, azs_source *src, azs_integrator *it, a
     if (v->layout == AZS_LAYOUT_THREADS && v->feed == AZS_FEED_AUTO && st == AZS_OK &&
         sum->frames_done >= (uint64_t)sysconf(_SC_NPROCESSORS_ONLN))
         CHECK(sum->self_read == 1, "%s: auto with all cores did not self-read", v->name);
+    /* auto maps the chunks wherever the source is on the pread path */
+    if (v->layout == AZS_LAYOUT_THREADS && v->feed == AZS_FEED_AUTO)
+        CHECK(sum->mapped == (azs_source_get_info(src)->read_path == AZS_READ_PREAD),
+              "%s: auto mapped %d", v->name, sum->mapped);
     return st;
 }
 
