@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Layout 1 keeps its memory bounded however long the stack (the issue: a 100 GB stack in
+under 2 GB of RSS). A stack of several GB of compressed chunks (a master of external links
+to one file of poorly compressible frames) is integrated with each feeding; the peak
+resident size of each run must stay a small fraction of the bytes that went through it.
+Mapped chunks count in the RSS while mapped, so a mapping not given back would show here.
+usage: test_rss.py AZSTREAM WORKDIR"""
+import os, resource, shutil, subprocess, sys
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli_integrate"))
+try:
+    import h5py, hdf5plugin
+except ImportError:
+    sys.exit(77)
+import make_stack
+
+az, wd = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+shutil.rmtree(wd, ignore_errors=True)
+os.makedirs(wd)
+os.chdir(wd)
+NY, NX, NF, LINKS = 512, 512, 400, 15
+rng = np.random.default_rng(3)
+with h5py.File("data.h5", "w") as f:
+    d = f.create_dataset("entry/data/data", (NF, NY, NX), np.uint32, chunks=(1, NY, NX),
+                         **hdf5plugin.Bitshuffle(nelems=0, cname="lz4"))
+    d[0] = rng.integers(0, 1 << 20, (NY, NX), dtype=np.uint32)
+    raw = d.id.read_direct_chunk((0, 0, 0))[1]
+    for i in range(1, NF):
+        d.id.write_direct_chunk((i, 0, 0), raw)
+with h5py.File("master.h5", "w") as f:
+    g = f.create_group("entry/data")
+    for i in range(1, LINKS + 1):
+        g["data_%06d" % i] = h5py.ExternalLink("data.h5", "/entry/data/data")
+make_stack.write_poni("g.poni", NY, NX)
+stack_mb = len(raw) * NF * LINKS / 1e6
+fails = []
+for feed in ("map", "self", "reader"):
+    # each run in its own Python, so that ru_maxrss is that run's alone
+    code = ("import resource, subprocess, sys\n"
+            "p = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+            "print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+            "sys.stderr.write(p.stderr)\n")
+    p = subprocess.run([sys.executable, "-c", code, az, "integrate", "master.h5", "--poni", "g.poni",
+                        "--npt", "100", "--method", "no", "--layout", "threads", "--workers", "2",
+                        "--read", feed, "-o", "out_%s.h5" % feed], capture_output=True, text=True)
+    rc, rss_kb = (int(x) for x in p.stdout.split())
+    rss_mb = rss_kb / 1024
+    print("--read %-6s %d frames, %.0f MB of chunks: exit %d, peak RSS %.0f MB" %
+          (feed, NF * LINKS, stack_mb, rc, rss_mb))
+    if rc != 0:
+        fails.append("%s: exit %d: %s" % (feed, rc, p.stderr.strip()[-300:]))
+    elif rss_mb > 0.1 * stack_mb:
+        fails.append("%s: peak RSS %.0f MB for a %.0f MB stack" % (feed, rss_mb, stack_mb))
+    else:
+        with h5py.File("out_%s.h5" % feed, "r") as f:
+            if f["entry/result/I"].shape[0] != NF * LINKS:
+                fails.append("%s: %d rows" % (feed, f["entry/result/I"].shape[0]))
+for m in fails:
+    print("FAIL:", m)
+print("bounded memory:", "FAILED" if fails else "ok")
+sys.exit(1 if fails else 0)
