@@ -5,7 +5,7 @@ to one file of poorly compressible frames) is integrated with each feeding; the 
 resident size of each run must stay a small fraction of the bytes that went through it.
 Mapped chunks count in the RSS while mapped, so a mapping not given back would show here.
 usage: test_rss.py AZSTREAM WORKDIR"""
-import os, resource, shutil, subprocess, sys
+import os, subprocess, sys
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli_integrate"))
@@ -14,11 +14,10 @@ try:
 except ImportError:
     sys.exit(77)
 import make_stack
+from e2e import check, fresh_workdir, finish
 
-az, wd = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-shutil.rmtree(wd, ignore_errors=True)
-os.makedirs(wd)
-os.chdir(wd)
+az = os.path.abspath(sys.argv[1])
+fresh_workdir(sys.argv[2])
 NY, NX, NF, LINKS = 512, 512, 400, 15
 rng = np.random.default_rng(3)
 with h5py.File("data.h5", "w") as f:
@@ -34,7 +33,6 @@ with h5py.File("master.h5", "w") as f:
         g["data_%06d" % i] = h5py.ExternalLink("data.h5", "/entry/data/data")
 make_stack.write_poni("g.poni", NY, NX)
 stack_mb = len(raw) * NF * LINKS / 1e6
-fails = []
 for feed in ("map", "self", "reader"):
     # each run in its own Python, so that ru_maxrss is that run's alone
     code = ("import resource, subprocess, sys\n"
@@ -48,15 +46,9 @@ for feed in ("map", "self", "reader"):
     rss_mb = rss_kb / 1024
     print("--read %-6s %d frames, %.0f MB of chunks: exit %d, peak RSS %.0f MB" %
           (feed, NF * LINKS, stack_mb, rc, rss_mb))
-    if rc != 0:
-        fails.append("%s: exit %d: %s" % (feed, rc, p.stderr.strip()[-300:]))
-    elif rss_mb > 0.1 * stack_mb:
-        fails.append("%s: peak RSS %.0f MB for a %.0f MB stack" % (feed, rss_mb, stack_mb))
-    else:
+    check(rc == 0, "%s: exit %d: %s" % (feed, rc, p.stderr.strip()[-300:]))
+    check(rss_mb <= 0.1 * stack_mb, "%s: peak RSS %.0f MB for a %.0f MB stack" % (feed, rss_mb, stack_mb))
+    if rc == 0:
         with h5py.File("out_%s.h5" % feed, "r") as f:
-            if f["entry/result/I"].shape[0] != NF * LINKS:
-                fails.append("%s: %d rows" % (feed, f["entry/result/I"].shape[0]))
-for m in fails:
-    print("FAIL:", m)
-print("bounded memory:", "FAILED" if fails else "ok")
-sys.exit(1 if fails else 0)
+            check(f["entry/result/I"].shape[0] == NF * LINKS, "%s: %d rows" % (feed, f["entry/result/I"].shape[0]))
+finish("bounded memory")
