@@ -95,7 +95,8 @@ typedef struct azs_run_summary {
                                 * gpu: device buffers, pinned memory, matrix upload) */
     uint32_t workers_lost;     /* procs: worker processes that died before the end */
     int self_read;             /* threads: 1 if the workers read their own chunks */
-    int mapped;                /* threads: 1 if they map them (AZS_FEED_MAP) */
+    int mapped;                /* threads: 1 if they map them (AZS_FEED_MAP, or auto on the
+                                * pread path) */
 } azs_run_summary;
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On

@@ -297,8 +297,9 @@ typedef struct batch_call {
     const void **chunks;
     size_t *sizes;
     azs_frame_result *out;
-    azs_status *st, ret;
+    azs_status *st;  /* per frame */
     char *msgs;
+    azs_status ret;
 } batch_call;
 
 static void batch_run(void *arg)
@@ -352,7 +353,7 @@ static void run_jobs(worker *w, job *jb, int n)
     }
     if (nc == 0)
         return;
-    batch_call c = {w, nc, chunks, sizes, out, st, AZS_OK, &msgs[0][0]};
+    batch_call c = {w, nc, chunks, sizes, out, st, &msgs[0][0], AZS_OK};
     if (!w->map.base) {
         batch_run(&c);
     } else {
@@ -485,7 +486,7 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
         nworkers = (int)total;
     /* azs_feed, auto: mapped wherever every part is on the pread path (measured on the
      * 16-core host and on 2 cores: mapping was as fast as a reader thread or faster at
-     * every worker count, and 3-12 % faster than pread at 16); otherwise a reader thread
+     * every worker count, and 3-14 % faster than pread at 16); otherwise a reader thread
      * only where a core is left for it (16 self-reading workers ran 7-20 % faster than
      * 16 workers + a reader). */
     const int auto_map = o->feed == AZS_FEED_AUTO && p->info->read_path == AZS_READ_PREAD;
