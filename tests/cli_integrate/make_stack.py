@@ -49,11 +49,13 @@ def corrupt_chunk(path, frame, nbytes=16):
         f.write(b"\xff" * nbytes)
 
 
-def write_long_stack(path, nframes, ny, nx):
-    """Many frames cheaply: one precompressed chunk (a ramp) written nframes times."""
+def write_long_stack(path, nframes, ny, nx, frame=None):
+    """Many frames cheaply: one precompressed chunk (`frame`, by default a ramp) written
+    nframes times. Returns the chunk's size in bytes."""
     import h5py
     import hdf5plugin
-    frame = (np.arange(ny * nx, dtype=np.uint32).reshape(ny, nx) % 97)
+    if frame is None:
+        frame = (np.arange(ny * nx, dtype=np.uint32).reshape(ny, nx) % 97)
     with h5py.File(path, "w") as f:
         d = f.create_dataset("entry/data/data", (nframes, ny, nx), np.uint32, chunks=(1, ny, nx),
                              **hdf5plugin.Bitshuffle(nelems=0, cname="lz4"))
@@ -61,3 +63,4 @@ def write_long_stack(path, nframes, ny, nx):
         raw = d.id.read_direct_chunk((0, 0, 0))[1]
         for i in range(1, nframes):
             d.id.write_direct_chunk((i, 0, 0), raw)
+    return len(raw)

@@ -10,7 +10,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli_integrate"))
 try:
-    import h5py, hdf5plugin
+    import h5py, hdf5plugin  # noqa: F401
 except ImportError:
     sys.exit(77)
 import make_stack
@@ -19,20 +19,15 @@ from e2e import check, fresh_workdir, finish
 az = os.path.abspath(sys.argv[1])
 fresh_workdir(sys.argv[2])
 NY, NX, NF, LINKS = 512, 512, 400, 15
-rng = np.random.default_rng(3)
-with h5py.File("data.h5", "w") as f:
-    d = f.create_dataset("entry/data/data", (NF, NY, NX), np.uint32, chunks=(1, NY, NX),
-                         **hdf5plugin.Bitshuffle(nelems=0, cname="lz4"))
-    d[0] = rng.integers(0, 1 << 20, (NY, NX), dtype=np.uint32)
-    raw = d.id.read_direct_chunk((0, 0, 0))[1]
-    for i in range(1, NF):
-        d.id.write_direct_chunk((i, 0, 0), raw)
+# poorly compressible frames, so that the chunks are many bytes
+noise = np.random.default_rng(3).integers(0, 1 << 20, (NY, NX), dtype=np.uint32)
+chunk_bytes = make_stack.write_long_stack("data.h5", NF, NY, NX, frame=noise)
 with h5py.File("master.h5", "w") as f:
     g = f.create_group("entry/data")
     for i in range(1, LINKS + 1):
         g["data_%06d" % i] = h5py.ExternalLink("data.h5", "/entry/data/data")
 make_stack.write_poni("g.poni", NY, NX)
-stack_mb = len(raw) * NF * LINKS / 1e6
+stack_mb = chunk_bytes * NF * LINKS / 1e6
 for feed in ("map", "self", "reader"):
     # each run in its own Python, so that ru_maxrss is that run's alone
     code = ("import resource, subprocess, sys\n"
