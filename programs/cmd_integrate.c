@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "azstream/arrays.h"
 #include "azstream/sink.h"
 #include "cli.h"
 #include "integrate_setup.h"

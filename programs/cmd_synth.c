@@ -1,5 +1,5 @@
 /* azstream synth -o OUT.h5 --poni GEOM.poni --frames N [--detector NAME] [--seed S]:
- * a synthetic Eiger-like stack of LaB6 powder rings for that geometry (io/synth.h). */
+ * a synthetic Eiger-like stack of LaB6 powder rings for that geometry (tools/synth/synth.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 
 #include "azstream/geometry.h"
 #include "cli.h"
-#include "io/synth.h"
+#include "synth/synth.h"
 
 static void usage(FILE *f)
 {

@@ -64,12 +64,6 @@ azs_status azs_sink_close(azs_sink *s);
 /* A null sink (benchmarks): counts rows, keeps nothing. */
 azs_sink_ops azs_null_sink_ops(uint64_t *counter);
 
-/* 2D arrays for mask / dark / flat: .npy (any of u8..f64, C order, 2D or 3D with one
- * frame), HDF5 "file.h5[:/dataset]" (default dataset: the first 2D dataset found at
- * /entry/..., else the only dataset; 3D takes frame 0), EDF (.edf, uncompressed).
- * Values are converted to float; out has ny*nx values (free with free()). */
-azs_status azs_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx);
-
 #ifdef __cplusplus
 }
 #endif

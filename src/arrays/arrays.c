@@ -4,6 +4,8 @@
  * ByteOrder); HDF5 through the library. Every size read from a file is checked against
  * the file's length. */
 #define _POSIX_C_SOURCE 200809L
+#include "azstream/arrays.h"
+
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,8 +13,7 @@
 #include <strings.h>
 
 #include "common/error.h"
-#include "h5lock.h"
-#include "sink_internal.h"
+#include "h5/h5lock.h"
 
 typedef enum { K_INT, K_UINT, K_FLOAT } kind_t;
 

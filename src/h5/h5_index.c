@@ -1,4 +1,4 @@
-/* Version-1 B-tree and extensible-array chunk indexes, read from the file (chunk_btree.h
+/* Version-1 B-tree, fixed- and extensible-array chunk indexes, read from the file (h5_index.h
  * says why; the extensible array's format is described above its walk, at the end).
  *
  * Bytes read (HDF5 file format specification, little-endian throughout):
@@ -18,7 +18,7 @@
  *     stored size (4), filter mask (4), key_dims offsets of 8 bytes; children of level-0
  *     nodes are chunk addresses, of others nodes one level down. */
 #define _POSIX_C_SOURCE 200809L
-#include "io/chunk_btree.h"
+#include "h5/h5_index.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,7 +1,8 @@
-/* The chunk index of a chunked dataset, read straight from the file when HDF5 stores it as
- * a version-1 B-tree (the default of HDF5 files written for compatibility: Dectris
- * firmware, h5py, bitshuffle's own files) or as an extensible array (one unlimited
- * dimension with libver latest: SWMR writers).
+/* Internal: the chunk index of a chunked dataset, read straight from the file when HDF5
+ * stores it as a version-1 B-tree (the default of HDF5 files written for compatibility:
+ * Dectris firmware, h5py, bitshuffle's own files), a fixed array (no unlimited dimension,
+ * libver latest) or an extensible array (one unlimited dimension with libver latest: SWMR
+ * writers).
  *
  * Why: libhdf5 1.10 looks a chunk up by coordinate with a scan of the whole index
  * (H5Dget_chunk_info_by_coord): building a per-frame index that way is quadratic
@@ -10,8 +11,8 @@
  * format specification's; every length and address is checked against the file, so a
  * damaged file gives an error status (the caller then falls back to libhdf5), never an
  * overread or a loop. No hdf5.h here: the parser sees only bytes (fuzzable). */
-#ifndef AZS_IO_CHUNK_BTREE_H
-#define AZS_IO_CHUNK_BTREE_H
+#ifndef AZS_H5_INDEX_H
+#define AZS_H5_INDEX_H
 
 #include <stddef.h>
 #include <stdint.h>

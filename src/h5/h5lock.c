@@ -1,4 +1,4 @@
-#include "io/h5lock.h"
+#include "h5/h5lock.h"
 
 #include <hdf5.h>
 #include <pthread.h>

@@ -4,7 +4,7 @@
 #include <strings.h>
 
 #include "common/error.h"
-#include "sink_internal.h"
+#include "sink/sink_internal.h"
 
 static const char *ext_of(const char *path)
 {

@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "common/error.h"
-#include "h5lock.h"
-#include "sink_internal.h"
+#include "h5/h5lock.h"
+#include "sink/sink_internal.h"
 
 typedef struct h5_sink {
     azs_sink base;

@@ -1,6 +1,6 @@
 /* Internal: the sink is a small vtable so the HDF5 and text back ends share one API. */
-#ifndef AZS_IO_SINK_INTERNAL_H
-#define AZS_IO_SINK_INTERNAL_H
+#ifndef AZS_SINK_INTERNAL_H
+#define AZS_SINK_INTERNAL_H
 
 #include "azstream/sink.h"
 

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "common/error.h"
-#include "sink_internal.h"
+#include "sink/sink_internal.h"
 
 typedef struct text_sink {
     azs_sink base;

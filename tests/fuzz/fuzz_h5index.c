@@ -1,4 +1,4 @@
-/* libFuzzer harness: the chunk-index readers (src/io/chunk_btree.c: v1 B-tree, fixed and
+/* libFuzzer harness: the chunk-index readers (src/h5/h5_index.c: v1 B-tree, fixed and
  * extensible arrays) on hostile files. Input: byte 0 picks the size of addresses (2, 4 or 8), byte 1 the size of lengths,
  * bytes 2..9 the object header's address (little-endian, taken modulo the image size), the
  * rest is the file image. The reader must end with a status (never crash, overread, loop
@@ -10,7 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "io/chunk_btree.h"
+#include "h5/h5_index.h"
 
 #define NFRAMES 64
 

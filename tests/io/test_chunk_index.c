@@ -1,5 +1,5 @@
 /* The per-frame chunk index of the HDF5 source, however it is read (one walk of a v1
- * B-tree straight from the file, io/chunk_btree.c, or libhdf5 chunk by chunk for the other
+ * B-tree straight from the file, src/h5/h5_index.c, or libhdf5 chunk by chunk for the other
  * index types): every frame's raw bytes must be exactly the bytes written for it with
  * H5Dwrite_chunk, frames never written must say so, frames whose filter was skipped must
  * say so. Files: default format (v1 B-tree, several levels), with a user block, with
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "azstream/source.h"
-#include "io/chunk_btree.h"
+#include "h5/h5_index.h"
 
 static int failures;
 static char work[2048];

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "azstream/arrays.h"
 #include "azstream/sink.h"
 
 int main(int argc, char **argv)

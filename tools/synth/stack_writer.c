@@ -1,11 +1,11 @@
-/* Stack writer: see io/synth.h. Every HDF5 call under the io module's lock. */
+/* Stack writer: see synth.h. Every HDF5 call under the HDF5 lock (src/h5/h5lock.h). */
 #include <hdf5.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
-#include "io/h5lock.h"
-#include "io/synth.h"
+#include "h5/h5lock.h"
+#include "synth/synth.h"
 
 struct azs_stack_writer {
     hid_t fid, did;

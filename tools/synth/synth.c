@@ -1,4 +1,4 @@
-/* Synthetic Eiger-like powder stacks (io/synth.h has the model and the speed trade-off).
+/* Synthetic Eiger-like powder stacks (synth.h has the model and the speed trade-off).
  *
  * Model per pixel of 2θ (radians):
  *   background  b(2θ) = 4 + 40 exp(-2θ/0.25) + 12 exp(-((2θ - 0.45)/0.2)²)   (air + hump)
@@ -15,7 +15,7 @@
 #include "azstream/codec.h"
 #include "common/alloc.h"
 #include "common/error.h"
-#include "io/synth.h"
+#include "synth/synth.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif

@@ -1,5 +1,5 @@
-/* Internal (src/io): writing stacks of pre-encoded chunks, and the synthetic powder
- * stacks of `azstream synth`.
+/* A tool library, not part of the azstream library (used by `azstream synth`, and through
+ * it by the tests): writing stacks of pre-encoded chunks, and synthetic powder stacks.
  *
  * The writer makes an Eiger-like layout: /entry/data/data (nframes, ny, nx), one frame per
  * chunk, filter 32008 with cd_values (0, 2, elem_size, 0, 2) (bitshuffle 0.2, default
@@ -8,8 +8,8 @@
  * (h5py + hdf5plugin) decode them. The filter is recorded as optional in the pipeline
  * because this libhdf5 has no 32008 filter registered (a mandatory unknown filter cannot
  * be created); readers ignore that flag. */
-#ifndef AZS_IO_SYNTH_H
-#define AZS_IO_SYNTH_H
+#ifndef AZS_TOOLS_SYNTH_H
+#define AZS_TOOLS_SYNTH_H
 
 #include <stdint.h>
 
