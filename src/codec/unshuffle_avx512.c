@@ -2,11 +2,12 @@
  * The scheme is the one of unshuffle_x86.c with 64-byte vectors: four 128-bit lanes,
  * put back in order by a 4x4 lane transpose (vshufi64x2) at the stores.
  *
- * The build machine may lack AVX-512, so tests/codec/test_avx512_emu.c also compiles
- * this file with AZS_EMULATE_AVX512 against plain-C versions of the intrinsics
- * (tests/codec/emu512.h) and checks the logic everywhere; test_unshuffle runs the real
+ * The build machine may lack AVX-512, so tests/codec builds this file a second time, with
+ * AZS_EMULATE_AVX512, against plain-C versions of the intrinsics (tests/codec/emu512.h)
+ * and test_avx512_emu checks the logic everywhere; test_unshuffle runs the real
  * instructions where the CPU has them. */
 #if defined(AZS_EMULATE_AVX512)
+#include "emu512.h" /* tests/codec: the intrinsics and the emu_ prototypes */
 #define T_AVX512
 #define T_GFNI
 #define AZS_U512_NAME(x) emu_##x

@@ -4,8 +4,16 @@
 #ifndef AZS_TESTS_EMU512_H
 #define AZS_TESTS_EMU512_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+/* src/codec/unshuffle_avx512.c built with AZS_EMULATE_AVX512 (object library
+ * azs_unshuffle_avx512_emu) defines these. */
+void emu_azs_unshuffle_avx512(const uint8_t *restrict in, uint8_t *restrict out, size_t n,
+                              size_t elem_size, int stream);
+void emu_azs_unshuffle_avx512gfni(const uint8_t *restrict in, uint8_t *restrict out,
+                                  size_t n, size_t elem_size, int stream);
 
 typedef struct {
     uint8_t b[64];

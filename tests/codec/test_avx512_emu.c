@@ -1,13 +1,14 @@
 /* The AVX-512 unshuffle variants built against plain-C versions of the intrinsics
  * (emu512.h, written from Intel's definitions) and compared with the scalar reference,
  * so that their logic (lane order, shuffles, GFNI matrix, streaming-store alignment) is
- * checked on machines without AVX-512 too. */
-#define AZS_EMULATE_AVX512
-#include "emu512.h"
-#include "../../src/codec/unshuffle_avx512.c"
-
+ * checked on machines without AVX-512 too. The emulated build is the object library
+ * azs_unshuffle_avx512_emu (tests/codec/CMakeLists.txt), linked in. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "codec/bitshuffle.h"
+#include "emu512.h"
 
 int main(void)
 {
