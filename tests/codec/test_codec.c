@@ -10,16 +10,8 @@
 
 #include "azstream/codec.h"
 
-static int fails = 0;
-#define CHECK(cond, ...)                                                                          \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                  \
-            fprintf(stderr, __VA_ARGS__);                                                         \
-            fprintf(stderr, " [%s]\n", azs_last_error());                                         \
-            fails++;                                                                              \
-        }                                                                                         \
-    } while (0)
+#define CHECK_CONTEXT() fprintf(stderr, " [%s]", azs_last_error())
+#include "../common/check.h"
 
 static uint64_t rng = 88172645463325252ull;
 static uint32_t rnd(void)
@@ -211,6 +203,6 @@ int main(void)
         hostile_one(AZS_CODEC_LZ4, s);
     }
     hostile_one(AZS_CODEC_BSLZ4, 3);
-    printf("codec unit tests: %d failures\n", fails);
-    return fails ? 1 : 0;
+    printf("codec unit tests: %d failures\n", failures);
+    return failures ? 1 : 0;
 }

@@ -8,16 +8,8 @@
 
 #include "azstream/geometry.h"
 
-static int failures;
-#define CHECK(cond, ...)                                                                  \
-    do {                                                                                  \
-        if (!(cond)) {                                                                    \
-            failures++;                                                                   \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                   \
-            printf(__VA_ARGS__);                                                          \
-            printf("  [last error: %s]\n", azs_last_error());                            \
-        }                                                                                 \
-    } while (0)
+#define CHECK_CONTEXT() fprintf(stderr, "  [last error: %s]", azs_last_error())
+#include "../common/check.h"
 
 static azs_status parse(const char *text, azs_geometry *g)
 {

@@ -15,19 +15,9 @@
 
 #include "azstream/source.h"
 #include "h5/h5_index.h"
+#include "../common/check.h"
 
-static int failures;
 static char work[2048];
-
-#define CHECK(c, ...)                                                                    \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                              \
-            fprintf(stderr, __VA_ARGS__);                                                \
-            fprintf(stderr, "\n");                                                       \
-            failures++;                                                                  \
-        }                                                                                \
-    } while (0)
 
 static int hole(uint64_t f) { return f % 97 == 5; }          /* never written */
 static int skipped(uint64_t f) { return f % 89 == 7; }       /* filter mask bit 0 */

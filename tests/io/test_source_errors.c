@@ -8,18 +8,10 @@
 #include <string.h>
 
 #include "azstream/source.h"
+#include "../common/check.h"
 #include "../common/slurp.h"
 
-static int failures;
 static char data[2048], work[2048];
-
-#define CHECK(c)                                                                         \
-    do {                                                                                 \
-        if (!(c)) {                                                                      \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);        \
-            failures++;                                                                  \
-        }                                                                                \
-    } while (0)
 
 /* Opening must fail with status `want` and a message containing every needle. */
 static void expect_open_fail(const char *what, const char *file, const char *dset, azs_status want,
@@ -37,7 +29,7 @@ static void expect_open_fail(const char *what, const char *file, const char *dse
     if (s == AZS_OK)
         azs_source_close(src);
     else
-        CHECK(src == NULL);
+        CHECK_EXPR(src == NULL);
     if (n1 && !strstr(msg, n1)) {
         fprintf(stderr, "  %s: message lacks '%s'\n", what, n1);
         failures++;
@@ -78,7 +70,7 @@ static void make_filtered(const char *file, H5Z_filter_t id, size_t ncd, const u
     H5Pset_chunk(dcpl, 3, dims);
     H5Pset_filter(dcpl, id, H5Z_FLAG_OPTIONAL, ncd, cd);
     hid_t d = H5Dcreate2(f, "data", H5T_STD_U16LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    CHECK(d >= 0);
+    CHECK_EXPR(d >= 0);
     unsigned short px[16] = {0};
     hsize_t off[3] = {0, 0, 0};
     if (d >= 0) {
@@ -130,24 +122,24 @@ int main(int argc, char **argv)
 
     /* not HDF5 at all */
     const char *txt = path_in(work, "not_hdf5.h5");
-    CHECK(spill(txt, "hello, not an HDF5 file\n", 24) == 0);
+    CHECK_EXPR(spill(txt, "hello, not an HDF5 file\n", 24) == 0);
     expect_open_fail("not HDF5", txt, NULL, AZS_ERR_FORMAT, "not_hdf5.h5", "not an HDF5");
 
     /* truncated copies: half the file, and all but the last bytes of the chunk */
     size_t n = 0;
     unsigned char *bytes = slurp(eiger, &n);
-    CHECK(bytes != NULL);
+    CHECK_EXPR(bytes != NULL);
     if (bytes) {
         const char *t = path_in(work, "truncated_half.h5");
-        CHECK(spill(t, bytes, n / 2) == 0);
+        CHECK_EXPR(spill(t, bytes, n / 2) == 0);
         expect_open_fail("truncated (half)", t, NULL, AZS_ERR_CORRUPT, "truncated_half.h5", NULL);
         t = path_in(work, "truncated_tail.h5");
-        CHECK(spill(t, bytes, n - 100) == 0);
+        CHECK_EXPR(spill(t, bytes, n - 100) == 0);
         azs_source *src = NULL;
         azs_status s = azs_source_open(t, NULL, &src);
         printf("%-28s -> %s: %s\n", "truncated (tail)", azs_status_str(s), azs_last_error());
-        CHECK(s != AZS_OK);
-        CHECK(strstr(azs_last_error(), "truncated_tail.h5") != NULL);
+        CHECK_EXPR(s != AZS_OK);
+        CHECK_EXPR(strstr(azs_last_error(), "truncated_tail.h5") != NULL);
         azs_source_close(src);
         free(bytes);
     }
@@ -173,41 +165,41 @@ int main(int argc, char **argv)
                                    "eiger2_simread7_2datafiles_4images_bslz4_uint32_data_000001.h5");
     bytes = slurp(e2, &n);
     azs_source *src = NULL;
-    CHECK(azs_source_open(e2, NULL, &src) == AZS_OK);
+    CHECK_EXPR(azs_source_open(e2, NULL, &src) == AZS_OK);
     if (bytes && src) {
         const azs_source_info *in = azs_source_get_info(src);
         unsigned char *raw = malloc(in->max_chunk_bytes);
         size_t rn = 0;
-        CHECK(azs_source_read_raw(src, 1, raw, in->max_chunk_bytes, &rn) == AZS_OK);
+        CHECK_EXPR(azs_source_read_raw(src, 1, raw, in->max_chunk_bytes, &rn) == AZS_OK);
         /* errors of the API itself */
-        CHECK(azs_source_read_raw(src, 1, raw, rn - 1, &rn) == AZS_ERR_CAPACITY);
-        CHECK(azs_source_read_raw(src, 99, raw, in->max_chunk_bytes, &rn) == AZS_ERR_INVALID_ARG);
+        CHECK_EXPR(azs_source_read_raw(src, 1, raw, rn - 1, &rn) == AZS_ERR_CAPACITY);
+        CHECK_EXPR(azs_source_read_raw(src, 99, raw, in->max_chunk_bytes, &rn) == AZS_ERR_INVALID_ARG);
         void *px = malloc(in->frame_bytes);
-        CHECK(azs_source_read_frame(src, 0, px, in->frame_bytes - 1) == AZS_ERR_CAPACITY);
-        CHECK(azs_source_read_raw(src, 1, raw, in->max_chunk_bytes, &rn) == AZS_OK);
+        CHECK_EXPR(azs_source_read_frame(src, 0, px, in->frame_bytes - 1) == AZS_ERR_CAPACITY);
+        CHECK_EXPR(azs_source_read_raw(src, 1, raw, in->max_chunk_bytes, &rn) == AZS_OK);
         azs_source_close(src);
         src = NULL;
         unsigned char *hit = NULL;
         for (size_t i = 0; i + rn <= n && !hit; i++)
             if (!memcmp(bytes + i, raw, rn))
                 hit = bytes + i;
-        CHECK(hit != NULL);
+        CHECK_EXPR(hit != NULL);
         if (hit) {
             /* first LZ4 block length: absurd */
             hit[12] = 0x7f, hit[13] = 0xff, hit[14] = 0xff, hit[15] = 0xff;
             const char *c = path_in(work, "corrupt_chunk.h5");
-            CHECK(spill(c, bytes, n) == 0);
-            CHECK(azs_source_open(c, NULL, &src) == AZS_OK);
+            CHECK_EXPR(spill(c, bytes, n) == 0);
+            CHECK_EXPR(azs_source_open(c, NULL, &src) == AZS_OK);
             if (src) {
-                CHECK(azs_source_read_frame(src, 0, px, in ? 0 : 0) == AZS_ERR_CAPACITY);
+                CHECK_EXPR(azs_source_read_frame(src, 0, px, in ? 0 : 0) == AZS_ERR_CAPACITY);
                 const azs_source_info *ci = azs_source_get_info(src);
                 void *px2 = malloc(ci->frame_bytes);
-                CHECK(azs_source_read_frame(src, 0, px2, ci->frame_bytes) == AZS_OK);
+                CHECK_EXPR(azs_source_read_frame(src, 0, px2, ci->frame_bytes) == AZS_OK);
                 azs_status s = azs_source_read_frame(src, 1, px2, ci->frame_bytes);
                 printf("%-28s -> %s: %s\n", "corrupt chunk", azs_status_str(s), azs_last_error());
-                CHECK(s != AZS_OK);
-                CHECK(strstr(azs_last_error(), "corrupt_chunk.h5") != NULL);
-                CHECK(strstr(azs_last_error(), "frame 1") != NULL);
+                CHECK_EXPR(s != AZS_OK);
+                CHECK_EXPR(strstr(azs_last_error(), "corrupt_chunk.h5") != NULL);
+                CHECK_EXPR(strstr(azs_last_error(), "frame 1") != NULL);
                 free(px2);
                 azs_source_close(src);
             }
