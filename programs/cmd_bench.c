@@ -30,7 +30,7 @@
 #include "bench_host.h"
 #include "cli.h"
 #include "common/alloc.h"
-#include "integrate_setup.h"
+#include "par_options.h"
 #include "layout/layouts.h"
 
 static double now_s(void)
@@ -320,11 +320,9 @@ static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, i
     return 0;
 }
 
-int cmd_bench(int argc, char **argv)
+static int bench_main(azs_settings *S, int argc, char **argv)
 {
     const char *cmd = argv[0];
-    integ_settings S;
-    integ_settings_default(&S);
     const char *stack = NULL, *dataset = NULL, *wlist = NULL;
     int64_t nframes = 200;
     double seconds = 0;
@@ -356,7 +354,7 @@ int cmd_bench(int argc, char **argv)
         int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset") ||
                   !strcmp(n, "layout") || !strcmp(n, "layouts") || !strcmp(n, "device") ||
                   !strcmp(n, "seconds") || !strcmp(n, "repeat") || !strcmp(n, "read");
-        int tv = own ? 1 : integ_option_takes_value(n);
+        int tv = own ? 1 : azs_settings_option_arity(n);
         if (tv < 0)
             return cli_usage_error(cmd, "unknown option '%s'", a);
         const char *v = NULL;
@@ -395,8 +393,8 @@ int cmd_bench(int argc, char **argv)
             if (cli_parse_i64(v, &device) || device < 0 || device > 1024)
                 return cli_usage_error(cmd, "--device: '%s' is not a GPU ordinal", v);
         } else {
-            if (integ_option(&S, cmd, n, v) < 0)
-                return CLI_USAGE;
+            if (azs_settings_set(S, n, v) != AZS_OK)
+                return cli_usage_error(cmd, "%s", azs_last_error());
             user_pol |= !strcmp(n, "polarization");
             user_dummy |= !strcmp(n, "dummy");
         }
@@ -444,19 +442,19 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "azstream %s: %s has no frames\n", cmd, stack);
         return CLI_FAIL;
     }
-    /* W1 defaults (DESIGN §8) unless the user said otherwise. */
-    if (!user_pol) {
-        S.io.has_polarization = 1;
-        S.io.polarization_factor = 0.99;
-    }
+    /* W1 defaults (doc/performance.md) unless the user said otherwise. */
+    if (!user_pol)
+        azs_settings_set(S, "polarization", "0.99");
     if (!user_dummy && info->dtype == AZS_U32) {
-        S.io.has_dummy = 1;
-        S.io.dummy = 4294967295.0;
-        S.io.delta_dummy = 0;
+        azs_settings_set(S, "dummy", "4294967295");
+        azs_settings_set(S, "delta-dummy", "0");
     }
     double tb = now_s();
-    if ((rc = integ_build(&S, cmd, info->ny, info->nx, &it)))
+    if ((st = azs_settings_build(S, info->ny, info->nx, &it)) != AZS_OK) {
+        rc = cli_report(cmd, st, NULL);
         goto out;
+    }
+    const azs_integrate_options *io = azs_settings_integrate_options(S);
     double t_build = now_s() - tb;
     const size_t nbins = azs_integrator_nbins(it);
     size_t mat = azs_integrator_memory(it);
@@ -513,7 +511,7 @@ int cmd_bench(int argc, char **argv)
     }
     azs_frame_result fr = {0};
     fr.intensity = res;
-    fr.sigma = S.io.error_model != AZS_ERRMODEL_NONE ? res + nbins : NULL;
+    fr.sigma = io->error_model != AZS_ERRMODEL_NONE ? res + nbins : NULL;
     int reps = 0;
     double t = now_s();
     while (now_s() - t < 1.0 || reps < npre) {
@@ -549,10 +547,10 @@ int cmd_bench(int argc, char **argv)
            chunk_mean / 1e6, chunk_mean > 0 ? (double)info->frame_bytes / chunk_mean : 0);
     printf("integration: %u%s bins %s, method %s, matrix %.1f MB (built in %.2f s); %d frames per run"
            "%s\n",
-           S.io.npt, S.io.npt_azim ? "" : "", azs_unit_name(S.io.unit), integ_split_name(S.io.split),
+           io->npt, io->npt_azim ? "" : "", azs_unit_name(io->unit), azs_split_name(io->split),
            (double)mat / 1e6, t_build, (int)nframes, seconds > 0 ? " or more (--seconds)" : "");
-    if (S.io.npt_azim)
-        printf("             2D cake: %u azimuthal × %u radial\n", S.io.npt_azim, S.io.npt);
+    if (io->npt_azim)
+        printf("             2D cake: %u azimuthal × %u radial\n", io->npt_azim, io->npt);
     printf("             CPU kernel (intensity only): %s\n", azs_integrator_kernel(it));
     printf("machine: %d cores; per core: decode %.0f frames/s, decode + integrate %.0f (compute "
            "limit %.0f); stream copy %.1f GB/s (%.0f MB/frame → limit %.0f frames/s)\n",
@@ -679,7 +677,7 @@ int cmd_bench(int argc, char **argv)
         par.threads_per_worker = 1;
         double base = 0;
         for (int k = 0; k < nw; k++) {
-            if ((rc = par_bench_row(src, it, stack, dataset, &S, AZS_LAYOUT_PROCS, wl[k], &par,
+            if ((rc = par_bench_row(src, it, stack, dataset, S, AZS_LAYOUT_PROCS, wl[k], &par,
                                     (uint64_t)nframes, &fps)))
                 goto out;
             if (k == 0)
@@ -710,5 +708,15 @@ out:
     free(sizes);
     azs_aligned_free(pix);
     azs_aligned_free(res);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    azs_settings *S = NULL;
+    if (azs_settings_create(&S) != AZS_OK)
+        return cli_report(argv[0], AZS_ERR_NOMEM, "settings");
+    int rc = bench_main(S, argc, argv);
+    azs_settings_destroy(S);
     return rc;
 }

@@ -1,0 +1,135 @@
+/* The job layer: what a user asks for (options, a PONI file, a pyFAI-style JSON config)
+ * → settings → integrator → sources → layout → sink, in a few calls. The command line, a
+ * Python binding and a stream input all go through it, so they read settings the same way
+ * and produce the same files.
+ *
+ *     azs_settings *s;                       azs_settings_create(&s);
+ *     azs_settings_set(s, "poni", "geom.poni");  azs_settings_set(s, "npt", "1000");
+ *     azs_job_options jo;                    azs_job_options_default(&jo);
+ *     jo.inputs = inputs; jo.ninputs = 1;    jo.output = "out.h5";
+ *     azs_job *job;                          azs_job_open(s, &jo, &job);
+ *     azs_job_run(job, NULL, &summary);      azs_job_close(job);
+ *
+ * Like the rest of the library it never prints and never reads the environment: failures
+ * return a status with the detail in azs_last_error(), naming what and where. */
+#ifndef AZSTREAM_JOB_H
+#define AZSTREAM_JOB_H
+
+#include "azstream/integrate.h"
+#include "azstream/layout.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- settings
+ * Geometry + integration options + the files they name (mask, dark, flat). */
+typedef struct azs_settings azs_settings;
+
+azs_status azs_settings_create(azs_settings **out);
+azs_status azs_settings_copy(const azs_settings *s, azs_settings **out);
+void azs_settings_destroy(azs_settings *s);
+
+/* Options by name, as on the command line without the dashes ('-' or '_' alike):
+ *   poni FILE, npt N, npt-azim N, unit U, method M, radial-range A:B, azimuth-range A:B,
+ *   polarization F, polarization-offset RAD, normalization-factor F, mask F, dark F,
+ *   flat F, dummy V, delta-dummy D, error-model M, no-solid-angle (flag), no-gap-mask (flag).
+ * Returns 1 if `name` takes a value, 0 for a flag, -1 if it is not a settings option. */
+int azs_settings_option_arity(const char *name);
+/* Set one option (value NULL for a flag). AZS_ERR_NOT_FOUND for a name that is not a
+ * settings option, AZS_ERR_INVALID_ARG for a bad value (the detail names both). */
+azs_status azs_settings_set(azs_settings *s, const char *name, const char *value);
+/* A geometry given directly (replaces any --poni). */
+azs_status azs_settings_set_geometry(azs_settings *s, const azs_geometry *g);
+
+/* A JSON config file: the option names above (a two-number array for ranges) and pyFAI's
+ * integration-config keys (poni as a file name or an object, nbpt_rad, nbpt_azim,
+ * do_solid_angle, polarization_factor/polarization_offset, do_dummy/val_dummy/delta_dummy,
+ * do_mask/mask_file, do_dark/dark_current, do_flat/flat_field, do_radial_range/
+ * radial_range_min/max, do_azimuthal_range/azimuth_range_min/max, do_poisson,
+ * normalization_factor). azs_settings_load_json takes the text; origin names it in
+ * messages. Values set later (azs_settings_set) override what the config said. */
+azs_status azs_settings_load_config(azs_settings *s, const char *path);
+azs_status azs_settings_load_json(azs_settings *s, const char *text, const char *origin);
+/* Every setting as JSON that azs_settings_load_json reads back to the same settings, bit
+ * for bit (doubles as %.17g). Also the configuration stored in outputs. free() it. */
+char *azs_settings_to_json(const azs_settings *s);
+
+/* Load the geometry (if only a PONI file was named) and the mask / dark / flat files,
+ * check them against frames of ny × nx pixels, build the integrator. */
+azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_integrator **out);
+/* The geometry: valid once a geometry was given or azs_settings_build loaded the PONI. */
+const azs_geometry *azs_settings_geometry(const azs_settings *s);
+/* The integration options (mask/dark/flat pointers are NULL here: see the paths). */
+const azs_integrate_options *azs_settings_integrate_options(const azs_settings *s);
+/* The PONI file named ("" if none or if the geometry was given inline). */
+const char *azs_settings_poni_path(const azs_settings *s);
+/* "no", "bbox", "full" / "none", "poisson", "azimuthal". */
+const char *azs_split_name(azs_split s);
+const char *azs_error_model_name(azs_error_model m);
+
+/* ---------------------------------------------------------------- jobs
+ * One or more input stacks integrated, one after the other, into one output: rows are
+ * concatenated; the frame number recorded for input k counts on from the frames of
+ * inputs 0..k-1; the frame range applies to each input. */
+typedef struct azs_job_options {
+    const char *const *inputs;   /* stacks (HDF5 files, Eiger masters, VDS) */
+    int ninputs;
+    const char *dataset;         /* NULL: /entry/data/data (see azs_source_open) */
+    int64_t first_frame;         /* of each input; default 0 */
+    int64_t end_frame;           /* exclusive; -1 (default) = to the input's last frame */
+    const char *output;          /* .h5/.nxs or .dat/.xy; NULL: the caller's sink (azs_job_run) */
+    const char *program;         /* recorded in the output; default "azstream" */
+    const char *version;         /* default azs_job_version() */
+    /* How to run: layout, workers, feed, skip_bad, cancel, notice, procs/mpi fields (its
+     * frame range and progress are set by the job). Layout mpi: every rank opens the same
+     * job; MPI is initialised by azs_job_open (azs_mpi_finalize is the caller's, at exit);
+     * rank 0 writes the output. */
+    azs_run_options run;
+    /* Layout procs: an executable whose sub-command `worker` calls azs_job_worker_main
+     * (the azstream command is one). Required for AZS_LAYOUT_PROCS. */
+    const char *worker_exe;
+    /* Progress over all inputs, from the writer thread now and then; may be NULL. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+} azs_job_options;
+
+void azs_job_options_default(azs_job_options *o);
+const char *azs_job_version(void);
+
+typedef struct azs_job azs_job;
+
+/* Opens every input (a missing file or a shape that differs between inputs fails here,
+ * before any work), builds the integrator from s (s is copied), opens the output. */
+azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job **out);
+/* Frames the job will integrate over all inputs, and its integrator (bins, centres). */
+uint64_t azs_job_total_frames(const azs_job *j);
+const azs_integrator *azs_job_integrator(const azs_job *j);
+/* The settings in use (geometry loaded). */
+const azs_settings *azs_job_settings(const azs_job *j);
+/* Integrate. sink NULL: into o->output. On failure the output (or sink) keeps every frame
+ * before the failing one and the detail names the input; the summary counts what was done.
+ * The output is closed (flushed, valid) here, whatever happened. */
+typedef struct azs_job_summary {
+    uint64_t frames_done, frames_bad;
+    double seconds;
+    int failed_input;            /* index of the input that failed, -1 if none */
+} azs_job_summary;
+azs_status azs_job_run(azs_job *j, const azs_sink_ops *sink, azs_job_summary *sum);
+void azs_job_close(azs_job *j);
+
+/* The worker side of layout procs, for the `worker` sub-command of worker_exe: parses the
+ * arguments azs_job_open gave it (argv[0] is the sub-command), opens the stack, builds the
+ * same integrator and serves the parent on AZS_PROCS_WORKER_FD. hooks may be NULL. */
+azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *hooks);
+/* The command that starts one such worker, for callers of azs_run with layout procs
+ * (azs_run_options.worker_argv): written into argv[AZS_WORKER_ARGV_MAX], which it returns;
+ * settings_json from azs_settings_to_json. The strings are not copied. */
+#define AZS_WORKER_ARGV_MAX 10
+const char *const *azs_job_worker_argv(const char **argv, const char *exe, const char *input,
+                                       const char *dataset, const char *settings_json);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,348 @@
+/* Jobs: inputs opened and checked, the integrator built once, the output opened, then each
+ * input run through azs_run with its frames numbered after the earlier inputs'. Layout mpi:
+ * every rank holds the same job, rank 0 alone writes; layout procs: the workers are told
+ * the settings as JSON (azs_settings_to_json reads back bit for bit), so they build the
+ * parent's integrator exactly. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "azstream/sink.h"
+#include "common/error.h"
+#include "settings_internal.h"
+
+#ifndef AZS_VERSION
+#define AZS_VERSION "0"
+#endif
+
+struct azs_job {
+    azs_settings *s;
+    azs_job_options o;
+    int n;
+    azs_source **src;
+    uint64_t *first, *end; /* per input, end exclusive */
+    uint64_t total;
+    azs_integrator *it;
+    azs_sink *sink;
+    int mpi_on, mpi_rank;
+    char *settings_json; /* for procs workers */
+    const char *worker_argv[AZS_WORKER_ARGV_MAX];
+};
+
+void azs_job_options_default(azs_job_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->end_frame = -1;
+    o->program = "azstream";
+    o->version = AZS_VERSION;
+    azs_run_options_default(&o->run);
+}
+
+const char *azs_job_version(void) { return AZS_VERSION; }
+
+uint64_t azs_job_total_frames(const azs_job *j) { return j ? j->total : 0; }
+const azs_integrator *azs_job_integrator(const azs_job *j) { return j ? j->it : NULL; }
+const azs_settings *azs_job_settings(const azs_job *j) { return j ? j->s : NULL; }
+
+static const char *layout_name(azs_layout l)
+{
+    static const char *const n[] = {"serial", "threads", "procs", "gpu", "mpi"};
+    return (unsigned)l < 5 ? n[l] : "?";
+}
+
+/* The configuration stored in the output: the settings, and what ran them. */
+static char *stored_config(const azs_job *j)
+{
+    char *text = azs_settings_to_json(j->s);
+    cJSON *r = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!r)
+        return NULL;
+    cJSON *in = cJSON_AddArrayToObject(r, "inputs");
+    for (int k = 0; in && k < j->n; k++)
+        cJSON_AddItemToArray(in, cJSON_CreateString(j->o.inputs[k]));
+    cJSON_AddStringToObject(r, "layout", layout_name(j->o.run.layout));
+    cJSON_AddNumberToObject(r, "workers", j->o.run.workers);
+    text = cJSON_Print(r);
+    cJSON_Delete(r);
+    return text;
+}
+
+/* '#' lines of a text output, pyFAI-like. */
+static void text_header(const azs_settings *s, char *buf, size_t cap)
+{
+    const azs_geometry *g = &s->geom;
+    const azs_integrate_options *io = &s->io;
+    snprintf(buf, cap,
+             "# poni: %s\n# detector: %s  dist %.6g m  poni1 %.6g m  poni2 %.6g m  rot %.6g %.6g %.6g rad  "
+             "wavelength %.6g m\n# method: %s  solid angle: %s  polarization: %s  error model: %s\n",
+             s->geom_inline ? "(from config)" : s->poni_path, g->det.name, g->dist, g->poni1, g->poni2, g->rot1,
+             g->rot2, g->rot3, g->wavelength, azs_split_name(io->split), io->solid_angle ? "yes" : "no",
+             io->has_polarization ? "yes" : "no", azs_error_model_name(io->error_model));
+}
+
+static azs_status open_inputs(azs_job *j)
+{
+    const azs_job_options *o = &j->o;
+    uint32_t ny = 0, nx = 0;
+    for (int k = 0; k < j->n; k++) {
+        azs_status st = azs_source_open(o->inputs[k], o->dataset, &j->src[k]);
+        if (st != AZS_OK)
+            return azs_fail_context(st, "%s: ", o->inputs[k]);
+        const azs_source_info *in = azs_source_get_info(j->src[k]);
+        if (k == 0) {
+            ny = in->ny;
+            nx = in->nx;
+        } else if (in->ny != ny || in->nx != nx) {
+            return azs_fail(AZS_ERR_FORMAT, "%s has %ux%u frames, %s has %ux%u: one output needs one shape",
+                            o->inputs[k], in->ny, in->nx, o->inputs[0], ny, nx);
+        }
+        uint64_t a = o->first_frame > 0 ? (uint64_t)o->first_frame : 0;
+        uint64_t b = o->end_frame >= 0 ? (uint64_t)o->end_frame : in->nframes;
+        if (b > in->nframes)
+            b = in->nframes;
+        if (a >= b && in->nframes > 0)
+            return azs_fail(AZS_ERR_INVALID_ARG, "%s: the frame range selects nothing (the file has %llu frames)",
+                            o->inputs[k], (unsigned long long)in->nframes);
+        j->first[k] = a;
+        j->end[k] = b;
+        if (a < b)
+            j->total += b - a;
+    }
+    return AZS_OK;
+}
+
+static azs_status open_output(azs_job *j)
+{
+    char *cfg = stored_config(j);
+    char header[6144];
+    text_header(j->s, header, sizeof header);
+    const azs_integrate_options *io = azs_integrator_options(j->it);
+    azs_sink_config sc;
+    memset(&sc, 0, sizeof sc);
+    sc.npt = io->npt;
+    sc.npt_azim = io->npt_azim;
+    sc.radial = azs_integrator_radial(j->it);
+    sc.azimuthal = azs_integrator_azimuthal(j->it);
+    sc.unit = azs_unit_name(io->unit);
+    sc.with_errors = io->error_model != AZS_ERRMODEL_NONE;
+    sc.frames_hint = j->total;
+    sc.program = j->o.program ? j->o.program : "azstream";
+    sc.version = j->o.version ? j->o.version : AZS_VERSION;
+    sc.config_json = cfg;
+    sc.header_text = header;
+    azs_status st = cfg ? azs_sink_open(j->o.output, &sc, &j->sink)
+                        : azs_fail(AZS_ERR_NOMEM, "the configuration as JSON");
+    free(cfg);
+    return st;
+}
+
+azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job **out)
+{
+    if (!s || !o || !out)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_job_open: NULL argument");
+    *out = NULL;
+    if (o->ninputs <= 0 || !o->inputs)
+        return azs_fail(AZS_ERR_INVALID_ARG, "no input");
+    if (o->run.layout == AZS_LAYOUT_PROCS && !o->worker_exe)
+        return azs_fail(AZS_ERR_INVALID_ARG, "layout procs needs worker_exe (an executable with the "
+                                             "`worker` sub-command)");
+    azs_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return azs_fail(AZS_ERR_NOMEM, "job");
+    j->o = *o;
+    j->n = o->ninputs;
+    azs_status st = azs_settings_copy(s, &j->s);
+    if (st == AZS_OK && o->run.layout == AZS_LAYOUT_MPI) {
+        st = azs_mpi_init(NULL, NULL, &j->mpi_rank, NULL);
+        j->mpi_on = st == AZS_OK;
+    }
+    if (st == AZS_OK) {
+        j->src = calloc((size_t)j->n, sizeof *j->src);
+        j->first = calloc((size_t)j->n, sizeof *j->first);
+        j->end = calloc((size_t)j->n, sizeof *j->end);
+        if (!j->src || !j->first || !j->end)
+            st = azs_fail(AZS_ERR_NOMEM, "job: %d inputs", j->n);
+    }
+    if (st == AZS_OK)
+        st = open_inputs(j);
+    if (st == AZS_OK) {
+        const azs_source_info *in = azs_source_get_info(j->src[0]);
+        st = azs_settings_build(j->s, in->ny, in->nx, &j->it);
+    }
+    if (st == AZS_OK && o->run.layout == AZS_LAYOUT_PROCS && !(j->settings_json = azs_settings_to_json(j->s)))
+        st = azs_fail(AZS_ERR_NOMEM, "the settings as JSON");
+    if (st == AZS_OK && o->output && j->mpi_rank == 0)
+        st = open_output(j);
+    /* No rank may start unless every rank is ready (collective: each rank gets here once). */
+    if (j->mpi_on && !azs_mpi_all_ok(st == AZS_OK) && st == AZS_OK)
+        st = azs_fail(AZS_ERR_MPI, "another MPI rank could not open the job");
+    if (st != AZS_OK) {
+        azs_job_close(j);
+        return st;
+    }
+    *out = j;
+    return AZS_OK;
+}
+
+/* Sink adaptor: renumbers frames of input k after the earlier inputs. */
+typedef struct offset_sink {
+    const azs_sink_ops *inner;
+    uint64_t offset;
+} offset_sink;
+
+static azs_status offset_write(void *ctx, uint64_t frame, const double *i, const double *s, azs_status fs)
+{
+    offset_sink *o = ctx;
+    return o->inner->write(o->inner->ctx, o->offset + frame, i, s, fs);
+}
+
+/* Ranks other than 0 never deliver to a sink (layout mpi sends their rows to rank 0). */
+static azs_status nonroot_write(void *ctx, uint64_t frame, const double *i, const double *s, azs_status fs)
+{
+    (void)ctx, (void)frame, (void)i, (void)s, (void)fs;
+    return azs_fail(AZS_ERR_INTERNAL, "layout mpi delivered a row to a rank other than 0");
+}
+
+typedef struct job_progress {
+    const azs_job *j;
+    uint64_t before;
+} job_progress;
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    (void)total;
+    job_progress *p = ctx;
+    p->j->o.progress(p->j->o.progress_ctx, p->before + done, p->j->total);
+}
+
+const char *const *azs_job_worker_argv(const char **argv, const char *exe, const char *input,
+                                       const char *dataset, const char *settings_json)
+{
+    int n = 0;
+    argv[n++] = exe;
+    argv[n++] = "worker";
+    argv[n++] = "--input";
+    argv[n++] = input;
+    if (dataset) {
+        argv[n++] = "--dataset";
+        argv[n++] = dataset;
+    }
+    argv[n++] = "--settings";
+    argv[n++] = settings_json;
+    argv[n] = NULL;
+    return argv;
+}
+
+azs_status azs_job_run(azs_job *j, const azs_sink_ops *user_sink, azs_job_summary *sum)
+{
+    azs_job_summary local;
+    if (!sum)
+        sum = &local;
+    memset(sum, 0, sizeof *sum);
+    sum->failed_input = -1;
+    if (!j)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_job_run: NULL job");
+    azs_sink_ops file_ops, root_ops = {NULL, nonroot_write};
+    const azs_sink_ops *target = user_sink;
+    if (!target && j->sink) {
+        file_ops = azs_sink_as_ops(j->sink);
+        target = &file_ops;
+    }
+    if (j->mpi_rank != 0)
+        target = &root_ops;
+    azs_status st = target ? AZS_OK : azs_fail(AZS_ERR_INVALID_ARG, "azs_job_run: no output and no sink");
+    job_progress prog = {j, 0};
+    uint64_t offset = 0;
+    for (int k = 0; k < j->n && st == AZS_OK; k++) {
+        const azs_source_info *in = azs_source_get_info(j->src[k]);
+        if (j->first[k] < j->end[k]) {
+            azs_run_options o = j->o.run;
+            o.first_frame = j->first[k];
+            o.end_frame = j->end[k];
+            o.progress = j->o.progress ? on_progress : NULL;
+            o.progress_ctx = &prog;
+            if (o.layout == AZS_LAYOUT_PROCS) {
+                o.worker_argv = azs_job_worker_argv(j->worker_argv, j->o.worker_exe, j->o.inputs[k],
+                                                    j->o.dataset, j->settings_json);
+            }
+            offset_sink os = {target, offset};
+            azs_sink_ops ops = {&os, offset_write};
+            azs_run_summary rs;
+            st = azs_run(j->src[k], j->it, &o, &ops, &rs);
+            if (j->mpi_on && !azs_mpi_all_ok(st == AZS_OK) && st == AZS_OK) /* ranks stop together */
+                st = azs_fail(AZS_ERR_MPI, "another MPI rank failed");
+            sum->frames_done += rs.frames_done;
+            sum->frames_bad += rs.frames_bad;
+            sum->seconds += rs.seconds;
+            prog.before += rs.frames_done;
+            if (st != AZS_OK) {
+                sum->failed_input = k;
+                azs_fail_context(st, "%s: ", j->o.inputs[k]);
+            }
+        }
+        offset += in->nframes;
+    }
+    if (j->sink) {
+        azs_status cs = azs_sink_close(j->sink);
+        j->sink = NULL;
+        if (cs != AZS_OK && st == AZS_OK)
+            st = azs_fail_context(cs, "%s: ", j->o.output);
+    }
+    return st;
+}
+
+void azs_job_close(azs_job *j)
+{
+    if (!j)
+        return;
+    azs_sink_close(j->sink);
+    for (int k = 0; j->src && k < j->n; k++)
+        azs_source_close(j->src[k]);
+    azs_integrator_destroy(j->it);
+    azs_settings_destroy(j->s);
+    free(j->settings_json);
+    free(j->src);
+    free(j->first);
+    free(j->end);
+    free(j);
+}
+
+azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *hooks)
+{
+    const char *input = NULL, *dataset = NULL, *settings = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--input") && v)
+            input = argv[++i];
+        else if (!strcmp(a, "--dataset") && v)
+            dataset = argv[++i];
+        else if (!strcmp(a, "--settings") && v)
+            settings = argv[++i];
+        else
+            return azs_fail(AZS_ERR_INVALID_ARG, "worker: unexpected argument '%s' (this command is started "
+                                                 "by layout procs)", a);
+    }
+    if (!input || !settings)
+        return azs_fail(AZS_ERR_INVALID_ARG, "worker: --input and --settings are required (this command is "
+                                             "started by layout procs)");
+    azs_settings *s = NULL;
+    azs_source *src = NULL;
+    azs_integrator *it = NULL;
+    azs_status st = azs_settings_create(&s);
+    if (st == AZS_OK)
+        st = azs_settings_load_json(s, settings, "worker settings");
+    if (st == AZS_OK && (st = azs_source_open(input, dataset, &src)) != AZS_OK)
+        azs_fail_context(st, "%s: ", input);
+    if (st == AZS_OK) {
+        const azs_source_info *in = azs_source_get_info(src);
+        st = azs_settings_build(s, in->ny, in->nx, &it);
+    }
+    if (st == AZS_OK)
+        st = azs_procs_worker_serve(AZS_PROCS_WORKER_FD, src, it, hooks);
+    azs_integrator_destroy(it);
+    azs_source_close(src);
+    azs_settings_destroy(s);
+    return st;
+}

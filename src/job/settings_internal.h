@@ -1,0 +1,22 @@
+/* Internal: the settings object shared by the job layer's files. */
+#ifndef AZS_JOB_SETTINGS_INTERNAL_H
+#define AZS_JOB_SETTINGS_INTERNAL_H
+
+#include "azstream/job.h"
+
+#define AZS_PATH_MAX 4096
+
+struct azs_settings {
+    char poni_path[AZS_PATH_MAX]; /* PONI file named ("" if none) */
+    int geom_inline;              /* geometry given inline (config object, set_geometry) */
+    int geom_loaded;              /* geom holds the PONI file's geometry (after build) */
+    azs_geometry geom;
+    azs_integrate_options io;     /* mask/dark/flat pointers stay NULL: files below */
+    char mask[AZS_PATH_MAX], dark[AZS_PATH_MAX], flat[AZS_PATH_MAX];
+};
+
+/* The geometry object of a config ("poni": {...}, or the config's top level). */
+struct cJSON;
+azs_status azs_settings_json_geometry(azs_settings *s, const char *origin, const struct cJSON *p);
+
+#endif
