@@ -1,11 +1,28 @@
-/* Execution layouts (DESIGN §2): the same integration of a stack, run serially, on a
+/* Execution layouts (doc/design.md "layouts"): the same integration of a stack, run serially, on a
  * thread pool, on worker processes, on a GPU or across MPI ranks. Every layout delivers
- * results to the sink in frame order; CPU layouts give bit-identical numbers. */
+ * results to the sink in frame order; CPU layouts give bit-identical numbers.
+ *
+ * Bad frames: one policy for every layout (src/layout/frame_feed.c), so every layout
+ * writes the same rows and the same frame_status for the same input.
+ * - A frame whose chunk has no raw bytes (never written: the fill value; stored with its
+ *   filter skipped) is read decoded through the source and integrated like any other;
+ *   the GPU layout integrates such frames, and any frame its device path cannot take, on
+ *   the host, with the CPU engine.
+ * - A chunk that does not decode gets one status, whichever decoder found it:
+ *     AZS_ERR_SIZE_MISMATCH  its header (uncompressed: its length) announces a size other
+ *                            than the frame's;
+ *     AZS_ERR_TRUNCATED      it ends before its block lengths say it should (also a file
+ *                            that ends inside the frame);
+ *     AZS_ERR_CORRUPT        anything else wrong in it (a bad LZ4 block, a bad header
+ *                            field, a block that decodes to the wrong size).
+ * - skip_bad skips exactly these three: the frame's row is NaN, its frame_status the
+ *   status, and the run goes on. Every other failure stops the run at that frame, skip_bad
+ *   or not: I/O errors of the disk (AZS_ERR_IO), out of memory, a GPU error, Ctrl-C ...;
+ *   the sink has then received every frame before it. */
 #ifndef AZSTREAM_LAYOUT_H
 #define AZSTREAM_LAYOUT_H
 
-#include <stdatomic.h>
-
+#include "azstream/frame_sink.h"
 #include "azstream/integrate.h"
 #include "azstream/source.h"
 
@@ -20,16 +37,6 @@ typedef enum azs_layout {
     AZS_LAYOUT_GPU,        /* layout 3: compressed chunks in, profiles out */
     AZS_LAYOUT_MPI         /* ranks, each running threads or gpu inside */
 } azs_layout;
-
-/* Called once per frame, in increasing frame order, from one thread at a time.
- * intensity/sigma have azs_integrator_nbins() values; sigma is NULL without an error
- * model. A bad frame skipped with skip_bad arrives with frame_status != AZS_OK and
- * intensity/sigma filled with NaN. A non-OK return stops the run. */
-typedef struct azs_sink_ops {
-    void *ctx;
-    azs_status (*write)(void *ctx, uint64_t frame, const double *intensity, const double *sigma,
-                        azs_status frame_status);
-} azs_sink_ops;
 
 /* How layout 1 gets its raw chunks. A reader thread reads in frame order, ahead of the
  * workers; but it needs a core of its own: when the workers already take every core, it
@@ -53,7 +60,10 @@ typedef struct azs_run_options {
     int skip_bad;              /* 0 (default): a corrupt frame stops the run */
     int device;                /* GPU ordinal for AZS_LAYOUT_GPU */
     azs_feed feed;             /* layout threads (also inside procs / mpi): see azs_feed */
-    atomic_int *cancel;        /* set non-zero (e.g. from a signal handler) to stop; may be NULL */
+    /* Set non-zero to stop, with azs_cancel_request (async-signal-safe: a signal handler
+     * may call it); may be NULL. A plain int so that this header needs no <stdatomic.h>
+     * (C++ includes it too); the library reads it atomically. */
+    volatile int *cancel;
     /* Optional progress, called from the writer thread now and then. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
@@ -82,9 +92,35 @@ typedef struct azs_run_options {
      * its frames were re-assigned ...). One line, no newline. */
     void (*notice)(void *ctx, const char *msg);
     void *notice_ctx;
+
+    /* ---- tuning, for measurements (0 = the default, measured best) ---- */
+    /* threads: frames a worker integrates together, 1..AZS_BATCH_MAX (0: AZS_BATCH_MAX
+     * when only the intensity is wanted; 1 turns batches off) */
+    int cpu_batch;
+    /* gpu: frames per batch (0: 32, at most 1024), batch slots (0: 4, 2..8) and batches on
+     * the device at once (0: 2, 1..slots - 1) */
+    uint32_t gpu_batch, gpu_slots, gpu_lag;
 } azs_run_options;
 
 void azs_run_options_default(azs_run_options *o);
+
+/* Set *flag (azs_run_options.cancel) atomically; safe in a signal handler. */
+void azs_cancel_request(volatile int *flag);
+
+/* Layout gpu: where the time went (what the CLI prints for a trace), and the settings run. */
+typedef struct azs_gpu_trace {
+    uint32_t batch, slots, lag; /* frames per batch, slots, batches on the device */
+    int readers;                /* reader threads */
+    uint64_t batches;           /* batches delivered */
+    uint64_t host_frames;       /* frames integrated on the host: no raw bytes, or not
+                                 * decodable on the device (bad ones included) */
+    double read_wait;           /* seconds the main thread waited for the readers */
+    double gpu_wait;            /* ... for the device */
+    double submit, sink;        /* ... submitting batches, in the sink */
+    double host;                /* ... integrating frames on the host */
+    double device;              /* device time of the batches (upload to download) */
+    double teardown;            /* after the last frame */
+} azs_gpu_trace;
 
 typedef struct azs_run_summary {
     uint64_t frames_done;      /* frames delivered to the sink (bad ones included) */
@@ -97,6 +133,8 @@ typedef struct azs_run_summary {
     int self_read;             /* threads: 1 if the workers read their own chunks */
     int mapped;                /* threads: 1 if they map them (AZS_FEED_MAP, or auto on the
                                 * pread path) */
+    int cpu_batch;             /* threads: frames integrated together (as run) */
+    azs_gpu_trace gpu;         /* layout gpu only */
 } azs_run_summary;
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On

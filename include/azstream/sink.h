@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "azstream/layout.h"
+#include "azstream/frame_sink.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,4 +1,4 @@
-/* Layout 3 (DESIGN §2): compressed chunks in, profiles out, on one GPU.
+/* Layout 3 (doc/design.md "layouts"): compressed chunks in, profiles out, on one GPU.
  *
  * Pipeline, with S batch slots of B frames (azstream/gpu.h):
  *   reader threads  pread raw chunks straight into a slot's pinned buffer and plan each
@@ -12,29 +12,29 @@
  * being read. Defaults (32 frames, 4 slots, lag 2) come from the sweep in doc/gpu-notes.md:
  * with them the readers (pread from the page cache) are the limit, not the GPU.
  *
- * Bad frames: errors found while reading/planning (truncated chunk, bad header) or on the
- * GPU (bad LZ4 block) are per-frame statuses. Codec errors follow skip_bad like the CPU
- * layouts (stop at the first bad frame with its index, or deliver NaN and go on); other
- * errors (I/O, unsupported block layout) stop the run. */
-#include <math.h>
+ * Frames the device path does not take go through the host: a frame without raw bytes
+ * (never written, filter skipped), a read or plan error, a block layout the GPU decoder
+ * does not handle, a frame the device found bad. The main thread integrates them at
+ * delivery with the frame feed, as layout 0 does (azs_feed_frame: read, decode, CPU engine,
+ * OpenMP inside), so their rows, statuses and messages are the CPU layouts' by
+ * construction; azs_feed_admit then skips or stops as everywhere. They are rare (or the
+ * source suits no GPU), so this costs nothing in the common case.
+ *
+ * Frames per batch, slots and lag: azs_run_options.gpu_* (0 = the defaults, from the
+ * measurements in doc/gpu-notes.md); where the main thread waited: azs_run_summary.gpu. */
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "azstream/gpu.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/cpu.h"
 #include "common/error.h"
+#include "frame_feed.h"
+#include "layout_util.h"
 #include "layouts.h"
 
-/* Frames per batch and batches in flight. Defaults from the measurements in
- * doc/gpu-notes.md; AZS_GPU_BATCH / AZS_GPU_SLOTS override them (for measuring), and
- * AZS_GPU_TRACE=1 prints where the main thread waited (readers or GPU) at the end. */
-#define GPU_BATCH 32
-#define GPU_SLOTS 4
-#define GPU_LAG 2
-#define MAX_SLOTS 8
 #define MAX_READERS 32
 
 typedef struct gslot {
@@ -45,9 +45,7 @@ typedef struct gslot {
     size_t *sizes;         /* [B] chunk bytes */
     size_t *nitems;        /* [B] items planned for frame i (at items + i * max_items) */
     uint32_t *maxblock;    /* [B] */
-    int32_t *status;       /* [B] */
-    uint32_t first_bad;    /* lowest frame index with a read/plan error (UINT32_MAX: none) */
-    char msg[256];         /* its detail message */
+    int32_t *status;       /* [B] AZS_OK, or why the frame goes through the host */
 } gslot;
 
 typedef struct gctx {
@@ -56,7 +54,7 @@ typedef struct gctx {
     azs_gpu_engine *e;
     size_t max_items, frame_bytes;
     uint32_t B, S;
-    gslot slots[MAX_SLOTS];
+    gslot slots[AZS_GPU_SLOTS_MAX];
     pthread_mutex_t mu;
     pthread_cond_t work, ready;
     int stop;
@@ -100,11 +98,7 @@ static void *reader_main(void *arg)
         sl->sizes[i] = st == AZS_OK ? size : 0;
         sl->nitems[i] = st == AZS_OK ? ni : 0;
         sl->maxblock[i] = mb;
-        sl->status[i] = (int32_t)st;
-        if (st != AZS_OK && i < sl->first_bad) {
-            sl->first_bad = i;
-            snprintf(sl->msg, sizeof sl->msg, "%s", azs_last_error());
-        }
+        sl->status[i] = (int32_t)st; /* not OK: the host takes it, and reports it */
         if (++sl->done == sl->nframes) {
             sl->state = 2;
             pthread_cond_broadcast(&g->ready);
@@ -114,25 +108,45 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-static uint32_t env_u32(const char *name, uint32_t def, uint32_t lo, uint32_t hi)
+/* The host path for frames the device did not integrate (frame_feed.h), its buffers made
+ * on first need. */
+typedef struct host_path {
+    azs_workspace *ws;
+    void *raw, *pixels;
+    double *row; /* intensity, then sigma */
+} host_path;
+
+static azs_status host_frame(host_path *h, azs_source *src, const azs_integrator *it,
+                             uint64_t frame, size_t nbins, int has_sigma)
 {
-    const char *v = getenv(name);
-    if (!v || !*v) return def;
-    char *e;
-    unsigned long x = strtoul(v, &e, 10);
-    return (*e || x < lo || x > hi) ? def : (uint32_t)x;
+    const azs_source_info *info = azs_source_get_info(src);
+    if (!h->row) {
+        h->raw = azs_aligned_alloc(info->max_chunk_bytes ? info->max_chunk_bytes : 1);
+        h->pixels = azs_aligned_alloc(info->frame_bytes ? info->frame_bytes : 1);
+        h->row = azs_aligned_alloc(2 * nbins * sizeof(double) + 64);
+        if (!h->raw || !h->pixels || !h->row) {
+            azs_aligned_free(h->row);
+            h->row = NULL;
+            return azs_fail(AZS_ERR_NOMEM, "layout gpu: host buffers for one frame");
+        }
+    }
+    if (!h->ws) {
+        azs_status s = azs_workspace_create(it, &h->ws);
+        if (s != AZS_OK)
+            return s;
+    }
+    azs_frame_result fr = {0};
+    fr.intensity = h->row;
+    fr.sigma = has_sigma ? h->row + nbins : NULL;
+    return azs_feed_frame(src, it, h->ws, frame, h->raw, info->max_chunk_bytes, h->pixels, 1, &fr);
 }
 
-static int is_frame_error(azs_status s)
+static void host_free(host_path *h)
 {
-    return s == AZS_ERR_CORRUPT || s == AZS_ERR_TRUNCATED || s == AZS_ERR_SIZE_MISMATCH;
-}
-
-static double wall_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    azs_workspace_destroy(h->ws);
+    azs_aligned_free(h->raw);
+    azs_aligned_free(h->pixels);
+    azs_aligned_free(h->row);
 }
 
 /* Hand slot s to the readers for batch b (caller holds the mutex). */
@@ -144,8 +158,6 @@ static void post_read(gctx *g, uint32_t s, uint64_t b, uint64_t first, uint64_t 
     uint64_t left = end - sl->first;
     sl->nframes = (uint32_t)(left < g->B ? left : g->B);
     sl->next = sl->done = 0;
-    sl->first_bad = UINT32_MAX;
-    sl->msg[0] = 0;
     sl->state = 1;
     pthread_cond_broadcast(&g->work);
 }
@@ -169,15 +181,12 @@ void azs_gpu_config_for(azs_gpu_config *c, const azs_source_info *info,
     c->error_model = io->error_model;
 }
 
-azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                       const azs_sink_ops *sink, azs_run_summary *sum)
+static azs_status validate_gpu(const azs_source_info *info, const azs_run_options *o)
 {
-    const double t0 = wall_now();
-    memset(sum, 0, sizeof *sum);
+    (void)o;
     if (azs_gpu_available() == 0)
         return azs_fail(AZS_ERR_NO_DEVICE,
                         "layout gpu: no CUDA device visible (or azstream built without CUDA)");
-    const azs_source_info *info = azs_source_get_info(src);
     if (info->read_path == AZS_READ_FILTERED)
         return azs_fail(AZS_ERR_UNSUPPORTED,
                         "layout gpu: this dataset gives no raw chunks (filtered read path); "
@@ -185,26 +194,34 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
     if (info->codec != AZS_CODEC_BSLZ4 && info->codec != AZS_CODEC_LZ4 &&
         info->codec != AZS_CODEC_NONE)
         return azs_fail(AZS_ERR_UNSUPPORTED, "layout gpu: codec %d", (int)info->codec);
+    return AZS_OK;
+}
+
+static azs_status run_gpu(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                          const azs_sink_ops *sink, azs_run_summary *sum)
+{
+    const double t0 = azs_now_seconds();
+    const azs_source_info *info = azs_source_get_info(src);
     azs_csr_view csr;
     azs_status st = azs_integrator_csr(it, &csr);
     if (st != AZS_OK)
         return st;
     const uint64_t first = o->first_frame, end = o->end_frame;
-    if (end <= first)
-        return AZS_OK;
+    azs_gpu_trace *tr = &sum->gpu;
+    host_path host = {0};
+    const int has_sigma = azs_layout_has_sigma(it);
 
     gctx g;
     memset(&g, 0, sizeof g);
     g.src = src;
     g.info = info;
-    g.B = env_u32("AZS_GPU_BATCH", GPU_BATCH, 1, 1024);
-    g.S = env_u32("AZS_GPU_SLOTS", GPU_SLOTS, 2, MAX_SLOTS);
-    const int trace = getenv("AZS_GPU_TRACE") != NULL;
-    double t_read_wait = 0, t_gpu_wait = 0, t_sink = 0, t_submit = 0, t_device = 0;
+    g.B = o->gpu_batch ? o->gpu_batch : AZS_GPU_BATCH_DEFAULT;
+    g.S = o->gpu_slots ? o->gpu_slots : AZS_GPU_SLOTS_DEFAULT;
+    /* Batches on the GPU at once: submit b, then deliver b - lag. */
+    const uint32_t lag = o->gpu_lag ? o->gpu_lag
+                                    : (AZS_GPU_LAG_DEFAULT < g.S ? AZS_GPU_LAG_DEFAULT : g.S - 1);
     int nreaders = 0;
-    uint32_t lag = 1;
     double t_end = 0;
-    uint64_t delivered = 0; /* batches delivered */
     g.frame_bytes = info->frame_bytes;
     g.max_items = azs_gpu_max_items_per_frame(info->codec, info->elem_size, info->frame_bytes);
     azs_gpu_config c;
@@ -213,8 +230,7 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
     if (st != AZS_OK)
         return st;
     const size_t nbins = csr.nbins;
-    double *nan_row = malloc(nbins * sizeof(double));
-    int alloc_ok = nan_row != NULL;
+    int alloc_ok = 1;
     for (uint32_t s = 0; s < g.S && alloc_ok; s++) {
         gslot *sl = &g.slots[s];
         sl->sizes = calloc(g.B, sizeof *sl->sizes);
@@ -227,15 +243,13 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
         st = azs_fail(AZS_ERR_NOMEM, "layout gpu: bookkeeping");
         goto out_free;
     }
-    for (size_t b = 0; b < nbins; b++)
-        nan_row[b] = NAN;
 
     pthread_mutex_init(&g.mu, NULL);
     pthread_cond_init(&g.work, NULL);
     pthread_cond_init(&g.ready, NULL);
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    nreaders = o->workers > 0 ? o->workers : (int)(ncpu > 16 ? 16 : (ncpu > 0 ? ncpu : 1));
-    sum->setup_seconds = wall_now() - t0;
+    const int ncpu = azs_cpu_count();
+    nreaders = o->workers > 0 ? o->workers : (ncpu > 16 ? 16 : ncpu);
+    sum->setup_seconds = azs_now_seconds() - t0;
     if (nreaders > MAX_READERS)
         nreaders = MAX_READERS;
     pthread_t th[MAX_READERS];
@@ -254,25 +268,17 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
         post_read(&g, (uint32_t)b, b, first, end);
     pthread_mutex_unlock(&g.mu);
 
-    delivered = 0;
     int stop_run = 0;
-    /* Batches on the GPU at once: submit b, then deliver b - lag. */
-    lag = env_u32("AZS_GPU_LAG", GPU_LAG < g.S ? GPU_LAG : g.S - 1, 1, g.S - 1);
     for (uint64_t b = 0; b < nb + lag && !stop_run; b++) {
         if (b < nb) {
             const uint32_t s = (uint32_t)(b % g.S);
             gslot *sl = &g.slots[s];
-            double tw = wall_now();
+            double tw = azs_now_seconds();
             pthread_mutex_lock(&g.mu);
             while (sl->state != 2)
                 pthread_cond_wait(&g.ready, &g.mu);
             pthread_mutex_unlock(&g.mu);
-            t_read_wait += wall_now() - tw;
-            /* a non-codec error stops the run once the frames before it are delivered */
-            if (sl->first_bad != UINT32_MAX && !is_frame_error((azs_status)sl->status[sl->first_bad])) {
-                for (uint32_t i = sl->first_bad + 1; i < sl->nframes; i++)
-                    sl->status[i] = AZS_ERR_INTERRUPTED; /* not delivered */
-            }
+            tr->read_wait += azs_now_seconds() - tw;
             /* compact the items of the frames (planned at stride max_items) in place */
             azs_gpu_item *items = azs_gpu_host_items(g.e, s);
             size_t n = 0;
@@ -287,9 +293,9 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
                 if (sl->maxblock[i] > maxb)
                     maxb = sl->maxblock[i];
             }
-            double ts = wall_now();
+            double ts = azs_now_seconds();
             st = azs_gpu_submit(g.e, s, sl->nframes, sl->sizes, n, maxb, sl->status);
-            t_submit += wall_now() - ts;
+            tr->submit += azs_now_seconds() - ts;
             if (st != AZS_OK)
                 break;
         }
@@ -301,45 +307,50 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
         gslot *sl = &g.slots[s];
         const double *inten, *sig;
         const int32_t *fst;
-        double tw = wall_now();
+        double tw = azs_now_seconds();
         float ms = 0;
         st = azs_gpu_wait(g.e, s, &inten, &sig, &fst, &ms);
-        t_gpu_wait += wall_now() - tw;
-        t_device += 1e-3 * ms;
+        tr->gpu_wait += azs_now_seconds() - tw;
+        tr->device += 1e-3 * ms;
         if (st != AZS_OK)
             break;
-        tw = wall_now();
-        for (uint32_t i = 0; i < sl->nframes && !stop_run; i++) {
+        for (uint32_t i = 0; i < sl->nframes; i++) {
             const uint64_t frame = sl->first + i;
-            azs_status fs = (azs_status)fst[i];
-            if (fs == AZS_OK) {
-                st = sink->write(sink->ctx, frame, inten + (size_t)i * nbins,
-                                 sig ? sig + (size_t)i * nbins : NULL, AZS_OK);
-            } else if (is_frame_error(fs) && o->skip_bad) {
-                if (sum->frames_bad++ == 0)
-                    sum->first_bad_frame = frame;
-                st = sink->write(sink->ctx, frame, nan_row, sig ? nan_row : NULL, fs);
-            } else {
-                sum->first_bad_frame = frame;
-                if (i == sl->first_bad)
-                    st = azs_fail(fs, "frame %llu: %s", (unsigned long long)frame, sl->msg);
-                else
-                    st = azs_fail(fs, "frame %llu: %s (found by the GPU decoder)",
-                                  (unsigned long long)frame, azs_status_str(fs));
+            const double *ri = inten + (size_t)i * nbins;
+            const double *rs = sig ? sig + (size_t)i * nbins : NULL;
+            azs_status fs = AZS_OK;
+            if (fst[i] != AZS_OK) { /* not integrated on the device: the host path decides */
+                const double th0 = azs_now_seconds();
+                fs = host_frame(&host, src, it, frame, nbins, has_sigma);
+                tr->host += azs_now_seconds() - th0;
+                tr->host_frames++;
+                if (!host.row) { /* no host buffers: nothing to write */
+                    st = fs;
+                    stop_run = 1;
+                    break;
+                }
+                if (fs != AZS_OK)
+                    azs_feed_bad_row(host.row, has_sigma ? host.row + nbins : NULL, nbins);
+                ri = host.row;
+                rs = has_sigma ? host.row + nbins : NULL;
+            }
+            if ((st = azs_feed_admit(o, sum, frame, fs)) != AZS_OK) { /* the feed's detail */
                 stop_run = 1;
                 break;
             }
+            tw = azs_now_seconds();
+            st = sink->write(sink->ctx, frame, ri, rs, fs);
+            tr->sink += azs_now_seconds() - tw;
             if (st != AZS_OK) {
                 stop_run = 1;
                 break;
             }
             sum->frames_done++;
         }
-        t_sink += wall_now() - tw;
-        delivered++;
+        tr->batches++;
         if (stop_run)
             break;
-        if (o->cancel && atomic_load(o->cancel)) {
+        if (azs_feed_cancelled(o)) {
             st = azs_fail(AZS_ERR_INTERRUPTED, "layout gpu: stopped after frame %llu",
                           (unsigned long long)(first + sum->frames_done));
             break;
@@ -354,7 +365,7 @@ azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_
         }
     }
 
-    t_end = wall_now();
+    t_end = azs_now_seconds();
     pthread_mutex_lock(&g.mu);
     g.stop = 1;
     pthread_cond_broadcast(&g.work);
@@ -373,16 +384,13 @@ out_free:
         free(g.slots[s].maxblock);
         free(g.slots[s].status);
     }
-    free(nan_row);
-    sum->seconds = wall_now() - t0;
-    const double t_teardown = t_end > 0 ? wall_now() - t_end : 0.0;
-    if (trace)
-        fprintf(stderr, "layout gpu trace: batch %u x %u slots (%u on the GPU), %d readers: %.3f s "
-                "total, set-up %.3f s, tear-down %.3f s; main thread waited for readers %.3f s, for "
-                "the GPU %.3f s, submitted %.3f s, sink %.3f s; %llu batches, device time per batch "
-                "%.2f ms\n",
-                g.B, g.S, lag, nreaders, sum->seconds, sum->setup_seconds, t_teardown, t_read_wait,
-                t_gpu_wait, t_submit, t_sink, (unsigned long long)delivered,
-                delivered ? 1e3 * t_device / (double)delivered : 0.0);
+    host_free(&host);
+    tr->batch = g.B;
+    tr->slots = g.S;
+    tr->lag = lag;
+    tr->readers = nreaders;
+    tr->teardown = t_end > 0 ? azs_now_seconds() - t_end : 0.0;
     return st;
 }
+
+const azs_layout_driver azs_driver_gpu = {"gpu", validate_gpu, run_gpu};

@@ -20,12 +20,13 @@ void azs_mpi_finalize(void) {}
 
 int azs_mpi_all_ok(int ok) { return ok; }
 
-azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                       const azs_sink_ops *sink, azs_run_summary *sum)
+static azs_status validate_mpi(const azs_source_info *info, const azs_run_options *o)
 {
-    (void)src, (void)it, (void)o, (void)sink, (void)sum;
+    (void)info, (void)o;
     return azs_fail(AZS_ERR_UNSUPPORTED, "layout mpi: this azstream was built without MPI");
 }
+
+const azs_layout_driver azs_driver_mpi = {"mpi", validate_mpi, NULL};
 #else
 typedef int azs_layout_mpi_stub_unused; /* ISO C: no empty translation unit */
 #endif

@@ -1,4 +1,4 @@
-/* Layout 2 (DESIGN §2): worker processes.
+/* Layout 2 (doc/design.md "layouts"): worker processes.
  *
  * Design note. The parent starts N fresh processes with posix_spawn (exec semantics: no
  * inherited GPU context, no inherited HDF5 state, no threads half-copied by fork). Each
@@ -17,7 +17,9 @@
  * that is served before new frames. Results are exact: doubles travel as raw bytes
  * (same host, same ABI), so output is bit-identical to the serial layout.
  *
- * Fatal frame errors (no skip_bad) follow the serial contract: the sink receives every
+ * Bad frames: each worker's layout takes the frame feed's decisions (frame_feed.h) and
+ * sends skipped frames as rows with their status; the parent admits them with the same
+ * feed. A frame that stops the run follows the serial contract: the sink receives every
  * frame before the failing one, then the run fails with the worker's message. On every
  * exit path every child is killed (unless it already finished) and reaped. */
 #define _GNU_SOURCE
@@ -38,8 +40,10 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/cpu.h"
 #include "common/error.h"
+#include "frame_feed.h"
 #include "layout_util.h"
 #include "layouts.h"
 #include "procs_proto.h"
@@ -186,7 +190,7 @@ static void reap_all(procs *p, int graceful)
     for (int i = 0; i < p->nw; i++)
         close_fd(&p->w[i]);
     if (graceful) {
-        double t0 = azs_layout_now();
+        double t0 = azs_now_seconds();
         for (;;) {
             int left = 0;
             for (int i = 0; i < p->nw; i++) {
@@ -200,7 +204,7 @@ static void reap_all(procs *p, int graceful)
                 else
                     left++;
             }
-            if (!left || azs_layout_now() - t0 > 2.0)
+            if (!left || azs_now_seconds() - t0 > 2.0)
                 break;
             struct timespec ts = {0, 2000000};
             nanosleep(&ts, NULL);
@@ -264,6 +268,11 @@ static azs_status spawn_one(procs *p, worker *w)
     c.threads = p->o->threads_per_worker;
     c.device = w->device;
     c.skip_bad = p->o->skip_bad;
+    c.feed = (int32_t)p->o->feed;
+    c.cpu_batch = p->o->cpu_batch;
+    c.gpu_batch = p->o->gpu_batch;
+    c.gpu_slots = p->o->gpu_slots;
+    c.gpu_lag = p->o->gpu_lag;
     c.parent_pid = (int32_t)getpid();
     c.nbins = p->nbins;
     c.has_sigma = (uint32_t)p->has_sigma;
@@ -502,11 +511,9 @@ static azs_status deliver(procs *p, double *last_progress, uint64_t total)
         double *inten = p->slots + s * 2 * p->nbins;
         double *sigma = p->has_sigma ? inten + p->nbins : NULL;
         azs_status fs = (azs_status)p->slot_status[s];
-        if (fs != AZS_OK) {
-            if (!p->sum->frames_bad)
-                p->sum->first_bad_frame = p->next_write;
-            p->sum->frames_bad++;
-        }
+        if (azs_feed_admit(p->o, p->sum, p->next_write, fs) != AZS_OK) /* not sent as a row */
+            return azs_fail(AZS_ERR_WORKER, "frame %" PRIu64 ": a worker sent status %d as a row",
+                            p->next_write, (int)fs);
         azs_status st = p->sink->write(p->sink->ctx, p->next_write, inten, sigma, fs);
         if (st != AZS_OK)
             return st;
@@ -514,7 +521,7 @@ static azs_status deliver(procs *p, double *last_progress, uint64_t total)
         p->next_write++;
         p->sum->frames_done++;
         if (p->o->progress) {
-            double now = azs_layout_now();
+            double now = azs_now_seconds();
             if (now - *last_progress > 0.1 || p->next_write == p->end) {
                 p->o->progress(p->o->progress_ctx, p->sum->frames_done, total);
                 *last_progress = now;
@@ -526,16 +533,22 @@ static azs_status deliver(procs *p, double *last_progress, uint64_t total)
 
 /* ------------------------------------------------------------------ the layout */
 
-azs_status azs_run_procs(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                         const azs_sink_ops *sink, azs_run_summary *sum)
+static azs_status validate_procs(const azs_source_info *info, const azs_run_options *o)
 {
+    (void)info;
     if (!o->worker_argv || !o->worker_argv[0])
         return azs_fail(AZS_ERR_INVALID_ARG, "layout procs: no worker command (azs_run_options.worker_argv)");
     if (o->inner != AZS_LAYOUT_SERIAL && o->inner != AZS_LAYOUT_THREADS && o->inner != AZS_LAYOUT_GPU)
         return azs_fail(AZS_ERR_INVALID_ARG, "layout procs: the inner layout must be threads or gpu");
     if (o->ngpus < 0 || (o->ngpus > 0 && !o->gpus))
         return azs_fail(AZS_ERR_INVALID_ARG, "layout procs: %d GPUs but no list", o->ngpus);
-    const double t0 = azs_layout_now();
+    return AZS_OK;
+}
+
+static azs_status run_procs(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                            const azs_sink_ops *sink, azs_run_summary *sum)
+{
+    const double t0 = azs_now_seconds();
     const uint64_t total = o->end_frame - o->first_frame;
     procs P;
     memset(&P, 0, sizeof P);
@@ -613,7 +626,7 @@ azs_status azs_run_procs(azs_source *src, const azs_integrator *it, const azs_ru
 
     double last_progress = t0;
     while (p->next_write < (p->stop_at < p->end ? p->stop_at : p->end)) {
-        if (o->cancel && atomic_load(o->cancel)) {
+        if (azs_feed_cancelled(o)) {
             st = azs_fail(AZS_ERR_INTERRUPTED, "stopped on request after %" PRIu64 " frames", sum->frames_done);
             goto done;
         }
@@ -663,6 +676,7 @@ done:
     azs_aligned_free(p->slots);
     free(p->slot_status);
     free(p->slot_full);
-    sum->seconds = azs_layout_now() - t0;
     return st;
 }
+
+const azs_layout_driver azs_driver_procs = {"procs", validate_procs, run_procs};

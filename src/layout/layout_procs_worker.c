@@ -96,6 +96,11 @@ azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator 
         o.first_frame = q.first;
         o.end_frame = q.end;
         o.skip_bad = c.skip_bad;
+        o.feed = (azs_feed)c.feed;
+        o.cpu_batch = c.cpu_batch;
+        o.gpu_batch = c.gpu_batch;
+        o.gpu_slots = c.gpu_slots;
+        o.gpu_lag = c.gpu_lag;
         azs_sink_ops ops = {&ws, wsink_write};
         azs_run_summary sum;
         uint64_t before = ws.nsent;

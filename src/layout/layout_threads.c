@@ -1,4 +1,4 @@
-/* Layout 1 (DESIGN §2): one reader thread, a pool of workers, an in-order writer.
+/* Layout 1 (doc/design.md "layouts"): one reader thread, a pool of workers, an in-order writer.
  *
  *   reader ──raw slots (bounded FIFO, `depth`)──► workers ──result ring (`window`)──► writer
  *
@@ -28,27 +28,30 @@
  *   short while mapped raises SIGBUS on the lost pages; sigbus_guard turns it into an
  *   error and the batch is read again through pread, which reports where the file ends.
  *
- * Stopping: a frame that fails (without skip_bad) lowers `stop_at`; nothing at or past
+ * Bad frames: the frame feed decides (frame_feed.h): frames without raw bytes go through
+ * azs_feed_decoded, a failed decode gets azs_feed_decode_status, and a frame that stops
+ * the run (azs_feed_stops) lowers `stop_at`; nothing at or past
  * it is started, every frame before it is still written, and the writer reports the
  * failure when it reaches it. Cancel (polled by the writer every 20 ms) and sink errors
  * set `abort`, which every wait checks after a broadcast. One mutex guards all shared
  * state; it is taken a few times per frame (frames take milliseconds), so it does not
  * contend. The numbers are bit-identical to layout 0's: same deterministic engines. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "azstream/codec.h"
 #include "common/alloc.h"
+#include "common/clock.h"
+#include "common/cpu.h"
 #include "common/error.h"
 #include "common/sigbus_guard.h"
+#include "frame_feed.h"
 #include "layout_util.h"
 #include "layouts.h"
 
@@ -142,7 +145,7 @@ static void *reader_main(void *arg)
 
         size_t got = 0;
         azs_status st = azs_source_read_raw(p->src, f, p->raw[s], p->raw_cap, &got);
-        if (st != AZS_OK && !azs_layout_raw_fallback(st)) {
+        if (st != AZS_OK && !azs_feed_no_raw(st)) {
             azs_layout_frame_error(p->src, f, st);
             snprintf(p->raw_msg[s], MSG_LEN, "%s", azs_last_error());
         }
@@ -155,7 +158,7 @@ static void *reader_main(void *arg)
         p->fifo_count++;
         pthread_cond_signal(&p->cv_filled);
         pthread_mutex_unlock(&p->mu);
-        if (st != AZS_OK && !o->skip_bad && !azs_layout_raw_fallback(st))
+        if (!azs_feed_no_raw(st) && azs_feed_stops(o, st))
             break; /* the worker that takes this slot reports it */
     }
     pthread_mutex_lock(&p->mu);
@@ -175,10 +178,10 @@ static void give_back_slot(pool *p, size_t s)
 
 /* One frame a worker has taken: its raw chunk (held in a reader slot, or in the worker's
  * own buffer in self_read mode), or a status to report, or neither (chunk NULL, st AZS_OK:
- * the frame is read and decoded through the source, one at a time, into w->pixels). */
+ * no raw bytes, raw_st says why; the frame goes through azs_feed_decoded into w->pixels). */
 typedef struct job {
     uint64_t f;
-    azs_status st;
+    azs_status st, raw_st;
     const void *chunk;
     size_t chunk_size, held;
     char msg[MSG_LEN];
@@ -228,7 +231,8 @@ static int take_jobs(worker *w, job *jb)
                 if (j->st == AZS_OK) {
                     j->chunk = w->raw[n];
                     j->chunk_size = got;
-                } else if (azs_layout_raw_fallback(j->st)) {
+                } else if (azs_feed_no_raw(j->st)) {
+                    j->raw_st = j->st;
                     j->st = AZS_OK;
                 } else {
                     azs_layout_frame_error(p->src, f, j->st);
@@ -268,7 +272,8 @@ static int take_jobs(worker *w, job *jb)
         j->f = p->raw_frame[s];
         j->held = SIZE_MAX;
         j->st = p->raw_status[s];
-        if (azs_layout_raw_fallback(j->st)) {
+        if (azs_feed_no_raw(j->st)) {
+            j->raw_st = j->st;
             j->st = AZS_OK;
         } else if (j->st != AZS_OK) {
             snprintf(j->msg, MSG_LEN, "%s", p->raw_msg[s]);
@@ -309,18 +314,45 @@ static void batch_run(void *arg)
     c->ret = azs_integrate_chunks(p->it, c->w->ws, p->info->codec, p->info->dtype, c->nc,
                                   c->chunks, c->sizes, c->w->pixels, c->out, c->st, c->msgs,
                                   MSG_LEN);
+    /* Failed frames get the feed's status; here, under the guard, as the chunks may be
+     * mapped. */
+    for (int k = 0; c->ret != AZS_OK && k < c->nc; k++) {
+        if (c->st[k] == AZS_OK)
+            continue;
+        char *msg = c->msgs + (size_t)k * MSG_LEN;
+        azs_fail(c->st[k], "%s", msg);
+        c->st[k] = azs_feed_decode_status(p->info, c->chunks[k], c->sizes[k], c->st[k]);
+        snprintf(msg, MSG_LEN, "%s", azs_last_error());
+    }
 }
 
-/* One frame through the source (read + decode + integrate): frames without raw bytes, and
- * mapped frames again after the mapping faulted. */
-static void run_one(worker *w, job *j, const azs_frame_result *fr)
+/* A frame without raw bytes, through the source. */
+static void run_decoded(worker *w, job *j, const azs_frame_result *fr)
 {
     pool *p = w->p;
-    azs_status s = azs_source_read_frame(p->src, j->f, w->pixels, p->info->frame_bytes);
-    if (s == AZS_OK)
-        s = azs_integrate_frame(p->it, w->ws, w->pixels, p->info->dtype, fr);
-    if (s != AZS_OK)
-        job_failed(p, j, s);
+    azs_status s = azs_feed_decoded(p->src, p->it, w->ws, j->f, j->raw_st, w->pixels, 0, fr);
+    if (s != AZS_OK) {
+        j->st = s;
+        snprintf(j->msg, MSG_LEN, "%s", azs_last_error());
+    }
+}
+
+/* A mapped frame again, after its mapping faulted: read by pread (which reports where the
+ * file now ends) into the worker's first chunk buffer (free: the whole batch was mapped). */
+static void run_reread(worker *w, job *j, const azs_frame_result *fr)
+{
+    pool *p = w->p;
+    azs_status s;
+    if (!w->raw[0] && !(w->raw[0] = azs_aligned_alloc(p->raw_cap)))
+        s = azs_layout_frame_error(p->src, j->f,
+                                   azs_fail(AZS_ERR_NOMEM, "threads layout: chunk buffer of %zu bytes",
+                                            p->raw_cap));
+    else
+        s = azs_feed_frame(p->src, p->it, w->ws, j->f, w->raw[0], p->raw_cap, w->pixels, 0, fr);
+    if (s != AZS_OK) {
+        j->st = s;
+        snprintf(j->msg, MSG_LEN, "%s", azs_last_error());
+    }
 }
 
 /* Integrate the jobs that have a chunk together (the matrix is read once for all of them),
@@ -349,7 +381,7 @@ static void run_jobs(worker *w, job *jb, int n)
             who[nc++] = k;
             continue;
         }
-        run_one(w, j, &fr);
+        run_decoded(w, j, &fr);
     }
     if (nc == 0)
         return;
@@ -363,7 +395,7 @@ static void run_jobs(worker *w, job *jb, int n)
         if (azs_sigbus_guard(w->map.base, w->map.len, batch_run, &c, &at) != AZS_OK) {
             azs_source_unmap_raw(&w->map);
             for (int k = 0; k < nc; k++)
-                run_one(w, &jb[who[k]], &out[k]);
+                run_reread(w, &jb[who[k]], &out[k]);
             return;
         }
     }
@@ -383,13 +415,11 @@ static void publish(pool *p, job *j)
     size_t r = (size_t)(j->f % p->window);
     if (j->st != AZS_OK) {
         double *row = res_row(p, j->f);
-        azs_layout_fill_nan(row, p->nbins);
-        if (p->has_sigma)
-            azs_layout_fill_nan(row + p->nbins, p->nbins);
+        azs_feed_bad_row(row, p->has_sigma ? row + p->nbins : NULL, p->nbins);
         memcpy(p->res_msg[r], j->msg, MSG_LEN);
     }
     pthread_mutex_lock(&p->mu);
-    if (j->st != AZS_OK && !o->skip_bad && j->f < p->stop_at) {
+    if (azs_feed_stops(o, j->st) && j->f < p->stop_at) {
         p->stop_at = j->f;
         pthread_cond_broadcast(&p->cv_free); /* the reader may wait for a slot */
     }
@@ -431,12 +461,6 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int online_cores(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 static void pool_free(pool *p, worker *ws, int nworkers)
 {
     for (int i = 0; ws && i < nworkers; i++) {
@@ -461,10 +485,9 @@ static void pool_free(pool *p, worker *ws, int nworkers)
     free(p->res_msg);
 }
 
-azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                           const azs_sink_ops *sink, azs_run_summary *sum)
+static azs_status run_threads(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                              const azs_sink_ops *sink, azs_run_summary *sum)
 {
-    const double t0 = azs_layout_now();
     pool P;
     memset(&P, 0, sizeof P);
     pool *p = &P;
@@ -481,7 +504,7 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
     atomic_init(&p->next_claim, o->first_frame);
 
     const uint64_t total = o->end_frame - o->first_frame;
-    int nworkers = o->workers > 0 ? o->workers : online_cores();
+    int nworkers = o->workers > 0 ? o->workers : azs_cpu_count();
     if ((uint64_t)nworkers > total)
         nworkers = (int)total;
     /* azs_feed, auto: mapped wherever every part is on the pread path (measured on the
@@ -492,18 +515,18 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
     const int auto_map = o->feed == AZS_FEED_AUTO && p->info->read_path == AZS_READ_PREAD;
     p->map = !p->filtered && (o->feed == AZS_FEED_MAP || auto_map);
     p->self_read = p->filtered || p->map || o->feed == AZS_FEED_SELF ||
-                   (o->feed == AZS_FEED_AUTO && nworkers >= online_cores());
+                   (o->feed == AZS_FEED_AUTO && nworkers >= azs_cpu_count());
     sum->self_read = p->self_read;
     sum->mapped = p->map;
     /* Frames per batch: azs_integrate_chunks reads the matrix once for up to
      * AZS_BATCH_MAX frames when only the intensity is wanted (no error model); fewer when
      * the chunks are so large that the raw slots would pass 1 GiB. */
     p->batch = p->has_sigma || p->filtered ? 1 : AZS_BATCH_MAX;
-    const char *env = getenv("AZS_CPU_BATCH"); /* for measuring: 1 = one frame at a time */
-    if (env && atoi(env) >= 1 && atoi(env) < p->batch)
-        p->batch = atoi(env);
+    if (o->cpu_batch >= 1 && o->cpu_batch < p->batch) /* for measuring: 1 = one at a time */
+        p->batch = o->cpu_batch;
     while (p->batch > 1 && ((size_t)nworkers * (p->batch + 1) + 2) * p->raw_cap > ((size_t)1 << 30))
         p->batch--;
+    sum->cpu_batch = p->batch;
     /* Reader mode: each worker holds one batch while the next waits in the FIFO. */
     p->depth = p->self_read ? 0 : (size_t)nworkers * (p->batch + 1) + 2;
     p->window = (size_t)nworkers * 2 * p->batch + p->depth + 1;
@@ -576,13 +599,13 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
     }
 
     /* The writer: this thread. */
-    double last_progress = t0;
+    double last_progress = azs_now_seconds();
     while (st == AZS_OK && p->next_write < o->end_frame) {
         uint64_t f = p->next_write;
         size_t r = (size_t)(f % p->window);
         pthread_mutex_lock(&p->mu);
         while (!p->res_ready[r] && !p->abort) {
-            if (o->cancel && atomic_load(o->cancel))
+            if (azs_feed_cancelled(o))
                 break;
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -595,7 +618,7 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
         }
         int ready = p->res_ready[r];
         pthread_mutex_unlock(&p->mu);
-        if (o->cancel && atomic_load(o->cancel)) {
+        if (azs_feed_cancelled(o)) {
             st = azs_fail(AZS_ERR_INTERRUPTED, "stopped on request after %" PRIu64 " frames",
                           sum->frames_done);
             break;
@@ -606,15 +629,9 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
         }
         azs_status fs = p->res_status[r];
         double *row = res_row(p, f);
-        if (fs != AZS_OK) {
-            if (!sum->frames_bad)
-                sum->first_bad_frame = f;
-            if (!o->skip_bad) {
-                sum->first_bad_frame = f;
-                st = azs_fail(fs, "%s", p->res_msg[r]);
-                break;
-            }
-            sum->frames_bad++;
+        if (azs_feed_admit(o, sum, f, fs) != AZS_OK) {
+            st = azs_fail(fs, "%s", p->res_msg[r]);
+            break;
         }
         st = sink->write(sink->ctx, f, row, p->has_sigma ? row + p->nbins : NULL, fs);
         if (st != AZS_OK)
@@ -626,7 +643,7 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
         pthread_cond_broadcast(&p->cv_window);
         pthread_mutex_unlock(&p->mu);
         if (o->progress) {
-            double now = azs_layout_now();
+            double now = azs_now_seconds();
             if (now - last_progress > 0.1 || p->next_write == o->end_frame) {
                 o->progress(o->progress_ctx, sum->frames_done, total);
                 last_progress = now;
@@ -645,6 +662,7 @@ azs_status azs_run_threads(azs_source *src, const azs_integrator *it, const azs_
     pthread_cond_destroy(&p->cv_ready);
     pthread_cond_destroy(&p->cv_window);
     pool_free(p, w, nworkers);
-    sum->seconds = azs_layout_now() - t0;
     return st;
 }
+
+const azs_layout_driver azs_driver_threads = {"threads", NULL, run_threads};

@@ -1,4 +1,4 @@
-/* The MPI layout (DESIGN §2): ranks share the frames, each runs layout 1 (or 3) on its
+/* The MPI layout (doc/design.md): ranks share the frames, each runs layout 1 (or 3) on its
  * share, rank 0 writes everything in frame order. The only file that includes mpi.h.
  *
  * Design note. Frames are cut into chunks of B frames dealt round-robin (chunk c to rank
@@ -22,7 +22,9 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
+#include "frame_feed.h"
 #include "layout_util.h"
 #include "layouts.h"
 
@@ -109,18 +111,29 @@ static azs_status run_inner(azs_source *src, const azs_integrator *it, const azs
     c.end_frame = b;
     c.skip_bad = o->skip_bad;
     c.cancel = o->cancel;
+    c.feed = o->feed;
+    c.cpu_batch = o->cpu_batch;
+    c.gpu_batch = o->gpu_batch;
+    c.gpu_slots = o->gpu_slots;
+    c.gpu_lag = o->gpu_lag;
     return azs_run(src, it, &c, sink, s);
 }
 
-azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                       const azs_sink_ops *sink, azs_run_summary *sum)
+static azs_status validate_mpi(const azs_source_info *info, const azs_run_options *o)
 {
+    (void)info;
     int inited = 0;
     MPI_Initialized(&inited);
     if (!inited)
         return azs_fail(AZS_ERR_MPI, "layout mpi: MPI is not initialised (azs_mpi_init)");
     if (o->inner != AZS_LAYOUT_SERIAL && o->inner != AZS_LAYOUT_THREADS && o->inner != AZS_LAYOUT_GPU)
         return azs_fail(AZS_ERR_INVALID_ARG, "layout mpi: the inner layout must be threads or gpu");
+    return AZS_OK;
+}
+
+static azs_status run_mpi(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                          const azs_sink_ops *sink, azs_run_summary *sum)
+{
     int rank, size;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -137,13 +150,10 @@ azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_
         od.device = o->gpus[lrank % o->ngpus];
     }
     o = &od;
-    const double t0 = azs_layout_now();
+    const double t0 = azs_now_seconds();
     const uint64_t total = o->end_frame - o->first_frame;
-    if (size == 1) {
-        azs_status s = run_inner(src, it, o, o->first_frame, o->end_frame, sink, sum);
-        sum->seconds = azs_layout_now() - t0;
-        return s;
-    }
+    if (size == 1)
+        return run_inner(src, it, o, o->first_frame, o->end_frame, sink, sum);
     const size_t nbins = azs_integrator_nbins(it);
     const int has_sigma = azs_layout_has_sigma(it);
     const size_t rowd = 1 + (has_sigma ? 2 : 1) * nbins;
@@ -233,7 +243,7 @@ azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_
                 const double *r = buf[0] + (f - a) * rowd;
                 double fsd = r[0];
                 azs_status fs = (azs_status)(int)fsd;
-                if (fsd == NOT_DONE || (fs != AZS_OK && !o->skip_bad)) {
+                if (fsd == NOT_DONE || azs_feed_stops(o, fs)) {
                     char msg[TRAILER_DOUBLES * sizeof(double)];
                     memcpy(msg, buf[0] + (size_t)B * rowd, sizeof msg);
                     msg[sizeof msg - 1] = 0;
@@ -243,11 +253,7 @@ azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_
                     stopped = 1;
                     break;
                 }
-                if (fs != AZS_OK) {
-                    if (!sum->frames_bad)
-                        sum->first_bad_frame = f;
-                    sum->frames_bad++;
-                }
+                azs_feed_admit(o, sum, f, fs); /* a skipped frame: counted */
                 azs_status ws = sink->write(sink->ctx, f, r + 1, has_sigma ? r + 1 + nbins : NULL, fs);
                 if (ws != AZS_OK) {
                     st = ws;
@@ -257,7 +263,7 @@ azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_
                 sum->frames_done++;
             }
             if (o->progress && !stopped) {
-                double now = azs_layout_now();
+                double now = azs_now_seconds();
                 if (now - last_progress > 0.1 || b == o->end_frame) {
                     o->progress(o->progress_ctx, sum->frames_done, total);
                     last_progress = now;
@@ -267,6 +273,7 @@ azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_
     }
     azs_aligned_free(buf[0]);
     azs_aligned_free(buf[1]);
-    sum->seconds = azs_layout_now() - t0;
     return st;
 }
+
+const azs_layout_driver azs_driver_mpi = {"mpi", validate_mpi, run_mpi};

@@ -25,6 +25,9 @@ enum { REC_HELLO = 1, REC_RESULT = 2, REC_ERROR = 3 };
 typedef struct procs_req {
     uint32_t magic, type;
     int32_t worker_id, inner, threads, device, skip_bad, parent_pid;
+    /* CONFIG: the run options the worker's own layout takes from the parent's */
+    int32_t feed, cpu_batch;
+    uint32_t gpu_batch, gpu_slots, gpu_lag, pad0;
     uint64_t first, end;     /* RANGE */
     uint64_t nbins;          /* CONFIG: what the parent's integrator has */
     uint32_t has_sigma, pad;

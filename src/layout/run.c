@@ -1,11 +1,20 @@
-/* azs_run: validates the arguments, clips the frame range to the source and hands over to
- * the layout. Every layout sees first_frame < end_frame <= nframes. */
+/* azs_run: the checks every layout shares, the frame range clipped to the source, then the
+ * layout's driver (layouts.h). */
 #include <inttypes.h>
 #include <string.h>
 
 #include "azstream/layout.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "layouts.h"
+
+static const azs_layout_driver *const drivers[] = {
+    [AZS_LAYOUT_SERIAL] = &azs_driver_serial,
+    [AZS_LAYOUT_THREADS] = &azs_driver_threads,
+    [AZS_LAYOUT_PROCS] = &azs_driver_procs,
+    [AZS_LAYOUT_GPU] = &azs_driver_gpu,
+    [AZS_LAYOUT_MPI] = &azs_driver_mpi,
+};
 
 void azs_run_options_default(azs_run_options *o)
 {
@@ -16,6 +25,38 @@ void azs_run_options_default(azs_run_options *o)
     o->end_frame = UINT64_MAX;
 }
 
+void azs_cancel_request(volatile int *flag)
+{
+    if (flag)
+        __atomic_store_n(flag, 1, __ATOMIC_RELAXED); /* lock-free: async-signal-safe */
+}
+
+/* The options every layout may read (procs and mpi hand them to the layout inside). */
+static azs_status check_options(const azs_run_options *o)
+{
+    if (o->workers < 0)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: workers = %d (0 = all cores)", o->workers);
+    if (o->threads_per_worker < 0)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: threads_per_worker = %d (0 = auto)",
+                        o->threads_per_worker);
+    if (o->feed < AZS_FEED_AUTO || o->feed > AZS_FEED_MAP)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: unknown feed %d", (int)o->feed);
+    if (o->cpu_batch < 0 || o->cpu_batch > AZS_BATCH_MAX)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: cpu_batch = %d (0 = auto, 1..%d)",
+                        o->cpu_batch, AZS_BATCH_MAX);
+    if (o->gpu_batch > AZS_GPU_BATCH_MAX)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: gpu_batch = %u (0 = %d, 1..%d)",
+                        o->gpu_batch, AZS_GPU_BATCH_DEFAULT, AZS_GPU_BATCH_MAX);
+    if (o->gpu_slots == 1 || o->gpu_slots > AZS_GPU_SLOTS_MAX)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: gpu_slots = %u (0 = %d, 2..%d)",
+                        o->gpu_slots, AZS_GPU_SLOTS_DEFAULT, AZS_GPU_SLOTS_MAX);
+    const uint32_t slots = o->gpu_slots ? o->gpu_slots : AZS_GPU_SLOTS_DEFAULT;
+    if (o->gpu_lag >= slots)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: gpu_lag = %u (0 = auto, 1..%u with %u slots)",
+                        o->gpu_lag, slots - 1, slots);
+    return AZS_OK;
+}
+
 azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                    const azs_sink_ops *sink, azs_run_summary *summary)
 {
@@ -24,8 +65,12 @@ azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_opti
     memset(sum, 0, sizeof *sum);
     if (!src || !it || !o || !sink || !sink->write)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: source, integrator, options and sink are required");
-    if (o->workers < 0)
-        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: workers = %d (0 = all cores)", o->workers);
+    if ((unsigned)o->layout >= sizeof drivers / sizeof drivers[0])
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: unknown layout %d", (int)o->layout);
+    const azs_layout_driver *d = drivers[o->layout];
+    azs_status st = check_options(o);
+    if (st != AZS_OK)
+        return st;
     const azs_source_info *info = azs_source_get_info(src);
     if (!info)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: source has no info");
@@ -35,17 +80,15 @@ azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_opti
     if (o->end_frame <= o->first_frame)
         return azs_fail(AZS_ERR_INVALID_ARG, "empty frame range [%" PRIu64 ", %" PRIu64 ")",
                         o->first_frame, o->end_frame);
+    if (d->validate && (st = d->validate(info, o)) != AZS_OK)
+        return st;
     azs_run_options c = *o;
     if (c.end_frame > info->nframes)
         c.end_frame = info->nframes;
     if (c.first_frame >= c.end_frame) /* empty stack */
         return AZS_OK;
-    switch (c.layout) {
-    case AZS_LAYOUT_SERIAL: return azs_run_serial(src, it, &c, sink, sum);
-    case AZS_LAYOUT_THREADS: return azs_run_threads(src, it, &c, sink, sum);
-    case AZS_LAYOUT_PROCS: return azs_run_procs(src, it, &c, sink, sum);
-    case AZS_LAYOUT_GPU: return azs_run_gpu(src, it, &c, sink, sum);
-    case AZS_LAYOUT_MPI: return azs_run_mpi(src, it, &c, sink, sum);
-    }
-    return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: unknown layout %d", (int)c.layout);
+    const double t0 = azs_now_seconds();
+    st = d->run(src, it, &c, sink, sum);
+    sum->seconds = azs_now_seconds() - t0;
+    return st;
 }

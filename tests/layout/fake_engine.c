@@ -98,7 +98,7 @@ static void fill_pixels(uint64_t f, uint32_t *px)
         px[p] = (uint32_t)((f * 2654435761u + p * 40503u) % 1000u);
 }
 
-azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity, size_t *size)
+static azs_status raw_bytes(azs_source *src, uint64_t frame, void *buf, size_t capacity, size_t *size)
 {
     atomic_fetch_add(&FAKE.reads, 1);
     if (src->info.read_path == AZS_READ_FILTERED)
@@ -117,6 +117,12 @@ azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_
         memset(buf, 0xFF, 8);
     *size = src->info.frame_bytes + 8;
     return AZS_OK;
+}
+
+azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity, size_t *size)
+{
+    atomic_fetch_add(&FAKE.raw_reads, 1);
+    return raw_bytes(src, frame, buf, capacity, size);
 }
 
 /* Like the real one: UNSUPPORTED (no message) when a frame of the batch has no raw bytes. */
@@ -147,7 +153,7 @@ azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void
     azs_status st = buf ? AZS_OK : AZS_ERR_NOMEM;
     for (int k = 0; st == AZS_OK && k < n; k++) {
         size_t got;
-        st = azs_source_read_raw(src, first + (uint64_t)k, buf, csize, &got);
+        st = raw_bytes(src, first + (uint64_t)k, buf, csize, &got);
         if (st == AZS_OK && pwrite(fd, buf, got, (off_t)(stride * (size_t)k)) != (ssize_t)got)
             st = azs_fail(AZS_ERR_IO, "pwrite");
         if (FAKE.map_fault_frame && first + (uint64_t)k == FAKE.map_fault_frame - 1 &&
@@ -298,21 +304,29 @@ azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws, 
     return azs_integrate_frame(it, ws, pixels, dtype, out);
 }
 
-azs_status azs_run_procs(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                         const azs_sink_ops *sink, azs_run_summary *sum)
+/* The header of a fake chunk: always announces one frame (its corruption is elsewhere). */
+azs_status azs_chunk_read_header(const void *src, size_t src_size, azs_chunk_header *h)
+{
+    (void)src;
+    if (src_size < 12)
+        return azs_fail(AZS_ERR_TRUNCATED, "short header (fake)");
+    h->total_bytes = (uint64_t)FAKE_NY * FAKE_NX * sizeof(uint32_t);
+    h->block_bytes = 8192;
+    return AZS_OK;
+}
+
+/* The layouts the fake does not run. */
+static azs_status not_here(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+                           const azs_sink_ops *sink, azs_run_summary *sum)
 {
     (void)src, (void)it, (void)o, (void)sink, (void)sum;
     return azs_fail(AZS_ERR_UNSUPPORTED, "fake");
 }
-azs_status azs_run_mpi(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                       const azs_sink_ops *sink, azs_run_summary *sum)
+static azs_status no_device(const azs_source_info *info, const azs_run_options *o)
 {
-    (void)src, (void)it, (void)o, (void)sink, (void)sum;
-    return azs_fail(AZS_ERR_UNSUPPORTED, "fake");
-}
-azs_status azs_run_gpu(azs_source *src, const azs_integrator *it, const azs_run_options *o,
-                       const azs_sink_ops *sink, azs_run_summary *sum)
-{
-    (void)src, (void)it, (void)o, (void)sink, (void)sum;
+    (void)info, (void)o;
     return azs_fail(AZS_ERR_NO_DEVICE, "fake");
 }
+const azs_layout_driver azs_driver_procs = {"procs", NULL, not_here};
+const azs_layout_driver azs_driver_mpi = {"mpi", NULL, not_here};
+const azs_layout_driver azs_driver_gpu = {"gpu", no_device, not_here};

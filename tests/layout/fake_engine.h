@@ -17,6 +17,7 @@ typedef struct fake_cfg {
     int jitter_us;            /* up to this many µs of delay per decoded frame */
     atomic_ullong reads;
     atomic_ullong frame_reads; /* azs_source_read_frame calls */
+    atomic_ullong raw_reads;   /* azs_source_read_raw calls */
     atomic_ullong maps;        /* azs_source_map_raw successes */
 } fake_cfg;
 extern fake_cfg FAKE;

@@ -1,7 +1,9 @@
 /* Layout scheduling tests against test doubles (fake_engine.c): ordering, bit-identical
  * rows across layouts and worker counts, read/decode failures stopping the run with the
- * frames before written and a message naming frame and file, skip_bad, cancel, sink
- * failure, frame ranges, FILTERED sources. Fast; also run under TSan (make test-tsan). */
+ * frames before written and a message naming frame and file, skip_bad (which skips a bad
+ * chunk, never an I/O error), cancel, sink failure, frame ranges, option checks, FILTERED
+ * sources. Fast; also run under TSan (make test-tsan). The same policy on real files, in
+ * every layout: tests/layout/test_frame_policy.py. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
@@ -25,7 +27,7 @@ typedef struct rec {
     int had_sigma;
     int64_t fail_at;          /* sink fails when asked to write this frame (-1 none) */
     int64_t cancel_after;     /* set *cancel after this many rows (-1 none) */
-    atomic_int *cancel;
+    volatile int *cancel;
 } rec;
 
 static azs_status rec_write(void *ctx, uint64_t frame, const double *I, const double *S, azs_status fs)
@@ -43,7 +45,7 @@ static azs_status rec_write(void *ctx, uint64_t frame, const double *I, const do
         memcpy(r->S[r->n], S, sizeof r->S[0]);
     r->n++;
     if (r->cancel_after >= 0 && (int64_t)r->n == r->cancel_after)
-        atomic_store(r->cancel, 1);
+        azs_cancel_request(r->cancel);
     return AZS_OK;
 }
 
@@ -59,19 +61,21 @@ typedef struct variant {
     azs_layout layout;
     int workers;
     azs_feed feed;
+    int cpu_batch;
 } variant;
 
 static const variant V[] = {
-    {"serial", AZS_LAYOUT_SERIAL, 0, AZS_FEED_AUTO},
-    {"threads-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_READER},
-    {"threads-2", AZS_LAYOUT_THREADS, 2, AZS_FEED_READER},
-    {"threads-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_READER},
-    {"self-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_SELF},
-    {"self-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_SELF},
-    {"map-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_MAP},
-    {"map-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_MAP},
-    {"threads-8", AZS_LAYOUT_THREADS, 8, AZS_FEED_READER},
-    {"auto-all", AZS_LAYOUT_THREADS, 0, AZS_FEED_AUTO},
+    {"serial", AZS_LAYOUT_SERIAL, 0, AZS_FEED_AUTO, 0},
+    {"threads-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_READER, 0},
+    {"threads-2", AZS_LAYOUT_THREADS, 2, AZS_FEED_READER, 0},
+    {"threads-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_READER, 0},
+    {"self-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_SELF, 0},
+    {"self-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_SELF, 0},
+    {"map-1", AZS_LAYOUT_THREADS, 1, AZS_FEED_MAP, 0},
+    {"map-3", AZS_LAYOUT_THREADS, 3, AZS_FEED_MAP, 0},
+    {"map-3-batch1", AZS_LAYOUT_THREADS, 3, AZS_FEED_MAP, 1},
+    {"threads-8", AZS_LAYOUT_THREADS, 8, AZS_FEED_READER, 0},
+    {"auto-all", AZS_LAYOUT_THREADS, 0, AZS_FEED_AUTO, 0},
 };
 #define NV (sizeof V / sizeof V[0])
 
@@ -81,6 +85,7 @@ static azs_status run_v(const variant *v, azs_source *src, azs_integrator *it, a
     o->layout = v->layout;
     o->workers = v->workers;
     o->feed = v->feed;
+    o->cpu_batch = v->cpu_batch;
     azs_sink_ops ops = {r, rec_write};
     azs_status st = azs_run(src, it, o, &ops, sum);
     /* the feeding asked for is the one used (filtered sources always read for themselves) */
@@ -168,7 +173,9 @@ static void test_bad_frame(int read_fail, int filtered)
         CHECK(atomic_load(&FAKE.reads) < 90, "%s: read %llu frames after the failure", V[i].name,
               (unsigned long long)atomic_load(&FAKE.reads));
 
-        /* skip_bad: every frame, the bad one NaN and counted */
+        /* skip_bad: every frame, the bad one NaN and counted; but an I/O error (a read
+         * that fails: only on the raw path, read_frame of the fake says corrupt) stops the
+         * run all the same */
         memset(&FAKE, 0, sizeof FAKE);
         if (read_fail)
             FAKE.read_fail_frame = bad + 1;
@@ -177,13 +184,19 @@ static void test_bad_frame(int read_fail, int filtered)
         o.skip_bad = 1;
         rec_init(&got);
         st = run_v(&V[i], src, it, &o, &got, &sum);
+        if (read_fail && !filtered) {
+            CHECK(st == AZS_ERR_IO && got.n == bad && sum.first_bad_frame == bad,
+                  "%s skip_bad, I/O error: %s, %llu rows", V[i].name, azs_status_str(st),
+                  (unsigned long long)got.n);
+            continue;
+        }
         CHECK(st == AZS_OK, "%s skip_bad: %s", V[i].name, azs_last_error());
         CHECK(got.n == 90 && sum.frames_bad == 1 && sum.first_bad_frame == bad,
               "%s skip_bad: rows %llu bad %llu", V[i].name, (unsigned long long)got.n,
               (unsigned long long)sum.frames_bad);
-        CHECK(got.st[bad] != AZS_OK && isnan(got.I[bad][0]) && !isnan(got.I[bad - 1][0]) &&
-                  got.st[bad + 1] == AZS_OK,
-              "%s skip_bad: bad row not NaN/flagged", V[i].name);
+        CHECK(got.st[bad] == AZS_ERR_CORRUPT && isnan(got.I[bad][0]) &&
+                  !isnan(got.I[bad - 1][0]) && got.st[bad + 1] == AZS_OK,
+              "%s skip_bad: bad row not NaN/flagged (status %d)", V[i].name, (int)got.st[bad]);
     }
 }
 
@@ -214,9 +227,9 @@ static void test_map_fault(void)
         CHECK(st == AZS_OK, "%s map fault: %s", V[i].name, azs_last_error());
         CHECK(got.n == 70 && !memcmp(ref.I, got.I, sizeof(double) * FAKE_NBINS * 70),
               "%s map fault: %llu rows, or not identical", V[i].name, (unsigned long long)got.n);
-        CHECK(atomic_load(&FAKE.frame_reads) >= 1 && atomic_load(&FAKE.frame_reads) <= AZS_BATCH_MAX,
+        CHECK(atomic_load(&FAKE.raw_reads) >= 1 && atomic_load(&FAKE.raw_reads) <= AZS_BATCH_MAX,
               "%s map fault: %llu frames read again, want 1..%d (the faulting batch)", V[i].name,
-              (unsigned long long)atomic_load(&FAKE.frame_reads), AZS_BATCH_MAX);
+              (unsigned long long)atomic_load(&FAKE.raw_reads), AZS_BATCH_MAX);
 
         memset(&FAKE, 0, sizeof FAKE);
         FAKE.map_fault_frame = bad + 1;
@@ -248,7 +261,7 @@ static void test_cancel_and_sink_error(void)
     for (size_t i = 0; i < NV; i++) {
         memset(&FAKE, 0, sizeof FAKE);
         FAKE.jitter_us = 200;
-        atomic_int cancel = 0;
+        volatile int cancel = 0;
         azs_run_options o;
         azs_run_options_default(&o);
         o.cancel = &cancel;
@@ -290,8 +303,21 @@ static void test_validation(void)
     o.workers = 0;
     o.layout = AZS_LAYOUT_PROCS;
     CHECK(azs_run(src, it, &o, &ops, NULL) != AZS_OK, "procs dispatch");
+    o.layout = AZS_LAYOUT_GPU;
+    CHECK(azs_run(src, it, &o, &ops, NULL) == AZS_ERR_NO_DEVICE, "gpu: the driver's own check");
     o.layout = (azs_layout)42;
     CHECK(azs_run(src, it, &o, &ops, NULL) == AZS_ERR_INVALID_ARG, "unknown layout");
+    o.layout = AZS_LAYOUT_THREADS;
+    o.cpu_batch = AZS_BATCH_MAX + 1;
+    CHECK(azs_run(src, it, &o, &ops, NULL) == AZS_ERR_INVALID_ARG, "cpu_batch too large");
+    o.cpu_batch = 0;
+    o.gpu_slots = 1;
+    CHECK(azs_run(src, it, &o, &ops, NULL) == AZS_ERR_INVALID_ARG, "one GPU slot");
+    o.gpu_slots = 3;
+    o.gpu_lag = 3;
+    CHECK(azs_run(src, it, &o, &ops, NULL) == AZS_ERR_INVALID_ARG, "lag of every slot");
+    o.gpu_slots = o.gpu_lag = 0;
+    CHECK(got.n == 0, "a refused run wrote rows");
     CHECK(azs_run(NULL, it, &o, &ops, NULL) == AZS_ERR_INVALID_ARG, "NULL source");
 }
 
