@@ -1,4 +1,7 @@
 # The two commands of the README: `make demo` and `make test`. Both install what is missing.
+# `make check` is the quick tier: one release build (-Werror) and every test but the slow
+# ones (label slow: over ~30 s here); `make test` is everything (sanitizers, fuzzers, TSan,
+# the slow tests).
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
@@ -8,7 +11,7 @@ PYTHON     := $(CURDIR)/.venv/bin/python
 CMAKE_OPTS ?=
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan build-fuzz build-tsan test test-tsan demo clean
+.PHONY: all deps build build-asan build-fuzz build-tsan check test test-tsan demo clean
 
 all: build
 
@@ -38,6 +41,10 @@ test-tsan: build-tsan
 	@echo "== ThreadSanitizer build: layout tests"
 	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest -L layout -LE 'slow|gpu' --output-on-failure $(CTEST_ARGS)
 
+check: build
+	@echo "== release build: unit, CLI, golden, real-file, fuzz-corpus and layout tests (not slow)"
+	@cd $(BUILD) && ctest -LE slow --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
 test: build build-asan build-fuzz build-tsan
 	@echo "== sanitizer build (ASan+UBSan): unit, fuzz-corpus, real-file and layout tests"
 	@cd $(BUILD_ASAN) && ctest -L 'unit|fuzz|real|layout|cli' -LE slow --output-on-failure -j $(JOBS) $(CTEST_ARGS)
@@ -45,7 +52,7 @@ test: build build-asan build-fuzz build-tsan
 	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest -L layout -LE 'slow|gpu' --output-on-failure $(CTEST_ARGS)
 	@echo "== libFuzzer: a short run of each harness from its seed corpus"
 	@cd $(BUILD_FUZZ) && ctest -L fuzzrun --output-on-failure $(CTEST_ARGS)
-	@echo "== release build: every test"
+	@echo "== release build: every test, the slow ones too"
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 demo: build

@@ -37,7 +37,7 @@ if [ "$mode" = prepare ]; then
   for x in $P/bin/* $P/gpubin/*; do ldd "$x" 2>/dev/null; done | awk '$3 ~ /^\// {print $3}' | sort -u \
     | grep -vE '/(libc|libm|libpthread|libdl|librt|libresolv|ld-linux[^/]*)\.so' \
     | xargs -I{} cp -L {} $P/lib/
-  cp -r ../shared/data/real $P/real   # ../shared does not travel; this copy is not committed
+  cp -r tests/data/real $P/real   # the prebuilt folder carries its own copy
   du -sh $P/bin $P/gpubin $P/lib $P/real
   exit 0
 fi

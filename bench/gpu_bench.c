@@ -1,4 +1,4 @@
-/* GPU engine benchmark on a W1-like workload (DESIGN §8) that needs no other module:
+/* GPU engine benchmark on a W1-like workload (doc/design.md) that needs no other module:
  * Eiger2 4M frames (2162×2068 uint32, bitshuffle-LZ4, module gaps = 0xFFFFFFFF dummies),
  * synthetic Poisson counts (or a real raw chunk from a file), a radial 1000-bin matrix with
  * bbox-like (2-3 bins per pixel) or full-like (3-4) splitting.

@@ -1,6 +1,6 @@
 """Single-thread integration engine, azstream vs pyFAI, on the real Eiger 4M frame.
 
-Workload (DESIGN §8, W1-like, one real frame repeated): MAX IV Eiger 4M PONI, 1000 bins in
+Workload (doc/design.md, W1-like, one real frame repeated): MAX IV Eiger 4M PONI, 1000 bins in
 q_nm^-1, solid angle + polarization 0.99 + detector gap mask + dummy 0xFFFFFFFF, splitting
 bbox and full. azstream: azs_integrate_frame (one thread) and azs_integrate_frame_omp;
 pyFAI: integrate1d_ng with method (split, "csr", "cython") and OMP_NUM_THREADS=1, matrix

@@ -1,5 +1,5 @@
 /* Chunk codecs: bitshuffle-LZ4 (HDF5 filter 32008), LZ4 (32004), uncompressed.
- * Format: doc/chunk-format.md and DESIGN §4.
+ * Format: doc/chunk-format.md.
  *
  * Every length read from a chunk is checked against the buffer it points into: a corrupt
  * or hostile chunk returns AZS_ERR_CORRUPT / _TRUNCATED / _SIZE_MISMATCH / _CAPACITY,
@@ -25,7 +25,7 @@ azs_status azs_chunk_read_header(const void *src, size_t src_size, azs_chunk_hea
 
 /* Decode one chunk of any codec. elem_size is the dataset's element size (1, 2, 4, 8;
  * bitshuffle needs it). On success *out_size = decoded bytes (<= dst_capacity).
- * Single-threaded: one frame, one thread (DESIGN §1). */
+ * Single-threaded: one frame, one thread (doc/design.md "data flow"). */
 azs_status azs_chunk_decode(azs_codec codec, size_t elem_size, const void *src, size_t src_size,
                             void *dst, size_t dst_capacity, size_t *out_size);
 

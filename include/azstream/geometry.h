@@ -1,5 +1,5 @@
 /* Geometry: PONI files, detectors, and per-pixel positions and corrections with pyFAI's
- * conventions (DESIGN §3). Units of the positions: azs_unit. Arrays are row-major
+ * conventions (doc/design.md "geometry"). Units of the positions: azs_unit. Arrays are row-major
  * [ny][nx] (pixel centres) or [ny+1][nx+1] (pixel corners), double precision. */
 #ifndef AZSTREAM_GEOMETRY_H
 #define AZSTREAM_GEOMETRY_H

@@ -1,4 +1,4 @@
-/* The GPU engine behind layout 3 (DESIGN §2): compressed chunks in, profiles out.
+/* The GPU engine behind layout 3 (doc/design.md "gpu"): compressed chunks in, profiles out.
  *
  * Used by src/layout/layout_gpu.c, the GPU tests and bench/gpu_bench.c; not part of the
  * stable user API (users call azs_run with AZS_LAYOUT_GPU).
@@ -83,10 +83,6 @@ typedef struct azs_gpu_config {
     uint32_t elem_bytes;     /* decode-only engines (csr NULL): element size when it is no
                               * pixel type's (3, 6, 10 ... bytes); 0 = the dtype's size */
     uint64_t npixels;        /* ny * nx (elements) */
-    /* preprocessing (copied from the integrator's options) */
-    int has_dummy;
-    double dummy, delta_dummy;
-    azs_error_model error_model; /* NONE or POISSON (AZIMUTHAL: AZS_ERR_UNSUPPORTED) */
 } azs_gpu_config;
 
 void azs_gpu_config_default(azs_gpu_config *c);
@@ -94,7 +90,9 @@ void azs_gpu_config_default(azs_gpu_config *c);
 typedef struct azs_gpu_engine azs_gpu_engine;
 
 /* csr may be NULL: decode-only engine (tests, decoder benchmark). Uploads the matrix and
- * the per-pixel constants once. */
+ * the per-pixel constants once; the preprocessing and the error model are csr->rule (the
+ * integrator's), and the profiles are those of azs_integrate_frame bit for bit: the same
+ * float32 per-pixel rules and the same double sums in the same order (pixel_rules.h). */
 azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_csr_view *csr,
                                  azs_gpu_engine **out);
 void azs_gpu_engine_destroy(azs_gpu_engine *e);

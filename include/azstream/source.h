@@ -1,6 +1,6 @@
 /* The HDF5 source: opens a stack and hands out raw chunks (compressed bytes of one frame)
  * or decoded frames. The chunk index is read once at open; afterwards raw chunks are read
- * with pread from any thread, without taking HDF5's global lock (DESIGN §1).
+ * with pread from any thread, without taking HDF5's global lock (doc/design.md "source (h5)").
  *
  * Handles plain files, Eiger master files whose /entry/data/data_NNNNNN are external links
  * (frames numbered across the files in link order), and virtual datasets. */

@@ -7,7 +7,7 @@
  * so the GPU kernels only ever index inside [chunk, chunk + chunk_size); the LZ4 payloads
  * themselves are validated by the GPU decoder (per-frame status).
  *
- * Formats: DESIGN §4 (bitshuffle-LZ4 32008, LZ4 32004, uncompressed). */
+ * Formats: doc/chunk-format.md (bitshuffle-LZ4 32008, LZ4 32004, uncompressed). */
 #include <string.h>
 
 #include "azstream/gpu.h"

@@ -333,7 +333,7 @@ azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, 
         cap = (size_t)sz;
     }
     /* Scratch for the compressed bytes, per call: read_frame is the convenient path; hot
-     * loops use read_raw with their own buffers (DESIGN §6). */
+     * loops use read_raw with their own buffers (doc/design.md "decisions and why"). */
     void *raw = malloc(cap ? cap : 1);
     if (!raw)
         return azs_fail(AZS_ERR_NOMEM, "chunk buffer of %zu bytes", cap);

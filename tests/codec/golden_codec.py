@@ -5,7 +5,7 @@
     reference plugins (h5py write -> read_direct_chunk) are decoded by ours; chunks encoded
     by ours are stored with write_direct_chunk and read back through the reference
     plugins (and bitshuffle.decompress_lz4). Same for LZ4 (32004).
---part real: every chunk of the compressed datasets in ../shared/data/real (bitshuffle
+--part real: every chunk of the compressed datasets in tests/data/real (bitshuffle
     regression files, the real Eiger 4M frame, the Dectris files) decoded by ours and
     compared with what h5py + hdf5plugin read.
 

@@ -1,6 +1,6 @@
 """GPU decoder against the CPU decoder on every compressed chunk of the real files.
 
-Walks ../shared/data/real (the bitshuffle regression files, the real Eiger 4M frame, the
+Walks DIR/real, tests/data/real (the bitshuffle regression files, the real Eiger 4M frame, the
 Dectris and arina files; everything h5py can open), takes each chunk of every dataset with
 filter 32008 (LZ4 inside) or 32004 as stored (read_direct_chunk: no HDF5 filter is
 needed here, so h5py alone suffices) and hands them to gpu_real_tool, which decodes each

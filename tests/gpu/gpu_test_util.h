@@ -1,5 +1,5 @@
 /* Test helpers for the GPU tests: an independent chunk encoder written from the format
- * description (DESIGN §4) on top of liblz4, so the GPU decoder is checked against the
+ * description (doc/chunk-format.md) on top of liblz4, so the GPU decoder is checked against the
  * original pixels and not against our own decoder. Header-only, tests only. */
 #ifndef AZS_TEST_GPU_UTIL_H
 #define AZS_TEST_GPU_UTIL_H

@@ -1,5 +1,5 @@
 /* GPU decoder (LZ4 + bit-unshuffle kernels) against the original pixels of chunks made by
- * an independent encoder (gpu_test_util.h: liblz4 + a bit shuffle written from DESIGN §4):
+ * an independent encoder (gpu_test_util.h: liblz4 + a bit shuffle from doc/chunk-format.md):
  * every element size, partial last block, raw tail, frames smaller than one block, plain
  * LZ4 with raw-stored blocks, uncompressed chunks; then hand-made corrupt blocks and random
  * corruption, which must give a per-frame status (and never touch other frames of the

@@ -1,6 +1,6 @@
 /* Error paths of the HDF5 source: every failure gives a non-zero status and a message that
  * names the file / dataset / filter at fault. Run under ASan too (no leak, no overread).
- * argv[1] = shared data dir, argv[2] = scratch dir (the build dir). */
+ * argv[1] = test data dir (tests/data), argv[2] = scratch dir (the build dir). */
 #define _POSIX_C_SOURCE 200809L
 #include <hdf5.h>
 #include <stdio.h>
