@@ -132,7 +132,9 @@ int main(int argc, char **argv)
     free(cnt);
     printf("matrix %s: %u bins, %llu entries (%.2f per pixel, %.0f MB)\n", split, nbins,
            (unsigned long long)nnz, (double)nnz / npx, nnz * 8 / 1e6);
-    azs_csr_view v = {nbins, npx, indptr, indices, weights, norm, NULL};
+    /* the rule: the 0xFFFFFFFF module gaps are dummies, Poisson variance; the CPU's tiles */
+    azs_csr_view v = {nbins, npx, indptr, indices, weights, norm, NULL,
+                      {1, 4294967295.0f, 0.0f, AZS_ERRMODEL_POISSON, 0}, 8192};
 
     azs_gpu_config c;
     azs_gpu_config_default(&c);
@@ -142,10 +144,6 @@ int main(int argc, char **argv)
     c.dtype = AZS_U32;
     c.npixels = npx;
     c.chunk_stride = maxc;
-    c.has_dummy = 1;
-    c.dummy = 4294967295.0;
-    c.delta_dummy = 0;
-    c.error_model = AZS_ERRMODEL_POISSON;
     azs_gpu_engine *e;
     if (azs_gpu_engine_create(&c, &v, &e) != AZS_OK) {
         fprintf(stderr, "engine: %s\n", azs_last_error());

@@ -54,6 +54,32 @@ azs_status azs_bslz4_blocks_init(azs_bslz4_blocks *b, size_t elem_size, const vo
 azs_status azs_bslz4_blocks_next(azs_bslz4_blocks *b, void *dst, size_t dst_capacity,
                                  void *scratch, size_t *elems);
 
+/* The blocks of a bitshuffle-LZ4 or LZ4 chunk located, not decoded: for a consumer that
+ * decodes them elsewhere (the GPU planner). The header and every block length are checked
+ * as azs_chunk_decode checks them (a block never points outside [src, src+src_size)); the
+ * LZ4 payloads are not. For bitshuffle-LZ4 the raw tail of fewer than 8 elements comes
+ * last, as an AZS_BLOCK_RAW block. */
+enum { AZS_BLOCK_LZ4 = 0, AZS_BLOCK_BSLZ4 = 1, AZS_BLOCK_RAW = 2 };
+typedef struct azs_chunk_block {
+    size_t index;             /* block number in the chunk (the raw tail: after the last) */
+    size_t src_off, src_len;  /* the stored bytes in the chunk */
+    size_t dst_off, dst_len;  /* the decoded bytes in the frame */
+    int kind;                 /* AZS_BLOCK_*: LZ4 data, LZ4 of bit-shuffled data, stored */
+} azs_chunk_block;
+typedef struct azs_chunk_walk { /* fields private to the codec */
+    const unsigned char *src;
+    size_t src_size, pos, elem_size, next, done;
+    size_t n, block_elems, nfull, last_elems, tail_elems; /* bitshuffle, in elements */
+    azs_codec codec;
+    azs_chunk_header h;
+} azs_chunk_walk;
+
+/* codec AZS_CODEC_BSLZ4 or AZS_CODEC_LZ4; elem_size as for azs_chunk_decode. */
+azs_status azs_chunk_walk_init(azs_chunk_walk *w, azs_codec codec, size_t elem_size,
+                               const void *src, size_t src_size);
+/* The next block in b; *more = 0 (b untouched) once all are out. */
+azs_status azs_chunk_walk_next(azs_chunk_walk *w, azs_chunk_block *b, int *more);
+
 /* Encoders (for `azstream synth` and tests). block_elems = 0 chooses the bitshuffle
  * default (8192 bytes / elem_size, multiple of 8). Output readable by the reference
  * HDF5 plugins. azs_chunk_encode_bound gives the capacity that always suffices. */

@@ -1,6 +1,6 @@
 /* Integration: a sparse matrix (CSR, bins × pixels, splitting weights) built once per
  * geometry and options, then one pass per frame that preprocesses each pixel and
- * accumulates per bin, as pyFAI's "ng" engines do (DESIGN §3).
+ * accumulates per bin, as pyFAI's "ng" engines do (doc/design.md "integrate").
  *
  * An azs_integrator is read-only after creation and shared by every worker; each worker
  * owns an azs_workspace (scratch). azs_integrate_frame allocates nothing. */
@@ -68,22 +68,35 @@ size_t azs_integrator_memory(const azs_integrator *it);
  * the matrix and the per-pixel constants, once per frame. */
 size_t azs_integrator_stream_bytes(const azs_integrator *it, int frames_per_pass);
 
-/* The matrix and per-pixel constants, for engines outside this module (GPU). Pixels that
- * are masked at build time have no entries; indices[] is followed by 64 zero entries
- * (engines may read ahead of a row end). Preprocessing of pixel p of a frame `raw`
- * (pyFAI 2026.9's CSR "ng" engine, see doc/integration.md):
+/* How each pixel of a frame is preprocessed, fixed per integrator (from its options). The
+ * rule (pyFAI 2026.9's CSR "ng" engine, see doc/integration.md), for pixel p of a frame
+ * `raw`:
  *   v = (float) raw[p]                    (every input type is converted to float32 first)
  *   skip the pixel (no contribution to any sum) if v is not finite, or if has_dummy and
- *        (delta_dummy == 0 ? v == (float)dummy : |v - (float)dummy| <= (float)delta_dummy)
+ *        (delta_dummy == 0 ? v == dummy : |v - dummy| <= delta_dummy)   (float32)
  *   signal = v - dark[p]                  (float32; dark NULL → v)
  *   norm   = norm_factor[p]               (float32: flat · solid angle · polarization ·
  *                                          normalization_factor, multiplied in float32)
  *   variance (error model poisson) = max(v, 1), the raw counts before dark subtraction;
  *        in 2D (npt_azim > 0) with split no or bbox, pyFAI adds the dark: max(v, 1) + dark[p]
- *        (its full-split 2D path and its 1D paths do not); error model none: 0
- * and per bin b, over its entries (p, w), accumulated in double in row order:
- *   Σ w·signal, Σ w²·variance, Σ w·norm, Σ (w·norm)², Σ w   (error model none / poisson)
- * (the CPU engine keeps w·norm per entry rounded to float32: < 1e-7 relative on the sums) */
+ *        (its full-split 2D path and its 1D paths do not): variance_dark; error model
+ *        none: 0
+ * and per bin b, over its entries (p, w), in double:
+ *   Σ w·signal, Σ (w·w)·variance, Σ w·norm, Σ (w·norm)², Σ w   (error model none / poisson)
+ * summed per tile of tile_px consecutive pixels, then per bin (the exact order, which makes
+ * every engine give the same bits: src/integrate/pixel_rules.h); the azimuthal model's sums
+ * are its one-pass update over the whole row (same file). */
+typedef struct azs_pixel_rule {
+    int has_dummy;
+    float dummy, delta_dummy;     /* (float) of the options' values */
+    azs_error_model error_model;
+    int variance_dark;            /* poisson: add dark[p] to the variance (see above) */
+} azs_pixel_rule;
+
+/* The matrix, the per-pixel constants and the rule, for engines outside this module (GPU).
+ * Pixels that are masked at build time have no entries; each row's entries are in
+ * increasing pixel order; indices[] is followed by 64 zero entries (engines may read ahead
+ * of a row end). */
 typedef struct azs_csr_view {
     uint32_t nbins;
     uint64_t npixels;
@@ -92,6 +105,8 @@ typedef struct azs_csr_view {
     const float *weights;     /* splitting fraction of pixel p in bin b */
     const float *norm_factor; /* [npixels]: solid angle · polarization · flat · normalization */
     const float *dark;        /* [npixels] or NULL */
+    azs_pixel_rule rule;
+    uint32_t tile_px;         /* pixels per tile of the summation order (see above) */
 } azs_csr_view;
 
 azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *view);
@@ -106,8 +121,8 @@ azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out);
 void azs_workspace_destroy(azs_workspace *ws);
 
 /* Error model "azimuthal": the variance sums come from the spread of the pixel values
- * signal/norm around the bin's running mean, in pyFAI's one-pass weighted update (see
- * azim_update in src/integrate/integrator.c); the GPU engine must reproduce that order. */
+ * signal/norm around the bin's running mean, in pyFAI's one-pass weighted update
+ * (azs_azim_update in src/integrate/pixel_rules.h, which the GPU engine runs too). */
 
 /* Per-frame result. Arrays of nbins each; any may be NULL if not wanted. Bins with no
  * pixel (Σ w·norm == 0) give intensity, sigma and std 0, as pyFAI (empty = 0); the raw sums

@@ -113,6 +113,25 @@ static azs_status bslz4_plan(size_t s, const azs_chunk_header *h, size_t dst_cap
     return AZS_OK;
 }
 
+/* The 4-byte length of block bi at src+*pos, checked against what is left of src (and
+ * against what liblz4 takes); *pos moves past the length field. */
+static azs_status block_length(const char *what, const uint8_t *src, size_t src_size,
+                               size_t *pos, size_t bi, uint32_t *clen)
+{
+    if (src_size - *pos < 4)
+        return azs_fail(AZS_ERR_TRUNCATED, "%s block %zu: length field at offset %zu past the "
+                        "end (%zu bytes)", what, bi, *pos, src_size);
+    *clen = be32(src + *pos);
+    *pos += 4;
+    if (*clen > src_size - *pos)
+        return azs_fail(AZS_ERR_TRUNCATED, "%s block %zu at offset %zu: %u compressed bytes, "
+                        "only %zu left", what, bi, *pos - 4, (unsigned)*clen, src_size - *pos);
+    if (*clen > LZ4_MAX_INPUT_SIZE)
+        return azs_fail(AZS_ERR_CORRUPT, "%s block %zu: length %u too large", what, bi,
+                        (unsigned)*clen);
+    return AZS_OK;
+}
+
 /* Decode one LZ4 block of `elems` elements at src+*pos and unshuffle it to out.
  * scratch holds at least elems*s bytes. */
 static azs_status bslz4_block(const uint8_t *src, size_t src_size, size_t *pos, size_t bi,
@@ -120,18 +139,10 @@ static azs_status bslz4_block(const uint8_t *src, size_t src_size, size_t *pos, 
                               uint8_t *restrict out, azs_unshuffle_fn unshuffle, int stream)
 {
     const size_t want = elems * s;
-    if (src_size - *pos < 4)
-        return azs_fail(AZS_ERR_TRUNCATED, "bitshuffle-lz4 block %zu: length field at offset "
-                        "%zu past the end (%zu bytes)", bi, *pos, src_size);
-    const uint32_t clen = be32(src + *pos);
-    *pos += 4;
-    if (clen > src_size - *pos)
-        return azs_fail(AZS_ERR_TRUNCATED, "bitshuffle-lz4 block %zu at offset %zu: %u "
-                        "compressed bytes, only %zu left", bi, *pos - 4, (unsigned)clen,
-                        src_size - *pos);
-    if (clen > LZ4_MAX_INPUT_SIZE)
-        return azs_fail(AZS_ERR_CORRUPT, "bitshuffle-lz4 block %zu: length %u too large", bi,
-                        (unsigned)clen);
+    uint32_t clen = 0;
+    azs_status st = block_length("bitshuffle-lz4", src, src_size, pos, bi, &clen);
+    if (st != AZS_OK)
+        return st;
     const int got = LZ4_decompress_safe((const char *)src + *pos, (char *)scratch, (int)clen,
                                         (int)want);
     if (got < 0)
@@ -329,49 +340,110 @@ azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src_, size_t src_s
     return bslz4_decode(elem_size, src, src_size, dst, dst_capacity, out_size);
 }
 
+azs_status azs_chunk_walk_init(azs_chunk_walk *w, azs_codec codec, size_t s, const void *src,
+                               size_t src_size)
+{
+    memset(w, 0, sizeof *w);
+    if (!src)
+        return azs_fail(AZS_ERR_INVALID_ARG, "chunk walk: NULL buffer");
+    azs_status st = azs_chunk_read_header(src, src_size, &w->h);
+    if (st != AZS_OK)
+        return st;
+    w->src = src;
+    w->src_size = src_size;
+    w->pos = HDR_BYTES;
+    w->elem_size = s;
+    w->codec = codec;
+    if (codec == AZS_CODEC_LZ4)
+        return check_header("lz4 chunk", &w->h, SIZE_MAX);
+    if (codec != AZS_CODEC_BSLZ4)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "chunk walk: codec %d has no blocks", (int)codec);
+    bs_plan pl;
+    if ((st = bslz4_plan(s, &w->h, SIZE_MAX, &pl)) != AZS_OK)
+        return st;
+    w->n = pl.n;
+    w->block_elems = pl.block_elems;
+    w->nfull = pl.nfull;
+    w->last_elems = pl.last_elems;
+    w->tail_elems = pl.tail_elems;
+    return AZS_OK;
+}
+
+azs_status azs_chunk_walk_next(azs_chunk_walk *w, azs_chunk_block *b, int *more)
+{
+    *more = 0;
+    size_t want; /* decoded bytes of the next block */
+    const size_t s = w->elem_size;
+    if (w->codec == AZS_CODEC_LZ4) {
+        if (w->done >= w->h.total_bytes)
+            return AZS_OK;
+        want = w->h.total_bytes - w->done < w->h.block_bytes ? (size_t)(w->h.total_bytes - w->done)
+                                                              : w->h.block_bytes;
+    } else if (w->next < w->nfull || (w->next == w->nfull && w->last_elems)) {
+        want = (w->next < w->nfull ? w->block_elems : w->last_elems) * s;
+    } else if (w->done < w->n) { /* the raw tail */
+        want = w->tail_elems * s;
+        if (want > w->src_size - w->pos)
+            return azs_fail(AZS_ERR_TRUNCATED, "bitshuffle-lz4 chunk: raw tail of %zu bytes at "
+                            "offset %zu, only %zu left", want, w->pos, w->src_size - w->pos);
+        *b = (azs_chunk_block){w->next, w->pos, want, w->done * s, want, AZS_BLOCK_RAW};
+        w->pos += want;
+        w->done = w->n;
+        *more = 1;
+        return AZS_OK;
+    } else {
+        return AZS_OK;
+    }
+    const char *what = w->codec == AZS_CODEC_LZ4 ? "lz4" : "bitshuffle-lz4";
+    uint32_t clen = 0;
+    azs_status st = block_length(what, w->src, w->src_size, &w->pos, w->next, &clen);
+    if (st != AZS_OK)
+        return st;
+    int kind = AZS_BLOCK_BSLZ4;
+    if (w->codec == AZS_CODEC_LZ4) {
+        /* stored raw when compression would not have shrunk it */
+        if (clen > want)
+            return azs_fail(AZS_ERR_CORRUPT, "lz4 block %zu at offset %zu: %u compressed bytes "
+                            "for a %zu-byte block", w->next, w->pos - 4, (unsigned)clen, want);
+        kind = clen == want ? AZS_BLOCK_RAW : AZS_BLOCK_LZ4;
+    }
+    const size_t dst_off = w->codec == AZS_CODEC_LZ4 ? w->done : w->done * s;
+    *b = (azs_chunk_block){w->next, w->pos, clen, dst_off, want, kind};
+    w->pos += clen;
+    w->done += w->codec == AZS_CODEC_LZ4 ? want : want / s;
+    w->next++;
+    *more = 1;
+    return AZS_OK;
+}
+
 static azs_status lz4_decode(const uint8_t *src, size_t src_size, uint8_t *dst,
                              size_t dst_capacity, size_t *out_size)
 {
-    azs_chunk_header h;
-    azs_status st = azs_chunk_read_header(src, src_size, &h);
+    azs_chunk_walk w;
+    azs_status st = azs_chunk_walk_init(&w, AZS_CODEC_LZ4, 1, src, src_size);
     if (st != AZS_OK)
         return st;
-    if ((st = check_header("lz4 chunk", &h, dst_capacity)) != AZS_OK)
+    if ((st = check_header("lz4 chunk", &w.h, dst_capacity)) != AZS_OK)
         return st;
-    size_t pos = HDR_BYTES, done = 0, bi = 0;
-    const size_t total = (size_t)h.total_bytes;
-    while (done < total) {
-        const size_t want = total - done < h.block_bytes ? total - done : h.block_bytes;
-        if (src_size - pos < 4)
-            return azs_fail(AZS_ERR_TRUNCATED, "lz4 block %zu: length field at offset %zu past "
-                            "the end (%zu bytes)", bi, pos, src_size);
-        const uint32_t clen = be32(src + pos);
-        pos += 4;
-        if (clen > src_size - pos)
-            return azs_fail(AZS_ERR_TRUNCATED, "lz4 block %zu at offset %zu: %u compressed "
-                            "bytes, only %zu left", bi, pos - 4, (unsigned)clen, src_size - pos);
-        if (clen == want) { /* stored raw: compression would not have shrunk it */
-            memcpy(dst + done, src + pos, want);
-        } else {
-            if (clen > want)
-                return azs_fail(AZS_ERR_CORRUPT, "lz4 block %zu at offset %zu: %u compressed "
-                                "bytes for a %zu-byte block", bi, pos - 4, (unsigned)clen, want);
-            const int got = LZ4_decompress_safe((const char *)src + pos, (char *)dst + done,
-                                                (int)clen, (int)want);
-            if (got < 0)
-                return azs_fail(AZS_ERR_CORRUPT, "lz4 block %zu at offset %zu: invalid LZ4 data",
-                                bi, pos - 4);
-            if ((size_t)got != want)
-                return azs_fail(AZS_ERR_SIZE_MISMATCH, "lz4 block %zu at offset %zu: decoded %d "
-                                "bytes, expected %zu", bi, pos - 4, got, want);
+    azs_chunk_block b;
+    int more = 1;
+    while ((st = azs_chunk_walk_next(&w, &b, &more)) == AZS_OK && more) {
+        if (b.kind == AZS_BLOCK_RAW) {
+            memcpy(dst + b.dst_off, src + b.src_off, b.dst_len);
+            continue;
         }
-        pos += clen;
-        done += want;
-        bi++;
+        const int got = LZ4_decompress_safe((const char *)src + b.src_off, (char *)dst + b.dst_off,
+                                            (int)b.src_len, (int)b.dst_len);
+        if (got < 0)
+            return azs_fail(AZS_ERR_CORRUPT, "lz4 block %zu at offset %zu: invalid LZ4 data",
+                            b.index, b.src_off - 4);
+        if ((size_t)got != b.dst_len)
+            return azs_fail(AZS_ERR_SIZE_MISMATCH, "lz4 block %zu at offset %zu: decoded %d "
+                            "bytes, expected %zu", b.index, b.src_off - 4, got, b.dst_len);
     }
-    if (out_size)
-        *out_size = total;
-    return AZS_OK;
+    if (st == AZS_OK && out_size)
+        *out_size = (size_t)w.h.total_bytes;
+    return st;
 }
 
 azs_status azs_chunk_decode(azs_codec codec, size_t elem_size, const void *src, size_t src_size,

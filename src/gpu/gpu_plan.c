@@ -3,13 +3,16 @@
  * Why on the CPU: finding block k of a bitshuffle-LZ4 chunk means walking the chain of
  * 4-byte block lengths, a serial pointer chase (~2,200 steps for an Eiger 4M frame). On
  * the GPU each step is a dependent DRAM load (~0.5 µs); here, right after pread, the chunk
- * is in cache and the walk costs a few µs. Every length is checked here against the chunk,
- * so the GPU kernels only ever index inside [chunk, chunk + chunk_size); the LZ4 payloads
- * themselves are validated by the GPU decoder (per-frame status).
+ * is in cache and the walk costs a few µs. The walk is the codec's (azs_chunk_walk_next:
+ * the format and its length checks live in src/codec/chunk.c only), so the GPU kernels only
+ * ever index inside [chunk, chunk + chunk_size); the LZ4 payloads themselves are validated
+ * by the GPU decoder (per-frame status). Here: what the GPU decoder takes (block sizes,
+ * element sizes, 32-bit offsets) and how blocks become items.
  *
  * Formats: doc/chunk-format.md (bitshuffle-LZ4 32008, LZ4 32004, uncompressed). */
 #include <string.h>
 
+#include "azstream/codec.h"
 #include "azstream/gpu.h"
 #include "common/error.h"
 
@@ -18,19 +21,6 @@
 #define AZS_GPU_MIN_BLOCK_BYTES 1024u
 /* Copies of stored bytes are split in pieces so that one warp never copies megabytes. */
 #define AZS_GPU_COPY_PIECE 8192u
-
-static uint64_t be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
 
 size_t azs_gpu_max_items_per_frame(azs_codec codec, size_t elem_size, size_t frame_bytes)
 {
@@ -103,56 +93,41 @@ azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *
     }
     if (codec != AZS_CODEC_LZ4 && codec != AZS_CODEC_BSLZ4)
         return azs_fail(AZS_ERR_UNSUPPORTED, "gpu plan: codec %d", (int)codec);
-    if (chunk_size < 12)
-        return azs_fail(AZS_ERR_TRUNCATED, "frame %u: chunk of %zu bytes has no 12-byte header",
-                        frame, chunk_size);
-    uint64_t total = be64(chunk);
-    uint32_t block_bytes = be32(chunk + 8);
+    azs_chunk_walk w;
+    if ((s = azs_chunk_walk_init(&w, codec, elem_size, chunk, chunk_size)) != AZS_OK)
+        return s;
+    const uint64_t total = w.h.total_bytes;
+    const uint32_t block_bytes = w.h.block_bytes;
     if (total != frame_bytes)
         return azs_fail(AZS_ERR_SIZE_MISMATCH,
                         "frame %u: chunk header says %llu bytes, frame has %zu", frame,
                         (unsigned long long)total, frame_bytes);
-    size_t pos = 12;
+    if (block_bytes == 0)
+        return azs_fail(AZS_ERR_CORRUPT, "frame %u: block size 0", frame);
     uint32_t maxb = 0;
-
+    azs_chunk_block b;
+    int more = 1;
     if (codec == AZS_CODEC_LZ4) {
-        if (block_bytes == 0)
-            return azs_fail(AZS_ERR_CORRUPT, "frame %u: LZ4 block size 0", frame);
-        uint64_t done = 0;
-        while (done < total) {
-            uint64_t want = total - done < block_bytes ? total - done : block_bytes;
-            if (chunk_size - pos < 4)
-                return azs_fail(AZS_ERR_TRUNCATED, "frame %u: LZ4 block at byte %zu: no length",
-                                frame, pos);
-            uint32_t clen = be32(chunk + pos);
-            pos += 4;
-            if (clen > chunk_size - pos)
-                return azs_fail(AZS_ERR_TRUNCATED,
-                                "frame %u: LZ4 block at byte %zu: length %u past chunk end %zu",
-                                frame, pos - 4, clen, chunk_size);
-            if (clen > want)
-                return azs_fail(AZS_ERR_CORRUPT,
-                                "frame %u: LZ4 block at byte %zu: %u stored bytes for %llu",
-                                frame, pos - 4, clen, (unsigned long long)want);
-            if (clen == want) /* stored raw: it would not shrink */
-                s = push_copy(items, max_items, &n, pos, done, want, frame);
+        while ((s = azs_chunk_walk_next(&w, &b, &more)) == AZS_OK && more) {
+            if (b.kind == AZS_BLOCK_RAW)
+                s = push_copy(items, max_items, &n, b.src_off, b.dst_off, b.dst_len, frame);
             else
-                s = push(items, max_items, &n, (uint32_t)pos, clen, done, (uint32_t)want, frame,
-                         AZS_GPU_ITEM_LZ4);
+                s = push(items, max_items, &n, (uint32_t)b.src_off, (uint32_t)b.src_len,
+                         b.dst_off, (uint32_t)b.dst_len, frame, AZS_GPU_ITEM_LZ4);
             if (s != AZS_OK)
                 return s;
-            if (want > maxb)
-                maxb = (uint32_t)want;
-            pos += clen;
-            done += want;
+            if (b.dst_len > maxb)
+                maxb = (uint32_t)b.dst_len;
         }
+        if (s != AZS_OK)
+            return s;
         *nitems = n;
         *max_block = maxb > AZS_GPU_COPY_PIECE ? maxb : AZS_GPU_COPY_PIECE;
         return AZS_OK;
     }
 
     /* bitshuffle-LZ4 */
-    if (block_bytes == 0 || block_bytes % (8 * elem_size) != 0)
+    if (block_bytes % (8 * elem_size) != 0)
         return azs_fail(AZS_ERR_CORRUPT,
                         "frame %u: bitshuffle block of %u bytes is not a multiple of 8 elements",
                         frame, block_bytes);
@@ -161,57 +136,50 @@ azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *
                         "frame %u: bitshuffle block of %u bytes: the GPU decoder takes up to %u "
                         "(the CPU layouts take any size)",
                         frame, block_bytes, AZS_GPU_MAX_BLOCK_BYTES);
-    size_t nelem = frame_bytes / elem_size;
-    size_t block_elems = block_bytes / elem_size;
-    size_t nfull = nelem / block_elems;
-    size_t rem = nelem % block_elems;
-    size_t last = rem - rem % 8;
-    size_t nblocks = nfull + (last ? 1 : 0);
-    /* blocks per item: 1, or a run of small blocks worth at least AZS_GPU_MIN_BLOCK_BYTES */
-    size_t group = block_bytes >= AZS_GPU_MIN_BLOCK_BYTES
-                       ? 1
-                       : (AZS_GPU_MIN_BLOCK_BYTES + block_bytes - 1) / block_bytes;
-    uint64_t dst = 0;
-    for (size_t b0 = 0; b0 < nblocks; b0 += group) {
-        size_t b1 = b0 + group < nblocks ? b0 + group : nblocks;
-        size_t start = pos;
-        uint64_t dlen = 0;
-        uint32_t clen = 0;
-        for (size_t b = b0; b < b1; b++) {
-            if (chunk_size - pos < 4)
-                return azs_fail(AZS_ERR_TRUNCATED, "frame %u: block %zu at byte %zu: no length",
-                                frame, b, pos);
-            clen = be32(chunk + pos);
-            pos += 4;
-            if (clen > chunk_size - pos)
-                return azs_fail(AZS_ERR_TRUNCATED,
-                                "frame %u: block %zu at byte %zu: length %u past chunk end %zu",
-                                frame, b, pos - 4, clen, chunk_size);
-            pos += clen;
-            dlen += (b < nfull ? block_elems : last) * elem_size;
+    /* blocks per item: 1, or a run of small blocks worth at least AZS_GPU_MIN_BLOCK_BYTES
+     * (a run's source covers the blocks' length fields too) */
+    const size_t group = block_bytes >= AZS_GPU_MIN_BLOCK_BYTES
+                             ? 1
+                             : (AZS_GPU_MIN_BLOCK_BYTES + block_bytes - 1) / block_bytes;
+    size_t in_run = 0, run_src = 0, run_end = 0, run_dst = 0, run_len = 0;
+    for (;;) {
+        s = azs_chunk_walk_next(&w, &b, &more);
+        if (s != AZS_OK)
+            return s;
+        const int block = more && b.kind == AZS_BLOCK_BSLZ4;
+        if (block) {
+            if (in_run == 0) {
+                run_src = b.src_off - 4;
+                run_dst = b.dst_off;
+                run_len = 0;
+            }
+            run_end = b.src_off + b.src_len;
+            run_len += b.dst_len;
+            in_run++;
         }
-        if (group == 1)
-            s = push(items, max_items, &n, (uint32_t)(start + 4), clen, dst, (uint32_t)dlen, frame,
-                     AZS_GPU_ITEM_BSLZ4);
-        else
-            s = push(items, max_items, &n, (uint32_t)start, (uint32_t)(pos - start), dst,
-                     (uint32_t)dlen, frame, AZS_GPU_ITEM_BSLZ4_RUN | block_bytes << 8);
-        if (s != AZS_OK)
-            return s;
-        /* shared memory holds one block at a time */
-        uint32_t one = group == 1 ? (uint32_t)dlen : block_bytes;
-        if (one > maxb)
-            maxb = one;
-        dst += dlen;
-    }
-    size_t tail = (rem % 8) * elem_size;
-    if (chunk_size - pos < tail)
-        return azs_fail(AZS_ERR_TRUNCATED, "frame %u: raw tail of %zu bytes past chunk end",
-                        frame, tail);
-    if (tail) {
-        s = push_copy(items, max_items, &n, pos, dst, tail, frame);
-        if (s != AZS_OK)
-            return s;
+        if (in_run && (in_run == group || !block)) {
+            if (group == 1)
+                s = push(items, max_items, &n, (uint32_t)b.src_off, (uint32_t)b.src_len, run_dst,
+                         (uint32_t)run_len, frame, AZS_GPU_ITEM_BSLZ4);
+            else
+                s = push(items, max_items, &n, (uint32_t)run_src, (uint32_t)(run_end - run_src),
+                         run_dst, (uint32_t)run_len, frame,
+                         AZS_GPU_ITEM_BSLZ4_RUN | block_bytes << 8);
+            if (s != AZS_OK)
+                return s;
+            /* shared memory holds one block at a time */
+            const uint32_t one = group == 1 ? (uint32_t)run_len : block_bytes;
+            if (one > maxb)
+                maxb = one;
+            in_run = 0;
+        }
+        if (!more)
+            break;
+        if (b.kind == AZS_BLOCK_RAW && b.dst_len) { /* the raw tail, last */
+            s = push_copy(items, max_items, &n, b.src_off, b.dst_off, b.dst_len, frame);
+            if (s != AZS_OK)
+                return s;
+        }
     }
     *nitems = n;
     *max_block = maxb;

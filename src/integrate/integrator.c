@@ -1,18 +1,6 @@
-/* The integrator object (matrix + per-pixel constants) and the CPU engines.
- *
- * Preprocessing of pixel p (pyFAI's "ng" CSR engine, checked against pyFAI 2026.9):
- *   v = (float) raw[p]                        (pyFAI works on float32 data)
- *   skip when v is not finite, or has_dummy and (delta_dummy == 0 ? v == (float)dummy
- *        : |v - (float)dummy| <= (float)delta_dummy)
- *   signal   = v - dark[p]                    (dark NULL → 0)
- *   norm     = norm_factor[p] = solid_angle · polarization · flat · normalization_factor
- *   variance = max(v, 1) for the poisson model (raw counts, before dark subtraction), else 0;
- *              in 2D (npt_azim > 0) with splitting no or bbox, pyFAI 2026.9 adds dark[p]:
- *              max(v, 1) + dark[p] (its code paths differ; we follow each)
- * and per bin b over its entries (p, w), in double:
- *   Σ w·signal, Σ w²·variance, Σ w·norm, Σ (w·norm)², Σ w
- *   intensity = Σsig / Σnorm, sem = √Σvar / Σnorm, std = √(Σvar / Σnorm²); a bin with
- *   Σnorm == 0 gives 0 everywhere (pyFAI's default "empty" value).
+/* The integrator object (matrix + per-pixel constants + the pixel rule) and the CPU
+ * engines' entry points. The per-pixel rules and the order of the sums are those of
+ * pixel_rules.h (contract: integrate.h, above azs_csr_view).
  *
  * Engines: the error models none and poisson run the pixel-tiled engine (tiled.h), which
  * streams the frame and the matrix. The azimuthal model needs each bin's pixels in one
@@ -127,11 +115,13 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
     c->npix = it->npix;
     c->norm = it->norm;
     c->dark = it->dark;
-    c->has_dummy = o->has_dummy;
-    c->dummy = (float)o->dummy;
-    c->delta_dummy = (float)o->delta_dummy;
-    c->poisson = o->error_model == AZS_ERRMODEL_POISSON;
-    c->poisson_dark = c->poisson && it->dark && o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
+    c->rule.has_dummy = o->has_dummy;
+    c->rule.dummy = (float)o->dummy;
+    c->rule.delta_dummy = (float)o->delta_dummy;
+    c->rule.error_model = o->error_model;
+    /* pyFAI 2026.9's 2D no/bbox paths add the dark to the variance; its others do not. */
+    c->rule.variance_dark = o->error_model == AZS_ERRMODEL_POISSON && it->dark &&
+                            o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
     if ((st = azs_tiled_set_norm(&it->tiled, c)) != AZS_OK) {
         azs_integrator_destroy(it);
         return st;
@@ -249,6 +239,8 @@ azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *v)
     v->weights = it->m.weights;
     v->norm_factor = it->norm;
     v->dark = it->dark;
+    v->rule = it->ctx.rule;
+    v->tile_px = AZS_TILE_PX;
     return AZS_OK;
 }
 
@@ -293,9 +285,10 @@ void azs_workspace_destroy(azs_workspace *ws)
     free(ws);
 }
 
-/* The azimuthal-model gather, one instantiation per dtype. The pixels of a bin are
- * scattered over the frame, which the hardware prefetchers cannot follow: prefetch a few
- * entries ahead (indices[] is padded, AZS_CSR_PAD, so reading ahead stays in bounds). */
+/* The azimuthal-model gather (pixel_rules.h: skipped pixels left out, azs_azim_update over
+ * the row), one instantiation per dtype. The pixels of a bin are scattered over the frame,
+ * which the hardware prefetchers cannot follow: prefetch a few entries ahead (indices[] is
+ * padded, AZS_CSR_PAD, so reading ahead stays in bounds). */
 #define AZS_PF_DIST 24
 #define AZS_GATHER(NAME, T)                                                                    \
     static void NAME(const azs_integrator *restrict it, const T *restrict px, uint32_t b0,   \
@@ -306,50 +299,21 @@ void azs_workspace_destroy(azs_workspace *ws)
         const float *restrict wt = it->m.weights;                                            \
         const float *restrict nf = it->norm;                                                 \
         const float *restrict dk = it->dark;                                                 \
-        const int dummy = it->opt.has_dummy;                                                 \
-        const float dv = (float)it->opt.dummy, dd = (float)it->opt.delta_dummy;              \
+        const azs_pixel_rule *r = &it->ctx.rule;                                             \
+        const int mode = azs_dummy_mode(r);                                                  \
         for (uint32_t b = b0; b < b1; b++) {                                                 \
-            bin_sums s = {0, 0, 0, 0, 0};                                                    \
+            azs_bin_sums s = {0, 0, 0, 0, 0};                                                \
             for (uint64_t k = ip[b]; k < ip[b + 1]; k++) {                                   \
                 uint32_t p = ix[k];                                                          \
                 __builtin_prefetch(px + ix[k + AZS_PF_DIST], 0, 0);                          \
-                float v = (float)px[p];                                                      \
-                if (!isfinite(v)) continue;                                                  \
-                if (dummy && (dd == 0.0f ? v == dv : fabsf(v - dv) <= dd)) continue;          \
-                float sg = dk ? v - dk[p] : v;                                               \
-                azim_update(&s, (double)wt[k], (double)sg, (double)nf[p]);                   \
+                const float v = AZS_PIXEL_FLOAT(px[p]);                                      \
+                if (!azs_pixel_kept(v, mode, r->dummy, r->delta_dummy)) continue;            \
+                const float sg = dk ? azs_pixel_signal(v, dk[p]) : v;                        \
+                azs_azim_update(&s, (double)wt[k], (double)sg, (double)nf[p]);               \
             }                                                                                \
             azs_store_bin(out, b, &s);                                                       \
         }                                                                                    \
     }
-
-/* Error model "azimuthal": the variance is the spread of the pixels of the bin around the
- * bin's mean, accumulated in one pass with the weighted online update pyFAI uses
- * (pixel value b = signal/norm, weight ω = w·norm):
- *   first pixel:  Σsig = w·signal, Σnorm = ω, Σnorm² = ω²
- *   next pixels:  Δ1 = Σsig/Σnorm − b;  Σsig += w·signal;  Σnorm += ω;  Σnorm² += ω²;
- *                 Δ2 = Σsig/Σnorm − b;  Σvar += ω²·Δ1·Δ2
- * (pixels with norm 0 add nothing but their count). */
-static inline void azim_update(bin_sums *s, double w, double signal, double norm)
-{
-    double om = w * norm, om2 = om * om;
-    s->cnt += w;
-    if (s->nrm2 > 0.0) {
-        if (norm != 0.0) {
-            double b = signal / norm;
-            double d1 = s->sig / s->nrm - b;
-            s->sig += w * signal;
-            s->nrm += om;
-            s->nrm2 += om2;
-            double d2 = s->sig / s->nrm - b;
-            s->var += om2 * d1 * d2;
-        }
-    } else {
-        s->sig = w * signal;
-        s->nrm = om;
-        s->nrm2 = om2;
-    }
-}
 
 AZS_GATHER(gather_u8, uint8_t)
 AZS_GATHER(gather_u16, uint16_t)

@@ -7,19 +7,15 @@
 #ifndef AZS_INTEGRATE_INTERNAL_H
 #define AZS_INTEGRATE_INTERNAL_H
 
-#include <math.h>
-
 #include "builder.h"
+#include "pixel_rules.h"
 
-/* The five sums of one bin, and how they become the outputs (every engine ends here). */
-typedef struct bin_sums { double sig, var, nrm, nrm2, cnt; } bin_sums;
-
-static inline void azs_store_bin(const azs_frame_result *o, uint32_t b, const bin_sums *s)
+/* How the five sums of one bin become the outputs (every CPU engine ends here). */
+static inline void azs_store_bin(const azs_frame_result *o, uint32_t b, const azs_bin_sums *s)
 {
-    int empty = s->nrm == 0.0;
-    if (o->intensity) o->intensity[b] = empty ? 0.0 : s->sig / s->nrm;
-    if (o->sigma) o->sigma[b] = empty ? 0.0 : sqrt(s->var) / s->nrm;
-    if (o->std) o->std[b] = empty ? 0.0 : sqrt(s->var / s->nrm2);
+    if (o->intensity) o->intensity[b] = azs_bin_intensity(s);
+    if (o->sigma) o->sigma[b] = azs_bin_sem(s);
+    if (o->std) o->std[b] = azs_bin_std(s);
     if (o->sum_signal) o->sum_signal[b] = s->sig;
     if (o->sum_variance) o->sum_variance[b] = s->var;
     if (o->sum_normalization) o->sum_normalization[b] = s->nrm;

@@ -65,10 +65,7 @@ typedef struct azs_tiled_ctx {
     uint64_t npix;
     const float *norm;     /* [npix] */
     const float *dark;     /* [npix] or NULL */
-    int has_dummy;
-    float dummy, delta_dummy;
-    int poisson;           /* error model poisson */
-    int poisson_dark;      /* pyFAI's 2D no/bbox paths: variance max(v,1) + dark */
+    azs_pixel_rule rule;   /* the integrator's (pixel_rules.h) */
 } azs_tiled_ctx;
 
 /* Fill t->norm_lane from c->norm (c->t == t), with the same kernel and roundings as a

@@ -1,0 +1,42 @@
+/* Internal: the tiled engine's per-tile kernels (tiled_kernels.c), used by tiled.c only:
+ * preprocessing of one tile per input type (the rules of pixel_rules.h), and the sums of
+ * a group of AZS_LANES segments, portable and AVX2 (chosen at run time, the same bits). */
+#ifndef AZS_INTEGRATE_TILED_KERNELS_H
+#define AZS_INTEGRATE_TILED_KERNELS_H
+
+#include "tiled.h"
+
+/* One tile's preprocessed pixels: pairs sn[2i] = signal, sn[2i+1] = norm and, when the
+ * variance or the count is wanted, vo[2i] = variance, vo[2i+1] = valid (1 or 0): pairs, so
+ * that one 64-bit gather fetches both. A skipped pixel gets zeros everywhere, which adds
+ * exactly nothing to any sum (pixel_rules.h). */
+typedef struct tile_buf {
+    float sn[2 * AZS_TILE_PX];
+    union {
+        float vo[2 * AZS_TILE_PX];
+        float sig[AZS_TILE_PX]; /* the intensity-only path: signal alone */
+    };
+} tile_buf;
+
+/* Preprocess pixels [p0, p0+n) of the frame (px points at pixel p0) into b (full: the
+ * variance and valid pairs too). */
+typedef void (*pre_fn)(const azs_tiled_ctx *, const void *, uint64_t, uint32_t, tile_buf *, int);
+/* The intensity-only preprocessing: b->sig[i] = signal (0 when skipped); returns non-zero
+ * if a used pixel was skipped (then the tile needs its per-frame norm). */
+typedef uint32_t (*sig_fn)(const azs_tiled_ctx *, const void *, uint64_t, uint32_t, tile_buf *);
+/* Sums of one group of AZS_LANES segments, rows [r0, r1): out[q * AZS_LANES + lane] for
+ * q = 0 sig, 1 var, 2 norm, 3 norm², 4 count (the fast variant: sig and norm only). */
+typedef void (*group_fn)(const uint16_t *, const float *, uint64_t, uint64_t, const tile_buf *,
+                         double *);
+/* Σ w·signal per lane for nf frames at once (the batch engine): each matrix row is read
+ * once for all of them; frame f's lane sums go to out[f * AZS_LANES ..]. */
+typedef void (*sig_multi_fn)(const uint16_t *, const float *, uint64_t, uint64_t,
+                             const float *const *, int, double *);
+
+pre_fn azs_tiled_pre_for(azs_dtype t);   /* NULL: unsupported dtype */
+sig_fn azs_tiled_sig_for(azs_dtype t);
+group_fn azs_tiled_pick_group(int full);
+/* kind: the matrix's choice (AZS_SIG_GATHER or AZS_SIG_LOADS), used where the CPU allows. */
+sig_multi_fn azs_tiled_pick_sig_multi(int kind);
+
+#endif
