@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
 #include "common/error.h"
 #include "h5/h5_index.h"
 #include "h5/h5lock.h"

@@ -1,15 +1,10 @@
 /* The HDF5 source: an Eiger master's data_NNNNNN links and a virtual dataset's mappings
  * as parts. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "common/alloc.h"
 #include "common/error.h"
 #include "h5/h5lock.h"
 #include "h5/source_internal.h"

@@ -3,15 +3,12 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* MAP_POPULATE */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
 #include "common/error.h"
 #include "h5/h5lock.h"
 #include "h5/source_internal.h"
