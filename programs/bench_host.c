@@ -1,17 +1,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include "bench_host.h"
+#include "common/clock.h"
 
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static double mono_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* 64 dependent additions of a register the compiler cannot see (the empty asm makes x
  * and y opaque), so each add waits for the one before: 1 cycle each. Adds of an immediate
@@ -49,13 +44,13 @@ static double run_loop(unsigned long long (*fn)(unsigned long long, long), doubl
 {
     const long rounds = 1L << 14;
     x = fn(x, rounds); /* warm-up */
-    const double t0 = mono_s();
+    const double t0 = azs_now_seconds();
     double t = t0;
     long n = 0;
     while (t - t0 < seconds) {
         x = fn(x, rounds);
         n++;
-        t = mono_s();
+        t = azs_now_seconds();
     }
     return 64.0 * (double)rounds * (double)n / (t - t0) / 1e9;
 }

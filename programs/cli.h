@@ -27,6 +27,15 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* The tuning knobs of azs_run_options from the environment, for measurements (the library
+ * reads none): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG (unset or not a
+ * number: the default). Returns 1 when AZS_GPU_TRACE is set: print the GPU trace. */
+struct azs_run_options;
+int cli_run_knobs(struct azs_run_options *o);
+/* "layout gpu trace: ..." on stderr, from a run's summary. */
+struct azs_run_summary;
+void cli_print_gpu_trace(const struct azs_run_summary *s);
+
 /* "a:b", "a:", ":b", "a" (one frame); end exclusive; -1 means open. 0 on success. */
 int cli_parse_range_i64(const char *s, int64_t *a, int64_t *b);
 /* "a:b" of doubles; both required. 0 on success. */

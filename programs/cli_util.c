@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "azstream/layout.h"
 #include "cli.h"
 
 int cli_report(const char *cmd, azs_status s, const char *what)
@@ -88,4 +89,36 @@ int cli_parse_range_f64(const char *s, double *a, double *b)
     if (cli_parse_f64(buf, a) || cli_parse_f64(colon + 1, b) || !(*b > *a))
         return -1;
     return 0;
+}
+
+static uint32_t env_u32(const char *name, uint32_t def)
+{
+    const char *v = getenv(name);
+    char *e;
+    if (!v || !*v)
+        return def;
+    unsigned long x = strtoul(v, &e, 10);
+    return *e || x > 1u << 20 ? def : (uint32_t)x;
+}
+
+int cli_run_knobs(struct azs_run_options *o)
+{
+    o->cpu_batch = (int)env_u32("AZS_CPU_BATCH", (uint32_t)o->cpu_batch);
+    o->gpu_batch = env_u32("AZS_GPU_BATCH", o->gpu_batch);
+    o->gpu_slots = env_u32("AZS_GPU_SLOTS", o->gpu_slots);
+    o->gpu_lag = env_u32("AZS_GPU_LAG", o->gpu_lag);
+    const char *t = getenv("AZS_GPU_TRACE");
+    return t && *t;
+}
+
+void cli_print_gpu_trace(const struct azs_run_summary *s)
+{
+    const azs_gpu_trace *g = &s->gpu;
+    fprintf(stderr,
+            "layout gpu trace: batch %u x %u slots (%u on the GPU), %d readers: %.3f s total, set-up %.3f s, "
+            "tear-down %.3f s; main thread waited for readers %.3f s, for the GPU %.3f s, submitted %.3f s, "
+            "sink %.3f s, host frames %.3f s (%llu); %llu batches, device time per batch %.2f ms\n",
+            g->batch, g->slots, g->lag, g->readers, s->seconds, s->setup_seconds, g->teardown, g->read_wait,
+            g->gpu_wait, g->submit, g->sink, g->host, (unsigned long long)g->host_frames,
+            (unsigned long long)g->batches, g->batches ? 1e3 * g->device / (double)g->batches : 0.0);
 }

@@ -30,15 +30,10 @@
 #include "bench_host.h"
 #include "cli.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "par_options.h"
 #include "layout/layouts.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Multi-threaded copy bandwidth (read + write bytes per second) over 2 × 256 MiB. */
 static double stream_bandwidth(void)
@@ -57,11 +52,11 @@ static double stream_bandwidth(void)
     }
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
-        double t = now_s();
+        double t = azs_now_seconds();
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++)
             b[i] = a[i] * 1.000001;
-        t = now_s() - t;
+        t = azs_now_seconds() - t;
         double bw = 2.0 * (double)n * sizeof(double) / t;
         if (bw > best)
             best = bw;
@@ -109,11 +104,11 @@ static double fused_rate(const azs_integrator *it, const azs_source_info *info, 
         }
 #pragma omp barrier
 #pragma omp single
-        t0 = now_s();
+        t0 = azs_now_seconds();
         /* each thread starts at its own chunk and runs for `seconds` after t0 (set, like
          * `failed`, before the barrier: no race) */
         int done = 0, k0 = omp_get_thread_num() * nb;
-        while (!failed && s == AZS_OK && (now_s() - t0 < seconds || done < npre)) {
+        while (!failed && s == AZS_OK && (azs_now_seconds() - t0 < seconds || done < npre)) {
             for (int j = 0; j < nb; j++) {
                 const int k = (k0 + done + j) % npre;
                 cp[j] = raw + cap * (size_t)k;
@@ -123,7 +118,7 @@ static double fused_rate(const azs_integrator *it, const azs_source_info *info, 
                                      NULL, 0);
             done += nb;
         }
-        rate += done / (now_s() - t0);
+        rate += done / (azs_now_seconds() - t0);
         if (s != AZS_OK) {
 #pragma omp critical
             *st = s;
@@ -312,9 +307,12 @@ static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, i
     azs_run_summary sum;
     azs_status st;
     o.feed = feed;
+    int trace = cli_run_knobs(&o);
     st = azs_run(src, it, &o, &ops, &sum);
     if (st != AZS_OK)
         return cli_report("bench", st, "run");
+    if (trace && l == AZS_LAYOUT_GPU)
+        cli_print_gpu_trace(&sum);
     *fps = (double)count / sum.seconds;
     last_setup_s = sum.setup_seconds;
     return 0;
@@ -449,13 +447,13 @@ static int bench_main(azs_settings *S, int argc, char **argv)
         azs_settings_set(S, "dummy", "4294967295");
         azs_settings_set(S, "delta-dummy", "0");
     }
-    double tb = now_s();
+    double tb = azs_now_seconds();
     if ((st = azs_settings_build(S, info->ny, info->nx, &it)) != AZS_OK) {
         rc = cli_report(cmd, st, NULL);
         goto out;
     }
     const azs_integrate_options *io = azs_settings_integrate_options(S);
-    double t_build = now_s() - tb;
+    double t_build = azs_now_seconds() - tb;
     const size_t nbins = azs_integrator_nbins(it);
     size_t mat = azs_integrator_memory(it);
 
@@ -491,16 +489,16 @@ static int bench_main(azs_settings *S, int argc, char **argv)
     double dec_fps = 0, chunk_mean = 0;
     if (have_raw) {
         int reps = 0;
-        double t = now_s();
+        double t = azs_now_seconds();
         void *dst = azs_aligned_alloc(info->frame_bytes);
-        while (now_s() - t < 1.0 || reps < npre) {
+        while (azs_now_seconds() - t < 1.0 || reps < npre) {
             size_t got;
             int k = reps % npre;
             azs_chunk_decode(info->codec, info->elem_size, (char *)raw + cap * (size_t)k, sizes[k],
                              dst, info->frame_bytes, &got);
             reps++;
         }
-        dec_fps = reps / (now_s() - t);
+        dec_fps = reps / (azs_now_seconds() - t);
         azs_aligned_free(dst);
         for (int k = 0; k < npre; k++)
             chunk_mean += (double)sizes[k] / npre;
@@ -513,13 +511,13 @@ static int bench_main(azs_settings *S, int argc, char **argv)
     fr.intensity = res;
     fr.sigma = io->error_model != AZS_ERRMODEL_NONE ? res + nbins : NULL;
     int reps = 0;
-    double t = now_s();
-    while (now_s() - t < 1.0 || reps < npre) {
+    double t = azs_now_seconds();
+    while (azs_now_seconds() - t < 1.0 || reps < npre) {
         azs_integrate_frame(it, ws, (char *)pix + (size_t)(reps % npre) * info->frame_bytes,
                             info->dtype, &fr);
         reps++;
     }
-    double eng_fps = reps / (now_s() - t);
+    double eng_fps = reps / (azs_now_seconds() - t);
     /* One core's whole job in layout 1 (decode + integrate in one pass, batches as its
      * workers run them), on one core and then on every core at once. */
     double fused_fps = eng_fps, fused_all = eng_fps * cores;

@@ -17,6 +17,7 @@
 
 #include "azstream/job.h"
 #include "cli.h"
+#include "common/clock.h"
 #include "par_options.h"
 
 static volatile int g_cancel;
@@ -27,16 +28,10 @@ static void on_signal(int sig)
     azs_cancel_request(&g_cancel);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void on_progress(void *ctx, uint64_t done, uint64_t total)
 {
-    double dt = now_s() - *(const double *)ctx;
+    double dt = azs_now_seconds() - *(const double *)ctx;
     double fps = dt > 0 ? (double)done / dt : 0;
     double eta = fps > 0 ? (double)(total - done) / fps : 0;
     fprintf(stderr, "\r  %" PRIu64 "/%" PRIu64 " frames  %.1f frames/s  ETA %.0f s   ", done, total, fps, eta);
@@ -286,9 +281,10 @@ int cmd_integrate(int argc, char **argv)
     }
     azs_job_options *jo = &A.job;
     jo->run.cancel = &g_cancel;
+    cli_run_knobs(&jo->run);
     par_apply(&A.par, &jo->run, cmd);
     jo->worker_exe = cli_self_exe();
-    double t0 = now_s();
+    double t0 = azs_now_seconds();
     int mpi_rank = 0;
     if (jo->run.layout == AZS_LAYOUT_MPI) {
         azs_status ms = azs_mpi_init(NULL, NULL, &mpi_rank, NULL);
@@ -308,13 +304,13 @@ int cmd_integrate(int argc, char **argv)
     if (!rc && st != AZS_OK)
         rc = cli_report(cmd, st, NULL);
     if (!rc) {
-        t0 = now_s(); /* frames/s of the run, as `bench` counts them: set-up apart */
+        t0 = azs_now_seconds(); /* frames/s of the run, as `bench` counts them: set-up apart */
         st = azs_job_run(job, NULL, &sum);
         if (jo->progress)
             fprintf(stderr, "\n");
         if (st != AZS_OK)
             rc = cli_report(cmd, st, NULL);
-        double seconds = now_s() - t0;
+        double seconds = azs_now_seconds() - t0;
         if (!quiet || rc)
             printf("azstream integrate: %" PRIu64 " frames (%" PRIu64 " bad) in %.3f s, %.1f frames/s, "
                    "layout %s -> %s%s\n",

@@ -8,6 +8,7 @@
 
 #include "azstream/geometry.h"
 #include "cli.h"
+#include "common/clock.h"
 #include "synth/synth.h"
 
 static void usage(FILE *f)
@@ -100,16 +101,15 @@ int cmd_synth(int argc, char **argv)
     azs_synth_params p = {.ny = g.det.ny, .nx = g.det.nx, .nframes = (uint64_t)nframes,
                           .seed = (uint64_t)seed, .tth = tth, .mask = mask,
                           .wavelength = g.wavelength, .peak_counts = peak};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = azs_now_seconds();
     s = azs_synth_write(out, &p);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double t1 = azs_now_seconds();
     if (s) {
         rc = cli_report("synth", s, out);
         remove(out);
         goto out;
     }
-    double dt = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double dt = t1 - t0;
     fprintf(stderr, "azstream synth: %s: %" PRId64 " frames of %u x %u (%s) in %.2f s\n", out,
             nframes, g.det.ny, g.det.nx, g.det.name, dt);
 out:
