@@ -57,7 +57,8 @@ typedef struct azs_run_options {
                                 * reader threads, 0 = min(cores, 16)) */
     uint64_t first_frame;      /* default 0 */
     uint64_t end_frame;        /* exclusive; UINT64_MAX (default) = to the last frame */
-    int skip_bad;              /* 0 (default): a corrupt frame stops the run */
+    int skip_bad;              /* 0 (default): a bad frame stops the run; 1: a bad chunk
+                                * is written as a NaN row with its status ("Bad frames") */
     int device;                /* GPU ordinal for AZS_LAYOUT_GPU */
     azs_feed feed;             /* layout threads (also inside procs / mpi): see azs_feed */
     /* Set non-zero to stop, with azs_cancel_request (async-signal-safe: a signal handler
