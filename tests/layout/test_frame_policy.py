@@ -47,6 +47,7 @@ KINDS = {
     6: ("stored with its filter skipped", OK),
     8: ("header announcing fewer bytes than the frame", SIZE_MISMATCH),
     9: ("block lengths running past the chunk's end", TRUNCATED),
+    10: ("good, in blocks of 64 KiB (the GPU decoder takes up to 32: the host path)", OK),
 }
 BAD = sorted(f for f, (_, st) in KINDS.items() if st != OK)
 
@@ -56,6 +57,11 @@ def write_stacks():
     data = make_stack.write_stack("clean.h5", N, NY, NX)
     with h5py.File("clean.h5", "r") as f:
         raw = [f["entry/data/data"].id.read_direct_chunk((i, 0, 0))[1] for i in range(N)]
+    with h5py.File("big_blocks.h5", "w") as f:
+        d = f.create_dataset("d", data=data[10:11], chunks=(1, NY, NX),
+                             **hdf5plugin.Bitshuffle(nelems=16384, cname="lz4"))
+        raw[10] = d.id.read_direct_chunk((0, 0, 0))[1]
+        assert int.from_bytes(raw[10][8:12], "big") == 65536
     with h5py.File("p.h5", "w") as f:
         d = f.create_dataset("entry/data/data", (N, NY, NX), np.uint32, chunks=(1, NY, NX),
                              **hdf5plugin.Bitshuffle(nelems=0, cname="lz4"))
