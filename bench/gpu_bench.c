@@ -18,14 +18,9 @@
 
 #include "../tests/gpu/gpu_test_util.h"
 #include "azstream/gpu.h"
+#include "common/clock.h"
 #include "gpu_bench_synth.h"
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -82,10 +77,10 @@ int main(int argc, char **argv)
         csize[0] = (size_t)sz;
         nk = 1;
     } else {
-        double t0 = now();
+        double t0 = azs_now_seconds();
         for (int k = 0; k < K; k++)
             chunk[k] = gb_synth_frame(ny, nx, mean, &csize[k]);
-        fprintf(stderr, "synthesised %d frames in %.1f s\n", K, now() - t0);
+        fprintf(stderr, "synthesised %d frames in %.1f s\n", K, azs_now_seconds() - t0);
     }
     double cavg = 0;
     for (int k = 0; k < nk; k++) {
@@ -216,7 +211,7 @@ int main(int argc, char **argv)
 
     /* end to end from host memory */
     uint64_t nb = (N + B - 1) / B;
-    double t0 = now(), t_host = 0;
+    double t0 = azs_now_seconds(), t_host = 0;
     for (uint64_t b = 0; b < nb; b++) {
         uint32_t slot = (uint32_t)(b % S);
         uint32_t nf = (uint32_t)((b + 1) * B <= N ? B : N - b * B);
@@ -224,9 +219,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "wait: %s\n", azs_last_error());
             return 1;
         }
-        double th = now();
+        double th = azs_now_seconds();
         FILL_BATCH(slot, b * B, nf);
-        t_host += now() - th;
+        t_host += azs_now_seconds() - th;
         if (azs_gpu_submit(e, slot, nf, sizes, n_items, max_b, hs) != AZS_OK) {
             fprintf(stderr, "submit: %s\n", azs_last_error());
             return 1;
@@ -234,7 +229,7 @@ int main(int argc, char **argv)
     }
     for (uint64_t b = nb > S ? nb - S : 0; b < nb; b++)
         azs_gpu_wait(e, (uint32_t)(b % S), &gi, &gsig, &st, NULL);
-    double wall = now() - t0;
+    double wall = azs_now_seconds() - t0;
     double fps = (double)N / wall;
     double floor_fps = h2d * 1e9 / cavg;
     printf("end to end: %llu frames in %.3f s = %.0f frames/s (host fill %.0f%% of wall, %d threads); "

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "h5/h5lock.h"
 #include "sink/sink_internal.h"
@@ -36,13 +37,6 @@ typedef struct h5_sink {
     uint64_t bad;
     double last_flush;
 } h5_sink;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Strings are variable-length UTF-8: h5py reads them back as str, silx and NeXus tools
  * accept them, and no length has to be chosen. */
@@ -194,7 +188,7 @@ static azs_status h5_flush_batch(h5_sink *s, int force_file_flush)
             attr_u64(s->result, "frames_bad", s->bad) < 0)
             return azs_fail(AZS_ERR_IO, "%s: updating frames_written failed", s->path);
     }
-    double t = now_s();
+    double t = azs_now_seconds();
     if (force_file_flush || t - s->last_flush > 1.0) {
         if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
             return azs_fail(AZS_ERR_IO, "%s: flush failed", s->path);
@@ -375,7 +369,7 @@ static azs_status open_locked(const char *path, const azs_sink_config *cfg, azs_
         h5_close_locked(&s->base);
         return azs_fail(AZS_ERR_IO, "%s: writing the NeXus structure failed", path);
     }
-    s->last_flush = now_s();
+    s->last_flush = azs_now_seconds();
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
         h5_close_locked(&s->base);
         return azs_fail(AZS_ERR_IO, "%s: flush failed", path);
