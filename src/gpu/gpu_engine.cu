@@ -4,7 +4,8 @@
 //
 // Data flow per batch slot (one CUDA stream each):
 //   pinned chunks --H2D--> d_comp --decode--> d_raw (decoded frames, native dtype,
-//   frame-major) --integrate--> d_int / d_sig --D2H--> pinned profiles.
+//   frame-major) --transpose--> d_rawT (pixel-major, the batch's frames side by side)
+//   --integrate--> d_int / d_sig --D2H--> pinned profiles.
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ extern "C" void azs_gpu_engine_destroy(azs_gpu_engine *e)
             cudaFree(sl->d_items);
             cudaFree(sl->d_status);
             cudaFree(sl->d_part);
+            cudaFree(sl->d_rawT);
             cudaFree(sl->d_int);
             cudaFree(sl->d_sig);
             if (sl->ev0) cudaEventDestroy(sl->ev0);
@@ -130,6 +132,7 @@ extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_c
             if (!err) err = cudaHostAlloc((void **)&sl->h_int, nb * sizeof(double), cudaHostAllocDefault);
             if (!err) err = cudaMalloc((void **)&sl->d_int, nb * sizeof(double));
             if (!err) err = cudaMalloc((void **)&sl->d_part, azs_gpu_part_doubles(e) * B * sizeof(double));
+            if (!err) err = cudaMalloc((void **)&sl->d_rawT, B * e->frame_bytes);
             if (e->want_sigma) {
                 if (!err) err = cudaHostAlloc((void **)&sl->h_sig, nb * sizeof(double), cudaHostAllocDefault);
                 if (!err) err = cudaMalloc((void **)&sl->d_sig, nb * sizeof(double));

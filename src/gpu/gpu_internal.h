@@ -31,6 +31,7 @@ struct slot_t {
     int32_t *h_status;        // pinned [batch]
     double *h_int, *h_sig;    // pinned [batch * nbins]
     uint8_t *d_comp, *d_raw;
+    uint8_t *d_rawT;          // [npixels][batch] elements: pixel p of frame f at p * batch + f
     azs_gpu_item *d_items;
     int32_t *d_status;
     double *d_part, *d_int, *d_sig;
