@@ -135,6 +135,8 @@ const struct azs_tiled_ctx *azs_integrator_tiled_ctx(const azs_integrator *it)
     return &it->ctx;
 }
 
+struct azs_tiled *azs_integrator_tiled(azs_integrator *it) { return &it->tiled; }
+
 const char *azs_integrator_kernel(const azs_integrator *it)
 {
     if (it->opt.error_model == AZS_ERRMODEL_AZIMUTHAL) return "csr gather (azimuthal model)";

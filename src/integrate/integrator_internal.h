@@ -30,8 +30,11 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
                                                 const azs_integrate_options *o,
                                                 azs_integrator **out);
 
-/* The tiled engine's context (tiled.h), for tests and diagnostics. */
+/* The tiled engine's context and matrix (tiled.h), for tests and diagnostics (a test may
+ * force the matrix's choice of signal kernel). */
 struct azs_tiled_ctx;
+struct azs_tiled;
 const struct azs_tiled_ctx *azs_integrator_tiled_ctx(const azs_integrator *it);
+struct azs_tiled *azs_integrator_tiled(azs_integrator *it);
 
 #endif

@@ -83,8 +83,6 @@ static int run(azs_integrator *it, void *frame, int dtype, azs_integrate_options
         for (int j = 0; j < 8; j++) free(r[k][j]);
     azs_workspace_destroy(ws);
     azs_integrator_destroy(it);
-    free((void *)o.dark);
-    free((void *)o.flat);
     free(frame);
     return 0;
 }
@@ -150,25 +148,34 @@ int main(int argc, char **argv)
         ny = g.det.ny;
         nx = g.det.nx;
         n = (size_t)ny * nx;
-        o.mask = has_mask ? load("mask.bin", n, 0) : NULL;
-        o.dark = has_dark ? load("dark.bin", n * 4, 0) : NULL;
-        o.flat = has_flat ? load("flat.bin", n * 4, 0) : NULL;
+        uint8_t *mask = has_mask ? load("mask.bin", n, 0) : NULL;
+        float *dark = has_dark ? load("dark.bin", n * 4, 0) : NULL;
+        float *flat = has_flat ? load("flat.bin", n * 4, 0) : NULL;
+        o.mask = mask;
+        o.dark = dark;
+        o.flat = flat;
         frame = load("frame.bin", n * azs_dtype_size((azs_dtype)dtype), 0);
         st = azs_integrator_create(&g, &o, &it);
-        free((void *)o.mask);
+        free(mask);
         if (st != AZS_OK) {
             fprintf(stderr, "create: %s: %s\n", azs_status_str(st), azs_last_error());
             return 1;
         }
-        return run(it, frame, dtype, o);
+        const int rc = run(it, frame, dtype, o);
+        free(dark);
+        free(flat);
+        return rc;
     }
-    azs_positions pos = {ny, nx, load("radial.bin", n * 8, 0), load("chi.bin", n * 8, 0),
-                         load("radial_corner.bin", nc * 8, 0), load("chi_corner.bin", nc * 8, 0),
-                         scale, 0};
+    double *radial = load("radial.bin", n * 8, 0), *chi = load("chi.bin", n * 8, 0);
+    double *radial_corner = load("radial_corner.bin", nc * 8, 0);
+    double *chi_corner = load("chi_corner.bin", nc * 8, 0);
+    azs_positions pos = {ny, nx, radial, chi, radial_corner, chi_corner, scale, 0};
     double *sa = load("solid_angle.bin", n * 8, 0), *pol = load("polarization.bin", n * 8, 0);
     uint8_t *mask = has_mask ? load("mask.bin", n, 0) : NULL;
-    o.dark = has_dark ? load("dark.bin", n * 4, 0) : NULL;
-    o.flat = has_flat ? load("flat.bin", n * 4, 0) : NULL;
+    float *dark = has_dark ? load("dark.bin", n * 4, 0) : NULL;
+    float *flat = has_flat ? load("flat.bin", n * 4, 0) : NULL;
+    o.dark = dark;
+    o.flat = flat;
     frame = load("frame.bin", n * azs_dtype_size((azs_dtype)dtype), 0);
     st = azs_integrator_create_from_positions(&pos, sa, pol, mask, &o, &it);
     if (st != AZS_OK) {
@@ -176,7 +183,7 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = run(it, frame, dtype, o);
-    free((void *)pos.radial); free((void *)pos.chi); free((void *)pos.radial_corner);
-    free((void *)pos.chi_corner); free(sa); free(pol); free(mask);
+    free(radial); free(chi); free(radial_corner); free(chi_corner); free(sa); free(pol);
+    free(mask); free(dark); free(flat);
     return rc;
 }

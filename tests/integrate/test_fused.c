@@ -230,8 +230,8 @@ static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb,
                 seed = seed * 1103515245u + 12345u;
                 bad[(seed >> 8) % sz[1]] ^= (uint8_t)(1u << ((seed >> 3) % 8));
             }
-            azs_frame_result fa = res_view_intensity(&alone);
-            const azs_status st1 = azs_integrate_chunk(it, ws, AZS_CODEC_BSLZ4, AZS_U32, bad, len, buf, &fa);
+            azs_frame_result fr1 = res_view_intensity(&alone);
+            const azs_status st1 = azs_integrate_chunk(it, ws, AZS_CODEC_BSLZ4, AZS_U32, bad, len, buf, &fr1);
             const void *cp[3] = {ch[0], bad, ch[2]};
             size_t cs[3] = {sz[0], len, sz[2]};
             azs_frame_result fo[3];
@@ -346,7 +346,7 @@ int main(void)
                 res_alloc(&io, nb);
                 azs_frame_result fi = res_view_intensity(&io);
                 /* both ways of loading the signal (the test may pick; the library times them) */
-                azs_tiled *tw = (azs_tiled *)tc->t;
+                azs_tiled *tw = azs_integrator_tiled(it);
                 const int chosen = tw->sig_kernel;
                 for (int kind = AZS_SIG_GATHER; kind <= AZS_SIG_LOADS; kind++) {
                     azs_tiled_force_sig_kernel(tw, kind);
