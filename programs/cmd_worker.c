@@ -130,9 +130,12 @@ const char *cli_self_exe(void)
     return path;
 }
 
+static const char *g_notice_cmd = "integrate"; /* the sub-command that prints notices */
+
 static void print_notice(void *ctx, const char *msg)
 {
-    fprintf(stderr, "%sazstream %s: %s\n", isatty(2) ? "\n" : "", (const char *)ctx, msg);
+    (void)ctx;
+    fprintf(stderr, "%sazstream %s: %s\n", isatty(2) ? "\n" : "", g_notice_cmd, msg);
 }
 
 void par_apply(const par_opts *p, azs_run_options *o, const char *cmd)
@@ -141,8 +144,9 @@ void par_apply(const par_opts *p, azs_run_options *o, const char *cmd)
     o->threads_per_worker = p->threads_per_worker;
     o->gpus = p->ngpus ? p->gpus : NULL;
     o->ngpus = p->ngpus;
+    g_notice_cmd = cmd;
     o->notice = print_notice;
-    o->notice_ctx = (void *)cmd;
+    o->notice_ctx = NULL;
 }
 
 /* ---------------------------------------------------------------- worker */

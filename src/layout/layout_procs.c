@@ -247,7 +247,10 @@ static azs_status spawn_one(procs *p, worker *w)
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
     pid_t pid;
-    int e = posix_spawn(&pid, p->o->worker_argv[0], &fa, &at, (char *const *)p->o->worker_argv, environ);
+    /* posix_spawn's argv is not const-qualified by history only: it does not write it. */
+    char *const *argv;
+    memcpy(&argv, &p->o->worker_argv, sizeof argv);
+    int e = posix_spawn(&pid, p->o->worker_argv[0], &fa, &at, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(sv[1]);
