@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/error.h"
 #include "integrator_internal.h"
 #include "tiled_kernels.h"
@@ -329,13 +329,6 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
     return AZS_OK;
 }
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Time the gather and scalar-load kernels on a few tiles, 4 frames at a time as layout 1
  * runs them, and keep the faster (best of 5 interleaved trials each; about a millisecond).
  * Both give the same bits, so the choice changes only the speed. */
@@ -350,7 +343,7 @@ static void choose_sig_kernel(azs_tiled *t, tile_buf *tb)
     for (int trial = 0; trial < 5; trial++)
         for (int k = 0; k < 2; k++) {
             const sig_multi_fn f = azs_tiled_pick_sig_multi(k ? AZS_SIG_LOADS : AZS_SIG_GATHER);
-            const double s0 = seconds();
+            const double s0 = azs_now_seconds();
             for (uint32_t tt = t0; tt < t1; tt++)
                 for (uint64_t g = t->tile_grp[tt]; g < t->tile_grp[tt + 1]; g++) {
                     double sum[AZS_BATCH_MAX * AZS_LANES];
@@ -358,7 +351,7 @@ static void choose_sig_kernel(azs_tiled *t, tile_buf *tb)
                       sum);
                     sink += sum[0];
                 }
-            const double dt = seconds() - s0;
+            const double dt = azs_now_seconds() - s0;
             if (dt < best[k]) best[k] = dt;
         }
     if (best[1] < best[0] && sink == sink) t->sig_kernel = AZS_SIG_LOADS;
