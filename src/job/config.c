@@ -41,10 +41,14 @@ azs_status azs_settings_json_geometry(azs_settings *s, const char *origin, const
         dc = NULL;
     const char *dname = cJSON_IsString(det) ? det->valuestring : "Detector";
     azs_status st;
-    if (strcasecmp(dname, "Detector") != 0) {
+    /* A name that is the generic detector under another spelling gives no pixel size. */
+    int generic = !strcasecmp(dname, "Detector");
+    if (!generic) {
         if ((st = azs_detector_by_name(dname, &g.det)) != AZS_OK)
             return azs_fail_context(st, "%s: poni.detector: ", origin);
-    } else {
+        generic = !(g.det.pixel1 > 0 && g.det.pixel2 > 0);
+    }
+    if (generic) {
         const cJSON *p1 = num(dc ? dc : p, "pixel1"), *p2 = num(dc ? dc : p, "pixel2");
         const cJSON *sh = cJSON_GetObjectItemCaseSensitive(dc ? dc : p, dc ? "max_shape" : "shape");
         if (!p1 || !p2 || !(p1->valuedouble > 0) || !(p2->valuedouble > 0))
@@ -107,21 +111,43 @@ static azs_status option_key(azs_settings *s, const char *origin, const cJSON *i
     return st == AZS_OK ? st : azs_fail_context(AZS_ERR_PARSE, "%s: key '%s': ", origin, it->string);
 }
 
+/* A pyFAI key's value through the option it means, so it gets the option's checks; the
+ * message names the key. */
+static azs_status set_from_key(azs_settings *s, const char *origin, const char *key, const char *option,
+                               const char *value)
+{
+    azs_status st = azs_settings_set(s, option, value);
+    return st == AZS_OK ? st : azs_fail_context(AZS_ERR_PARSE, "%s: key '%s': ", origin, key);
+}
+
+static azs_status set_number(azs_settings *s, const char *origin, const char *key, const char *option, double v)
+{
+    char val[64];
+    snprintf(val, sizeof val, "%.17g", v);
+    return set_from_key(s, origin, key, option, val);
+}
+
+static azs_status set_range(azs_settings *s, const char *origin, const char *key, const char *option,
+                            const cJSON *lo, const cJSON *hi)
+{
+    char val[128];
+    snprintf(val, sizeof val, "%.17g:%.17g", lo->valuedouble, hi->valuedouble);
+    return set_from_key(s, origin, key, option, val);
+}
+
 /* pyFAI's integration-config keys that are not option names. */
 static azs_status pyfai_keys(azs_settings *s, const char *origin, const cJSON *root)
 {
     azs_integrate_options *o = &s->io;
     const cJSON *x;
+    azs_status st = AZS_OK;
     int b;
-    if ((x = num(root, "nbpt_rad"))) {
-        if (!(x->valuedouble >= 1 && x->valuedouble <= 1e8) || x->valuedouble != floor(x->valuedouble))
-            return azs_fail(AZS_ERR_PARSE, "%s: nbpt_rad %.17g is not a bin count", origin, x->valuedouble);
-        o->npt = (uint32_t)x->valuedouble;
-    }
-    if ((x = num(root, "nbpt_azim"))) {
-        if (!(x->valuedouble >= 0 && x->valuedouble <= 1e8) || x->valuedouble != floor(x->valuedouble))
-            return azs_fail(AZS_ERR_PARSE, "%s: nbpt_azim %.17g is not a bin count", origin, x->valuedouble);
-        o->npt_azim = x->valuedouble > 1 ? (uint32_t)x->valuedouble : 0; /* pyFAI: 1 means 1D */
+    if ((x = num(root, "nbpt_rad")) && (st = set_number(s, origin, "nbpt_rad", "npt", x->valuedouble)))
+        return st;
+    if ((x = num(root, "nbpt_azim"))) { /* pyFAI: 1 (or 0) means 1D */
+        double v = x->valuedouble == 1 ? 0 : x->valuedouble;
+        if ((st = set_number(s, origin, "nbpt_azim", "npt-azim", v)))
+            return st;
     }
     if (get_bool(root, "do_solid_angle", &b))
         o->solid_angle = b;
@@ -130,24 +156,25 @@ static azs_status pyfai_keys(azs_settings *s, const char *origin, const cJSON *r
     if ((x = num(root, "polarization_factor"))) {
         int on = 1;
         get_bool(root, "do_polarization", &on);
-        if (on && !(x->valuedouble >= -1 && x->valuedouble <= 1))
-            return azs_fail(AZS_ERR_PARSE, "%s: polarization_factor %.17g is not in [-1, 1]", origin,
-                            x->valuedouble);
-        o->has_polarization = on;
-        o->polarization_factor = x->valuedouble;
+        if (on && (st = set_number(s, origin, "polarization_factor", "polarization", x->valuedouble)))
+            return st;
+        if (!on)
+            o->has_polarization = 0;
     }
     if (get_bool(root, "do_dummy", &b)) {
-        o->has_dummy = b;
-        if ((x = num(root, "val_dummy")))
-            o->dummy = x->valuedouble;
+        if (!b)
+            o->has_dummy = 0;
+        else if ((x = num(root, "val_dummy")))
+            st = set_number(s, origin, "val_dummy", "dummy", x->valuedouble);
+        else
+            o->has_dummy = 1;
+        if (st)
+            return st;
     }
     if (get_bool(root, "do_radial_range", &b) && b) {
         const cJSON *lo = num(root, "radial_range_min"), *hi = num(root, "radial_range_max");
-        if (lo && hi) {
-            o->has_radial_range = 1;
-            o->radial_min = lo->valuedouble;
-            o->radial_max = hi->valuedouble;
-        }
+        if (lo && hi && (st = set_range(s, origin, "radial_range_min/max", "radial-range", lo, hi)))
+            return st;
     }
     if (get_bool(root, "do_azimuthal_range", &b) && b) {
         const cJSON *lo = num(root, "azimuth_range_min"), *hi = num(root, "azimuth_range_max");
@@ -155,11 +182,8 @@ static azs_status pyfai_keys(azs_settings *s, const char *origin, const cJSON *r
             lo = num(root, "azimuthal_range_min");
         if (!hi)
             hi = num(root, "azimuthal_range_max");
-        if (lo && hi) {
-            o->has_azimuth_range = 1;
-            o->azimuth_min = lo->valuedouble;
-            o->azimuth_max = hi->valuedouble;
-        }
+        if (lo && hi && (st = set_range(s, origin, "azimuth_range_min/max", "azimuth-range", lo, hi)))
+            return st;
     }
     if (get_bool(root, "do_poisson", &b) && b)
         o->error_model = AZS_ERRMODEL_POISSON;
@@ -170,11 +194,9 @@ static azs_status pyfai_keys(azs_settings *s, const char *origin, const cJSON *r
         const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, files[i][1]);
         int on = 1;
         get_bool(root, files[i][0], &on);
-        if (on && cJSON_IsString(f) && f->valuestring[0]) {
-            azs_status st = azs_settings_set(s, files[i][2], f->valuestring);
-            if (st != AZS_OK)
-                return azs_fail_context(AZS_ERR_PARSE, "%s: %s: ", origin, files[i][1]);
-        }
+        if (on && cJSON_IsString(f) && f->valuestring[0] &&
+            (st = set_from_key(s, origin, files[i][1], files[i][2], f->valuestring)))
+            return st;
     }
     return AZS_OK;
 }
