@@ -92,6 +92,14 @@ void azs_source_unmap_raw(azs_raw_map *map);
  * can, else H5Dread. Thread-safe (the HDF5 fallbacks serialise internally). */
 azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity);
 
+/* The detector's own pixel mask, where a DECTRIS master stores it:
+ * /entry/instrument/detector/detectorSpecific/pixel_mask, integers of the frames' shape, any
+ * bit set = a bad pixel (dead, hot, module gap...). Looked up in the file given to
+ * azs_source_open. *mask = malloc'd [ny*nx], 1 = masked, 0 = good (the caller frees it);
+ * *nmasked (may be NULL) = how many are masked. AZS_ERR_NOT_FOUND when the file has none,
+ * AZS_ERR_FORMAT when it is not integers of the frames' 2D shape. Thread-safe. */
+azs_status azs_source_pixel_mask(azs_source *src, uint8_t **mask, size_t *nmasked);
+
 #ifdef __cplusplus
 }
 #endif
