@@ -1,5 +1,9 @@
-/* JSON configs: the settings' own option names and pyFAI's integration-config keys, read
- * through azs_settings_set so that a value gets the same checks whatever its origin. */
+/* JSON configs: pyFAI's integration configs (WorkerConfig versions 1 to 5, upgraded as
+ * pyFAI 2026.9 upgrades them) and the settings' own option names. Every value goes through
+ * azs_settings_set (or, for a geometry, the PONI parser), so it gets the same checks
+ * whatever its origin; a key that is not understood is an error naming it
+ * (doc/integration.md, "pyFAI configs"). */
+#define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -14,192 +18,653 @@
 #define CONFIG_MAX_BYTES (16u << 20) /* a config is a few KB; anything this big is not one */
 #define CONFIG_MAX_DEPTH 32          /* pyFAI's deepest is 3 (poni → detector_config → shape) */
 
-static const cJSON *num(const cJSON *o, const char *k)
+typedef struct ctx {
+    azs_settings *s;
+    const char *origin;
+    int version; /* 1..5 (6 and above read as 5, as pyFAI does) */
+    int pyfai;   /* a pyFAI config (version, application or nbpt_rad), not option names only */
+} ctx;
+
+static azs_status bad(const ctx *c, const char *key, const char *why)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(x) ? x : NULL;
+    return azs_fail(AZS_ERR_PARSE, "%s: key '%s': %s", c->origin, key, why);
 }
 
-static int get_bool(const cJSON *o, const char *k, int *out)
+/* ---------------------------------------------------------------- values */
+
+static int is_num(const cJSON *x) { return cJSON_IsNumber(x); }
+static int is_finite_num(const cJSON *x) { return cJSON_IsNumber(x) && isfinite(x->valuedouble); }
+
+/* A value for option `option` from key `key`: the option's checks, the key's name. */
+static azs_status set_opt(const ctx *c, const char *key, const char *option, const char *value)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!x)
-        return 0;
-    *out = cJSON_IsTrue(x) || (cJSON_IsNumber(x) && x->valuedouble != 0);
-    return 1;
+    azs_status st = azs_settings_set(c->s, option, value);
+    return st == AZS_OK ? st : azs_fail_context(AZS_ERR_PARSE, "%s: key '%s': ", c->origin, key);
 }
 
-static int is_count(double v) { return v >= 0 && v <= 4294967295.0 && v == floor(v); }
+static azs_status set_num(const ctx *c, const char *key, const char *option, const cJSON *x)
+{
+    if (!is_finite_num(x))
+        return bad(c, key, "not a finite number");
+    char v[64];
+    snprintf(v, sizeof v, "%.17g", x->valuedouble);
+    return set_opt(c, key, option, v);
+}
+
+static azs_status check_bool(const ctx *c, const cJSON *x)
+{
+    return cJSON_IsBool(x) || cJSON_IsNull(x) || is_num(x) ? AZS_OK : bad(c, x->string, "not true or false");
+}
+
+static int truthy(const cJSON *x) { return cJSON_IsTrue(x) || (is_num(x) && x->valuedouble != 0); }
+
+/* [lo, hi] → option "lo:hi". pyFAI 2026.9 drops a range with an infinite end (a half-open
+ * range, written as Infinity), so does azstream; a null end is an error there too. */
+static azs_status set_range(const ctx *c, const char *key, const char *option, const cJSON *lo, const cJSON *hi)
+{
+    if (!is_num(lo) || !is_num(hi) || isnan(lo->valuedouble) || isnan(hi->valuedouble))
+        return bad(c, key, "not two numbers");
+    if (!isfinite(lo->valuedouble) || !isfinite(hi->valuedouble))
+        return AZS_OK;
+    char v[128];
+    snprintf(v, sizeof v, "%.17g:%.17g", lo->valuedouble, hi->valuedouble);
+    return set_opt(c, key, option, v);
+}
+
+/* File names: a string, or (dark, flat) a list of them, combined when built (combine.c). */
+static azs_status set_files(const ctx *c, const cJSON *x, const char *option, int list_ok)
+{
+    const char *key = x->string;
+    if (cJSON_IsNull(x) || (cJSON_IsString(x) && !x->valuestring[0]))
+        return AZS_OK; /* pyFAI: an empty name is no file */
+    if (cJSON_IsString(x)) {
+        if (strchr(x->valuestring, '\n'))
+            return bad(c, key, "a file name with a newline");
+        return set_opt(c, key, option, x->valuestring);
+    }
+    if (!list_ok || !cJSON_IsArray(x))
+        return bad(c, key, list_ok ? "not a file name or a list of them" : "not a file name");
+    char v[AZS_PATH_MAX];
+    size_t n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, x)
+    {
+        if (!cJSON_IsString(e) || !e->valuestring[0] || strchr(e->valuestring, '\n'))
+            return bad(c, key, "a list entry that is not a file name");
+        size_t l = strlen(e->valuestring);
+        if (n + l + 2 > sizeof v)
+            return bad(c, key, "file names too long together");
+        if (n)
+            v[n++] = '\n';
+        memcpy(v + n, e->valuestring, l + 1);
+        n += l;
+    }
+    return n ? set_opt(c, key, option, v) : AZS_OK;
+}
+
+/* ---------------------------------------------------------------- methods */
+
+static azs_status set_split(const ctx *c, const char *key, const char *split)
+{
+    return set_opt(c, key, "method", split);
+}
+
+/* A method string of versions 1..5 (pyFAI's Method.parsed): only the splitting matters to
+ * azstream; words pyFAI does not know are refused rather than read as "any". */
+static azs_status legacy_method(const ctx *c, const char *key, const char *m)
+{
+    static const char *const words[] = {"split", "splitbbox", "bbox", "splitpixel", "splitpixelfull", "full",
+                                        "pseudo", "nosplit", "no", "csr", "lut", "histogram", "ocl", "csrocl",
+                                        "lutocl", "cython", "numpy", "python", "opencl", "gpu", "cpu", "all"};
+    char buf[128];
+    if (strlen(m) >= sizeof buf)
+        return bad(c, key, "not a pyFAI method");
+    snprintf(buf, sizeof buf, "%s", m);
+    const char *split = "no"; /* pyFAI resolves an unspecified splitting to "no" (measured) */
+    for (char *save = NULL, *w = strtok_r(buf, "_ ", &save); w; w = strtok_r(NULL, "_ ", &save)) {
+        size_t i = 0;
+        while (i < sizeof words / sizeof words[0] && strcasecmp(w, words[i]))
+            i++;
+        if (i == sizeof words / sizeof words[0] && strspn(w, "0123456789,") != strlen(w))
+            return azs_fail(AZS_ERR_PARSE, "%s: key '%s': '%s' is not a pyFAI method", c->origin, key, m);
+        if (!strcasecmp(w, "splitbbox") || !strcasecmp(w, "bbox"))
+            split = "bbox";
+        else if (!strcasecmp(w, "full") || !strcasecmp(w, "splitpixelfull"))
+            split = "full";
+    }
+    return set_split(c, key, split);
+}
+
+/* [split, algo, impl] (or pyFAI's 5-field Method: dim, split, algo, impl, target). */
+static azs_status method_list(const ctx *c, const cJSON *x)
+{
+    int n = cJSON_GetArraySize(x), o = n == 5 ? 1 : 0;
+    if (n != 3 && n != 5)
+        return bad(c, x->string, "not [split, algorithm, implementation]");
+    static const char *const ok[3][4] = {{"no", "bbox", "full", NULL},
+                                         {"csr", "lut", "histogram", NULL},
+                                         {"cython", "python", "opencl", NULL}};
+    for (int k = 0; k < 3; k++) {
+        const cJSON *e = cJSON_GetArrayItem(x, o + k);
+        if (cJSON_IsNull(e))
+            continue;
+        int i = 0;
+        while (cJSON_IsString(e) && ok[k][i] && strcasecmp(e->valuestring, ok[k][i]))
+            i++;
+        if (!cJSON_IsString(e) || !ok[k][i])
+            return azs_fail(AZS_ERR_PARSE, "%s: key '%s': entry %d is not %s, %s, %s or null", c->origin,
+                            x->string, o + k, ok[k][0], ok[k][1], ok[k][2]);
+    }
+    const cJSON *sp = cJSON_GetArrayItem(x, o);
+    return set_split(c, x->string, cJSON_IsString(sp) ? sp->valuestring : "no");
+}
+
+/* ---------------------------------------------------------------- geometry */
+
+static const char *const PONI_KEYS[] = {"poni_version", "detector", "detector_config", "dist", "distance",
+                                        "poni1", "poni2", "rot1", "rot2", "rot3", "wavelength"};
+
+/* A "poni" object: written out as a PONI file and read by the PONI parser, so that it gets
+ * exactly a PONI file's checks (positive distance, finite numbers, known detector). */
+static azs_status poni_object(const ctx *c, const cJSON *p)
+{
+    char text[8192];
+    size_t n = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, p)
+    {
+        size_t i = 0;
+        while (i < sizeof PONI_KEYS / sizeof PONI_KEYS[0] && strcmp(x->string, PONI_KEYS[i]))
+            i++;
+        if (i == sizeof PONI_KEYS / sizeof PONI_KEYS[0])
+            return azs_fail(AZS_ERR_PARSE, "%s: key 'poni.%s' is not a geometry key", c->origin, x->string);
+    }
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(p, "poni_version");
+    const cJSON *det = cJSON_GetObjectItemCaseSensitive(p, "detector");
+    const cJSON *dc = cJSON_GetObjectItemCaseSensitive(p, "detector_config");
+    if (ver && !cJSON_IsNull(ver) && !is_finite_num(ver))
+        return bad(c, "poni.poni_version", "not a number");
+    if (det && !cJSON_IsNull(det) && (!cJSON_IsString(det) || strpbrk(det->valuestring, "\r\n")))
+        return bad(c, "poni.detector", "not a detector name");
+    if (dc && !cJSON_IsNull(dc) && !cJSON_IsObject(dc))
+        return bad(c, "poni.detector_config", "not an object");
+    n += (size_t)snprintf(text + n, sizeof text - n, "poni_version: %.17g\nDetector: %s\n",
+                          is_num(ver) ? ver->valuedouble : 2.0,
+                          cJSON_IsString(det) ? det->valuestring : "Detector");
+    if (cJSON_IsObject(dc)) {
+        char *j = cJSON_PrintUnformatted(dc);
+        if (!j)
+            return azs_fail(AZS_ERR_NOMEM, "%s: poni.detector_config", c->origin);
+        if (n < sizeof text)
+            n += (size_t)snprintf(text + n, sizeof text - n, "Detector_config: %s\n", j);
+        free(j);
+    }
+    static const char *const num_keys[][2] = {{"dist", "Distance"}, {"distance", "Distance"}, {"poni1", "Poni1"},
+                                              {"poni2", "Poni2"},   {"rot1", "Rot1"},         {"rot2", "Rot2"},
+                                              {"rot3", "Rot3"},     {"wavelength", "Wavelength"}};
+    const cJSON *d1 = cJSON_GetObjectItemCaseSensitive(p, "dist"), *d2 = cJSON_GetObjectItemCaseSensitive(p, "distance");
+    if ((!d1 || cJSON_IsNull(d1)) && (!d2 || cJSON_IsNull(d2)))
+        return bad(c, "poni", "a geometry without 'dist'");
+    for (size_t i = 0; i < sizeof num_keys / sizeof num_keys[0]; i++) {
+        x = cJSON_GetObjectItemCaseSensitive(p, num_keys[i][0]);
+        int zero = (!x || cJSON_IsNull(x)) && i >= 2 && i < 7; /* pyFAI: poni and rotations default to 0 */
+        if (!zero && (!x || cJSON_IsNull(x)))
+            continue;
+        char key[32];
+        snprintf(key, sizeof key, "poni.%s", num_keys[i][0]);
+        if (!zero && !is_finite_num(x))
+            return bad(c, key, "not a finite number");
+        if (n < sizeof text)
+            n += (size_t)snprintf(text + n, sizeof text - n, "%s: %.17g\n", num_keys[i][1],
+                                  zero ? 0.0 : x->valuedouble);
+    }
+    if (n >= sizeof text)
+        return bad(c, "poni", "too long");
+    char origin[AZS_PATH_MAX + 16];
+    snprintf(origin, sizeof origin, "%s: poni", c->origin);
+    azs_geometry g;
+    if (azs_poni_parse(text, n, origin, &g) != AZS_OK)
+        return azs_fail_context(AZS_ERR_PARSE, "%s", ""); /* the PONI parser's message, as a parse error */
+    return azs_settings_set_geometry(c->s, &g);
+}
+
+/* A geometry as pyFAI's "poni" object (WorkerConfig v5), which poni_object reads back. */
+void azs_settings_geometry_into(cJSON *p, const azs_geometry *g, int with_detector)
+{
+    cJSON_AddNumberToObject(p, "poni_version", g->poni_version);
+    if (with_detector) {
+        cJSON_AddStringToObject(p, "detector", g->det.name);
+        cJSON *dc = cJSON_AddObjectToObject(p, "detector_config");
+        if (dc) {
+            cJSON_AddNumberToObject(dc, "pixel1", g->det.pixel1);
+            cJSON_AddNumberToObject(dc, "pixel2", g->det.pixel2);
+            /* a named detector's shape is its own; pyFAI takes none in its config */
+            if (!strcmp(g->det.name, "Detector") && g->det.ny && g->det.nx) {
+                cJSON *sh = cJSON_AddArrayToObject(dc, "max_shape");
+                if (sh) {
+                    cJSON_AddItemToArray(sh, cJSON_CreateNumber(g->det.ny));
+                    cJSON_AddItemToArray(sh, cJSON_CreateNumber(g->det.nx));
+                }
+            }
+            if (g->poni_version >= 2.1) /* its presence makes a PONI 2.1 */
+                cJSON_AddNumberToObject(dc, "orientation", g->det.orientation);
+        }
+    }
+    cJSON_AddNumberToObject(p, "dist", g->dist);
+    cJSON_AddNumberToObject(p, "poni1", g->poni1);
+    cJSON_AddNumberToObject(p, "poni2", g->poni2);
+    cJSON_AddNumberToObject(p, "rot1", g->rot1);
+    cJSON_AddNumberToObject(p, "rot2", g->rot2);
+    cJSON_AddNumberToObject(p, "rot3", g->rot3);
+    if (g->wavelength > 0) /* 0: none given */
+        cJSON_AddNumberToObject(p, "wavelength", g->wavelength);
+}
 
 azs_status azs_settings_json_geometry(azs_settings *s, const char *origin, const cJSON *p)
 {
-    azs_geometry g;
-    memset(&g, 0, sizeof g);
-    const cJSON *det = cJSON_GetObjectItemCaseSensitive(p, "detector");
-    const cJSON *dc = cJSON_GetObjectItemCaseSensitive(p, "detector_config");
-    if (dc && !cJSON_IsObject(dc))
-        dc = NULL;
-    const char *dname = cJSON_IsString(det) ? det->valuestring : "Detector";
-    azs_status st;
-    /* A name that is the generic detector under another spelling gives no pixel size. */
-    int generic = !strcasecmp(dname, "Detector");
-    if (!generic) {
-        if ((st = azs_detector_by_name(dname, &g.det)) != AZS_OK)
-            return azs_fail_context(st, "%s: poni.detector: ", origin);
-        generic = !(g.det.pixel1 > 0 && g.det.pixel2 > 0);
-    }
-    if (generic) {
-        const cJSON *p1 = num(dc ? dc : p, "pixel1"), *p2 = num(dc ? dc : p, "pixel2");
-        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(dc ? dc : p, dc ? "max_shape" : "shape");
-        if (!p1 || !p2 || !(p1->valuedouble > 0) || !(p2->valuedouble > 0))
-            return azs_fail(AZS_ERR_PARSE, "%s: a generic detector needs pixel1 and pixel2 > 0", origin);
-        uint32_t ny = 0, nx = 0;
-        if (cJSON_IsArray(sh) && cJSON_GetArraySize(sh) == 2) {
-            const cJSON *a = cJSON_GetArrayItem(sh, 0), *b = cJSON_GetArrayItem(sh, 1);
-            if (!cJSON_IsNumber(a) || !cJSON_IsNumber(b) || !is_count(a->valuedouble) ||
-                !is_count(b->valuedouble))
-                return azs_fail(AZS_ERR_PARSE, "%s: max_shape must be two pixel counts", origin);
-            ny = (uint32_t)a->valuedouble;
-            nx = (uint32_t)b->valuedouble;
-        }
-        azs_detector_generic(&g.det, p1->valuedouble, p2->valuedouble, ny, nx);
-    }
-    const cJSON *x;
-    if (dc && (x = num(dc, "orientation"))) {
-        double o = x->valuedouble;
-        if (!(o >= 0 && o <= 4) || o != floor(o))
-            return azs_fail(AZS_ERR_PARSE, "%s: detector_config.orientation must be 1..4", origin);
-        g.det.orientation = o == 0 ? 3 : (int)o;
-    }
-    if ((x = num(p, "dist")) || (x = num(p, "distance")))
-        g.dist = x->valuedouble;
-    else
-        return azs_fail(AZS_ERR_PARSE, "%s: geometry without 'dist'", origin);
-    double *f[] = {&g.poni1, &g.poni2, &g.rot1, &g.rot2, &g.rot3, &g.wavelength};
-    const char *k[] = {"poni1", "poni2", "rot1", "rot2", "rot3", "wavelength"};
-    for (int i = 0; i < 6; i++)
-        if ((x = num(p, k[i])))
-            *f[i] = x->valuedouble;
-    g.poni_version = (x = num(p, "poni_version")) ? x->valuedouble : 2;
-    return azs_settings_set_geometry(s, &g);
+    ctx c = {s, origin ? origin : "<config>", 5, 1};
+    return poni_object(&c, p);
 }
 
-/* One key named like an option ("npt_azim", "radial_range", ...) through azs_settings_set. */
-static azs_status option_key(azs_settings *s, const char *origin, const cJSON *it)
+/* ---------------------------------------------------------------- upgrades (pyFAI's normalize) */
+
+static void move(cJSON *from, const char *key, cJSON *to, const char *as)
 {
-    char name[64];
-    snprintf(name, sizeof name, "%s", it->string);
-    int arity = azs_settings_option_arity(name);
-    if (arity == 0)
-        return cJSON_IsTrue(it) ? azs_settings_set(s, name, NULL) : AZS_OK;
-    char val[4200];
+    cJSON *x = cJSON_DetachItemFromObjectCaseSensitive(from, key);
+    if (x) {
+        cJSON_DeleteItemFromObjectCaseSensitive(to, as);
+        cJSON_AddItemToObject(to, as, x);
+    }
+}
+
+/* Versions 1..3 keep the geometry at the top level; version 1 also a detector's pixel sizes
+ * and shape beside it, and "poni" as a PONI file whose values fill in what is missing. */
+static azs_status upgrade_geometry(ctx *c, cJSON *root)
+{
+    static const char *const top[] = {"dist", "poni1", "poni2", "rot1", "rot2", "rot3", "wavelength"};
+    cJSON *poni = cJSON_GetObjectItemCaseSensitive(root, "poni");
+    int has_top = cJSON_HasObjectItem(root, "detector") || cJSON_HasObjectItem(root, "detector_config") ||
+                  cJSON_HasObjectItem(root, "poni_version");
+    for (size_t i = 0; i < sizeof top / sizeof top[0]; i++)
+        has_top |= cJSON_HasObjectItem(root, top[i]);
+    if (c->version == 1) {
+        const cJSON *p1 = cJSON_GetObjectItemCaseSensitive(root, "pixel1");
+        const cJSON *p2 = cJSON_GetObjectItemCaseSensitive(root, "pixel2");
+        const cJSON *sh = cJSON_GetObjectItemCaseSensitive(root, "shape");
+        const cJSON *det = cJSON_GetObjectItemCaseSensitive(root, "detector");
+        int generic = cJSON_IsString(det) ? !strcasecmp(det->valuestring, "detector") : (p1 && p2 && sh);
+        const char *sk = cJSON_HasObjectItem(root, "splineFile") ? "splineFile" : "splinefile";
+        const cJSON *spline = cJSON_GetObjectItemCaseSensitive(root, sk);
+        if (spline && !cJSON_IsNull(spline) && !(cJSON_IsString(spline) && !spline->valuestring[0]))
+            return bad(c, sk, "spline distortion files are not supported");
+        cJSON_DeleteItemFromObjectCaseSensitive(root, sk);
+        if (generic && (p1 || p2)) {
+            cJSON *dc = cJSON_CreateObject();
+            if (!dc)
+                return azs_fail(AZS_ERR_NOMEM, "%s", c->origin);
+            move(root, "pixel1", dc, "pixel1");
+            move(root, "pixel2", dc, "pixel2");
+            if (sh)
+                cJSON_AddItemToObject(dc, "max_shape", cJSON_Duplicate(sh, 1));
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "detector_config");
+            cJSON_AddItemToObject(root, "detector_config", dc);
+            if (!det)
+                cJSON_AddStringToObject(root, "detector", "Detector");
+            has_top = 1;
+        } else { /* pyFAI drops them beside a named detector */
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "pixel1");
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "pixel2");
+        }
+        if (cJSON_IsString(poni) && has_top) {
+            /* The file's values for the keys the config lacks. */
+            azs_geometry g;
+            azs_status st = azs_poni_load(poni->valuestring, &g);
+            if (st != AZS_OK)
+                return azs_fail_context(AZS_ERR_PARSE, "%s: key 'poni': ", c->origin);
+            cJSON *geo = cJSON_CreateObject();
+            if (!geo)
+                return azs_fail(AZS_ERR_NOMEM, "%s", c->origin);
+            azs_settings_geometry_into(geo, &g, !cJSON_HasObjectItem(root, "detector"));
+            for (size_t i = 0; i < sizeof PONI_KEYS / sizeof PONI_KEYS[0]; i++)
+                move(root, PONI_KEYS[i], geo, PONI_KEYS[i]);
+            cJSON_DeleteItemFromObjectCaseSensitive(root, "poni");
+            cJSON_AddItemToObject(root, "poni", geo);
+            return AZS_OK;
+        }
+    }
+    if (!has_top)
+        return AZS_OK;
+    if (poni && !cJSON_IsNull(poni))
+        return bad(c, "poni", "given with a geometry at the top level");
+    cJSON *geo = cJSON_CreateObject();
+    if (!geo)
+        return azs_fail(AZS_ERR_NOMEM, "%s", c->origin);
+    for (size_t i = 0; i < sizeof PONI_KEYS / sizeof PONI_KEYS[0]; i++)
+        move(root, PONI_KEYS[i], geo, PONI_KEYS[i]);
+    cJSON_DeleteItemFromObjectCaseSensitive(root, "poni");
+    cJSON_AddItemToObject(root, "poni", geo);
+    return AZS_OK;
+}
+
+/* Version 4 → 5: renamed keys, the polarization pair, and the do_* switches that delete
+ * what they govern when false (before the renames, as pyFAI does). */
+static azs_status upgrade_v4(ctx *c, cJSON *root)
+{
+    if (!cJSON_HasObjectItem(root, "integrator_method"))
+        move(root, "integrator_name", root, "integrator_method");
+    cJSON *pf = cJSON_DetachItemFromObjectCaseSensitive(root, "polarization_factor");
+    if (pf) {
+        cJSON *off = cJSON_DetachItemFromObjectCaseSensitive(root, "polarization_offset");
+        cJSON *d = NULL;
+        if (off || is_num(pf)) {
+            d = cJSON_CreateArray();
+            cJSON_AddItemToArray(d, pf);
+            cJSON_AddItemToArray(d, off ? off : cJSON_CreateNumber(0));
+        } else if (cJSON_IsArray(pf) || cJSON_IsNull(pf)) {
+            d = pf;
+        } else {
+            cJSON_Delete(pf);
+            return bad(c, "polarization_factor", "not a number");
+        }
+        cJSON_DeleteItemFromObjectCaseSensitive(root, "polarization_description");
+        cJSON_AddItemToObject(root, "polarization_description", d);
+    }
+    static const char *const del[][5] = {
+        {"do_mask", "mask_image", "mask_file", NULL, NULL},
+        {"do_flat", "flat_field", "flat_field_image", NULL, NULL},
+        {"do_dark", "dark_current", "dark_current_image", NULL, NULL},
+        {"do_polarization", "polarization_description", NULL, NULL, NULL},
+        {"do_dummy", "val_dummy", "delta_dummy", NULL, NULL},
+        {"do_radial_range", "radial_range_min", "radial_range_max", NULL, NULL},
+        {"do_azimuthal_range", "azimuth_range_min", "azimuth_range_max", "azimuthal_range_min", "azimuthal_range_max"},
+    };
+    for (size_t i = 0; i < sizeof del / sizeof del[0]; i++) {
+        const cJSON *sw = cJSON_GetObjectItemCaseSensitive(root, del[i][0]);
+        if (sw && !truthy(sw))
+            for (int k = 1; k < 5 && del[i][k]; k++)
+                cJSON_DeleteItemFromObjectCaseSensitive(root, del[i][k]);
+    }
+    static const char *const ren[][2] = {{"azimuth_range_min", "azimuthal_range_min"},
+                                         {"azimuth_range_max", "azimuthal_range_max"},
+                                         {"do_azimuthal_range", "do_azimuth_range"},
+                                         {"flat_field", "flat_field_image"},
+                                         {"dark_current", "dark_current_image"},
+                                         {"mask_file", "mask_image"},
+                                         {"val_dummy", "dummy"}};
+    for (size_t i = 0; i < sizeof ren / sizeof ren[0]; i++)
+        if (!cJSON_HasObjectItem(root, ren[i][0]))
+            move(root, ren[i][1], root, ren[i][0]);
+    return AZS_OK;
+}
+
+static azs_status upgrade(ctx *c, cJSON *root)
+{
+    azs_status st;
+    if (c->version == 1) {
+        /* Comma-separated darks and flats become lists. */
+        static const char *const lists[] = {"dark_current", "flat_field"};
+        for (int i = 0; i < 2; i++) {
+            cJSON *x = cJSON_GetObjectItemCaseSensitive(root, lists[i]);
+            if (!cJSON_IsString(x) || !strchr(x->valuestring, ','))
+                continue;
+            cJSON *l = cJSON_CreateArray();
+            char *dup = strdup(x->valuestring);
+            if (!l || !dup) {
+                cJSON_Delete(l);
+                free(dup);
+                return azs_fail(AZS_ERR_NOMEM, "%s", c->origin);
+            }
+            for (char *save = NULL, *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                while (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')
+                    t++;
+                size_t e = strlen(t);
+                while (e && (t[e - 1] == ' ' || t[e - 1] == '\t' || t[e - 1] == '\n' || t[e - 1] == '\r'))
+                    t[--e] = 0;
+                cJSON_AddItemToArray(l, cJSON_CreateString(t));
+            }
+            free(dup);
+            cJSON_ReplaceItemInObjectCaseSensitive(root, lists[i], l);
+        }
+        cJSON *ocl = cJSON_DetachItemFromObjectCaseSensitive(root, "do_OpenCL");
+        if (ocl && check_bool(c, ocl) != AZS_OK) {
+            cJSON_Delete(ocl);
+            return azs_fail(AZS_ERR_PARSE, "%s: key 'do_OpenCL': not true or false", c->origin);
+        }
+        if (!cJSON_HasObjectItem(root, "method") && c->pyfai)
+            cJSON_AddStringToObject(root, "method", truthy(ocl) ? "csr_ocl" : "splitbbox");
+        cJSON_Delete(ocl);
+    }
+    if (c->version <= 3 && (st = upgrade_geometry(c, root)) != AZS_OK)
+        return st;
+    if (c->version <= 4 && (st = upgrade_v4(c, root)) != AZS_OK)
+        return st;
+    return AZS_OK;
+}
+
+/* ---------------------------------------------------------------- keys (version 5) */
+
+/* pyFAI's ErrorModel.parse: a case-insensitive prefix of no, variance, poisson, azimuthal,
+ * hybrid (in that order), or 0..4. An unknown name is an error here (pyFAI reads "no"). */
+static azs_status error_model(const ctx *c, const cJSON *x)
+{
+    static const char *const names[] = {"no", "variance", "poisson", "azimuthal", "hybrid"};
+    int m = -1;
+    if (cJSON_IsNull(x)) {
+        m = 0;
+    } else if (is_num(x)) {
+        if (x->valuedouble >= 0 && x->valuedouble <= 4 && x->valuedouble == floor(x->valuedouble))
+            m = (int)x->valuedouble;
+    } else if (cJSON_IsString(x)) {
+        const char *v = x->valuestring;
+        if (!strcasecmp(v, "none"))
+            m = 0; /* azstream's own name */
+        for (int i = 0; m < 0 && i < 5; i++)
+            if (!strncasecmp(names[i], v, strlen(v)))
+                m = i;
+    }
+    if (m < 0)
+        return bad(c, x->string, "not an error model (no, poisson, azimuthal, hybrid)");
+    if (m == 1)
+        return bad(c, x->string, "'variance' needs a variance array, which a config cannot give");
+    /* hybrid: azimuthal for sigma clipping, Poisson otherwise; integrate gives Poisson's sigma */
+    static const char *const ours[] = {"none", "", "poisson", "azimuthal", "poisson"};
+    return set_opt(c, x->string, "error-model", ours[m]);
+}
+
+static azs_status integrator_method(const ctx *c, const cJSON *x)
+{
+    static const char *const ok[] = {"integrate1d_ng", "integrate2d_ng", "integrate1d", "integrate2d"};
+    if (cJSON_IsNull(x))
+        return AZS_OK;
+    for (size_t i = 0; cJSON_IsString(x) && i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcmp(x->valuestring, ok[i]))
+            return AZS_OK; /* 1D or 2D follows nbpt_azim, as in pyFAI's worker */
+    return azs_fail(AZS_ERR_PARSE, "%s: key '%s': azstream integrates only (integrate1d_ng, integrate2d_ng), "
+                    "not '%s'", c->origin, x->string, cJSON_IsString(x) ? x->valuestring : "?");
+}
+
+static azs_status polarization(const ctx *c, const cJSON *x)
+{
+    if (cJSON_IsNull(x))
+        return AZS_OK;
+    const cJSON *f = cJSON_GetArrayItem(x, 0), *o = cJSON_GetArrayItem(x, 1);
+    if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 || (!cJSON_IsNull(f) && !is_num(f)) ||
+        (!cJSON_IsNull(o) && !is_num(o)))
+        return bad(c, x->string, "not [factor, offset]");
+    azs_status st = AZS_OK;
+    if (is_num(f))
+        st = set_num(c, x->string, "polarization", f);
+    else
+        c->s->io.has_polarization = 0; /* [null, 0]: no correction */
+    if (st == AZS_OK && is_num(o))
+        st = set_num(c, x->string, "polarization-offset", o);
+    return st;
+}
+
+static azs_status shape(const ctx *c, const cJSON *x)
+{
+    if (cJSON_IsNull(x))
+        return AZS_OK;
+    const cJSON *a = cJSON_GetArrayItem(x, 0), *b = cJSON_GetArrayItem(x, 1);
+    if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2 || !is_num(a) || !is_num(b) || !(a->valuedouble >= 1) ||
+        !(b->valuedouble >= 1) || a->valuedouble > 4294967295.0 || b->valuedouble > 4294967295.0 ||
+        a->valuedouble != floor(a->valuedouble) || b->valuedouble != floor(b->valuedouble))
+        return bad(c, x->string, "not [rows, columns]");
+    return AZS_OK; /* informational in pyFAI too; the frames give the shape */
+}
+
+/* A key named like an option ("npt_azim", "radial_range", ...) through azs_settings_set. */
+static azs_status option_key(const ctx *c, const cJSON *it)
+{
+    const char *k = it->string;
+    int arity = azs_settings_option_arity(k);
+    if (arity == 0) {
+        if (check_bool(c, it) != AZS_OK)
+            return check_bool(c, it);
+        return truthy(it) ? set_opt(c, k, k, NULL) : AZS_OK;
+    }
     if (cJSON_IsNull(it))
         return AZS_OK;
     if (cJSON_IsString(it))
-        snprintf(val, sizeof val, "%s", it->valuestring);
-    else if (cJSON_IsNumber(it))
-        snprintf(val, sizeof val, "%.17g", it->valuedouble);
-    else if (cJSON_IsArray(it) && cJSON_GetArraySize(it) == 2 && cJSON_IsNumber(cJSON_GetArrayItem(it, 0)) &&
-             cJSON_IsNumber(cJSON_GetArrayItem(it, 1)))
-        snprintf(val, sizeof val, "%.17g:%.17g", cJSON_GetArrayItem(it, 0)->valuedouble,
-                 cJSON_GetArrayItem(it, 1)->valuedouble);
-    else if (cJSON_IsArray(it) && cJSON_IsString(cJSON_GetArrayItem(it, 0)))
-        snprintf(val, sizeof val, "%s", cJSON_GetArrayItem(it, 0)->valuestring); /* pyFAI's method tuple */
-    else
-        return azs_fail(AZS_ERR_PARSE, "%s: key '%s' has a value of the wrong type", origin, it->string);
-    azs_status st = azs_settings_set(s, name, val);
-    return st == AZS_OK ? st : azs_fail_context(AZS_ERR_PARSE, "%s: key '%s': ", origin, it->string);
+        return set_opt(c, k, k, it->valuestring);
+    if (is_num(it))
+        return set_num(c, k, k, it);
+    if (cJSON_IsArray(it) && cJSON_GetArraySize(it) == 2)
+        return set_range(c, k, k, cJSON_GetArrayItem(it, 0), cJSON_GetArrayItem(it, 1));
+    return bad(c, k, "a value of the wrong type");
 }
 
-/* A pyFAI key's value through the option it means, so it gets the option's checks; the
- * message names the key. */
-static azs_status set_from_key(azs_settings *s, const char *origin, const char *key, const char *option,
-                               const char *value)
+/* Keys pyFAI accepts that concern only its GUI, OpenCL or other integrators' bookkeeping. */
+static int ignored_key(const char *k)
 {
-    azs_status st = azs_settings_set(s, option, value);
-    return st == AZS_OK ? st : azs_fail_context(AZS_ERR_PARSE, "%s: key '%s': ", origin, key);
+    static const char *const keys[] = {"application", "version", "opencl_device", "monitor_name",
+                                       "do_2D", "do_mask", "do_dark", "do_flat", "do_polarization", "do_dummy",
+                                       "do_radial_range", "do_azimuthal_range", "do_solid_angle"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (!strcmp(k, keys[i]))
+            return 1;
+    return 0;
 }
 
-static azs_status set_number(azs_settings *s, const char *origin, const char *key, const char *option, double v)
+static azs_status one_key(ctx *c, const cJSON *x)
 {
-    char val[64];
-    snprintf(val, sizeof val, "%.17g", v);
-    return set_from_key(s, origin, key, option, val);
+    const char *k = x->string;
+    azs_settings *s = c->s;
+    if (!strcmp(k, "poni") || !strcmp(k, "azstream") || !strcmp(k, "radial_range_min") ||
+        !strcmp(k, "radial_range_max") || !strcmp(k, "azimuth_range_min") || !strcmp(k, "azimuth_range_max"))
+        return AZS_OK; /* read before or after the others */
+    if (ignored_key(k)) {
+        if (!strncmp(k, "do_", 3))
+            return check_bool(c, x);
+        if (!strcmp(k, "application") || !strcmp(k, "monitor_name"))
+            return cJSON_IsString(x) || cJSON_IsNull(x) ? AZS_OK : bad(c, k, "not a string");
+        return AZS_OK;
+    }
+    if (!strcmp(k, "nbpt_rad"))
+        return cJSON_IsNull(x) ? AZS_OK : set_num(c, k, "npt", x);
+    if (!strcmp(k, "nbpt_azim") || !strcmp(k, "npt_azim") || !strcmp(k, "npt-azim")) {
+        if (cJSON_IsNull(x))
+            return AZS_OK;
+        if (!is_num(x))
+            return bad(c, k, "not a bin count");
+        /* pyFAI: 2D if and only if nbpt_azim > 1 (azstream's own npt_azim: 2D if > 0) */
+        cJSON one = *x;
+        if (!strcmp(k, "nbpt_azim") && (x->valuedouble == 0 || x->valuedouble == 1))
+            one.valuedouble = 0;
+        return set_num(c, k, "npt-azim", &one);
+    }
+    if (!strcmp(k, "unit")) {
+        if (cJSON_IsNull(x))
+            return c->pyfai ? set_opt(c, k, "unit", "2th_deg") : AZS_OK; /* pyFAI's worker default */
+        return cJSON_IsString(x) ? set_opt(c, k, "unit", x->valuestring) : bad(c, k, "not a unit name");
+    }
+    if (!strcmp(k, "method")) {
+        if (cJSON_IsNull(x))
+            return AZS_OK; /* pyFAI: integrate's default, bbox/csr/cython */
+        if (cJSON_IsArray(x))
+            return method_list(c, x);
+        if (!cJSON_IsString(x))
+            return bad(c, k, "not a method");
+        return c->pyfai ? legacy_method(c, k, x->valuestring) : set_opt(c, k, "method", x->valuestring);
+    }
+    if (!strcmp(k, "chi_discontinuity_at_0")) {
+        if (check_bool(c, x) != AZS_OK || !truthy(x))
+            return check_bool(c, x);
+        if (azs_settings_option_arity("chi-disc-at-0") == 0)
+            return set_opt(c, k, "chi-disc-at-0", NULL);
+        return bad(c, k, "true (chi in [0, 360)) is not supported by azstream yet");
+    }
+    if (!strcmp(k, "polarization_description"))
+        return polarization(c, x);
+    if (!strcmp(k, "val_dummy"))
+        return cJSON_IsNull(x) ? AZS_OK : set_num(c, k, "dummy", x);
+    if (!strcmp(k, "correct_solid_angle")) {
+        if (check_bool(c, x) != AZS_OK)
+            return check_bool(c, x);
+        if (!cJSON_IsNull(x))
+            s->io.solid_angle = truthy(x);
+        return AZS_OK;
+    }
+    if (!strcmp(k, "dark_current"))
+        return set_files(c, x, "dark", 1);
+    if (!strcmp(k, "flat_field"))
+        return set_files(c, x, "flat", 1);
+    if (!strcmp(k, "mask_file"))
+        return set_files(c, x, "mask", 0);
+    if (!strcmp(k, "dark") || !strcmp(k, "flat") || !strcmp(k, "mask"))
+        return set_files(c, x, k, strcmp(k, "mask") != 0);
+    if (!strcmp(k, "error_model") || !strcmp(k, "error-model"))
+        return error_model(c, x);
+    if (!strcmp(k, "radial_range") || !strcmp(k, "azimuth_range") || !strcmp(k, "radial-range") ||
+        !strcmp(k, "azimuth-range")) {
+        if (cJSON_IsNull(x))
+            return AZS_OK;
+        if (cJSON_IsString(x))
+            return set_opt(c, k, k, x->valuestring);
+        if (!cJSON_IsArray(x) || cJSON_GetArraySize(x) != 2)
+            return bad(c, k, "not [min, max]");
+        return set_range(c, k, k, cJSON_GetArrayItem(x, 0), cJSON_GetArrayItem(x, 1));
+    }
+    if (!strcmp(k, "integrator_class"))
+        return cJSON_IsNull(x) || (cJSON_IsString(x) && !strcmp(x->valuestring, "AzimuthalIntegrator"))
+                   ? AZS_OK
+                   : bad(c, k, "azstream has the AzimuthalIntegrator only");
+    if (!strcmp(k, "integrator_method") || !strcmp(k, "integrator_name"))
+        return integrator_method(c, x);
+    if (!strcmp(k, "extra_options"))
+        return cJSON_IsNull(x) || (cJSON_IsObject(x) && !x->child)
+                   ? AZS_OK
+                   : bad(c, k, "extra options of pyFAI's integrators are not supported");
+    if (!strcmp(k, "shape"))
+        return shape(c, x);
+    if (!strcmp(k, "do_poisson"))
+        return check_bool(c, x) != AZS_OK ? check_bool(c, x)
+               : truthy(x)                ? set_opt(c, k, "error-model", "poisson")
+                                          : AZS_OK;
+    if (!strcmp(k, "polarization_factor"))
+        return bad(c, k, "not a version-5 key (polarization_description is)");
+    if (azs_settings_option_arity(k) >= 0)
+        return option_key(c, x);
+    return azs_fail(AZS_ERR_PARSE, "%s: unknown key '%s'", c->origin, k);
 }
 
-static azs_status set_range(azs_settings *s, const char *origin, const char *key, const char *option,
-                            const cJSON *lo, const cJSON *hi)
+/* pyFAI's OPTIONAL keys: both ends of a range (one alone fails in pyFAI too). */
+static azs_status range_pair(const ctx *c, const cJSON *root, const char *lo, const char *hi, const char *both,
+                             const char *option)
 {
-    char val[128];
-    snprintf(val, sizeof val, "%.17g:%.17g", lo->valuedouble, hi->valuedouble);
-    return set_from_key(s, origin, key, option, val);
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, lo), *b = cJSON_GetObjectItemCaseSensitive(root, hi);
+    if (cJSON_IsNull(a))
+        a = NULL;
+    if (cJSON_IsNull(b))
+        b = NULL;
+    if (!a && !b)
+        return AZS_OK;
+    if (!a || !b)
+        return bad(c, a ? lo : hi, "given without the other end of the range");
+    return set_range(c, both, option, a, b);
 }
 
-/* pyFAI's integration-config keys that are not option names. */
-static azs_status pyfai_keys(azs_settings *s, const char *origin, const cJSON *root)
-{
-    azs_integrate_options *o = &s->io;
-    const cJSON *x;
-    azs_status st = AZS_OK;
-    int b;
-    if ((x = num(root, "nbpt_rad")) && (st = set_number(s, origin, "nbpt_rad", "npt", x->valuedouble)))
-        return st;
-    if ((x = num(root, "nbpt_azim"))) { /* pyFAI: 1 (or 0) means 1D */
-        double v = x->valuedouble == 1 ? 0 : x->valuedouble;
-        if ((st = set_number(s, origin, "nbpt_azim", "npt-azim", v)))
-            return st;
-    }
-    if (get_bool(root, "do_solid_angle", &b))
-        o->solid_angle = b;
-    if (get_bool(root, "mask_detector_gaps", &b))
-        o->mask_detector_gaps = b;
-    if ((x = num(root, "polarization_factor"))) {
-        int on = 1;
-        get_bool(root, "do_polarization", &on);
-        if (on && (st = set_number(s, origin, "polarization_factor", "polarization", x->valuedouble)))
-            return st;
-        if (!on)
-            o->has_polarization = 0;
-    }
-    if (get_bool(root, "do_dummy", &b)) {
-        if (!b)
-            o->has_dummy = 0;
-        else if ((x = num(root, "val_dummy")))
-            st = set_number(s, origin, "val_dummy", "dummy", x->valuedouble);
-        else
-            o->has_dummy = 1;
-        if (st)
-            return st;
-    }
-    if (get_bool(root, "do_radial_range", &b) && b) {
-        const cJSON *lo = num(root, "radial_range_min"), *hi = num(root, "radial_range_max");
-        if (lo && hi && (st = set_range(s, origin, "radial_range_min/max", "radial-range", lo, hi)))
-            return st;
-    }
-    if (get_bool(root, "do_azimuthal_range", &b) && b) {
-        const cJSON *lo = num(root, "azimuth_range_min"), *hi = num(root, "azimuth_range_max");
-        if (!lo)
-            lo = num(root, "azimuthal_range_min");
-        if (!hi)
-            hi = num(root, "azimuthal_range_max");
-        if (lo && hi && (st = set_range(s, origin, "azimuth_range_min/max", "azimuth-range", lo, hi)))
-            return st;
-    }
-    if (get_bool(root, "do_poisson", &b) && b)
-        o->error_model = AZS_ERRMODEL_POISSON;
-    static const char *const files[][3] = {{"do_mask", "mask_file", "mask"},
-                                           {"do_dark", "dark_current", "dark"},
-                                           {"do_flat", "flat_field", "flat"}};
-    for (int i = 0; i < 3; i++) {
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, files[i][1]);
-        int on = 1;
-        get_bool(root, files[i][0], &on);
-        if (on && cJSON_IsString(f) && f->valuestring[0] &&
-            (st = set_from_key(s, origin, files[i][1], files[i][2], f->valuestring)))
-            return st;
-    }
-    return AZS_OK;
-}
+/* ---------------------------------------------------------------- text */
 
 /* Deepest nesting of arrays/objects, strings skipped: refused before cJSON recurses. */
 static int too_deep(const char *t)
@@ -223,6 +688,30 @@ static int too_deep(const char *t)
     return 0;
 }
 
+/* pyFAI (Python's json) writes Infinity, -Infinity and NaN; cJSON parses none of them.
+ * Outside strings, Infinity becomes 1e999 (strtod: inf) padded to the same length, and NaN
+ * the string "N" (refused where a number is expected), so byte offsets stay put. */
+static void python_tokens(char *t)
+{
+    int in_str = 0;
+    for (char *p = t; *p; p++) {
+        if (in_str) {
+            if (*p == '\\' && p[1])
+                p++;
+            else if (*p == '"')
+                in_str = 0;
+        } else if (*p == '"') {
+            in_str = 1;
+        } else if (!strncmp(p, "Infinity", 8)) {
+            memcpy(p, "1e999   ", 8);
+            p += 7;
+        } else if (!strncmp(p, "NaN", 3)) {
+            memcpy(p, "\"N\"", 3);
+            p += 2;
+        }
+    }
+}
+
 azs_status azs_settings_load_json(azs_settings *s, const char *text, const char *origin)
 {
     if (!s || !text)
@@ -232,37 +721,87 @@ azs_status azs_settings_load_json(azs_settings *s, const char *text, const char 
     if (too_deep(text))
         return azs_fail(AZS_ERR_PARSE, "%s: nested deeper than %d levels: not a configuration", origin,
                         CONFIG_MAX_DEPTH);
+    char *t = strdup(text);
+    if (!t)
+        return azs_fail(AZS_ERR_NOMEM, "%s: %zu bytes", origin, strlen(text));
+    python_tokens(t);
     const char *end = NULL;
-    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    cJSON *root = cJSON_ParseWithOpts(t, &end, 1);
     if (!cJSON_IsObject(root)) {
-        size_t at = root || !end ? 0 : (size_t)(end - text);
+        size_t at = root || !end ? 0 : (size_t)(end - t);
         cJSON_Delete(root);
+        free(t);
         return root ? azs_fail(AZS_ERR_PARSE, "%s: not a JSON object", origin)
                     : azs_fail(AZS_ERR_PARSE, "%s: not valid JSON (error at byte %zu: '%.20s')", origin, at,
-                               end ? end : "");
+                               text + at);
     }
+    free(t);
+    /* Work on a copy: a failure leaves s as it was. */
+    azs_settings *w = malloc(sizeof *w);
+    if (!w) {
+        cJSON_Delete(root);
+        return azs_fail(AZS_ERR_NOMEM, "%s: settings", origin);
+    }
+    *w = *s;
     azs_status st = AZS_OK;
+    ctx c = {w, origin, 1, 0};
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (ver && !cJSON_IsNull(ver)) {
+        if (!is_num(ver) || !(ver->valuedouble >= 1) || ver->valuedouble != floor(ver->valuedouble))
+            st = bad(&c, "version", "not a version number");
+        else
+            c.version = ver->valuedouble >= 5 ? 5 : (int)ver->valuedouble;
+    }
+    c.pyfai = cJSON_HasObjectItem(root, "version") || cJSON_HasObjectItem(root, "application") ||
+              cJSON_HasObjectItem(root, "nbpt_rad");
+    if (st == AZS_OK)
+        st = upgrade(&c, root);
     const cJSON *poni = cJSON_GetObjectItemCaseSensitive(root, "poni");
-    if (cJSON_IsString(poni)) {
-        st = azs_settings_set(s, "poni", poni->valuestring);
-        if (st != AZS_OK)
-            st = azs_fail_context(AZS_ERR_PARSE, "%s: poni: ", origin);
-    } else if (cJSON_IsObject(poni)) {
-        st = azs_settings_json_geometry(s, origin, poni);
-    } else if (num(root, "dist")) {
-        st = azs_settings_json_geometry(s, origin, root);
+    if (st == AZS_OK && poni && !cJSON_IsNull(poni)) {
+        if (cJSON_IsString(poni))
+            st = set_opt(&c, "poni", "poni", poni->valuestring);
+        else if (cJSON_IsObject(poni))
+            st = poni_object(&c, poni);
+        else
+            st = bad(&c, "poni", "not a PONI file name or a geometry object");
     }
     const cJSON *it;
     cJSON_ArrayForEach(it, root)
     {
         if (st != AZS_OK)
             break;
-        if (it->string && strcmp(it->string, "poni") && azs_settings_option_arity(it->string) >= 0)
-            st = option_key(s, origin, it);
+        st = one_key(&c, it);
     }
+    if (st == AZS_OK && c.pyfai && !cJSON_HasObjectItem(root, "unit"))
+        st = set_opt(&c, "unit", "unit", "2th_deg"); /* pyFAI's worker without a unit */
     if (st == AZS_OK)
-        st = pyfai_keys(s, origin, root);
+        st = range_pair(&c, root, "radial_range_min", "radial_range_max", "radial_range_min/max",
+                        "radial-range");
+    if (st == AZS_OK)
+        st = range_pair(&c, root, "azimuth_range_min", "azimuth_range_max", "azimuth_range_min/max",
+                        "azimuth-range");
+    /* azstream's settings pyFAI has no key for (azs_settings_to_json), last. */
+    const cJSON *own = cJSON_GetObjectItemCaseSensitive(root, "azstream");
+    if (st == AZS_OK && own && !cJSON_IsNull(own)) {
+        if (!cJSON_IsObject(own))
+            st = bad(&c, "azstream", "not an object");
+        cJSON_ArrayForEach(it, own)
+        {
+            if (st != AZS_OK)
+                break;
+            if (azs_settings_option_arity(it->string) < 0)
+                st = azs_fail(AZS_ERR_PARSE, "%s: unknown key 'azstream.%s'", origin, it->string);
+            else if (!strcmp(it->string, "npt_azim") || !strcmp(it->string, "dark") ||
+                     !strcmp(it->string, "flat") || !strcmp(it->string, "mask"))
+                st = one_key(&c, it);
+            else
+                st = option_key(&c, it);
+        }
+    }
     cJSON_Delete(root);
+    if (st == AZS_OK)
+        *s = *w;
+    free(w);
     return st;
 }
 

@@ -308,43 +308,41 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *v)
     return azs_fail(AZS_ERR_INTERNAL, "option table and switch disagree on '%s'", n);
 }
 
-/* ---------------------------------------------------------------- JSON form */
+/* ---------------------------------------------------------------- JSON form
+ * A pyFAI WorkerConfig (version 5) that pyFAI's WorkerConfig.from_dict loads with the same
+ * meaning, so pyFAI can run it again; what pyFAI has no key for goes in "azstream", a key
+ * from_dict leaves alone (it warns). azs_settings_load_json reads it back bit for bit. */
 
-static cJSON *geometry_json(const azs_geometry *g)
+static cJSON *range_json(int has, double a, double b)
 {
-    cJSON *p = cJSON_CreateObject();
-    if (!p)
-        return NULL;
-    cJSON_AddStringToObject(p, "detector", g->det.name);
-    cJSON *dc = cJSON_AddObjectToObject(p, "detector_config");
-    if (dc) {
-        cJSON_AddNumberToObject(dc, "pixel1", g->det.pixel1);
-        cJSON_AddNumberToObject(dc, "pixel2", g->det.pixel2);
-        cJSON *sh = cJSON_AddArrayToObject(dc, "max_shape");
-        if (sh) {
-            cJSON_AddItemToArray(sh, cJSON_CreateNumber(g->det.ny));
-            cJSON_AddItemToArray(sh, cJSON_CreateNumber(g->det.nx));
-        }
-        cJSON_AddNumberToObject(dc, "orientation", g->det.orientation);
-    }
-    cJSON_AddNumberToObject(p, "dist", g->dist);
-    cJSON_AddNumberToObject(p, "poni1", g->poni1);
-    cJSON_AddNumberToObject(p, "poni2", g->poni2);
-    cJSON_AddNumberToObject(p, "rot1", g->rot1);
-    cJSON_AddNumberToObject(p, "rot2", g->rot2);
-    cJSON_AddNumberToObject(p, "rot3", g->rot3);
-    cJSON_AddNumberToObject(p, "wavelength", g->wavelength);
-    cJSON_AddNumberToObject(p, "poni_version", g->poni_version);
-    return p;
-}
-
-static void add_range(cJSON *r, const char *key, double a, double b)
-{
-    cJSON *x = cJSON_AddArrayToObject(r, key);
+    if (!has)
+        return cJSON_CreateNull();
+    cJSON *x = cJSON_CreateArray();
     if (x) {
         cJSON_AddItemToArray(x, cJSON_CreateNumber(a));
         cJSON_AddItemToArray(x, cJSON_CreateNumber(b));
     }
+    return x;
+}
+
+/* A file name, a list of them (joined by '\n' in the settings), or null. */
+static cJSON *files_json(const char *v)
+{
+    if (!v[0])
+        return cJSON_CreateNull();
+    if (!strchr(v, '\n'))
+        return cJSON_CreateString(v);
+    cJSON *l = cJSON_CreateArray();
+    char name[AZS_PATH_MAX];
+    for (const char *p = v; l && *p;) {
+        const char *e = strchr(p, '\n');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        memcpy(name, p, n);
+        name[n] = 0;
+        cJSON_AddItemToArray(l, cJSON_CreateString(name));
+        p += n + (e ? 1 : 0);
+    }
+    return l;
 }
 
 char *azs_settings_to_json(const azs_settings *s)
@@ -355,39 +353,83 @@ char *azs_settings_to_json(const azs_settings *s)
     cJSON *r = cJSON_CreateObject();
     if (!r)
         return NULL;
-    /* A PONI file stays the authority (it is read again); the geometry it gave is recorded
-     * beside it for whoever reads the output. An inline geometry is the object itself. */
-    if (s->geom_inline) {
-        cJSON_AddItemToObject(r, "poni", geometry_json(&s->geom));
+    cJSON *own = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "application", "azstream");
+    cJSON_AddNumberToObject(r, "version", 5);
+    /* A PONI file stays the authority (it is read again: "azstream.poni"); the geometry it
+     * gave is pyFAI's "poni" object once loaded. */
+    const azs_geometry *g = azs_settings_geometry(s);
+    if (g) {
+        cJSON *p = cJSON_AddObjectToObject(r, "poni");
+        if (p)
+            azs_settings_geometry_into(p, g, 1);
     } else if (s->poni_path[0]) {
         cJSON_AddStringToObject(r, "poni", s->poni_path);
-        if (s->geom_loaded)
-            cJSON_AddItemToObject(r, "geometry", geometry_json(&s->geom));
+    } else {
+        cJSON_AddNullToObject(r, "poni");
     }
-    cJSON_AddNumberToObject(r, "npt", o->npt);
-    cJSON_AddNumberToObject(r, "npt_azim", o->npt_azim);
+    if (!s->geom_inline && s->poni_path[0] && g)
+        cJSON_AddStringToObject(own, "poni", s->poni_path);
+    cJSON_AddNumberToObject(r, "nbpt_rad", o->npt);
+    /* pyFAI: 2D iff nbpt_azim > 1; a cake of one azimuthal bin is azstream's own */
+    cJSON_AddNumberToObject(r, "nbpt_azim", o->npt_azim > 1 ? o->npt_azim : 1);
+    if (o->npt_azim == 1)
+        cJSON_AddNumberToObject(own, "npt_azim", 1);
     cJSON_AddStringToObject(r, "unit", azs_unit_name(o->unit));
-    cJSON_AddStringToObject(r, "method", azs_split_name(o->split));
-    if (o->has_radial_range)
-        add_range(r, "radial_range", o->radial_min, o->radial_max);
-    if (o->has_azimuth_range)
-        add_range(r, "azimuth_range", o->azimuth_min, o->azimuth_max);
-    cJSON_AddBoolToObject(r, "do_solid_angle", o->solid_angle);
-    if (o->has_polarization)
-        cJSON_AddNumberToObject(r, "polarization_factor", o->polarization_factor);
-    else
-        cJSON_AddNullToObject(r, "polarization_factor");
-    cJSON_AddNumberToObject(r, "polarization_offset", o->polarization_axis_offset);
+    cJSON_AddFalseToObject(r, "chi_discontinuity_at_0");
+    if (o->has_polarization || o->polarization_axis_offset != 0) {
+        cJSON *pd = cJSON_AddArrayToObject(r, "polarization_description");
+        if (pd) {
+            cJSON_AddItemToArray(pd, o->has_polarization ? cJSON_CreateNumber(o->polarization_factor)
+                                                         : cJSON_CreateNull());
+            cJSON_AddItemToArray(pd, cJSON_CreateNumber(o->polarization_axis_offset));
+        }
+    } else {
+        cJSON_AddNullToObject(r, "polarization_description");
+    }
     cJSON_AddNumberToObject(r, "normalization_factor", o->normalization_factor);
-    cJSON_AddBoolToObject(r, "do_dummy", o->has_dummy);
     if (o->has_dummy)
         cJSON_AddNumberToObject(r, "val_dummy", o->dummy);
-    cJSON_AddNumberToObject(r, "delta_dummy", o->delta_dummy);
-    cJSON_AddStringToObject(r, "error_model", azs_error_model_name(o->error_model));
-    cJSON_AddStringToObject(r, "mask_file", s->mask);
-    cJSON_AddStringToObject(r, "dark_current", s->dark);
-    cJSON_AddStringToObject(r, "flat_field", s->flat);
-    cJSON_AddBoolToObject(r, "mask_detector_gaps", o->mask_detector_gaps);
+    else
+        cJSON_AddNullToObject(r, "val_dummy");
+    if (o->delta_dummy != 0)
+        cJSON_AddNumberToObject(r, "delta_dummy", o->delta_dummy);
+    else
+        cJSON_AddNullToObject(r, "delta_dummy");
+    cJSON_AddBoolToObject(r, "correct_solid_angle", o->solid_angle);
+    cJSON_AddItemToObject(r, "dark_current", files_json(s->dark));
+    cJSON_AddItemToObject(r, "flat_field", files_json(s->flat));
+    cJSON_AddItemToObject(r, "mask_file", files_json(s->mask));
+    cJSON_AddStringToObject(r, "error_model", o->error_model == AZS_ERRMODEL_NONE ? "no"
+                                              : azs_error_model_name(o->error_model));
+    cJSON *m = cJSON_AddArrayToObject(r, "method");
+    if (m) {
+        cJSON_AddItemToArray(m, cJSON_CreateString(azs_split_name(o->split)));
+        cJSON_AddItemToArray(m, cJSON_CreateString("csr"));
+        cJSON_AddItemToArray(m, cJSON_CreateString("cython"));
+    }
+    cJSON_AddNullToObject(r, "opencl_device");
+    cJSON_AddItemToObject(r, "azimuth_range", range_json(o->has_azimuth_range, o->azimuth_min, o->azimuth_max));
+    cJSON_AddItemToObject(r, "radial_range", range_json(o->has_radial_range, o->radial_min, o->radial_max));
+    cJSON_AddStringToObject(r, "integrator_class", "AzimuthalIntegrator");
+    cJSON_AddStringToObject(r, "integrator_method", o->npt_azim ? "integrate2d_ng" : "integrate1d_ng");
+    cJSON_AddNullToObject(r, "extra_options");
+    cJSON_AddNullToObject(r, "monitor_name");
+    if (g && g->det.ny && g->det.nx) {
+        cJSON *sh = cJSON_AddArrayToObject(r, "shape");
+        if (sh) {
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber(g->det.ny));
+            cJSON_AddItemToArray(sh, cJSON_CreateNumber(g->det.nx));
+        }
+    } else {
+        cJSON_AddNullToObject(r, "shape");
+    }
+    if (!o->mask_detector_gaps)
+        cJSON_AddTrueToObject(own, "no_gap_mask");
+    if (own && own->child)
+        cJSON_AddItemToObject(r, "azstream", own);
+    else
+        cJSON_Delete(own);
     char *text = cJSON_Print(r);
     cJSON_Delete(r);
     return text;

@@ -19,4 +19,11 @@ struct azs_settings {
 struct cJSON;
 azs_status azs_settings_json_geometry(azs_settings *s, const char *origin, const struct cJSON *p);
 
+/* A geometry as pyFAI's "poni" object (config.c reads it back). */
+void azs_settings_geometry_into(struct cJSON *p, const azs_geometry *g, int with_detector);
+
+/* azs_array_load, or for file names joined by '\n' (a pyFAI list of darks or flats) their
+ * mean as pyFAI computes it (combine.c). */
+azs_status azs_job_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx);
+
 #endif

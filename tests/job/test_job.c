@@ -12,6 +12,7 @@
 #include "azstream/job.h"
 #include "azstream/sink.h"
 #include "synth/synth.h"
+#include "../../src/job/settings_internal.h"
 
 #define CHECK_CONTEXT() fprintf(stderr, " [%s]", azs_last_error())
 #include "../common/check.h"
@@ -109,28 +110,38 @@ static void test_round_trip(void)
         {"method", "full"},       {"radial-range", "0.1:33.3"}, {"azimuth-range", "-170.5:99.25"},
         {"polarization", "0.987654321"}, {"polarization-offset", "0.3"}, {"normalization-factor", "2.5e3"},
         {"dummy", "-1"},          {"delta-dummy", "0.1"},      {"error-model", "azimuthal"},
-        {"mask", "m.npy"},        {"dark", "d.edf"},           {"flat", "f.h5:/x"},
+        {"mask", "m.npy"},        {"dark", "d.edf\nd2.edf"},  {"flat", "f.h5:/x"},
         {"no-solid-angle", NULL}, {"no-gap-mask", NULL},
     };
-    for (int inline_geom = 0; inline_geom < 2; inline_geom++) {
+    static const char *const opts2[][2] = {{"npt-azim", "1"}, {"polarization-offset", "-0.5"}, {"dummy", "3"}};
+    for (int inline_geom = 0; inline_geom < 3; inline_geom++) {
         azs_settings *a, *b;
         azs_settings_create(&a);
         azs_settings_create(&b);
-        for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
-            CHECK(azs_settings_set(a, opts[i][0], opts[i][1]) == AZS_OK, "--%s", opts[i][0]);
+        if (inline_geom < 2)
+            for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+                CHECK(azs_settings_set(a, opts[i][0], opts[i][1]) == AZS_OK, "--%s", opts[i][0]);
+        else
+            for (size_t i = 0; i < sizeof opts2 / sizeof opts2[0]; i++)
+                CHECK(azs_settings_set(a, opts2[i][0], opts2[i][1]) == AZS_OK, "--%s", opts2[i][0]);
         azs_geometry g;
         CHECK(azs_poni_load(poni, &g) == AZS_OK, "poni");
-        if (inline_geom)
+        if (inline_geom == 1)
             azs_settings_set_geometry(a, &g);
         else
             azs_settings_set(a, "poni", poni);
+        if (inline_geom == 2) { /* the PONI file loaded: its geometry recorded, the file the authority */
+            azs_integrator *it = NULL;
+            CHECK(azs_settings_build(a, 40, 48, AZS_F32, &it) == AZS_OK, "build");
+            azs_integrator_destroy(it);
+        }
         char *text = azs_settings_to_json(a);
         CHECK(text && azs_settings_load_json(b, text, "round trip") == AZS_OK, "read back");
         CHECK(memcmp(azs_settings_integrate_options(a), azs_settings_integrate_options(b),
                      sizeof(azs_integrate_options)) == 0,
               "options read back bit for bit (inline %d)", inline_geom);
         CHECK(!strcmp(azs_settings_poni_path(a), azs_settings_poni_path(b)), "poni path");
-        if (inline_geom)
+        if (inline_geom == 1)
             CHECK(same_geometry(&g, azs_settings_geometry(b)), "inline geometry read back");
         else
             CHECK(azs_settings_geometry(b) == NULL, "a PONI file is read again, not inlined");
@@ -148,37 +159,162 @@ static azs_status load_cfg(azs_settings *s, const char *json)
     return azs_settings_load_config(s, p);
 }
 
+static const azs_integrate_options *load_ok(azs_settings **s, const char *json)
+{
+    azs_settings_create(s);
+    azs_status st = load_cfg(*s, json);
+    CHECK(st == AZS_OK, "accepted: %s", json);
+    return azs_settings_integrate_options(*s);
+}
+
+static const char GEOM_TOP[] = "\"detector\": \"Pilatus1M\", \"dist\": 0.2, \"poni1\": 0.01, \"poni2\": 0.02, "
+                               "\"rot1\": 0.001, \"rot2\": 0, \"rot3\": 0, \"wavelength\": 1e-10";
+
+/* pyFAI's versions 1..5, each read with pyFAI 2026.9's meaning (doc/integration.md). */
+static void test_config_versions(void)
+{
+    char json[4096];
+    azs_settings *s;
+    const azs_integrate_options *o;
+    /* v1: geometry at the top, do_* switches, comma-separated darks, do_solid_angle and
+     * do_2D ignored as pyFAI does, no method: splitbbox. */
+    snprintf(json, sizeof json,
+             "{%s, \"pixel1\": 7e-5, \"nbpt_rad\": 500, \"nbpt_azim\": 360, \"do_2D\": false, \"unit\": "
+             "\"q_A^-1\", \"do_solid_angle\": false, \"polarization_factor\": 0.9, \"do_polarization\": false, "
+             "\"do_dummy\": true, \"val_dummy\": -2, \"delta_dummy\": 0.5, \"do_radial_range\": true, "
+             "\"radial_range_min\": 1, \"radial_range_max\": 5, \"do_azimuthal_range\": false, "
+             "\"azimuth_range_min\": 1, \"azimuth_range_max\": 5, \"do_poisson\": true, \"do_mask\": false, "
+             "\"mask_file\": \"m.npy\", \"dark_current\": \" d1.edf, d2.edf \", \"do_OpenCL\": false, "
+             "\"normalization_factor\": 4, \"chi_discontinuity_at_0\": false}",
+             GEOM_TOP);
+    o = load_ok(&s, json);
+    CHECK(o->npt == 500 && o->npt_azim == 360 && o->unit == AZS_UNIT_Q_A && o->split == AZS_SPLIT_BBOX &&
+              o->solid_angle && !o->has_polarization && o->has_dummy && o->dummy == -2 && o->delta_dummy == 0.5 &&
+              o->has_radial_range && o->radial_min == 1 && o->radial_max == 5 && !o->has_azimuth_range &&
+              o->error_model == AZS_ERRMODEL_POISSON && o->normalization_factor == 4,
+          "v1 meaning");
+    char *j = azs_settings_to_json(s);
+    CHECK(j && strstr(j, "\"d1.edf\", \"d2.edf\"") && strstr(j, "\"mask_file\":\tnull"), "v1 darks as a list: %s", j);
+    free(j);
+    const azs_geometry *g = azs_settings_geometry(s);
+    CHECK(g && g->dist == 0.2 && g->det.ny == 1043 && g->det.pixel1 == 172e-6, "v1 geometry: pixel1 beside a named detector dropped");
+    azs_settings_destroy(s);
+    /* v1: "poni" a PONI file, the config's own keys override it. */
+    char poni[512];
+    path_in(poni, sizeof poni, "g.poni");
+    snprintf(json, sizeof json, "{\"poni\": \"%s\", \"dist\": 0.3, \"nbpt_rad\": 10}", poni);
+    load_ok(&s, json);
+    g = azs_settings_geometry(s);
+    CHECK(g && g->dist == 0.3 && g->poni1 == 0.003 && g->rot2 == -0.02 && g->det.ny == 40 && g->det.pixel1 == 0.000172,
+          "v1 poni file filled in");
+    CHECK(azs_settings_integrate_options(s)->unit == AZS_UNIT_2TH_DEG, "pyFAI's worker: no unit is 2th_deg");
+    azs_settings_destroy(s);
+    /* v2: method strings, lists of darks/flats, do_dummy false drops val_dummy. */
+    snprintf(json, sizeof json,
+             "{\"application\": \"pyfai-integrate\", \"version\": 2, %s, \"detector_config\": {}, \"do_dummy\": "
+             "false, \"val_dummy\": -1, \"nbpt_rad\": 50, \"nbpt_azim\": 36, \"method\": \"csr\", "
+             "\"dark_current\": [\"a.edf\", \"b.edf\"], \"flat_field\": [\"f.edf\"], \"unit\": \"2th_deg\"}",
+             GEOM_TOP);
+    o = load_ok(&s, json);
+    CHECK(o->split == AZS_SPLIT_NO && !o->has_dummy && o->npt_azim == 36, "v2: 'csr' is pyFAI's no split");
+    azs_settings_destroy(s);
+    snprintf(json, sizeof json, "{\"version\": 2, %s, \"method\": \"splitpixelfull_csr\"}", GEOM_TOP);
+    CHECK(load_ok(&s, json)->split == AZS_SPLIT_FULL, "v2 full split");
+    azs_settings_destroy(s);
+    /* v3: method lists, chi discontinuity false, monitor name accepted. */
+    snprintf(json, sizeof json,
+             "{\"version\": 3, %s, \"method\": [\"full\", \"histogram\", \"cython\"], \"monitor_name\": \"mon\", "
+             "\"do_polarization\": false, \"polarization_factor\": 0.5, \"normalization_factor\": 3.0, "
+             "\"nbpt_azim\": 1}",
+             GEOM_TOP);
+    o = load_ok(&s, json);
+    CHECK(o->split == AZS_SPLIT_FULL && !o->has_polarization && o->normalization_factor == 3 && o->npt_azim == 0,
+          "v3 meaning");
+    azs_settings_destroy(s);
+    /* v4: the poni object, integrator_name, error_model names. */
+    o = load_ok(&s, "{\"version\": 4, \"application\": \"pyfai-integrate\", \"poni\": {\"poni_version\": 2, "
+                    "\"detector\": \"Eiger4M\", \"detector_config\": {}, \"dist\": 0.16, \"wavelength\": 1e-10}, "
+                    "\"integrator_name\": \"integrate1d_ng\", \"error_model\": \"Azim\", \"nbpt_rad\": 7, "
+                    "\"nbpt_azim\": 360, \"do_2D\": false, \"extra_options\": null, \"opencl_device\": null, "
+                    "\"polarization_factor\": 0.99, \"dummy\": -5}");
+    CHECK(o->error_model == AZS_ERRMODEL_AZIMUTHAL && o->npt_azim == 360 && o->has_polarization &&
+              o->polarization_factor == 0.99 && o->has_dummy && o->dummy == -5,
+          "v4 meaning (do_2D false ignored, dummy renamed val_dummy)");
+    azs_settings_destroy(s);
+    /* v5: every field. */
+    o = load_ok(&s, "{\"application\": \"worker\", \"version\": 5, \"poni\": {\"poni_version\": 2.1, \"dist\": 0.16, "
+                    "\"poni1\": 0.09, \"poni2\": 0.08, \"rot1\": 0.004, \"rot2\": 0.001, \"rot3\": -1e-6, "
+                    "\"detector\": \"Eiger4M\", \"detector_config\": {\"pixel1\": 7.5e-05, \"pixel2\": 7.5e-05, "
+                    "\"orientation\": 3}, \"wavelength\": 9.2e-11}, \"nbpt_rad\": 500, \"nbpt_azim\": 360, "
+                    "\"unit\": \"q_nm^-1\", \"chi_discontinuity_at_0\": false, \"polarization_description\": "
+                    "[0.99, 0.25], \"normalization_factor\": 2.5, \"val_dummy\": -2.0, \"delta_dummy\": 1.5, "
+                    "\"correct_solid_angle\": false, \"dark_current\": [\"d1.edf\", \"d2.edf\"], \"flat_field\": "
+                    "\"f.edf\", \"mask_file\": \"m.edf\", \"error_model\": \"p\", \"method\": [null, \"csr\", "
+                    "\"cython\"], \"opencl_device\": null, \"azimuth_range\": [-90.0, 90.0], \"radial_range\": "
+                    "[1.0, 30.0], \"integrator_class\": \"AzimuthalIntegrator\", \"integrator_method\": "
+                    "\"integrate2d_ng\", \"extra_options\": {}, \"monitor_name\": null, \"shape\": [2167, 2070]}");
+    CHECK(o->npt == 500 && o->npt_azim == 360 && o->has_polarization && o->polarization_factor == 0.99 &&
+              o->polarization_axis_offset == 0.25 && o->normalization_factor == 2.5 && o->has_dummy &&
+              o->dummy == -2 && o->delta_dummy == 1.5 && !o->solid_angle &&
+              o->error_model == AZS_ERRMODEL_POISSON && o->split == AZS_SPLIT_NO && o->has_azimuth_range &&
+              o->azimuth_min == -90 && o->radial_max == 30,
+          "v5 meaning");
+    azs_settings_destroy(s);
+    /* Half-open ranges (Infinity, as Python writes them) are dropped, as pyFAI 2026.9 does. */
+    o = load_ok(&s, "{\"version\": 5, \"radial_range\": [5.0, Infinity], \"azimuth_range\": [-Infinity, 3], "
+                    "\"polarization_description\": [null, 0], \"nbpt_rad\": 300}");
+    CHECK(!o->has_radial_range && !o->has_azimuth_range && !o->has_polarization && o->npt == 300, "half-open ranges");
+    azs_settings_destroy(s);
+    /* The OPTIONAL keys win over the fields, as in pyFAI's from_dict. */
+    o = load_ok(&s, "{\"version\": 5, \"radial_range\": [1, 2], \"radial_range_min\": 3, \"radial_range_max\": 4, "
+                    "\"error_model\": \"hybrid\"}");
+    CHECK(o->radial_min == 3 && o->radial_max == 4 && o->error_model == AZS_ERRMODEL_POISSON, "OPTIONAL keys");
+    azs_settings_destroy(s);
+}
+
 static void test_config(void)
 {
     azs_settings *s;
     azs_settings_create(&s);
-    CHECK(load_cfg(s, "{\"poni\": {\"detector\": \"Detector\", \"detector_config\": {\"pixel1\": 1e-4, "
-                      "\"pixel2\": 2e-4, \"max_shape\": [40, 48], \"orientation\": 3}, \"dist\": 0.2, \"poni1\": "
-                      "0.001, \"wavelength\": 1e-10}, \"nbpt_rad\": 500, \"nbpt_azim\": 1, \"unit\": \"q_A^-1\", "
-                      "\"method\": [\"full\", \"csr\", \"cython\"], \"do_solid_angle\": false, "
-                      "\"polarization_factor\": 0.9, \"do_polarization\": false, \"do_dummy\": true, "
-                      "\"val_dummy\": -2, \"delta_dummy\": 0.5, \"do_radial_range\": true, \"radial_range_min\": 1, "
-                      "\"radial_range_max\": 5, \"do_poisson\": true, \"do_mask\": false, \"mask_file\": "
-                      "\"m.npy\", \"normalization_factor\": 4}") == AZS_OK,
-          "pyFAI keys");
-    const azs_integrate_options *o = azs_settings_integrate_options(s);
-    CHECK(o->npt == 500 && o->npt_azim == 0 && o->unit == AZS_UNIT_Q_A && o->split == AZS_SPLIT_FULL &&
-              !o->solid_angle && !o->has_polarization && o->has_dummy && o->dummy == -2 &&
-              o->delta_dummy == 0.5 && o->has_radial_range && o->radial_min == 1 && o->radial_max == 5 &&
-              o->error_model == AZS_ERRMODEL_POISSON && o->normalization_factor == 4,
-          "pyFAI keys' meaning");
-    const azs_geometry *g = azs_settings_geometry(s);
-    CHECK(g && g->dist == 0.2 && g->det.pixel2 == 2e-4 && g->det.ny == 40, "inline geometry");
     static const struct { const char *json, *says; } bad[] = {
         {"{\"npt\": 1.5}", "npt"},
         {"{\"nbpt_rad\": 4294967297}", "nbpt_rad"},
         {"{\"npt\": [1, 2, 3]}", "npt"},
-        {"{\"polarization_factor\": 3}", "polarization_factor"},
+        {"{\"polarization\": 3}", "polarization"},
         {"{\"do_radial_range\": true, \"radial_range_min\": 0.5, \"radial_range_max\": 0}", "radial_range_min/max"},
         {"{\"nbpt_azim\": 2.5}", "nbpt_azim"},
+        {"{\"nbpt_azim\": -3}", "nbpt_azim"},
         {"{\"do_dummy\": true, \"val_dummy\": 1e999}", "val_dummy"},
-        {"{\"poni\": {\"detector\": \"Detector\", \"pixel1\": 1e-4}}", "pixel"},
-        {"{\"poni\": {\"detector\": \"NoSuchCam\", \"dist\": 1}}", "poni.detector"},
+        {"{\"version\": 5, \"val_dummy\": NaN}", "val_dummy"},
+        {"{\"poni\": {\"detector\": \"Detector\", \"pixel1\": 1e-4}}", "poni.pixel1"},
+        {"{\"poni\": {\"detector\": \"NoSuchCam\", \"dist\": 1}}", "NoSuchCam"},
+        {"{\"poni\": {\"detector\": \"Pilatus1M\", \"dist\": 0}}", "Distance must be positive"},
+        {"{\"poni\": {\"detector\": \"Pilatus1M\", \"dist\": -1}}", "Distance must be positive"},
+        {"{\"poni\": {\"detector\": \"Pilatus1M\", \"dist\": Infinity}}", "poni.dist"},
+        {"{\"poni\": {\"detector\": \"Pilatus1M\", \"dist\": 1, \"wavelength\": \"x\"}}", "poni.wavelength"},
+        {"{\"detector\": \"Pilatus1M\", \"dist\": 0, \"nbpt_rad\": 10}", "Distance must be positive"},
+        {"{\"nbpt_rad\": 10, \"nbpt_rd\": 5}", "unknown key 'nbpt_rd'"},
+        {"{\"version\": 5, \"dist\": 0.1}", "unknown key 'dist'"},
+        {"{\"version\": 5, \"polarization_factor\": 0.9}", "polarization_factor"},
+        {"{\"version\": 5, \"error_model\": \"gauss\"}", "error_model"},
+        {"{\"version\": 5, \"error_model\": \"variance\"}", "variance"},
+        {"{\"version\": 5, \"integrator_method\": \"sigma_clip_ng\"}", "sigma_clip_ng"},
+        {"{\"version\": 5, \"integrator_class\": \"FiberIntegrator\"}", "integrator_class"},
+        {"{\"version\": 5, \"extra_options\": {\"thres\": 3}}", "extra_options"},
+        {"{\"version\": 5, \"chi_discontinuity_at_0\": true}", "chi_discontinuity_at_0"},
+        {"{\"version\": 5, \"method\": [\"bbox\", \"csr\", \"cuda\"]}", "method"},
+        {"{\"version\": 5, \"method\": [\"splitbox\", null, null]}", "method"},
+        {"{\"version\": 2, \"method\": \"splitbox\"}", "splitbox"},
+        {"{\"version\": 5, \"radial_range_min\": 1}", "radial_range_min"},
+        {"{\"version\": 5, \"radial_range\": [1, null]}", "radial_range"},
+        {"{\"version\": 5, \"dark_current\": [\"a.edf\", 3]}", "dark_current"},
+        {"{\"version\": 5, \"mask_file\": [\"a.edf\"]}", "mask_file"},
+        {"{\"version\": 5, \"correct_solid_angle\": \"yes\"}", "correct_solid_angle"},
+        {"{\"version\": 5, \"shape\": [0, 3]}", "shape"},
+        {"{\"version\": \"5\"}", "version"},
+        {"{\"version\": 5, \"azstream\": {\"nope\": 1}}", "azstream.nope"},
+        {"{\"version\": 5, \"unit\": \"furlong\"}", "unit"},
+        {"{\"detector\": \"Pilatus1M\", \"dist\": 1, \"splineFile\": \"s.spline\"}", "splineFile"},
         {"{\"npt\": 10,", "error at byte"},
         {"[1, 2]", "not a JSON object"},
         {"{\"unit\": \"q_nm^-1\"} trailing", "error at byte"},
@@ -187,8 +323,11 @@ static void test_config(void)
         azs_settings *t;
         azs_settings_create(&t);
         azs_status st = load_cfg(t, bad[i].json);
-        CHECK(st != AZS_OK && strstr(azs_last_error(), bad[i].says) && strstr(azs_last_error(), "c.json"),
+        CHECK(st == AZS_ERR_PARSE && strstr(azs_last_error(), bad[i].says) && strstr(azs_last_error(), "c.json"),
               "%s refused, naming '%s' and the file", bad[i].json, bad[i].says);
+        azs_integrate_options d;
+        azs_integrate_options_default(&d);
+        CHECK(memcmp(&d, azs_settings_integrate_options(t), sizeof d) == 0, "a refused config changes nothing");
         azs_settings_destroy(t);
     }
     /* Deep nesting is refused before the parser recurses. */
@@ -209,6 +348,54 @@ static void test_config(void)
     CHECK(azs_settings_load_config(s, missing) == AZS_ERR_NOT_FOUND && strstr(azs_last_error(), "absent.json"),
           "a missing config names itself");
     azs_settings_destroy(s);
+}
+
+/* A list of darks is their float32 mean in list order (pyFAI's average_images "mean"). */
+static void write_npy(const char *name, const float *v, int ny, int nx)
+{
+    char p[512], hdr[128];
+    path_in(p, sizeof p, name);
+    int n = snprintf(hdr, sizeof hdr, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", ny, nx);
+    int pad = 64 - (10 + n + 1) % 64;
+    FILE *f = fopen(p, "wb");
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    unsigned short hl = (unsigned short)(n + pad + 1);
+    fputc(hl & 0xff, f);
+    fputc(hl >> 8, f);
+    fwrite(hdr, 1, (size_t)n, f);
+    for (int i = 0; i < pad; i++)
+        fputc(' ', f);
+    fputc('\n', f);
+    fwrite(v, sizeof(float), (size_t)ny * nx, f);
+    fclose(f);
+}
+
+static void test_combine(void)
+{
+    float a[6] = {1, 2, 3, 4.1f, 1e8f, 0.3f}, b[6] = {2, 2, 5, 4.7f, 3.0f, 0.7f}, c[6] = {0, 1, 1, 1, 1, 16777217.0f};
+    write_npy("d1.npy", a, 2, 3);
+    write_npy("d2.npy", b, 2, 3);
+    write_npy("d3.npy", c, 2, 3);
+    char spec[2048], p1[512], p2[512], p3[512];
+    path_in(p1, sizeof p1, "d1.npy");
+    path_in(p2, sizeof p2, "d2.npy");
+    path_in(p3, sizeof p3, "d3.npy");
+    snprintf(spec, sizeof spec, "%s\n%s\n%s", p1, p2, p3);
+    float *m = NULL;
+    uint32_t ny, nx;
+    CHECK(azs_job_array_load(spec, &m, &ny, &nx) == AZS_OK && ny == 2 && nx == 3, "three darks");
+    for (int i = 0; m && i < 6; i++) {
+        float want = a[i] + b[i];
+        want += c[i];
+        want /= 3.0f;
+        CHECK(m[i] == want, "pixel %d: %.9g, pyFAI's %.9g", i, (double)m[i], (double)want);
+    }
+    free(m);
+    CHECK(azs_job_array_load(p1, &m, &ny, &nx) == AZS_OK && m && m[4] == 1e8f, "one dark as it is");
+    free(m);
+    snprintf(spec, sizeof spec, "%s\n%s", p1, "absent.npy");
+    CHECK(azs_job_array_load(spec, &m, &ny, &nx) != AZS_OK && strstr(azs_last_error(), "absent.npy"),
+          "a missing file of the list");
 }
 
 /* Rows of a job delivered to a caller's sink. */
@@ -288,10 +475,11 @@ static void test_jobs(void)
     azs_settings *t;
     azs_settings_copy(s, &t);
     azs_integrator *it = NULL;
-    CHECK(azs_settings_build(t, 40, 48, &it) == AZS_OK, "build");
+    CHECK(azs_settings_build(t, 40, 48, AZS_F32, &it) == AZS_OK, "build");
     CHECK(it && !memcmp(azs_integrator_radial(it), azs_integrator_radial(azs_job_integrator(job)), 50 * sizeof(double)),
           "same radial bins");
-    CHECK(azs_settings_build(t, 41, 48, &it) == AZS_ERR_FORMAT && strstr(azs_last_error(), "41x48"),
+    azs_integrator_destroy(it);
+    CHECK(azs_settings_build(t, 41, 48, AZS_F32, &it) == AZS_ERR_FORMAT && strstr(azs_last_error(), "41x48"),
           "frames of another shape than the detector");
     azs_integrator_destroy(it);
     azs_settings_destroy(t);
@@ -341,6 +529,8 @@ int main(void)
     test_options();
     test_round_trip();
     test_config();
+    test_config_versions();
+    test_combine();
     test_jobs();
     char cmd[512];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
