@@ -236,8 +236,10 @@ void azs_settings_geometry_into(cJSON *p, const azs_geometry *g, int with_detect
         cJSON_AddStringToObject(p, "detector", g->det.name);
         cJSON *dc = cJSON_AddObjectToObject(p, "detector_config");
         if (dc) {
-            cJSON_AddNumberToObject(dc, "pixel1", g->det.pixel1);
-            cJSON_AddNumberToObject(dc, "pixel2", g->det.pixel2);
+            if (g->det.pixel1 > 0) /* a generic detector may lack one (PONI files too) */
+                cJSON_AddNumberToObject(dc, "pixel1", g->det.pixel1);
+            if (g->det.pixel2 > 0)
+                cJSON_AddNumberToObject(dc, "pixel2", g->det.pixel2);
             /* a named detector's shape is its own; pyFAI takes none in its config */
             if (!strcmp(g->det.name, "Detector") && g->det.ny && g->det.nx) {
                 cJSON *sh = cJSON_AddArrayToObject(dc, "max_shape");
@@ -539,7 +541,9 @@ static int ignored_key(const char *k)
 {
     static const char *const keys[] = {"application", "version", "opencl_device", "monitor_name",
                                        "do_2D", "do_mask", "do_dark", "do_flat", "do_polarization", "do_dummy",
-                                       "do_radial_range", "do_azimuthal_range", "do_solid_angle"};
+                                       "do_radial_range", "do_azimuthal_range", "do_solid_angle",
+                                       /* what ran a stored configuration (job.c), not settings */
+                                       "inputs", "layout", "workers", "pixel_mask"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(k, keys[i]))
             return 1;
