@@ -79,7 +79,8 @@ with h5py.File("full2d_err_serial0.h5", "r") as f:
     check(r["I"].shape == (12, 36, 80), "2D shape %r" % (r["I"].shape,))
     check(r["radial"].attrs["units"] in ("2th_deg", b"2th_deg"), "units attr")
     cfg = json.loads(f["entry/process/configuration"][()])
-    check(cfg["npt"] == 80 and cfg["npt_azim"] == 36 and cfg["method"] == "full", "config JSON")
+    check(cfg["version"] == 5 and cfg["nbpt_rad"] == 80 and cfg["nbpt_azim"] == 36 and cfg["method"][0] == "full",
+          "config JSON (a pyFAI WorkerConfig v5)")
     check(int(r.attrs["frames_written"]) == 12, "frames_written")
 
 # --frames, multiple inputs, text, config
