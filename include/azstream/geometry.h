@@ -51,11 +51,30 @@ typedef enum azs_unit {
     AZS_UNIT_Q_A,        /* "q_A^-1" */
     AZS_UNIT_2TH_DEG,    /* "2th_deg" */
     AZS_UNIT_2TH_RAD,    /* "2th_rad" */
-    AZS_UNIT_R_MM        /* "r_mm" */
+    AZS_UNIT_R_MM,       /* "r_mm" */
+    /* pyFAI 2026.9's other radial units (pyFAI.units.RADIAL_UNITS), same names and
+     * formulas; those after r_m need a wavelength. d = 2π/q (infinite where q = 0). */
+    AZS_UNIT_R_M,        /* "r_m" */
+    AZS_UNIT_D_M,        /* "d_m" */
+    AZS_UNIT_D_NM,       /* "d_nm" */
+    AZS_UNIT_D_A,        /* "d_A" */
+    AZS_UNIT_D2_NM,      /* "d*2_nm^-2": 1/d² = (q/2π)² */
+    AZS_UNIT_D2_A,       /* "d*2_A^-2" */
+    AZS_UNIT_LOG1P_Q_NM, /* "log(1+q.nm)_None": log1p(q in nm⁻¹) */
+    AZS_UNIT_LOG1P_Q_A,  /* "log(1+q.A)_None" */
+    AZS_UNIT_ASINH_Q_NM, /* "arcsinh(q.nm)_None" */
+    AZS_UNIT_ASINH_Q_A,  /* "arcsinh(q.A)_None" */
+    AZS_UNIT_COUNT       /* not a unit: how many there are */
 } azs_unit;
 
+/* pyFAI's names, exactly (case-sensitive, as pyFAI.units.to_unit). An unknown name is
+ * AZS_ERR_INVALID_ARG with a message listing the valid ones (pyFAI 2026.9 has no q_m^-1). */
 azs_status azs_unit_parse(const char *s, azs_unit *u);
 const char *azs_unit_name(azs_unit u);
+/* How pyFAI computes a unit: positions in its internal unit (*base: q_nm^-1 for q_A^-1,
+ * 2th_rad for 2th_deg, r_m for r_mm, d_m for d_nm / d_A, d*2_nm^-2 for d*2_A^-2, else the
+ * unit itself), shown = internal × *scale. */
+azs_status azs_unit_internal(azs_unit u, azs_unit *base, double *scale);
 
 /* Radial position in `unit` of every pixel centre (corners = 0: out[ny*nx]) or of every
  * pixel corner (corners = 1: out[(ny+1)*(nx+1)]). */

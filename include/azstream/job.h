@@ -42,17 +42,18 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *value
 /* A geometry given directly (replaces any --poni). */
 azs_status azs_settings_set_geometry(azs_settings *s, const azs_geometry *g);
 
-/* A JSON config file: the option names above (a two-number array for ranges) and pyFAI's
- * integration-config keys (poni as a file name or an object, nbpt_rad, nbpt_azim,
- * do_solid_angle, polarization_factor/polarization_offset, do_dummy/val_dummy/delta_dummy,
- * do_mask/mask_file, do_dark/dark_current, do_flat/flat_field, do_radial_range/
- * radial_range_min/max, do_azimuthal_range/azimuth_range_min/max, do_poisson,
- * normalization_factor). azs_settings_load_json takes the text; origin names it in
- * messages. Values set later (azs_settings_set) override what the config said. */
+/* A JSON config file: pyFAI's integration configs (WorkerConfig versions 1 to 5, read with
+ * pyFAI 2026.9's meaning: doc/integration.md, "pyFAI configs") and the option names above
+ * (a two-number array for ranges). A key not understood, or a value the option refuses, is
+ * AZS_ERR_PARSE naming the key and origin, and leaves the settings as they were.
+ * azs_settings_load_json takes the text; origin names it in messages. Values set later
+ * (azs_settings_set) override what the config said. */
 azs_status azs_settings_load_config(azs_settings *s, const char *path);
 azs_status azs_settings_load_json(azs_settings *s, const char *text, const char *origin);
 /* Every setting as JSON that azs_settings_load_json reads back to the same settings, bit
- * for bit (doubles as %.17g). Also the configuration stored in outputs. free() it. */
+ * for bit (doubles as %.17g): a pyFAI WorkerConfig v5 that pyFAI's from_dict loads with
+ * the same meaning, azstream-only settings under "azstream". Also the configuration stored
+ * in outputs. free() it. */
 char *azs_settings_to_json(const azs_settings *s);
 
 /* Load the geometry (if only a PONI file was named) and the mask / dark / flat files,

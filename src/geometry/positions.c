@@ -16,6 +16,7 @@
 #include "azstream/geometry.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -47,29 +48,57 @@ static rotation make_rotation(const azs_geometry *g)
     return r;
 }
 
+/* pyFAI 2026.9's radial units (pyFAI.units.RADIAL_UNITS): name, internal unit, scale
+ * (shown = internal × scale), in azs_unit order. Left out: log10(q.m)_None and
+ * log(q.nm)_None (negative values: pyFAI's builders then skip the clip at 0) and qx/qy
+ * (signed, not radial). */
+#define AZS_TWO_PI (2.0 * AZS_PI)
+static const struct unit_def {
+    const char *name;
+    azs_unit base;
+    double scale;
+} UNITS[AZS_UNIT_COUNT] = {
+    [AZS_UNIT_Q_NM] = {"q_nm^-1", AZS_UNIT_Q_NM, 1.0},
+    [AZS_UNIT_Q_A] = {"q_A^-1", AZS_UNIT_Q_NM, 0.1},
+    [AZS_UNIT_2TH_DEG] = {"2th_deg", AZS_UNIT_2TH_RAD, 180.0 / AZS_PI},
+    [AZS_UNIT_2TH_RAD] = {"2th_rad", AZS_UNIT_2TH_RAD, 1.0},
+    [AZS_UNIT_R_MM] = {"r_mm", AZS_UNIT_R_M, 1000.0},
+    [AZS_UNIT_R_M] = {"r_m", AZS_UNIT_R_M, 1.0},
+    [AZS_UNIT_D_M] = {"d_m", AZS_UNIT_D_M, 1.0},
+    [AZS_UNIT_D_NM] = {"d_nm", AZS_UNIT_D_M, 1e9},
+    [AZS_UNIT_D_A] = {"d_A", AZS_UNIT_D_M, 1e10},
+    [AZS_UNIT_D2_NM] = {"d*2_nm^-2", AZS_UNIT_D2_NM, 1.0},
+    [AZS_UNIT_D2_A] = {"d*2_A^-2", AZS_UNIT_D2_NM, 0.01},
+    [AZS_UNIT_LOG1P_Q_NM] = {"log(1+q.nm)_None", AZS_UNIT_LOG1P_Q_NM, 1.0},
+    [AZS_UNIT_LOG1P_Q_A] = {"log(1+q.A)_None", AZS_UNIT_LOG1P_Q_A, 1.0},
+    [AZS_UNIT_ASINH_Q_NM] = {"arcsinh(q.nm)_None", AZS_UNIT_ASINH_Q_NM, 1.0},
+    [AZS_UNIT_ASINH_Q_A] = {"arcsinh(q.A)_None", AZS_UNIT_ASINH_Q_A, 1.0},
+};
+
 azs_status azs_unit_parse(const char *s, azs_unit *u)
 {
-    static const struct { const char *name; azs_unit u; } tab[] = {
-        {"q_nm^-1", AZS_UNIT_Q_NM}, {"q_A^-1", AZS_UNIT_Q_A}, {"2th_deg", AZS_UNIT_2TH_DEG},
-        {"2th_rad", AZS_UNIT_2TH_RAD}, {"r_mm", AZS_UNIT_R_MM},
-    };
     if (!s || !u) return azs_fail(AZS_ERR_INVALID_ARG, "azs_unit_parse: NULL argument");
-    for (size_t k = 0; k < sizeof tab / sizeof tab[0]; k++)
-        if (strcmp(s, tab[k].name) == 0) { *u = tab[k].u; return AZS_OK; }
-    return azs_fail(AZS_ERR_INVALID_ARG,
-                    "unknown unit '%.64s' (expected q_nm^-1, q_A^-1, 2th_deg, 2th_rad, r_mm)", s);
+    char list[512];
+    size_t at = 0;
+    for (int k = 0; k < AZS_UNIT_COUNT; k++) {
+        if (strcmp(s, UNITS[k].name) == 0) { *u = (azs_unit)k; return AZS_OK; }
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s%s", k ? ", " : "", UNITS[k].name);
+    }
+    return azs_fail(AZS_ERR_INVALID_ARG, "unknown unit '%.64s' (pyFAI's names, case-sensitive: %s)", s, list);
 }
 
 const char *azs_unit_name(azs_unit u)
 {
-    switch (u) {
-    case AZS_UNIT_Q_NM: return "q_nm^-1";
-    case AZS_UNIT_Q_A: return "q_A^-1";
-    case AZS_UNIT_2TH_DEG: return "2th_deg";
-    case AZS_UNIT_2TH_RAD: return "2th_rad";
-    case AZS_UNIT_R_MM: return "r_mm";
-    }
-    return "?";
+    return (unsigned)u < AZS_UNIT_COUNT ? UNITS[u].name : "?";
+}
+
+azs_status azs_unit_internal(azs_unit u, azs_unit *base, double *scale)
+{
+    if ((unsigned)u >= AZS_UNIT_COUNT || !base || !scale)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_unit_internal: unknown unit %d", (int)u);
+    *base = UNITS[u].base;
+    *scale = UNITS[u].scale;
+    return AZS_OK;
 }
 
 /* Common checks; *ny, *nx = grid of points (pixels, or pixels + 1 for corners). */
@@ -124,13 +153,20 @@ azs_status azs_geometry_positions(const azs_geometry *g, azs_unit unit, int corn
     size_t ny, nx;
     azs_status st = check(g, corners, n, "azs_geometry_positions", &ny, &nx);
     if (st != AZS_OK) return st;
-    if ((unsigned)unit > AZS_UNIT_R_MM)
+    if ((unsigned)unit >= AZS_UNIT_COUNT)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_geometry_positions: bad unit %d", (int)unit);
-    const int is_q = unit == AZS_UNIT_Q_NM || unit == AZS_UNIT_Q_A;
+    /* every unit but r and 2θ is a function of q */
+    const int is_q = !(unit == AZS_UNIT_R_MM || unit == AZS_UNIT_R_M || unit == AZS_UNIT_2TH_DEG ||
+                       unit == AZS_UNIT_2TH_RAD);
     if (radial && is_q && !(g->wavelength > 0 && isfinite(g->wavelength)))
         return azs_fail(AZS_ERR_INVALID_ARG,
                         "unit %s needs a wavelength, and the geometry has none", azs_unit_name(unit));
     if (!radial && !chi) return AZS_OK;
+    /* pyFAI computes corners of 2θ, q and r in double (its calc_rad_azim); for the other
+     * units it has no such path and starts from the detector's pixel corners, computed and
+     * stored in float32 (fl32(pixel) · fl32(index)): so do we there (χ too, which comes
+     * from the same corner array). */
+    const int f32 = corners && is_q && unit != AZS_UNIT_Q_NM && unit != AZS_UNIT_Q_A;
 
     const rotation r = make_rotation(g);
     const double L = g->dist, half = corners ? 0.0 : 0.5;
@@ -147,26 +183,39 @@ azs_status azs_geometry_positions(const azs_geometry *g, azs_unit unit, int corn
     for (long long ii = 0; ii < nyl; ii++) {
         const size_t i = (size_t)ii;
         const double fi = (double)(frow ? ny - 1 - i : i);
-        const double p1 = px1 * (fi + half) - poni1;
+        const double p1 = (f32 ? (double)((float)px1 * (float)fi) : px1 * (fi + half)) - poni1;
         const double b1 = r.a[0][0] * p1 + k1, b2 = r.a[1][0] * p1 + k2, b3 = r.a[2][0] * p1 + k3;
         double *restrict rad_row = radial ? radial + i * nx : NULL;
         double *restrict chi_row = chi ? chi + i * nx : NULL;
         for (size_t j = 0; j < nx; j++) {
             const double fj = (double)(fcol ? nx - 1 - j : j);
-            const double p2 = px2 * (fj + half) - poni2;
+            const double p2 = (f32 ? (double)((float)px2 * (float)fj) : px2 * (fj + half)) - poni2;
             const double t1 = b1 + r.a[0][1] * p2;
             const double t2 = b2 + r.a[1][1] * p2;
             const double t3 = b3 + r.a[2][1] * p2;
             if (chi_row) chi_row[j] = atan2(t1, t2);
             if (rad_row) {
                 const double rr = sqrt(t1 * t1 + t2 * t2);
+                const double q = is_q ? qfac * sin_half_angle(rr, t3) : 0.0;
                 double v;
+                /* pyFAI's formulas in its operation order (units.py: the unit's equation,
+                 * then × scale) */
                 switch (unit) {
                 case AZS_UNIT_R_MM: v = rr * 1000.0; break;
+                case AZS_UNIT_R_M: v = rr; break;
                 case AZS_UNIT_2TH_RAD: v = atan2(rr, t3); break;
                 case AZS_UNIT_2TH_DEG: v = atan2(rr, t3) * deg; break;
-                case AZS_UNIT_Q_NM: v = qfac * sin_half_angle(rr, t3); break;
-                default: /* AZS_UNIT_Q_A */ v = qfac * sin_half_angle(rr, t3) * 0.1; break;
+                case AZS_UNIT_Q_NM: v = q; break;
+                case AZS_UNIT_Q_A: v = q * 0.1; break;
+                case AZS_UNIT_D_M: v = AZS_TWO_PI / (1e9 * q); break;
+                case AZS_UNIT_D_NM: v = AZS_TWO_PI / (1e9 * q) * 1e9; break;
+                case AZS_UNIT_D_A: v = AZS_TWO_PI / (1e9 * q) * 1e10; break;
+                case AZS_UNIT_D2_NM: v = (q / AZS_TWO_PI) * (q / AZS_TWO_PI); break;
+                case AZS_UNIT_D2_A: v = (q / AZS_TWO_PI) * (q / AZS_TWO_PI) * 0.01; break;
+                case AZS_UNIT_LOG1P_Q_NM: v = log1p(q); break;
+                case AZS_UNIT_LOG1P_Q_A: v = log1p(0.1 * q); break;
+                case AZS_UNIT_ASINH_Q_NM: v = asinh(q); break;
+                default: /* AZS_UNIT_ASINH_Q_A */ v = asinh(0.1 * q); break;
                 }
                 rad_row[j] = v;
             }

@@ -143,20 +143,12 @@ const char *azs_integrator_kernel(const azs_integrator *it)
     return azs_tiled_sig_kernel_name(&it->tiled);
 }
 
-/* pyFAI works in internal units and scales the bin centres at the end; so do we. We ask
- * the geometry for the internal unit where it has one (2θ in radians, q in nm⁻¹) and
- * divide r_mm by 1000 (r in metres). */
+/* pyFAI works in internal units and scales the bin centres at the end; so do we: the
+ * geometry gives positions in the unit's internal unit (azs_unit_internal). */
 static azs_status internal_unit(azs_unit u, azs_unit *base, double *scale, double *div)
 {
     *div = 1.0;
-    switch (u) {
-    case AZS_UNIT_Q_NM: *base = AZS_UNIT_Q_NM; *scale = 1.0; return AZS_OK;
-    case AZS_UNIT_Q_A: *base = AZS_UNIT_Q_NM; *scale = 0.1; return AZS_OK;
-    case AZS_UNIT_2TH_DEG: *base = AZS_UNIT_2TH_RAD; *scale = 180.0 / 3.14159265358979323846; return AZS_OK;
-    case AZS_UNIT_2TH_RAD: *base = AZS_UNIT_2TH_RAD; *scale = 1.0; return AZS_OK;
-    case AZS_UNIT_R_MM: *base = AZS_UNIT_R_MM; *scale = 1000.0; *div = 1000.0; return AZS_OK;
-    }
-    return azs_fail(AZS_ERR_INVALID_ARG, "integrate: unknown unit %d", (int)u);
+    return azs_unit_internal(u, base, scale);
 }
 
 azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_options *o,

@@ -240,8 +240,7 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *v)
     }
     case OPT_UNIT:
         if (azs_unit_parse(v, &o->unit) != AZS_OK)
-            return azs_fail(AZS_ERR_INVALID_ARG,
-                            "--unit: unknown unit '%s' (q_nm^-1, q_A^-1, 2th_deg, 2th_rad, r_mm)", v);
+            return azs_fail_context(AZS_ERR_INVALID_ARG, "--unit: ");
         return AZS_OK;
     case OPT_METHOD:
         if (parse_split(v, &o->split))

@@ -110,6 +110,11 @@ int main(int argc, char **argv)
             if ((st = azs_unit_parse(w + 7, &u)) != AZS_OK) return die(st);
             n = corners ? nk : nc;
             st = azs_geometry_radial(&g, u, corners, buf, n);
+        } else if (!strncmp(w, "chi:corner:", 11)) { /* χ of the corners as UNIT computes them */
+            azs_unit u;
+            if ((st = azs_unit_parse(w + 11, &u)) != AZS_OK) return die(st);
+            n = nk;
+            st = azs_geometry_positions(&g, u, 1, NULL, buf, n);
         } else if (!strcmp(w, "chi:center")) {
             st = azs_geometry_chi(&g, 0, buf, n);
         } else if (!strcmp(w, "chi:corner")) {

@@ -31,6 +31,12 @@ FAILURES = []
 UNITS = ["q_nm^-1", "q_A^-1", "2th_deg", "2th_rad", "r_mm"]
 SCALE = {"q_nm^-1": 1.0, "q_A^-1": 0.1, "2th_deg": 180 / math.pi, "2th_rad": 1.0, "r_mm": 1000.0}
 SPACE = {"q_nm^-1": "q", "q_A^-1": "q", "2th_deg": "2th", "2th_rad": "2th", "r_mm": "r"}
+# pyFAI 2026.9's other radial units (mode "units"): every one but r_m is a function of q
+NEW_UNITS = ["r_m", "d_m", "d_nm", "d_A", "d*2_nm^-2", "d*2_A^-2", "log(1+q.nm)_None",
+             "log(1+q.A)_None", "arcsinh(q.nm)_None", "arcsinh(q.A)_None"]
+for _u in NEW_UNITS:
+    SCALE[_u] = pyFAI.units.to_unit(_u).scale
+    SPACE[_u] = "r" if _u == "r_m" else "q"
 
 
 def check(ok, msg):
@@ -179,7 +185,8 @@ def compare_positions(path, tmp, units, corner_units, pol=((0.99, 0.0), (-0.5, 0
         p = run("arr", path, tmp, *extra, "center:q_nm^-1", expect_ok=False)
         check(p.returncode != 0 and "wavelength" in p.stderr, f"{name}: q without wavelength refused")
     whats = [f"center:{u}" for u in units] + [f"corner:{u}" for u in corner_units] + \
-            ["chi:center", "chi:corner", "solid"] + [f"pol:{f!r}:{o!r}" for f, o in pol]
+            ["chi:center", "chi:corner", "solid"] + [f"pol:{f!r}:{o!r}" for f, o in pol] + \
+            [f"chi:corner:{u}" for u in corner_units if u in NEW_UNITS]
     run("arr", path, tmp, *extra, *whats)
 
     def load(w, corner=False):
@@ -209,7 +216,9 @@ def compare_positions(path, tmp, units, corner_units, pol=((0.99, 0.0), (-0.5, 0
         #     C=(i+1,j+1) D=(i,j+1); raw chi per corner
         c = pyFAI.load(path).array_from_unit(shape, "corner", u, scale=True)
         q = np.stack([ours[:-1, :-1], ours[1:, :-1], ours[1:, 1:], ours[:-1, 1:]], axis=-1)
-        x = np.stack([chi_c[:-1, :-1], chi_c[1:, :-1], chi_c[1:, 1:], chi_c[:-1, 1:]], axis=-1)
+        # pyFAI's χ corners of the units without its fast path come from float32 pixel corners
+        xc = load(f"chi:corner:{u}", True) if u in NEW_UNITS else chi_c
+        x = np.stack([xc[:-1, :-1], xc[1:, :-1], xc[1:, 1:], xc[:-1, 1:]], axis=-1)
         ulp = np.spacing(np.abs(c[..., 0]).astype(np.float32)).astype(np.float64)
         er = float(np.max(np.abs(q - c[..., 0]) / np.maximum(ulp, 1e-30)))
         ex = angle_err(x, c[..., 1].astype(np.float64))
@@ -251,6 +260,25 @@ def test_positions():
                               UNITS if small else ["q_nm^-1", "2th_deg", "r_mm"])
 
 
-{"poni": test_poni, "detectors": test_detectors, "positions": test_positions}[MODE]()
+def test_units():
+    """The radial units added after the first five, centres and corners, on two small
+    tilted detectors (beam off and on the detector, not on a corner: d = 2π/q is infinite
+    where q = 0), and pyFAI's unit names only."""
+    with tempfile.TemporaryDirectory() as tmp:
+        compare_positions(write_synth(tmp, 3, SYNTH[3]), tmp, NEW_UNITS, NEW_UNITS, pol=())
+        on = ("Detector", {"pixel1": 1e-4, "pixel2": 1.2e-4, "max_shape": [120, 100]}, 0.1,
+              0.006037, 0.004071, 0.02, -0.03, 0.1, 1.0e-10)
+        compare_positions(write_synth(tmp, 9, on), tmp, NEW_UNITS, NEW_UNITS, pol=())
+        path = write_synth(tmp, 9, on)
+        for bad in ("q_m^-1", "Q_NM^-1", "d", "chi_deg"):
+            p = run("arr", path, tmp, "center:" + bad, expect_ok=False)
+            check(p.returncode != 0 and "d*2_A^-2" in p.stderr and "arcsinh(q.A)_None" in p.stderr,
+                  f"unit {bad} refused, the message lists pyFAI's names: {p.stderr.strip()[:150]}")
+            check(pyFAI.units.to_unit(bad, pyFAI.units.RADIAL_UNITS) is None if bad != "chi_deg" else True,
+                  f"pyFAI has no radial unit {bad} either")
+
+
+{"poni": test_poni, "detectors": test_detectors, "positions": test_positions,
+ "units": test_units}[MODE]()
 print(f"{len(FAILURES)} failure(s)")
 sys.exit(1 if FAILURES else 0)
