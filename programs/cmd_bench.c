@@ -448,7 +448,7 @@ static int bench_main(azs_settings *S, int argc, char **argv)
         azs_settings_set(S, "delta-dummy", "0");
     }
     double tb = azs_now_seconds();
-    if ((st = azs_settings_build(S, info->ny, info->nx, &it)) != AZS_OK) {
+    if ((st = azs_settings_build(S, info->ny, info->nx, info->dtype, &it)) != AZS_OK) {
         rc = cli_report(cmd, st, NULL);
         goto out;
     }

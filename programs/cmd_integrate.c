@@ -18,6 +18,7 @@
 #include "azstream/job.h"
 #include "cli.h"
 #include "common/clock.h"
+#include "common/cpu.h"
 #include "par_options.h"
 
 static volatile int g_cancel;
@@ -55,17 +56,32 @@ static void usage(FILE *f)
             "  --unit U               q_nm^-1 (default), q_A^-1, 2th_deg, 2th_rad, r_mm\n"
             "  --method M             pixel splitting: no, bbox (default), full\n"
             "  --radial-range A:B     in the unit;  --azimuth-range A:B  in degrees\n"
-            "  --polarization F       polarization factor in [-1, 1]\n"
+            "  --polarization F       polarization factor in [-1, 1] (default: none)\n"
             "  --polarization-offset R  polarization axis offset in radians (0)\n"
             "  --normalization-factor F  divide every profile by F (1)\n"
-            "  --no-solid-angle       skip the solid-angle correction\n"
-            "  --no-gap-mask          do not mask the detector's module gaps\n"
-            "  --mask/--dark/--flat F .npy, FILE.h5[:/dataset] or .edf (same shape as frames)\n"
-            "  --dummy V --delta-dummy D   pixels equal to V (within D) are ignored\n"
+            "  --no-solid-angle       skip the solid-angle correction (default: corrected)\n"
+            "  --mask F               masked pixels (non-zero); replaces the detector's mask\n"
+            "  --no-gap-mask          without --mask: no detector mask (default: its module gaps)\n"
+            "  --dark/--flat F        subtracted / divided; pixels with a flat of 0 or NaN/inf,\n"
+            "                         or a NaN/inf dark, are left out as if masked\n"
+            "                         (mask/dark/flat: .npy, FILE.h5[:/dataset] or .edf, the\n"
+            "                         frames' shape)\n"
+            "  --dummy V --delta-dummy D   pixels equal to V (within D) are left out; V as\n"
+            "                         given (float32), D 0 = exact. Default: the detector's\n"
+            "                         own dummy in the frames' type (DECTRIS detectors: -2\n"
+            "                         within 1.5, so 4294967294 in uint32 frames, which also\n"
+            "                         catches 0xFFFFFFFF; 65534 in uint16; -2 in signed and\n"
+            "                         float frames); --delta-dummy alone is not used\n"
+            "  --no-dummy             no dummy at all, not even the detector's\n"
             "  --error-model M        none (default), poisson, azimuthal (writes I_errors)\n"
+            "  Defaults are pyFAI 2026.9's integrate1d_ng / integrate2d_ng (doc/integration.md):\n"
+            "  q_nm^-1, bbox splitting, solid angle on, no polarization, the detector's mask\n"
+            "  and dummy, empty bins 0.\n"
             "  --frames A:B           frames A..B-1 of each input (default: all)\n"
             "  --dataset PATH         dataset in the inputs (default /entry/data/data)\n"
-            "  --layout L             serial (default), threads, procs, gpu, mpi (under mpirun)\n"
+            "  --layout L             serial, threads, procs, gpu, mpi (under mpirun); default:\n"
+            "                         threads on a machine of several cores, else serial (every\n"
+            "                         layout gives the same numbers)\n"
             "  --workers N            threads/processes for the threads/procs layouts (0 = all cores);\n"
             "                         gpu: reader threads (0 = min(cores, 16))\n"
             "  --read auto|reader|self|map threads: one reader thread feeds the workers, or each\n"
@@ -266,6 +282,8 @@ int cmd_integrate(int argc, char **argv)
     integrate_args A;
     memset(&A, 0, sizeof A);
     azs_job_options_default(&A.job);
+    /* The fastest correct layout by default: threads where there are cores to use. */
+    A.job.run.layout = azs_cpu_count() > 1 ? AZS_LAYOUT_THREADS : AZS_LAYOUT_SERIAL;
     par_opts_default(&A.par);
     A.inputs = calloc((size_t)argc, sizeof *A.inputs);
     if (!A.inputs || azs_settings_create(&A.settings) != AZS_OK) {

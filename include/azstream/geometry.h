@@ -23,6 +23,13 @@ typedef struct azs_detector {
      * mid_gap_width) are masked too, c = module_nx/2 + k·(module_nx + gap_nx). Width 0 = none. */
     int32_t mid_gap_start;
     uint32_t mid_gap_width;
+    /* The value the detector writes into dead and gap pixels, as pyFAI's detector class
+     * states it (DUMMY, DELTA_DUMMY): pixels within delta_dummy of it are left out. Every
+     * detector that pyFAI derives from its DECTRIS class (Eiger, Eiger2, Pilatus, Pilatus4,
+     * their CdTe variants, Jungfrau 1M/4M) has −2 within 1.5; a generic detector none
+     * (has_dummy 0). Frames of an unsigned type hold it wrapped: see azs_detector_dummy. */
+    int has_dummy;
+    double dummy, delta_dummy;
 } azs_detector;
 
 typedef struct azs_geometry {
@@ -45,6 +52,15 @@ azs_status azs_detector_by_name(const char *name, azs_detector *d);
 void azs_detector_generic(azs_detector *d, double pixel1, double pixel2, uint32_t ny, uint32_t nx);
 /* Module-gap mask of the detector: mask[ny*nx], 1 = masked (gap), else 0. */
 azs_status azs_detector_mask(const azs_detector *d, uint8_t *mask, size_t n);
+/* The detector's dummy as pyFAI 2026.9 applies it to a frame of `dtype` by default: the
+ * integer dummy converted to the frame's type first (so it wraps in unsigned types: −2 is
+ * 4294967294 in uint32, 65534 in uint16, 254 in uint8, 2^64 − 2 in uint64; −2 in signed
+ * and float types), then to float32 (4294967294 becomes 2^32, which is also where
+ * 0xFFFFFFFF lands: the gap pixels of a uint32 frame are dummies); delta as float32 (the
+ * float32 epsilon for a detector whose class gives a dummy but no delta). Returns 1 and
+ * sets *dummy, *delta; 0 (outputs untouched) if the detector has no dummy or dtype is
+ * not a pixel type. */
+int azs_detector_dummy(const azs_detector *d, azs_dtype dtype, float *dummy, float *delta);
 
 typedef enum azs_unit {
     AZS_UNIT_Q_NM = 0,   /* "q_nm^-1" (pyFAI's default) */

@@ -36,10 +36,16 @@ typedef struct azs_integrate_options {
     double dummy, delta_dummy;     /* delta_dummy 0 = exact comparison */
     double normalization_factor;   /* default 1 */
     azs_error_model error_model;   /* default NONE */
-    int mask_detector_gaps;        /* default 1: OR the detector's module-gap mask */
-    const uint8_t *mask;           /* [ny*nx], non-zero = masked; NULL = none. Copied. */
-    const float *dark;             /* [ny*nx] or NULL. Copied. */
-    const float *flat;             /* [ny*nx] or NULL. Copied. */
+    int mask_detector_gaps;        /* default 1: the detector's module-gap mask applies when
+                                    * no mask is given (0: no detector mask) */
+    const uint8_t *mask;           /* [ny*nx], non-zero = masked; NULL = the detector's mask.
+                                    * Replaces the detector's mask, as in pyFAI. Copied. */
+    const float *dark;             /* [ny*nx] or NULL. Copied. A pixel whose dark is not
+                                    * finite is left out, as if masked (pyFAI). */
+    const float *flat;             /* [ny*nx] or NULL. Copied. A pixel whose flat is 0, not
+                                    * finite, or a dummy (the dummy test above) is left out,
+                                    * as if masked (pyFAI; it still counts for the automatic
+                                    * range, as in pyFAI). */
 } azs_integrate_options;
 
 void azs_integrate_options_default(azs_integrate_options *o);

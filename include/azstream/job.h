@@ -33,7 +33,8 @@ void azs_settings_destroy(azs_settings *s);
 /* Options by name, as on the command line without the dashes ('-' or '_' alike):
  *   poni FILE, npt N, npt-azim N, unit U, method M, radial-range A:B, azimuth-range A:B,
  *   polarization F, polarization-offset RAD, normalization-factor F, mask F, dark F,
- *   flat F, dummy V, delta-dummy D, error-model M, no-solid-angle (flag), no-gap-mask (flag).
+ *   flat F, dummy V, delta-dummy D, error-model M, no-solid-angle (flag), no-gap-mask (flag),
+ *   no-dummy (flag).
  * Returns 1 if `name` takes a value, 0 for a flag, -1 if it is not a settings option. */
 int azs_settings_option_arity(const char *name);
 /* Set one option (value NULL for a flag). AZS_ERR_NOT_FOUND for a name that is not a
@@ -57,8 +58,12 @@ azs_status azs_settings_load_json(azs_settings *s, const char *text, const char 
 char *azs_settings_to_json(const azs_settings *s);
 
 /* Load the geometry (if only a PONI file was named) and the mask / dark / flat files,
- * check them against frames of ny × nx pixels, build the integrator. */
-azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_integrator **out);
+ * check them against frames of ny × nx pixels of `dtype`, build the integrator. pyFAI
+ * 2026.9's defaults: without a dummy option the detector's own dummy applies, in the
+ * frames' type (azs_detector_dummy: it depends on dtype), unless no-dummy; without a mask
+ * the detector's gap mask applies (no-gap-mask: none), and a mask replaces it. */
+azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_dtype dtype,
+                              azs_integrator **out);
 /* The geometry: valid once a geometry was given or azs_settings_build loaded the PONI. */
 const azs_geometry *azs_settings_geometry(const azs_settings *s);
 /* The integration options (mask/dark/flat pointers are NULL here: see the paths). */

@@ -8,8 +8,14 @@
  * underscores, so "Eiger2_4M", "eiger2 4m" and "EIGER2 4M" are the same detector (pyFAI
  * itself accepts the class name, or an alias lower-cased with spaces turned into '_' or
  * removed; every name it accepts we accept). Only detectors with uniform pixels are here
- * (pyFAI's Jungfrau 500k/8M with enlarged chip-border pixels are not). */
+ * (pyFAI's Jungfrau 500k/8M with enlarged chip-border pixels are not).
+ *
+ * Dummy. Every detector of the table is one pyFAI derives from its DECTRIS base class
+ * (Jungfrau 1M/4M included), whose DUMMY is −2 and DELTA_DUMMY 1.5: pyFAI 2026.9 leaves
+ * out, by default, the pixels within 1.5 of −2 converted to the frame's type
+ * (azs_detector_dummy). The generic detector has none. */
 #include <ctype.h>
+#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -84,6 +90,9 @@ static const det_entry TABLE[] = {
     JUNGFRAU("Jungfrau 4M", "Jungfrau4M", 2164, 2068),
 };
 
+#define DECTRIS_DUMMY (-2.0)
+#define DECTRIS_DELTA_DUMMY 1.5
+
 /* Lower-case copy without spaces and underscores; 0 if it does not fit. */
 static int normalize(const char *s, char *out, size_t cap)
 {
@@ -140,6 +149,9 @@ azs_status azs_detector_by_name(const char *name, azs_detector *d)
             d->gap_nx = e->gnx;
             d->mid_gap_start = e->mid_start;
             d->mid_gap_width = e->mid_width;
+            d->has_dummy = 1; /* every entry is a DECTRIS-class detector (see the note) */
+            d->dummy = DECTRIS_DUMMY;
+            d->delta_dummy = DECTRIS_DELTA_DUMMY;
             return AZS_OK;
         }
     }
@@ -178,4 +190,27 @@ azs_status azs_detector_mask(const azs_detector *d, uint8_t *mask, size_t n)
         for (size_t c = d->module_nx / 2; c < nx; c += pxs)
             mask_cols(mask, ny, nx, (long long)c + d->mid_gap_start, d->mid_gap_width);
     return AZS_OK;
+}
+
+int azs_detector_dummy(const azs_detector *d, azs_dtype dtype, float *dummy, float *delta)
+{
+    if (!d || !d->has_dummy || !dummy || !delta) return 0;
+    /* pyFAI: float32(dtype.type(int64(DUMMY))): the integer dummy in the frame's type (a
+     * conversion to an unsigned type wraps modulo 2^bits, as numpy's), then float32. */
+    const int64_t v = (int64_t)d->dummy;
+    float f;
+    switch (dtype) {
+    case AZS_U8: f = (float)(uint8_t)v; break;
+    case AZS_U16: f = (float)(uint16_t)v; break;
+    case AZS_U32: f = (float)(uint32_t)v; break;
+    case AZS_U64: f = (float)(uint64_t)v; break;
+    case AZS_I8: f = (float)(int8_t)v; break;
+    case AZS_I16: f = (float)(int16_t)v; break;
+    case AZS_I32: f = (float)(int32_t)v; break;
+    case AZS_I64: case AZS_F32: case AZS_F64: f = (float)v; break;
+    default: return 0;
+    }
+    *dummy = f;
+    *delta = d->delta_dummy > 0 ? (float)d->delta_dummy : FLT_EPSILON;
+    return 1;
 }

@@ -66,6 +66,42 @@ void azs_integrator_destroy(azs_integrator *it)
     free(it);
 }
 
+/* pyFAI 2026.9 leaves out a pixel whose flat is 0 or not finite, or is a dummy (the
+ * frames' dummy test applied to the flat: within delta of the dummy, float32), or whose
+ * dark is not finite, in every engine, exactly as if it were masked (measured: same
+ * intensities and counts; a flat of −1 is kept when no dummy covers it). Unlike a masked
+ * pixel it still counts for the automatic range, so the matrix is built first and then
+ * loses that pixel's entries. */
+static int pixel_invalid(const azs_integrate_options *o, size_t p)
+{
+    if (o->dark && !isfinite(o->dark[p])) return 1;
+    if (!o->flat) return 0;
+    const float f = o->flat[p];
+    if (f == 0.0f || !isfinite(f)) return 1;
+    if (!o->has_dummy) return 0;
+    const float d = (float)o->dummy, dd = (float)o->delta_dummy;
+    return dd == 0.0f ? f == d : fabsf(f - d) <= dd;
+}
+
+static void csr_drop_invalid(azs_csr *m, const azs_integrate_options *o)
+{
+    if (!o->flat && !o->dark) return;
+    uint64_t k = 0, start = 0;
+    for (uint32_t b = 0; b < m->nbins; b++) {
+        const uint64_t end = m->indptr[b + 1];
+        for (uint64_t e = start; e < end; e++) {
+            if (pixel_invalid(o, m->indices[e])) continue;
+            m->indices[k] = m->indices[e];
+            m->weights[k++] = m->weights[e];
+        }
+        start = end;
+        m->indptr[b + 1] = k;
+    }
+    /* the padding after the last entry stays zero (azs_csr_build's contract) */
+    memset(m->indices + k, 0, (size_t)(m->nnz - k + AZS_CSR_PAD) * sizeof *m->indices);
+    m->nnz = k;
+}
+
 azs_status azs_integrator_create_from_positions(const azs_positions *pos,
                                                 const double *solid_angle,
                                                 const double *polarization,
@@ -89,21 +125,25 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
     it->npix = (size_t)pos->ny * pos->nx;
     azs_status st = azs_csr_build(pos, mask, o, &it->m);
     if (st != AZS_OK) { azs_integrator_destroy(it); return st; }
+    csr_drop_invalid(&it->m, o);
     it->norm = azs_aligned_alloc(it->npix * sizeof(float));
     if (o->dark) it->dark = azs_aligned_alloc(it->npix * sizeof(float));
     if (!it->norm || (o->dark && !it->dark)) {
         azs_integrator_destroy(it);
         return azs_fail(AZS_ERR_NOMEM, "integrate: per-pixel arrays");
     }
-    /* float32 products, in pyFAI's order: the norm array pyFAI's engine sees. */
+    /* float32 products, in pyFAI's order: the norm array pyFAI's engine sees. A pixel
+     * dropped for its flat or dark (no entries left) gets 0 for both, so that no engine
+     * reading it ahead (a padding lane of weight 0) meets a NaN. */
     for (size_t p = 0; p < it->npix; p++) {
         float n = 1.0f;
         if (o->flat) n = o->flat[p];
         if (o->solid_angle && solid_angle) n *= (float)solid_angle[p];
         if (o->has_polarization && polarization) n *= (float)polarization[p];
         n *= (float)o->normalization_factor;
-        it->norm[p] = n;
-        if (o->dark) it->dark[p] = o->dark[p];
+        const int bad = pixel_invalid(o, p);
+        it->norm[p] = bad ? 0.0f : n;
+        if (o->dark) it->dark[p] = bad ? 0.0f : o->dark[p];
     }
     if ((st = azs_tiled_build(&it->m, it->npix, &it->tiled)) != AZS_OK) {
         azs_integrator_destroy(it);
@@ -179,8 +219,12 @@ azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_opti
     if (st == AZS_OK && sa) st = azs_geometry_solid_angle(g, sa, n);
     if (st == AZS_OK && pol)
         st = azs_geometry_polarization(g, o->polarization_factor, o->polarization_axis_offset, pol, n);
+    /* pyFAI: a mask given replaces the detector's (gap) mask; without one, the detector's
+     * applies. */
     if (st == AZS_OK) {
-        if (o->mask_detector_gaps) st = azs_detector_mask(&g->det, mask, n);
+        if (o->mask)
+            for (size_t p = 0; p < n; p++) mask[p] = o->mask[p] != 0;
+        else if (o->mask_detector_gaps) st = azs_detector_mask(&g->det, mask, n);
         else memset(mask, 0, n);
     }
     if (st != AZS_OK) goto done;
@@ -188,8 +232,6 @@ azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_opti
         for (size_t p = 0; p < n; p++) rad[p] /= div;
         for (size_t p = 0; p < nc; p++) radc[p] /= div;
     }
-    if (o->mask)
-        for (size_t p = 0; p < n; p++) mask[p] |= o->mask[p] != 0;
     azs_positions pos = {ny, nx, rad, chi, radc, chic, scale, g->det.orientation};
     st = azs_integrator_create_from_positions(&pos, sa, pol, mask, o, out);
 done:

@@ -2,8 +2,8 @@
  * units, see builder.h) instead of a geometry. azs_integrator_create computes these arrays
  * with the geometry module and calls this; the golden tests call it with arrays computed
  * by pyFAI itself. solid_angle / polarization: [ny*nx] or NULL (= 1). mask: final mask
- * (file mask OR detector gaps), [ny*nx] or NULL; o->mask and o->mask_detector_gaps are
- * ignored here. */
+ * (the given mask, else the detector gaps), [ny*nx] or NULL; o->mask and
+ * o->mask_detector_gaps are ignored here; o->flat and o->dark drop their invalid pixels. */
 #ifndef AZS_INTEGRATE_INTERNAL_H
 #define AZS_INTEGRATE_INTERNAL_H
 

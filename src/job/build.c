@@ -1,5 +1,6 @@
 /* Settings → integrator: the geometry (PONI file or inline), the mask / dark / flat files
- * checked against the frames' shape, then azs_integrator_create. */
+ * checked against the frames' shape, pyFAI's defaults that depend on the frames (the
+ * detector's dummy in their type), then azs_integrator_create. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,7 @@ static azs_status load_array(const char *what, const char *spec, uint32_t ny, ui
     return AZS_OK;
 }
 
-azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_integrator **out)
+azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_dtype dtype, azs_integrator **out)
 {
     if (!s || !out)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_settings_build: NULL argument");
@@ -63,6 +64,15 @@ azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_int
     }
     if (st == AZS_OK) {
         azs_integrate_options o = s->io;
+        /* pyFAI's default dummy: the detector's own, in the frames' type (unless --dummy
+         * gave one, or --no-dummy none). A --delta-dummy without --dummy is not used, as
+         * in pyFAI. */
+        float dv, dd;
+        if (!o.has_dummy && !s->no_dummy && azs_detector_dummy(d, dtype, &dv, &dd)) {
+            o.has_dummy = 1;
+            o.dummy = dv;
+            o.delta_dummy = dd;
+        }
         o.mask = m8;
         o.dark = dark;
         o.flat = flat;

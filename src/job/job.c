@@ -97,6 +97,10 @@ static azs_status open_inputs(azs_job *j)
         } else if (in->ny != ny || in->nx != nx) {
             return azs_fail(AZS_ERR_FORMAT, "%s has %ux%u frames, %s has %ux%u: one output needs one shape",
                             o->inputs[k], in->ny, in->nx, o->inputs[0], ny, nx);
+        } else if (in->dtype != azs_source_get_info(j->src[0])->dtype) { /* the default dummy depends on it */
+            return azs_fail(AZS_ERR_FORMAT, "%s has %s pixels, %s has %s: one output needs one pixel type",
+                            o->inputs[k], azs_dtype_name(in->dtype), o->inputs[0],
+                            azs_dtype_name(azs_source_get_info(j->src[0])->dtype));
         }
         uint64_t a = o->first_frame > 0 ? (uint64_t)o->first_frame : 0;
         uint64_t b = o->end_frame >= 0 ? (uint64_t)o->end_frame : in->nframes;
@@ -169,7 +173,7 @@ azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job
         st = open_inputs(j);
     if (st == AZS_OK) {
         const azs_source_info *in = azs_source_get_info(j->src[0]);
-        st = azs_settings_build(j->s, in->ny, in->nx, &j->it);
+        st = azs_settings_build(j->s, in->ny, in->nx, in->dtype, &j->it);
     }
     if (st == AZS_OK && o->run.layout == AZS_LAYOUT_PROCS && !(j->settings_json = azs_settings_to_json(j->s)))
         st = azs_fail(AZS_ERR_NOMEM, "the settings as JSON");
@@ -337,7 +341,7 @@ azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *ho
         azs_fail_context(st, "%s: ", input);
     if (st == AZS_OK) {
         const azs_source_info *in = azs_source_get_info(src);
-        st = azs_settings_build(s, in->ny, in->nx, &it);
+        st = azs_settings_build(s, in->ny, in->nx, in->dtype, &it);
     }
     if (st == AZS_OK)
         st = azs_procs_worker_serve(AZS_PROCS_WORKER_FD, src, it, hooks);

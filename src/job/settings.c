@@ -149,7 +149,8 @@ static int parse_error_model(const char *v, azs_error_model *m)
 typedef enum opt_id {
     OPT_PONI, OPT_NPT, OPT_NPT_AZIM, OPT_UNIT, OPT_METHOD, OPT_RADIAL_RANGE, OPT_AZIMUTH_RANGE,
     OPT_POLARIZATION, OPT_POLARIZATION_OFFSET, OPT_NORMALIZATION, OPT_MASK, OPT_DARK, OPT_FLAT,
-    OPT_DUMMY, OPT_DELTA_DUMMY, OPT_ERROR_MODEL, OPT_NO_SOLID_ANGLE, OPT_NO_GAP_MASK
+    OPT_DUMMY, OPT_DELTA_DUMMY, OPT_ERROR_MODEL, OPT_NO_SOLID_ANGLE, OPT_NO_GAP_MASK,
+    OPT_NO_DUMMY
 } opt_id;
 
 static const struct option_def {
@@ -175,6 +176,7 @@ static const struct option_def {
     {"error-model", OPT_ERROR_MODEL, 1},
     {"no-solid-angle", OPT_NO_SOLID_ANGLE, 0},
     {"no-gap-mask", OPT_NO_GAP_MASK, 0},
+    {"no-dummy", OPT_NO_DUMMY, 0},
 };
 
 /* '-' and '_' alike, so JSON keys (npt_azim) and options (npt-azim) name the same thing. */
@@ -287,6 +289,7 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *v)
             return azs_fail(AZS_ERR_INVALID_ARG, "--dummy: '%s' is not a number", v);
         o->has_dummy = 1;
         o->dummy = a;
+        s->no_dummy = 0; /* the later of --dummy and --no-dummy wins */
         return AZS_OK;
     case OPT_DELTA_DUMMY:
         if (parse_f64(v, &a) || a < 0)
@@ -302,6 +305,10 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *v)
         return AZS_OK;
     case OPT_NO_GAP_MASK:
         o->mask_detector_gaps = 0;
+        return AZS_OK;
+    case OPT_NO_DUMMY: /* no dummy at all, not even the detector's (azs_settings_build) */
+        s->no_dummy = 1;
+        o->has_dummy = 0;
         return AZS_OK;
     }
     return azs_fail(AZS_ERR_INTERNAL, "option table and switch disagree on '%s'", n);
@@ -425,6 +432,8 @@ char *azs_settings_to_json(const azs_settings *s)
     }
     if (!o->mask_detector_gaps)
         cJSON_AddTrueToObject(own, "no_gap_mask");
+    if (s->no_dummy) /* pyFAI's null val_dummy is the detector's dummy: not this */
+        cJSON_AddTrueToObject(own, "no_dummy");
     if (own && own->child)
         cJSON_AddItemToObject(r, "azstream", own);
     else

@@ -13,6 +13,7 @@ struct azs_settings {
     azs_geometry geom;
     azs_integrate_options io;     /* mask/dark/flat pointers stay NULL: files below */
     char mask[AZS_PATH_MAX], dark[AZS_PATH_MAX], flat[AZS_PATH_MAX];
+    int no_dummy;                 /* --no-dummy: not even the detector's dummy (io.has_dummy 0) */
 };
 
 /* The geometry object of a config ("poni": {...}, or the config's top level). */
