@@ -249,7 +249,8 @@ static azs_status load_edf(const char *path, float **out, uint32_t *ny, uint32_t
     why = "unsupported EDF DataType";
     if (ti == sizeof types / sizeof types[0])
         goto bad;
-    /* The data is the last Dim_1*Dim_2*size bytes (the header is padded to 512). */
+    /* The data follows the header (padded to 512); a multi-frame file's first frame is
+     * taken, as fabio/pyFAI read it (the last bytes would be its last frame). */
     size_t sz = types[ti].sz;
     why = "EDF data shorter than Dim_1 × Dim_2";
     if (d1 > UINT32_MAX || d2 > UINT32_MAX || d1 * d2 > (len - hlen) / sz)
@@ -259,7 +260,7 @@ static azs_status load_edf(const char *path, float **out, uint32_t *ny, uint32_t
         free(b);
         return azs_fail(AZS_ERR_NOMEM, "%s", path);
     }
-    convert(b + len - d1 * d2 * sz, d1 * d2, types[ti].k, sz, strcasecmp(bo, "HighByteFirst") != 0, a);
+    convert(b + hlen, d1 * d2, types[ti].k, sz, strcasecmp(bo, "HighByteFirst") != 0, a);
     free(b);
     *out = a;
     *ny = (uint32_t)d2; /* Dim_1 is the fast axis */

@@ -594,8 +594,10 @@ static azs_status one_key(ctx *c, const cJSON *x)
     if (!strcmp(k, "chi_discontinuity_at_0")) {
         if (check_bool(c, x) != AZS_OK || !truthy(x))
             return check_bool(c, x);
-        if (azs_settings_option_arity("chi-disc-at-0") == 0)
-            return set_opt(c, k, "chi-disc-at-0", NULL);
+        static const char *const names[] = {"chi-disc-at-0", "chi-discontinuity-at-0"};
+        for (int i = 0; i < 2; i++) /* once azstream has the option */
+            if (azs_settings_option_arity(names[i]) == 0)
+                return set_opt(c, k, names[i], NULL);
         return bad(c, k, "true (chi in [0, 360)) is not supported by azstream yet");
     }
     if (!strcmp(k, "polarization_description"))

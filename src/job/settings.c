@@ -432,8 +432,11 @@ char *azs_settings_to_json(const azs_settings *s)
     }
     if (!o->mask_detector_gaps)
         cJSON_AddTrueToObject(own, "no_gap_mask");
-    if (s->no_dummy) /* pyFAI's null val_dummy is the detector's dummy: not this */
+    if (s->no_dummy) { /* pyFAI's null val_dummy is the detector's dummy: not this */
+        if (!o->has_dummy && o->dummy != 0) /* a --dummy that --no-dummy overrode: bit for bit */
+            cJSON_AddNumberToObject(own, "dummy", o->dummy);
         cJSON_AddTrueToObject(own, "no_dummy");
+    }
     if (own && own->child)
         cJSON_AddItemToObject(r, "azstream", own);
     else

@@ -111,7 +111,8 @@ static void test_round_trip(void)
         {"polarization", "0.987654321"}, {"polarization-offset", "0.3"}, {"normalization-factor", "2.5e3"},
         {"dummy", "-1"},          {"delta-dummy", "0.1"},      {"error-model", "azimuthal"},
         {"mask", "m.npy"},        {"dark", "d.edf\nd2.edf"},  {"flat", "f.h5:/x"},
-        {"no-solid-angle", NULL}, {"no-gap-mask", NULL},
+        {"no-solid-angle", NULL}, {"no-gap-mask", NULL},   {"no-pixel-mask", NULL},
+        {"no-dummy", NULL},
     };
     static const char *const opts2[][2] = {{"npt-azim", "1"}, {"polarization-offset", "-0.5"}, {"dummy", "3"}};
     for (int inline_geom = 0; inline_geom < 3; inline_geom++) {
@@ -141,6 +142,9 @@ static void test_round_trip(void)
                      sizeof(azs_integrate_options)) == 0,
               "options read back bit for bit (inline %d)", inline_geom);
         CHECK(!strcmp(azs_settings_poni_path(a), azs_settings_poni_path(b)), "poni path");
+        CHECK(a->no_pixel_mask == b->no_pixel_mask && a->no_dummy == b->no_dummy && !strcmp(a->dark, b->dark) &&
+                  !strcmp(a->flat, b->flat) && !strcmp(a->mask, b->mask),
+              "azstream's own settings and the files read back (%d)", inline_geom);
         if (inline_geom == 1)
             CHECK(same_geometry(&g, azs_settings_geometry(b)), "inline geometry read back");
         else
@@ -392,6 +396,24 @@ static void test_combine(void)
     }
     free(m);
     CHECK(azs_job_array_load(p1, &m, &ny, &nx) == AZS_OK && m && m[4] == 1e8f, "one dark as it is");
+    free(m);
+    /* A two-frame EDF: its first frame, as fabio/pyFAI read it. */
+    char edf[512];
+    path_in(edf, sizeof edf, "two.edf");
+    FILE *f = fopen(edf, "wb");
+    for (int k = 0; k < 2; k++) {
+        char h[512];
+        memset(h, ' ', sizeof h);
+        int n = snprintf(h, sizeof h, "{\nDim_1 = 3 ;\nDim_2 = 2 ;\nDataType = FloatValue ;\nByteOrder = LowByteFirst ;\n");
+        h[n] = ' ';
+        h[510] = '}';
+        h[511] = '\n';
+        fwrite(h, 1, sizeof h, f);
+        fwrite(k ? b : a, sizeof(float), 6, f);
+    }
+    fclose(f);
+    CHECK(azs_job_array_load(edf, &m, &ny, &nx) == AZS_OK && ny == 2 && nx == 3 && m && !memcmp(m, a, sizeof a),
+          "a multi-frame EDF's first frame");
     free(m);
     snprintf(spec, sizeof spec, "%s\n%s", p1, "absent.npy");
     CHECK(azs_job_array_load(spec, &m, &ny, &nx) != AZS_OK && strstr(azs_last_error(), "absent.npy"),
