@@ -1,6 +1,6 @@
 /* 2D arrays for mask / dark / flat, loaded from files: .npy (any of u8..f64, C order, 2D
- * or 3D with one frame), HDF5 "file.h5[:/dataset]" (default dataset: the first 2D dataset
- * found at /entry/..., else the only dataset; 3D takes frame 0), EDF (.edf,
+ * or 3D: frames), HDF5 "file.h5[:/dataset]" (default dataset: the first 2D dataset
+ * found at /entry/..., else the only dataset; 3D: frames), EDF (.edf,
  * uncompressed). An input of the integrator, not of the sink, hence its own header. */
 #ifndef AZSTREAM_ARRAYS_H
 #define AZSTREAM_ARRAYS_H
@@ -13,8 +13,12 @@
 extern "C" {
 #endif
 
-/* Values are converted to float; *out has ny*nx values (free with free()). */
+/* Values are converted to float; *out has ny*nx values (free with free()). A file of
+ * several frames (3D .npy or HDF5, multi-frame EDF) gives its first, as fabio/pyFAI do. */
 azs_status azs_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx);
+/* Frame `frame` of the file, and how many it has. */
+azs_status azs_array_load_frame(const char *spec, uint32_t frame, float **out, uint32_t *ny, uint32_t *nx,
+                                uint32_t *nframes);
 
 #ifdef __cplusplus
 }

@@ -90,7 +90,8 @@ static azs_status slurp(const char *path, uint8_t **buf, size_t *len)
     return AZS_OK;
 }
 
-static azs_status load_npy(const char *path, float **out, uint32_t *ny, uint32_t *nx)
+static azs_status load_npy(const char *path, uint32_t frame, float **out, uint32_t *ny, uint32_t *nx,
+                           uint32_t *nframes)
 {
     uint8_t *b;
     size_t len;
@@ -159,13 +160,18 @@ static azs_status load_npy(const char *path, float **out, uint32_t *ny, uint32_t
     kind_t k = kc == 'f' ? K_FLOAT : kc == 'u' ? K_UINT : (kc == 'i' ? K_INT : (kc == 'b' ? K_UINT : 99));
     if (k == 99 || (sz != 1 && sz != 2 && sz != 4 && sz != 8))
         goto bad;
-    why = "need a 2D array (or 3D with one frame), C order";
-    if (fortran || nd < 2 || (nd == 3 && dims[0] != 1))
+    why = "need a 2D array (or 3D: frames), C order";
+    if (fortran || nd < 2 || (nd == 3 && (dims[0] == 0 || dims[0] > UINT32_MAX)))
         goto bad;
-    unsigned long long r = dims[nd - 2], c = dims[nd - 1];
+    unsigned long long r = dims[nd - 2], c = dims[nd - 1], nf = nd == 3 ? dims[0] : 1;
     why = "data shorter than the shape says";
-    if (r == 0 || c == 0 || r > UINT32_MAX || c > UINT32_MAX || r * c > (len - off - hlen) / sz)
+    if (r == 0 || c == 0 || r > UINT32_MAX || c > UINT32_MAX || r * c > (len - off - hlen) / sz / nf)
         goto bad;
+    why = "no such frame";
+    if (frame >= nf)
+        goto bad;
+    *nframes = (uint32_t)nf;
+    off += (size_t)(frame * r * c * sz);
     float *a = malloc(sizeof(float) * r * c);
     if (!a) {
         free(b);
@@ -210,7 +216,8 @@ static const char *edf_key(const char *hdr, const char *key, char *val, size_t c
     return NULL;
 }
 
-static azs_status load_edf(const char *path, float **out, uint32_t *ny, uint32_t *nx)
+static azs_status load_edf(const char *path, uint32_t frame, float **out, uint32_t *ny, uint32_t *nx,
+                           uint32_t *nframes)
 {
     uint8_t *b;
     size_t len;
@@ -218,55 +225,75 @@ static azs_status load_edf(const char *path, float **out, uint32_t *ny, uint32_t
     if (st != AZS_OK)
         return st;
     const char *why = "no EDF header";
-    uint8_t *end = memchr(b, '}', len);
-    if (b[0] != '{' || !end)
-        goto bad;
-    size_t hlen = (size_t)(end - b) + 1;
-    while (hlen < len && (b[hlen] == '\n' || b[hlen] == '\r'))
-        hlen++;
-    *end = 0;
-    char v[64], bo[64] = "LowByteFirst", ty[64];
-    unsigned long long d1 = 0, d2 = 0;
-    why = "EDF header lacks Dim_1/Dim_2/DataType";
-    if (!edf_key((char *)b, "Dim_1", v, sizeof v) || (d1 = strtoull(v, NULL, 10)) == 0 ||
-        !edf_key((char *)b, "Dim_2", v, sizeof v) || (d2 = strtoull(v, NULL, 10)) == 0 ||
-        !edf_key((char *)b, "DataType", ty, sizeof ty))
-        goto bad;
-    edf_key((char *)b, "ByteOrder", bo, sizeof bo);
-    if (edf_key((char *)b, "Compression", v, sizeof v) && strcasecmp(v, "None") && strcasecmp(v, "NO")) {
-        why = "compressed EDF is not supported";
-        goto bad;
+    /* Frames are header + data blocks, one after the other; fabio/pyFAI read the first. */
+    size_t pos = 0;
+    uint32_t count = 0;
+    float *a = NULL;
+    while (pos < len) {
+        uint8_t *hb = b + pos;
+        size_t rem = len - pos;
+        uint8_t *end = memchr(hb, '}', rem);
+        if (hb[0] != '{' || !end) {
+            if (count)
+                break; /* bytes after the last frame */
+            goto bad;
+        }
+        size_t hlen = (size_t)(end - hb) + 1;
+        while (hlen < rem && (hb[hlen] == '\n' || hb[hlen] == '\r'))
+            hlen++;
+        *end = 0;
+        char v[64], bo[64] = "LowByteFirst", ty[64];
+        unsigned long long d1 = 0, d2 = 0;
+        why = "EDF header lacks Dim_1/Dim_2/DataType";
+        if (!edf_key((char *)hb, "Dim_1", v, sizeof v) || (d1 = strtoull(v, NULL, 10)) == 0 ||
+            !edf_key((char *)hb, "Dim_2", v, sizeof v) || (d2 = strtoull(v, NULL, 10)) == 0 ||
+            !edf_key((char *)hb, "DataType", ty, sizeof ty))
+            goto bad;
+        edf_key((char *)hb, "ByteOrder", bo, sizeof bo);
+        if (edf_key((char *)hb, "Compression", v, sizeof v) && strcasecmp(v, "None") && strcasecmp(v, "NO")) {
+            why = "compressed EDF is not supported";
+            goto bad;
+        }
+        static const struct { const char *n; kind_t k; size_t sz; } types[] = {
+            {"UnsignedByte", K_UINT, 1}, {"SignedByte", K_INT, 1}, {"UnsignedShort", K_UINT, 2},
+            {"SignedShort", K_INT, 2}, {"UnsignedInteger", K_UINT, 4}, {"SignedInteger", K_INT, 4},
+            {"UnsignedLong", K_UINT, 4}, {"SignedLong", K_INT, 4}, {"FloatValue", K_FLOAT, 4},
+            {"Float", K_FLOAT, 4}, {"DoubleValue", K_FLOAT, 8}, {"Double", K_FLOAT, 8},
+        };
+        size_t ti = 0;
+        while (ti < sizeof types / sizeof types[0] && strcasecmp(types[ti].n, ty))
+            ti++;
+        why = "unsupported EDF DataType";
+        if (ti == sizeof types / sizeof types[0])
+            goto bad;
+        /* The data follows the header (padded to 512). */
+        size_t sz = types[ti].sz;
+        why = "EDF data shorter than Dim_1 × Dim_2";
+        if (d1 > UINT32_MAX || d2 > UINT32_MAX || d1 * d2 > (rem - hlen) / sz)
+            goto bad;
+        if (count == frame) {
+            if (!(a = malloc(sizeof(float) * d1 * d2))) {
+                free(b);
+                return azs_fail(AZS_ERR_NOMEM, "%s", path);
+            }
+            convert(hb + hlen, d1 * d2, types[ti].k, sz, strcasecmp(bo, "HighByteFirst") != 0, a);
+            *ny = (uint32_t)d2; /* Dim_1 is the fast axis */
+            *nx = (uint32_t)d1;
+        }
+        count++;
+        pos += hlen + (size_t)(d1 * d2 * sz);
+        while (pos < len && (b[pos] == '\n' || b[pos] == '\r' || b[pos] == ' '))
+            pos++;
     }
-    static const struct { const char *n; kind_t k; size_t sz; } types[] = {
-        {"UnsignedByte", K_UINT, 1}, {"SignedByte", K_INT, 1}, {"UnsignedShort", K_UINT, 2},
-        {"SignedShort", K_INT, 2}, {"UnsignedInteger", K_UINT, 4}, {"SignedInteger", K_INT, 4},
-        {"UnsignedLong", K_UINT, 4}, {"SignedLong", K_INT, 4}, {"FloatValue", K_FLOAT, 4},
-        {"Float", K_FLOAT, 4}, {"DoubleValue", K_FLOAT, 8}, {"Double", K_FLOAT, 8},
-    };
-    size_t ti = 0;
-    while (ti < sizeof types / sizeof types[0] && strcasecmp(types[ti].n, ty))
-        ti++;
-    why = "unsupported EDF DataType";
-    if (ti == sizeof types / sizeof types[0])
+    why = "no such frame";
+    if (!a)
         goto bad;
-    /* The data follows the header (padded to 512); a multi-frame file's first frame is
-     * taken, as fabio/pyFAI read it (the last bytes would be its last frame). */
-    size_t sz = types[ti].sz;
-    why = "EDF data shorter than Dim_1 × Dim_2";
-    if (d1 > UINT32_MAX || d2 > UINT32_MAX || d1 * d2 > (len - hlen) / sz)
-        goto bad;
-    float *a = malloc(sizeof(float) * d1 * d2);
-    if (!a) {
-        free(b);
-        return azs_fail(AZS_ERR_NOMEM, "%s", path);
-    }
-    convert(b + hlen, d1 * d2, types[ti].k, sz, strcasecmp(bo, "HighByteFirst") != 0, a);
     free(b);
     *out = a;
-    *ny = (uint32_t)d2; /* Dim_1 is the fast axis */
-    *nx = (uint32_t)d1;
+    *nframes = count;
     return AZS_OK;
 bad:
+    free(a);
     free(b);
     return azs_fail(AZS_ERR_PARSE, "%s: %s", path, why);
 }
@@ -290,7 +317,8 @@ static herr_t find_2d(hid_t obj, const char *name, const H5O_info_t *info, void 
     return 0;
 }
 
-static azs_status load_h5_locked(const char *file, const char *dset, float **out, uint32_t *ny, uint32_t *nx)
+static azs_status load_h5_locked(const char *file, const char *dset, uint32_t frame, float **out, uint32_t *ny,
+                                 uint32_t *nx, uint32_t *nframes)
 {
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0)
@@ -314,12 +342,15 @@ static azs_status load_h5_locked(const char *file, const char *dset, float **out
     hsize_t dims[3] = {0, 0, 0};
     azs_status st = AZS_OK;
     if (nd < 2 || nd > 3) {
-        st = azs_fail(AZS_ERR_FORMAT, "%s:%s: rank %d, need 2 (or 3, frame 0 taken)", file, fd.name, nd);
+        st = azs_fail(AZS_ERR_FORMAT, "%s:%s: rank %d, need 2 (or 3: frames)", file, fd.name, nd);
+    } else if (H5Sget_simple_extent_dims(sp, dims, NULL) < 0 || (nd == 3 && frame >= dims[0]) ||
+               (nd == 2 && frame > 0)) {
+        st = azs_fail(AZS_ERR_FORMAT, "%s:%s: no frame %u", file, fd.name, frame);
     } else {
-        H5Sget_simple_extent_dims(sp, dims, NULL);
         hsize_t r = dims[nd - 2], c = dims[nd - 1];
         float *a = (r && c && r <= UINT32_MAX && c <= UINT32_MAX) ? malloc(sizeof(float) * r * c) : NULL;
-        hsize_t start[3] = {0, 0, 0}, count[3] = {1, r, c};
+        hsize_t start[3] = {frame, 0, 0}, count[3] = {1, r, c};
+        *nframes = nd == 3 ? (uint32_t)(dims[0] > UINT32_MAX ? UINT32_MAX : dims[0]) : 1;
         if (nd == 2) {
             count[0] = r;
             count[1] = c;
@@ -344,26 +375,34 @@ static azs_status load_h5_locked(const char *file, const char *dset, float **out
     return st;
 }
 
-static azs_status load_h5(const char *file, const char *dset, float **out, uint32_t *ny, uint32_t *nx)
+static azs_status load_h5(const char *file, const char *dset, uint32_t frame, float **out, uint32_t *ny,
+                          uint32_t *nx, uint32_t *nframes)
 {
     azs_h5_lock();
-    azs_status st = load_h5_locked(file, dset, out, ny, nx);
+    azs_status st = load_h5_locked(file, dset, frame, out, ny, nx, nframes);
     azs_h5_unlock();
     return st;
 }
 
 azs_status azs_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx)
 {
-    if (!spec || !out || !ny || !nx)
+    uint32_t nframes;
+    return azs_array_load_frame(spec, 0, out, ny, nx, &nframes);
+}
+
+azs_status azs_array_load_frame(const char *spec, uint32_t frame, float **out, uint32_t *ny, uint32_t *nx,
+                                uint32_t *nframes)
+{
+    if (!spec || !out || !ny || !nx || !nframes)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_array_load: arguments required");
     *out = NULL;
     const char *slash = strrchr(spec, '/');
     const char *dot = strrchr(spec, '.');
     const char *ext = (dot && (!slash || dot > slash)) ? dot + 1 : "";
     if (!strcasecmp(ext, "npy"))
-        return load_npy(spec, out, ny, nx);
+        return load_npy(spec, frame, out, ny, nx, nframes);
     if (!strcasecmp(ext, "edf"))
-        return load_edf(spec, out, ny, nx);
+        return load_edf(spec, frame, out, ny, nx, nframes);
     /* HDF5: "file.h5" or "file.h5:/dataset" (the first ':' after the extension). */
     const char *h5ext[] = {".h5:", ".hdf5:", ".nxs:", ".hdf:", ".nx5:"};
     for (size_t i = 0; i < sizeof h5ext / sizeof h5ext[0]; i++) {
@@ -375,12 +414,12 @@ azs_status azs_array_load(const char *spec, float **out, uint32_t *ny, uint32_t 
                 return azs_fail(AZS_ERR_INVALID_ARG, "%s: path too long", spec);
             memcpy(file, spec, n);
             file[n] = 0;
-            return load_h5(file, spec + n + 1, out, ny, nx);
+            return load_h5(file, spec + n + 1, frame, out, ny, nx, nframes);
         }
     }
     if (!strcasecmp(ext, "h5") || !strcasecmp(ext, "hdf5") || !strcasecmp(ext, "nxs") ||
         !strcasecmp(ext, "hdf") || !strcasecmp(ext, "nx5"))
-        return load_h5(spec, NULL, out, ny, nx);
+        return load_h5(spec, NULL, frame, out, ny, nx, nframes);
     return azs_fail(AZS_ERR_UNSUPPORTED, "%s: unknown array format (use .npy, .h5[:dataset] or .edf)",
                     spec);
 }

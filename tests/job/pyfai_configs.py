@@ -51,6 +51,10 @@ for name, arr in {"dark1": rng.uniform(0, 5, (NY, NX)), "dark2": rng.uniform(0, 
                   "flat1": rng.uniform(0.9, 1.1, (NY, NX)), "flat2": rng.uniform(0.9, 1.1, (NY, NX))}.items():
     files[name] = os.path.join(wd, name + ".edf")
     fabio.edfimage.EdfImage(data=arr.astype(np.float32)).write(files[name])
+mf = fabio.edfimage.EdfImage(data=rng.uniform(0, 5, (NY, NX)).astype(np.float32))
+mf.append_frame(data=rng.uniform(0, 5, (NY, NX)).astype(np.float32))
+files["dark_mf"] = os.path.join(wd, "dark_mf.edf")
+mf.write(files["dark_mf"])  # two frames: alone its first counts, in a list both (pyFAI)
 mask = np.zeros((NY, NX), np.uint8)
 mask[70:75, :] = 1
 files["mask"] = os.path.join(wd, "mask.edf")
@@ -190,6 +194,9 @@ v5.append(("v5 1D nosplit hybrid half-open", c))
 c = dict(base, nbpt_rad=90, nbpt_azim=24, unit="q_A^-1", method=["no", "csr", "cython"],
          error_model="poisson", val_dummy=-2.0, delta_dummy=1.5)
 v5.append(("v5 2D nosplit poisson", c))
+c = dict(base, nbpt_rad=110, nbpt_azim=1, method=["bbox", "csr", "cython"],
+         dark_current=[files["dark_mf"], files["dark2"]], flat_field=files["dark_mf"])
+v5.append(("v5 1D multi-frame files", c))
 for label, c in v5:
     path = label.replace(" ", "_") + ".json"
     WorkerConfig.from_dict(c).save(path)  # pyFAI writes the file

@@ -415,6 +415,16 @@ static void test_combine(void)
     CHECK(azs_job_array_load(edf, &m, &ny, &nx) == AZS_OK && ny == 2 && nx == 3 && m && !memcmp(m, a, sizeof a),
           "a multi-frame EDF's first frame");
     free(m);
+    /* In a list, every frame of every file. */
+    snprintf(spec, sizeof spec, "%s\n%s", edf, p3);
+    CHECK(azs_job_array_load(spec, &m, &ny, &nx) == AZS_OK && m, "a list with a two-frame file");
+    for (int i = 0; m && i < 6; i++) {
+        float want = a[i] + b[i];
+        want += c[i];
+        want /= 3.0f;
+        CHECK(m[i] == want, "pixel %d: %.9g, pyFAI's %.9g (three frames)", i, (double)m[i], (double)want);
+    }
+    free(m);
     snprintf(spec, sizeof spec, "%s\n%s", p1, "absent.npy");
     CHECK(azs_job_array_load(spec, &m, &ny, &nx) != AZS_OK && strstr(azs_last_error(), "absent.npy"),
           "a missing file of the list");
