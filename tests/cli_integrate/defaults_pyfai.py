@@ -5,7 +5,7 @@ Scenarios (the last argument picks one, so each is its own ctest test):
   real      the real Eiger 4M frame and its MAX IV PONI, only --poni and --npt: pyFAI's
             integrate1d_ng(frame, 1000) and integrate2d_ng(frame, 500) with every default
             (the detector's dummy −2 wrapped to uint32 masks the 0xFFFFFFFF pixels)
-  dtypes    the detector dummy per frame type (uint8/16/32, int16/32, float32/64: the wrap
+  dtypes    the detector dummy per frame type (uint8/16/32/64, int16/32/64, float32/64: the wrap
             and the inclusive delta), a float32 copy of a uint32 frame (not masked, as in
             pyFAI), an explicit --dummy (not wrapped), --no-dummy
   mask      a user mask replaces the detector's gap mask; --no-gap-mask
@@ -54,9 +54,12 @@ def integrate(inp, *opts):
         return (r["radial"][()], r["azimuthal"][()] if "azimuthal" in r else None, r["I"][0]), None
 
 
-def compare(label, inp, opts, ref):
+def compare(label, inp, opts, ref, may_be_unsupported=False):
     """Our run of `inp` with `opts` against pyFAI's result `ref`."""
     got, err = integrate(inp, *opts)
+    if got is None and may_be_unsupported and "pixel type" in err:
+        print("skip %-44s %s" % (label, err), flush=True)  # 64-bit frames in a build without them
+        return
     if got is None:
         check(False, "%s: azstream failed: %s" % (label, err))
         return
@@ -155,6 +158,8 @@ def scenario_dtypes():
         np.int32: [-1, -2, -3, -4, 0x7FFFFFFF],
         np.float32: [-0.5, -3.5, -0.4999, -3.6, -2.0, np.nan],
         np.float64: [-0.5, -3.5, -0.4999, -3.6, -2.0, np.inf],
+        np.uint64: [0xFFFFFFFFFFFFFFFF, 0xFFFFFFFFFFFFFFFE, 0xFFFFFFFF, 0],
+        np.int64: [-1, -2, -3, -4, 0xFFFFFFFF],
     }
     frames = {}
     for t, vals in specials.items():
@@ -169,7 +174,7 @@ def scenario_dtypes():
         write_h5(path, fr)
         ai.reset()
         compare("%s, default dummy, bbox 1D" % name, path, ["--poni", "p200k.poni", "--npt", 400],
-                ai.integrate1d_ng(fr, 400))
+                ai.integrate1d_ng(fr, 400), may_be_unsupported=t in (np.uint64, np.int64))
         if t in (np.uint32, np.int16):
             # pyFAI 2026.9's 2D full-split builder leaves the weights of the first pixel it
             # processes uninitialised (doc/integration.md): a dummy there on both sides.
