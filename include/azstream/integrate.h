@@ -140,8 +140,8 @@ typedef struct azs_frame_result {
     double *sum_signal, *sum_variance, *sum_normalization, *sum_normalization2, *count;
 } azs_frame_result;
 
-/* Integrate one decoded frame of ny*nx pixels of `dtype` (u8/u16/u32/i8/i16/i32/f32/f64;
- * 64-bit integers are refused). Single-threaded, allocation-free, deterministic. `ws` is
+/* Integrate one decoded frame of ny*nx pixels of `dtype` (any azs_dtype; 64-bit integers
+ * are converted to float32 like the others, as pyFAI does). Single-threaded, allocation-free, deterministic. `ws` is
  * the caller's workspace (per-bin sums, one preprocessed tile); one workspace must not be
  * used by two threads at once. NULL is AZS_ERR_INVALID_ARG (except for the azimuthal error
  * model, which needs no scratch). */

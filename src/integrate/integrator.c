@@ -357,6 +357,8 @@ AZS_GATHER(gather_u32, uint32_t)
 AZS_GATHER(gather_i8, int8_t)
 AZS_GATHER(gather_i16, int16_t)
 AZS_GATHER(gather_i32, int32_t)
+AZS_GATHER(gather_u64, uint64_t)
+AZS_GATHER(gather_i64, int64_t)
 AZS_GATHER(gather_f32, float)
 AZS_GATHER(gather_f64, double)
 
@@ -370,6 +372,8 @@ static azs_status gather_range(const azs_integrator *it, const void *px, azs_dty
     case AZS_I8: gather_i8(it, px, b0, b1, out); break;
     case AZS_I16: gather_i16(it, px, b0, b1, out); break;
     case AZS_I32: gather_i32(it, px, b0, b1, out); break;
+    case AZS_U64: gather_u64(it, px, b0, b1, out); break;
+    case AZS_I64: gather_i64(it, px, b0, b1, out); break;
     case AZS_F32: gather_f32(it, px, b0, b1, out); break;
     case AZS_F64: gather_f64(it, px, b0, b1, out); break;
     default: return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(t));
@@ -381,7 +385,7 @@ static azs_status check_args(const azs_integrator *it, const void *px, azs_dtype
                              const azs_frame_result *out)
 {
     if (!it || !px || !out) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: NULL argument");
-    if (t == AZS_U64 || t == AZS_I64 || azs_dtype_size(t) == 0)
+    if (azs_dtype_size(t) == 0)
         return azs_fail(AZS_ERR_UNSUPPORTED, "integrate: pixel type %s", azs_dtype_name(t));
     return AZS_OK;
 }

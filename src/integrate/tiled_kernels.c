@@ -74,6 +74,8 @@ AZS_PRE(pre_u32, uint32_t)
 AZS_PRE(pre_i8, int8_t)
 AZS_PRE(pre_i16, int16_t)
 AZS_PRE(pre_i32, int32_t)
+AZS_PRE(pre_u64, uint64_t) /* 64-bit integers: the C cast to float, as numpy's astype(float32) */
+AZS_PRE(pre_i64, int64_t)
 AZS_PRE(pre_f32, float)
 AZS_PRE(pre_f64, double)
 
@@ -113,6 +115,8 @@ AZS_SIG(sig_u32, uint32_t)
 AZS_SIG(sig_i8, int8_t)
 AZS_SIG(sig_i16, int16_t)
 AZS_SIG(sig_i32, int32_t)
+AZS_SIG(sig_u64, uint64_t)
+AZS_SIG(sig_i64, int64_t)
 AZS_SIG(sig_f32, float)
 AZS_SIG(sig_f64, double)
 
@@ -178,6 +182,8 @@ sig_fn azs_tiled_sig_for(azs_dtype t)
     case AZS_I8: return (sig_fn)sig_i8;
     case AZS_I16: return (sig_fn)sig_i16;
     case AZS_I32: return (sig_fn)sig_i32;
+    case AZS_U64: return (sig_fn)sig_u64;
+    case AZS_I64: return (sig_fn)sig_i64;
     case AZS_F32: return (sig_fn)sig_f32;
     case AZS_F64: return (sig_fn)sig_f64;
     default: return NULL;
@@ -193,6 +199,8 @@ pre_fn azs_tiled_pre_for(azs_dtype t)
     case AZS_I8: return (pre_fn)pre_i8;
     case AZS_I16: return (pre_fn)pre_i16;
     case AZS_I32: return (pre_fn)pre_i32;
+    case AZS_U64: return (pre_fn)pre_u64;
+    case AZS_I64: return (pre_fn)pre_i64;
     case AZS_F32: return (pre_fn)pre_f32;
     case AZS_F64: return (pre_fn)pre_f64;
     default: return NULL;

@@ -55,12 +55,17 @@ azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_dty
         st = load_array("dark", s->dark, ny, nx, &dark);
     if (st == AZS_OK && s->flat[0])
         st = load_array("flat", s->flat, ny, nx, &flat);
-    if (st == AZS_OK && mask) {
+    /* A user mask replaces the detector's gap mask (pyFAI); the inputs' own pixel_mask is
+     * added to whichever applies, so without a user mask it joins the gaps. */
+    if (st == AZS_OK && (mask || s->extra_mask)) {
         size_t n = (size_t)ny * nx;
         if (!(m8 = malloc(n)))
             st = azs_fail(AZS_ERR_NOMEM, "mask: %zu bytes", n);
-        for (size_t i = 0; m8 && i < n; i++)
-            m8[i] = mask[i] != 0;
+        else if (!mask && s->io.mask_detector_gaps)
+            st = azs_detector_mask(d, m8, n);
+        for (size_t i = 0; st == AZS_OK && i < n; i++)
+            m8[i] = (mask ? mask[i] != 0 : (s->io.mask_detector_gaps && m8[i])) ||
+                    (s->extra_mask && s->extra_mask[i]);
     }
     if (st == AZS_OK) {
         azs_integrate_options o = s->io;

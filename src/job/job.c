@@ -27,6 +27,8 @@ struct azs_job {
     azs_sink *sink;
     int mpi_on, mpi_rank;
     char *settings_json; /* for procs workers */
+    char *pixel_mask_note; /* what the stored configuration says of the inputs' pixel_mask */
+    cJSON *pixel_mask_from; /* the inputs whose pixel_mask was applied (array of names) */
     const char *worker_argv[AZS_WORKER_ARGV_MAX];
 };
 
@@ -62,6 +64,8 @@ static char *stored_config(const azs_job *j)
     cJSON *in = cJSON_AddArrayToObject(r, "inputs");
     for (int k = 0; in && k < j->n; k++)
         cJSON_AddItemToArray(in, cJSON_CreateString(j->o.inputs[k]));
+    if (j->pixel_mask_note)
+        cJSON_AddStringToObject(r, "pixel_mask", j->pixel_mask_note);
     cJSON_AddStringToObject(r, "layout", layout_name(j->o.run.layout));
     cJSON_AddNumberToObject(r, "workers", j->o.run.workers);
     text = cJSON_Print(r);
@@ -115,6 +119,106 @@ static azs_status open_inputs(azs_job *j)
             j->total += b - a;
     }
     return AZS_OK;
+}
+
+static char *dup_str(const char *t)
+{
+    size_t n = strlen(t) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, t, n) : NULL;
+}
+
+/* The detector's own pixel_mask of every input that has one (DECTRIS masters), OR-ed:
+ * applied by default, as the frames' bad pixels; *out stays NULL when no input has one.
+ * `names` (a cJSON array) lists the inputs it came from. */
+static azs_status read_pixel_masks(azs_source *const *src, const char *const *names, int n, uint8_t **out,
+                                   size_t *nmasked, cJSON *from)
+{
+    *out = NULL;
+    *nmasked = 0;
+    for (int k = 0; k < n; k++) {
+        uint8_t *m = NULL;
+        azs_status st = azs_source_pixel_mask(src[k], &m, NULL);
+        if (st == AZS_ERR_NOT_FOUND)
+            continue;
+        if (st != AZS_OK) {
+            free(*out);
+            *out = NULL;
+            return azs_fail_context(st, "the pixel mask (--no-pixel-mask to go without): ");
+        }
+        const azs_source_info *in = azs_source_get_info(src[k]);
+        const size_t npx = (size_t)in->ny * in->nx;
+        if (!*out) {
+            *out = m;
+        } else {
+            for (size_t p = 0; p < npx; p++)
+                (*out)[p] |= m[p];
+            free(m);
+        }
+        if (from)
+            cJSON_AddItemToArray(from, cJSON_CreateString(names[k]));
+    }
+    if (*out) {
+        const azs_source_info *in = azs_source_get_info(src[0]);
+        for (size_t p = 0; p < (size_t)in->ny * in->nx; p++)
+            *nmasked += (*out)[p];
+    }
+    return AZS_OK;
+}
+
+/* The settings' integrator with the pixel mask OR-ed in (the settings lend it for the build). */
+static azs_status build_with_mask(azs_settings *s, const azs_source_info *in, const uint8_t *pm,
+                                  azs_integrator **it)
+{
+    s->extra_mask = pm;
+    azs_status st = azs_settings_build(s, in->ny, in->nx, in->dtype, it);
+    s->extra_mask = NULL;
+    return st;
+}
+
+/* Decides on the inputs' pixel_mask, builds the integrator, notes what was applied. */
+static azs_status build_integrator(azs_job *j)
+{
+    uint8_t *pm = NULL;
+    size_t nmasked = 0;
+    azs_status st = AZS_OK;
+    if (j->s->no_pixel_mask) {
+        j->pixel_mask_note = dup_str("not applied (--no-pixel-mask)");
+    } else {
+        if (!(j->pixel_mask_from = cJSON_CreateArray()))
+            return azs_fail(AZS_ERR_NOMEM, "job: pixel mask list");
+        st = read_pixel_masks(j->src, j->o.inputs, j->n, &pm, &nmasked, j->pixel_mask_from);
+        if (st == AZS_OK && pm) {
+            char *names = cJSON_PrintUnformatted(j->pixel_mask_from);
+            size_t len = (names ? strlen(names) : 0) + 128;
+            if ((j->pixel_mask_note = malloc(len)))
+                snprintf(j->pixel_mask_note, len, "applied from %s (%zu pixels masked)", names ? names : "?",
+                         nmasked);
+            free(names);
+        }
+    }
+    if (st == AZS_OK)
+        st = build_with_mask(j->s, azs_source_get_info(j->src[0]), pm, &j->it);
+    free(pm);
+    return st;
+}
+
+/* What layout procs tells its workers: the settings, and the inputs whose pixel_mask the
+ * parent applied ("pixel_mask_from", taken out again by azs_job_worker_main), so that every
+ * worker builds the parent's integrator whichever input it serves. */
+static char *worker_json(const azs_job *j)
+{
+    char *text = azs_settings_to_json(j->s);
+    cJSON *r = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    if (!r)
+        return NULL;
+    cJSON *from = j->pixel_mask_from ? cJSON_Duplicate(j->pixel_mask_from, 1) : cJSON_CreateArray();
+    if (from)
+        cJSON_AddItemToObject(r, "pixel_mask_from", from);
+    text = from ? cJSON_PrintUnformatted(r) : NULL;
+    cJSON_Delete(r);
+    return text;
 }
 
 static azs_status open_output(azs_job *j)
@@ -171,11 +275,9 @@ azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job
     }
     if (st == AZS_OK)
         st = open_inputs(j);
-    if (st == AZS_OK) {
-        const azs_source_info *in = azs_source_get_info(j->src[0]);
-        st = azs_settings_build(j->s, in->ny, in->nx, in->dtype, &j->it);
-    }
-    if (st == AZS_OK && o->run.layout == AZS_LAYOUT_PROCS && !(j->settings_json = azs_settings_to_json(j->s)))
+    if (st == AZS_OK)
+        st = build_integrator(j);
+    if (st == AZS_OK && o->run.layout == AZS_LAYOUT_PROCS && !(j->settings_json = worker_json(j)))
         st = azs_fail(AZS_ERR_NOMEM, "the settings as JSON");
     if (st == AZS_OK && o->output && j->mpi_rank == 0)
         st = open_output(j);
@@ -307,6 +409,8 @@ void azs_job_close(azs_job *j)
     azs_integrator_destroy(j->it);
     azs_settings_destroy(j->s);
     free(j->settings_json);
+    free(j->pixel_mask_note);
+    cJSON_Delete(j->pixel_mask_from);
     free(j->src);
     free(j->first);
     free(j->end);
@@ -334,15 +438,50 @@ azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *ho
     azs_settings *s = NULL;
     azs_source *src = NULL;
     azs_integrator *it = NULL;
-    azs_status st = azs_settings_create(&s);
+    uint8_t *pm = NULL;
+    char *plain = NULL;
+    cJSON *from = NULL, *r = cJSON_Parse(settings);
+    azs_status st = r ? azs_settings_create(&s) : azs_fail(AZS_ERR_PARSE, "worker: --settings is not JSON");
+    if (st == AZS_OK) {
+        from = cJSON_DetachItemFromObjectCaseSensitive(r, "pixel_mask_from");
+        if (!(plain = cJSON_PrintUnformatted(r)))
+            st = azs_fail(AZS_ERR_NOMEM, "worker settings");
+    }
     if (st == AZS_OK)
-        st = azs_settings_load_json(s, settings, "worker settings");
+        st = azs_settings_load_json(s, plain, "worker settings");
     if (st == AZS_OK && (st = azs_source_open(input, dataset, &src)) != AZS_OK)
         azs_fail_context(st, "%s: ", input);
-    if (st == AZS_OK) {
-        const azs_source_info *in = azs_source_get_info(src);
-        st = azs_settings_build(s, in->ny, in->nx, in->dtype, &it);
+    /* The parent's pixel masks: from the inputs it names, not this worker's own. */
+    for (int k = 0; st == AZS_OK && k < cJSON_GetArraySize(from); k++) {
+        const cJSON *nm = cJSON_GetArrayItem(from, k);
+        azs_source *ms = NULL;
+        uint8_t *m = NULL;
+        size_t nmasked;
+        if (!cJSON_IsString(nm))
+            st = azs_fail(AZS_ERR_PARSE, "worker: pixel_mask_from holds a non-string");
+        else if ((st = azs_source_open(nm->valuestring, dataset, &ms)) != AZS_OK)
+            azs_fail_context(st, "%s: ", nm->valuestring);
+        else if (azs_source_get_info(ms)->ny != azs_source_get_info(src)->ny ||
+                 azs_source_get_info(ms)->nx != azs_source_get_info(src)->nx)
+            st = azs_fail(AZS_ERR_FORMAT, "worker: %s and %s differ in shape", nm->valuestring, input);
+        else
+            st = read_pixel_masks(&ms, (const char *const *)&nm->valuestring, 1, &m, &nmasked, NULL);
+        azs_source_close(ms);
+        if (st == AZS_OK && m && pm) {
+            const azs_source_info *in = azs_source_get_info(src);
+            for (size_t p = 0; p < (size_t)in->ny * in->nx; p++)
+                pm[p] |= m[p];
+            free(m);
+        } else if (st == AZS_OK && m) {
+            pm = m;
+        }
     }
+    if (st == AZS_OK)
+        st = build_with_mask(s, azs_source_get_info(src), pm, &it);
+    free(pm);
+    free(plain);
+    cJSON_Delete(from);
+    cJSON_Delete(r);
     if (st == AZS_OK)
         st = azs_procs_worker_serve(AZS_PROCS_WORKER_FD, src, it, hooks);
     azs_integrator_destroy(it);

@@ -190,6 +190,9 @@ static azs_status validate_gpu(const azs_source_info *info, const azs_run_option
     if (info->codec != AZS_CODEC_BSLZ4 && info->codec != AZS_CODEC_LZ4 &&
         info->codec != AZS_CODEC_NONE)
         return azs_fail(AZS_ERR_UNSUPPORTED, "layout gpu: codec %d", (int)info->codec);
+    if (info->dtype == AZS_U64 || info->dtype == AZS_I64)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "layout gpu: %s pixels (the device kernels take at most "
+                        "32-bit ones); use a CPU layout", azs_dtype_name(info->dtype));
     return AZS_OK;
 }
 
