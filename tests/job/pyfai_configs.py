@@ -2,6 +2,7 @@
 2026.9's own Worker on the same frame and the same config:
   * version 5 written by pyFAI itself (Worker.get_worker_config, WorkerConfig.save), 1D and
     2D, each splitting, each error model, lists of darks and flats, a mask file;
+  * the real Eiger 4M frame (tests/data/real) with a pyFAI-written v5 config;
   * hand-written versions 1 to 4 (top-level geometry, comma-separated darks, do_* switches,
     method strings and lists, the poni object, integrator_name);
   * an unknown or mistyped key: exit 2, naming the key and the file;
@@ -66,17 +67,20 @@ DETCFG = {"pixel1": PIX, "pixel2": PIX, "max_shape": [NY, NX]}
 PONI = dict(GEOM, poni_version=2, detector="Detector", detector_config=DETCFG)
 
 
+INPUT = ["frame.h5", frame]  # what the cases integrate: the synthetic frame, then the real one
+
+
 def pyfai_run(cfg):
     w = Worker()
     w.output = "raw"
     w.set_config(copy.deepcopy(cfg))
-    return w.process(frame.copy())
+    return w.process(INPUT[1].copy())
 
 
 def azstream(cfg_path, *opts):
     if os.path.exists("out.h5"):
         os.remove("out.h5")
-    return subprocess.run([AZ, "integrate", "frame.h5", "--quiet", "--config", cfg_path, "-o", "out.h5",
+    return subprocess.run([AZ, "integrate", INPUT[0], "--quiet", "--config", cfg_path, "-o", "out.h5",
                            *opts], capture_output=True, text=True)
 
 
@@ -244,6 +248,17 @@ for label, extra in [("unknown key", {"frobnicate": 1}), ("mistyped key", {"nbpt
     ok = p.returncode == 2 and key in p.stderr and path in p.stderr
     print("%s %-40s exit %d: %s" % ("ok  " if ok else "FAIL", label, p.returncode, p.stderr.strip()[:150]))
     check(ok, "%s: exit %d, %s" % (label, p.returncode, p.stderr.strip()))
+
+# ---- the real Eiger 4M frame (uint32, the detector's dummy), a named detector in the stored poni
+REAL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "real")
+import hdf5plugin  # noqa: E402,F401
+with h5py.File(os.path.join(REAL, "eiger4m_real_frame_bslz4.h5"), "r") as f:
+    INPUT[:] = [os.path.join(REAL, "eiger4m_real_frame_bslz4.h5"), f["entry/data/data"][0]]
+rai = pyFAI.load(os.path.join(REAL, "poni", "maxiv_azint_bench_Eiger4M.poni"))
+c = dict(Worker(rai, shapeOut=(1, 500), unit="q_nm^-1").get_worker_config().as_dict(), nbpt_rad=500,
+         nbpt_azim=1, method=["bbox", "csr", "cython"], polarization_description=[0.99, 0])
+WorkerConfig.from_dict(c).save("v5_real_eiger.json")
+case("v5 real Eiger 4M 1D", None, "v5_real_eiger.json")
 
 print("worst:", " ".join("%s=%.2e" % kv for kv in worst.items()))
 finish("pyFAI configs")
