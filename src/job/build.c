@@ -12,7 +12,7 @@
 static azs_status load_array(const char *what, const char *spec, uint32_t ny, uint32_t nx, float **out)
 {
     uint32_t ay, ax;
-    azs_status st = azs_array_load(spec, out, &ay, &ax);
+    azs_status st = azs_job_array_load(spec, out, &ay, &ax);
     if (st != AZS_OK)
         return azs_fail_context(st, "--%s %s: ", what, spec);
     if (ay != ny || ax != nx) {
