@@ -5,7 +5,7 @@
  *              chunk, extendible: it grows as frames arrive;
  *   I_errors   the same shape (sem), only with an error model;
  *   radial     [npt], attribute units = the unit name ("q_nm^-1");
- *   azimuthal  [npt_azim] (2D only), units = "chi_deg";
+ *   azimuthal  [npt_azim] (2D only), units = "chi_deg" (or the config's azimuthal_unit);
  *   frame      uint64 [frames]: the input frame number of each row;
  *   frame_status int32 [frames]: 0, or the azs_status of a skipped bad frame (row = NaN);
  * and the attributes frames_written / frames_bad on /entry/result, kept up to date at each
@@ -35,7 +35,7 @@ typedef struct azs_sink_config {
     uint32_t npt;              /* radial bins */
     uint32_t npt_azim;         /* 0 = 1D */
     const double *radial;      /* [npt] bin centres */
-    const double *azimuthal;   /* [npt_azim] degrees, 2D only */
+    const double *azimuthal;   /* [npt_azim] in azimuthal_unit, 2D only */
     const char *unit;          /* radial unit name, e.g. "q_nm^-1" */
     int with_errors;           /* write I_errors / sigma column */
     uint64_t frames_hint;      /* expected rows (text: >1 means one file per frame) */
@@ -43,6 +43,7 @@ typedef struct azs_sink_config {
     const char *version;       /* default "" */
     const char *config_json;   /* full configuration, stored verbatim (may be NULL) */
     const char *header_text;   /* text sink: extra '#' lines (may be NULL) */
+    const char *azimuthal_unit; /* "chi_deg" (NULL) or "chi_rad" */
 } azs_sink_config;
 
 /* Open by extension: HDF5 for .h5/.hdf5/.nxs/.nx5, text for .dat/.xy/.txt. Overwrites. */

@@ -12,6 +12,8 @@
 #include "common/error.h"
 #include "settings_internal.h"
 
+#define AZS_PI 3.14159265358979323846
+
 #ifndef AZS_VERSION
 #define AZS_VERSION "0"
 #endif
@@ -166,13 +168,21 @@ static azs_status read_pixel_masks(azs_source *const *src, const char *const *na
     return AZS_OK;
 }
 
-/* The settings' integrator with the pixel mask OR-ed in (the settings lend it for the build). */
+/* The settings' integrator with the pixel mask OR-ed in (the settings lend it for the build).
+ * A 2D azimuth range in chi_rad is handed to the integrator in degrees, its unit. */
 static azs_status build_with_mask(azs_settings *s, const azs_source_info *in, const uint8_t *pm,
                                   azs_integrator **it)
 {
+    const double a = s->io.azimuth_min, b = s->io.azimuth_max;
+    if (s->azim_rad && s->io.npt_azim > 0) {
+        s->io.azimuth_min = a * (180.0 / AZS_PI);
+        s->io.azimuth_max = b * (180.0 / AZS_PI);
+    }
     s->extra_mask = pm;
     azs_status st = azs_settings_build(s, in->ny, in->nx, in->dtype, it);
     s->extra_mask = NULL;
+    s->io.azimuth_min = a;
+    s->io.azimuth_max = b;
     return st;
 }
 
@@ -233,6 +243,17 @@ static azs_status open_output(azs_job *j)
     sc.npt_azim = io->npt_azim;
     sc.radial = azs_integrator_radial(j->it);
     sc.azimuthal = azs_integrator_azimuthal(j->it);
+    double *rad_axis = NULL; /* --unit-azim chi_rad: the axis in radians, as pyFAI gives it */
+    if (j->s->azim_rad && io->npt_azim > 0) {
+        if (!(rad_axis = malloc(io->npt_azim * sizeof *rad_axis))) {
+            free(cfg);
+            return azs_fail(AZS_ERR_NOMEM, "azimuthal axis");
+        }
+        for (uint32_t b = 0; b < io->npt_azim; b++)
+            rad_axis[b] = sc.azimuthal[b] * (AZS_PI / 180.0);
+        sc.azimuthal = rad_axis;
+        sc.azimuthal_unit = "chi_rad";
+    }
     sc.unit = azs_unit_name(io->unit);
     sc.with_errors = io->error_model != AZS_ERRMODEL_NONE;
     sc.frames_hint = j->total;
@@ -243,6 +264,7 @@ static azs_status open_output(azs_job *j)
     azs_status st = cfg ? azs_sink_open(j->o.output, &sc, &j->sink)
                         : azs_fail(AZS_ERR_NOMEM, "the configuration as JSON");
     free(cfg);
+    free(rad_axis);
     return st;
 }
 

@@ -150,7 +150,7 @@ typedef enum opt_id {
     OPT_PONI, OPT_NPT, OPT_NPT_AZIM, OPT_UNIT, OPT_METHOD, OPT_RADIAL_RANGE, OPT_AZIMUTH_RANGE,
     OPT_POLARIZATION, OPT_POLARIZATION_OFFSET, OPT_NORMALIZATION, OPT_MASK, OPT_DARK, OPT_FLAT,
     OPT_DUMMY, OPT_DELTA_DUMMY, OPT_ERROR_MODEL, OPT_NO_SOLID_ANGLE, OPT_NO_GAP_MASK,
-    OPT_NO_PIXEL_MASK, OPT_NO_DUMMY
+    OPT_NO_PIXEL_MASK, OPT_NO_DUMMY, OPT_UNIT_AZIM
 } opt_id;
 
 static const struct option_def {
@@ -177,6 +177,7 @@ static const struct option_def {
     {"no-solid-angle", OPT_NO_SOLID_ANGLE, 0},
     {"no-gap-mask", OPT_NO_GAP_MASK, 0},
     {"no-pixel-mask", OPT_NO_PIXEL_MASK, 0},
+    {"unit-azim", OPT_UNIT_AZIM, 1},
     {"no-dummy", OPT_NO_DUMMY, 0},
 };
 
@@ -310,6 +311,11 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *v)
     case OPT_NO_PIXEL_MASK:
         s->no_pixel_mask = 1;
         return AZS_OK;
+    case OPT_UNIT_AZIM: /* pyFAI's azimuthal units of integrate2d (its fiber units aside) */
+        if (strcmp(v, "chi_deg") && strcmp(v, "chi_rad"))
+            return azs_fail(AZS_ERR_INVALID_ARG, "--unit-azim: unknown unit '%s' (chi_deg, chi_rad)", v);
+        s->azim_rad = !strcmp(v, "chi_rad");
+        return AZS_OK;
     case OPT_NO_DUMMY: /* no dummy at all, not even the detector's (azs_settings_build) */
         s->no_dummy = 1;
         o->has_dummy = 0;
@@ -438,6 +444,8 @@ char *azs_settings_to_json(const azs_settings *s)
         cJSON_AddTrueToObject(own, "no_gap_mask");
     if (s->no_pixel_mask)
         cJSON_AddTrueToObject(own, "no_pixel_mask");
+    if (s->azim_rad)
+        cJSON_AddStringToObject(own, "unit_azim", "chi_rad");
     if (s->no_dummy) { /* pyFAI's null val_dummy is the detector's dummy: not this */
         if (!o->has_dummy && o->dummy != 0) /* a --dummy that --no-dummy overrode: bit for bit */
             cJSON_AddNumberToObject(own, "dummy", o->dummy);

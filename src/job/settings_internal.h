@@ -14,6 +14,7 @@ struct azs_settings {
     azs_integrate_options io;     /* mask/dark/flat pointers stay NULL: files below */
     char mask[AZS_PATH_MAX], dark[AZS_PATH_MAX], flat[AZS_PATH_MAX];
     int no_pixel_mask;            /* --no-pixel-mask: the input's own pixel_mask not applied */
+    int azim_rad;                 /* --unit-azim chi_rad: 2D azimuth range and axis in radians */
     int no_dummy;                 /* --no-dummy: not even the detector's dummy (io.has_dummy 0) */
     const uint8_t *extra_mask;    /* [ny*nx] OR-ed into the mask by azs_settings_build; borrowed,
                                    * set by the job (the inputs' pixel_mask) for the build only */

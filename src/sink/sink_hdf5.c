@@ -342,7 +342,8 @@ static azs_status open_locked(const char *path, const azs_sink_config *cfg, azs_
     if (ok && cfg->npt_azim) {
         ok = (d = dset_1d_f64(s->result, "azimuthal", cfg->azimuthal, cfg->npt_azim)) >= 0;
         if (ok) {
-            ok = attr_str(d, "units", "chi_deg") >= 0 && attr_str(d, "long_name", "chi_deg") >= 0;
+            const char *au = cfg->azimuthal_unit ? cfg->azimuthal_unit : "chi_deg";
+            ok = attr_str(d, "units", au) >= 0 && attr_str(d, "long_name", au) >= 0;
             H5Dclose(d);
         }
     }

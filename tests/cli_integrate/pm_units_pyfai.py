@@ -247,6 +247,26 @@ def scenario_units():
     ref = pyfai(frame, "bbox", 60, unit="d_A", radial_range=(6.0, 30.0))
     compare("d_A radial range 6:30", "u.h5", ["--method", "bbox", "--npt", 60, "--unit", "d_A",
                                               "--radial-range", "6:30"], ref)
+    # the 2D azimuthal unit: chi_rad (pyFAI's unit tuple), the range and the axis in radians
+    for split in ("no", "bbox", "full"):
+        for rng_ in (None, (-2.0, 1.5)):
+            fr, extra, kw = full2d_guard(frame, split, 18)
+            write_stack("u.h5", fr)
+            o = ["--method", split, "--npt", 70, "--npt-azim", 18, "--unit", "2th_deg", "--unit-azim", "chi_rad"]
+            if rng_:
+                o += ["--azimuth-range", "%r:%r" % rng_]
+                kw["azimuth_range"] = rng_
+            got = compare("chi_rad %-4s range %s" % (split, rng_), "u.h5", o + extra,
+                          pyfai(fr, split, 70, 18, unit=("2th_deg", "chi_rad"), **kw))
+            if got and split == "no" and rng_:
+                with h5py.File("out.h5", "r") as f:
+                    check(f["entry/result/azimuthal"].attrs["units"] in ("chi_rad", b"chi_rad"),
+                          "the azimuthal axis says chi_rad")
+                check(got[3].get("azstream", {}).get("unit_azim") == "chi_rad",
+                      "the settings keep chi_rad: %r" % got[3].get("azstream"))
+    write_stack("u.h5", frame)
+    got, err = integrate("u.h5", "--unit-azim", "chi")
+    check(got is None and "chi_rad" in err, "--unit-azim chi refused: %s" % err)
     got, err = integrate("u.h5", "--unit", "q_m^-1")
     check(got is None and "d*2_A^-2" in err and "q_nm^-1" in err, "q_m^-1 refused, listing pyFAI's units: %s" % err)
 
