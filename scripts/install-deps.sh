@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(build-essential cmake pkg-config libhdf5-dev hdf5-tools liblz4-dev libcjson-dev
+pkgs=(build-essential cmake pkg-config libhdf5-dev hdf5-tools liblz4-dev libcjson-dev libtiff-dev
       libopenmpi-dev openmpi-bin clang libclang-rt-14-dev python3-venv)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,7 +1,8 @@
 /* 2D arrays for mask / dark / flat, loaded from files: .npy (any of u8..f64, C order, 2D
- * or 3D: frames), HDF5 "file.h5[:/dataset]" (default dataset: the first 2D dataset
- * found at /entry/..., else the only dataset; 3D: frames), EDF (.edf,
- * uncompressed). An input of the integrator, not of the sink, hence its own header. */
+ * or 3D: frames), HDF5 "file.h5[:/dataset]" or "file.h5::/dataset" (silx's URL form;
+ * default dataset: the first 2D dataset found at /entry/..., else the only dataset; 3D:
+ * frames), EDF (.edf, uncompressed), TIFF (.tif/.tiff: grey u8/u16/u32, i16/i32, f32/f64;
+ * the first image only, as fabio). An input of the integrator, not of the sink, hence its own header. */
 #ifndef AZSTREAM_ARRAYS_H
 #define AZSTREAM_ARRAYS_H
 

@@ -1,12 +1,13 @@
-/* azs_array_load: 2D arrays for mask / dark / flat from .npy, HDF5 or EDF files.
+/* azs_array_load: 2D arrays for mask / dark / flat from .npy, HDF5, EDF or TIFF files.
  * Small hand-written readers: .npy (format 1.0-3.0, C order, little/big endian, integer
  * or float dtypes) and EDF (ASCII header in {}, then raw data; DataType, Dim_1/Dim_2,
- * ByteOrder); HDF5 through the library. Every size read from a file is checked against
- * the file's length. */
+ * ByteOrder); HDF5 and TIFF through their libraries. Every size read from a file is checked
+ * against the file's length. */
 #define _POSIX_C_SOURCE 200809L
 #include "azstream/arrays.h"
 
 #include <hdf5.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "common/error.h"
 #include "h5/h5lock.h"
+#include <tiffio.h>
 
 typedef enum { K_INT, K_UINT, K_FLOAT } kind_t;
 
@@ -298,6 +300,124 @@ bad:
     return azs_fail(AZS_ERR_PARSE, "%s: %s", path, why);
 }
 
+/* libtiff's messages go to this handler (per file, not the process-wide one: the library
+ * never prints); the first error is kept for the failure message. */
+typedef struct { char msg[256]; } tiff_err_t;
+
+static int tiff_on_error(TIFF *t, void *ud, const char *mod, const char *fmt, va_list ap)
+{
+    (void)t;
+    (void)mod;
+    tiff_err_t *e = ud;
+    if (e && !e->msg[0])
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    return 1; /* handled: not passed to the global handler */
+}
+
+static int tiff_on_warning(TIFF *t, void *ud, const char *mod, const char *fmt, va_list ap)
+{
+    (void)t, (void)ud, (void)mod, (void)fmt, (void)ap;
+    return 1;
+}
+
+/* First directory only (fabio reads the first frame of a TIFF): one sample per pixel of
+ * 8/16/32-bit unsigned, 16/32-bit signed integers or 32/64-bit floats, striped or tiled,
+ * any compression libtiff decodes. */
+static azs_status load_tiff(const char *path, uint32_t frame, float **out, uint32_t *ny, uint32_t *nx,
+                            uint32_t *nframes)
+{
+    tiff_err_t err = {{0}};
+    TIFFOpenOptions *opts = TIFFOpenOptionsAlloc();
+    if (!opts)
+        return azs_fail(AZS_ERR_NOMEM, "%s", path);
+    TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_on_error, &err);
+    TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_on_warning, NULL);
+    TIFF *t = TIFFOpenExt(path, "r", opts);
+    TIFFOpenOptionsFree(opts);
+    if (!t) {
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            return azs_fail(AZS_ERR_NOT_FOUND, "%s: cannot open", path);
+        fclose(f);
+        return azs_fail(AZS_ERR_PARSE, "%s: not a TIFF file (%s)", path, err.msg[0] ? err.msg : "?");
+    }
+    const char *why = "no such frame (a TIFF gives its first image only)";
+    float *a = NULL;
+    uint8_t *buf = NULL;
+    uint32_t w = 0, h = 0;
+    uint16_t bps = 0, spp = 1, fmt = SAMPLEFORMAT_UINT;
+    if (frame != 0)
+        goto bad;
+    why = "TIFF lacks ImageWidth/ImageLength/BitsPerSample";
+    if (!TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h) ||
+        !TIFFGetFieldDefaulted(t, TIFFTAG_BITSPERSAMPLE, &bps) || w == 0 || h == 0)
+        goto bad;
+    TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp);
+    TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLEFORMAT, &fmt);
+    why = "TIFF: need one sample per pixel (a grey image)";
+    if (spp != 1)
+        goto bad;
+    kind_t k = fmt == SAMPLEFORMAT_IEEEFP ? K_FLOAT : fmt == SAMPLEFORMAT_INT ? K_INT : K_UINT;
+    why = "TIFF: unsupported sample type";
+    if (fmt != SAMPLEFORMAT_UINT && fmt != SAMPLEFORMAT_INT && fmt != SAMPLEFORMAT_IEEEFP)
+        goto bad;
+    if (k == K_FLOAT ? (bps != 32 && bps != 64) : (bps != 8 && bps != 16 && bps != 32))
+        goto bad;
+    const size_t sz = bps / 8u, row = (size_t)w * sz;
+    why = "TIFF: image too large";
+    if ((uint64_t)w * h > SIZE_MAX / sizeof(float) / 8)
+        goto bad;
+    if (!(a = malloc(sizeof(float) * (size_t)w * h)))
+        goto nomem;
+    int le = host_le(); /* libtiff returns samples in host order */
+    why = "TIFF: cannot decode the image data";
+    if (TIFFIsTiled(t)) {
+        uint32_t tw = 0, th = 0;
+        if (!TIFFGetField(t, TIFFTAG_TILEWIDTH, &tw) || !TIFFGetField(t, TIFFTAG_TILELENGTH, &th) || !tw ||
+            !th || (uint64_t)TIFFTileSize64(t) != (uint64_t)tw * th * sz)
+            goto bad;
+        if (!(buf = malloc((size_t)tw * th * sz)))
+            goto nomem;
+        for (uint32_t y0 = 0; y0 < h; y0 += th)
+            for (uint32_t x0 = 0; x0 < w; x0 += tw) {
+                if (TIFFReadTile(t, buf, x0, y0, 0, 0) < 0)
+                    goto bad;
+                uint32_t cw = w - x0 < tw ? w - x0 : tw, ch = h - y0 < th ? h - y0 : th;
+                for (uint32_t y = 0; y < ch; y++)
+                    convert(buf + (size_t)y * tw * sz, cw, k, sz, le, a + (size_t)(y0 + y) * w + x0);
+            }
+    } else {
+        if ((uint64_t)TIFFScanlineSize64(t) != (uint64_t)row)
+            goto bad;
+        if (!(buf = malloc(row)))
+            goto nomem;
+        for (uint32_t y = 0; y < h; y++) {
+            if (TIFFReadScanline(t, buf, y, 0) < 0)
+                goto bad;
+            convert(buf, w, k, sz, le, a + (size_t)y * w);
+        }
+    }
+    free(buf);
+    TIFFClose(t);
+    *out = a;
+    *ny = h;
+    *nx = w;
+    *nframes = 1;
+    return AZS_OK;
+nomem:
+    free(a);
+    free(buf);
+    TIFFClose(t);
+    return azs_fail(AZS_ERR_NOMEM, "%s", path);
+bad:
+    free(a);
+    free(buf);
+    TIFFClose(t);
+    if (err.msg[0])
+        return azs_fail(AZS_ERR_PARSE, "%s: %s (%s)", path, why, err.msg);
+    return azs_fail(AZS_ERR_PARSE, "%s: %s", path, why);
+}
+
 typedef struct { char name[1024]; } found_t;
 
 static herr_t find_2d(hid_t obj, const char *name, const H5O_info_t *info, void *op)
@@ -403,7 +523,10 @@ azs_status azs_array_load_frame(const char *spec, uint32_t frame, float **out, u
         return load_npy(spec, frame, out, ny, nx, nframes);
     if (!strcasecmp(ext, "edf"))
         return load_edf(spec, frame, out, ny, nx, nframes);
-    /* HDF5: "file.h5" or "file.h5:/dataset" (the first ':' after the extension). */
+    if (!strcasecmp(ext, "tif") || !strcasecmp(ext, "tiff"))
+        return load_tiff(spec, frame, out, ny, nx, nframes);
+    /* HDF5: "file.h5", "file.h5:/dataset" or silx/pyFAI's "file.h5::/dataset" (the first
+     * ':' after the extension; a second one right after it is part of the separator). */
     const char *h5ext[] = {".h5:", ".hdf5:", ".nxs:", ".hdf:", ".nx5:"};
     for (size_t i = 0; i < sizeof h5ext / sizeof h5ext[0]; i++) {
         const char *p = strstr(spec, h5ext[i]);
@@ -414,12 +537,15 @@ azs_status azs_array_load_frame(const char *spec, uint32_t frame, float **out, u
                 return azs_fail(AZS_ERR_INVALID_ARG, "%s: path too long", spec);
             memcpy(file, spec, n);
             file[n] = 0;
-            return load_h5(file, spec + n + 1, frame, out, ny, nx, nframes);
+            const char *dset = spec + n + 1;
+            if (*dset == ':')
+                dset++;
+            return load_h5(file, dset, frame, out, ny, nx, nframes);
         }
     }
     if (!strcasecmp(ext, "h5") || !strcasecmp(ext, "hdf5") || !strcasecmp(ext, "nxs") ||
         !strcasecmp(ext, "hdf") || !strcasecmp(ext, "nx5"))
         return load_h5(spec, NULL, frame, out, ny, nx, nframes);
-    return azs_fail(AZS_ERR_UNSUPPORTED, "%s: unknown array format (use .npy, .h5[:dataset] or .edf)",
+    return azs_fail(AZS_ERR_UNSUPPORTED, "%s: unknown array format (use .npy, .h5[:dataset], .edf or .tif)",
                     spec);
 }
