@@ -15,12 +15,16 @@
  *    largest position falls inside the last bin. bin width = (max − min) / npt; bin
  *    centres min + (i + ½)·width, multiplied by the unit scale (χ shown in degrees).
  *  - no: one entry of weight 1 in the bin holding the centre.
- *  - bbox: along each axis the pixel covers [c − d, c + d] (radial: lower end clipped at
- *    0; χ: d is the periodic distance, so a pixel on the ±π cut stays small and is clipped
- *    at the range edge); the weight of each bin it overlaps is the overlap length over
- *    2d, and a pixel that reaches past the range edge keeps its out-of-range share in the
- *    edge bin (clipping moves the bin index, not the fraction). In 2D the product of both
- *    axes. The automatic χ range is clipped to [−π, π] (π rounded to float32).
+ *  - bbox: along each axis the pixel covers [c − d, c + d] (radial: not clipped at 0, a
+ *    pixel at the beam centre keeps density 1/(2d); χ: d is the periodic distance, so a
+ *    pixel on the ±π cut stays small); the weight of each bin it overlaps is the overlap
+ *    length over 2d, and a pixel that reaches past the range edge keeps its out-of-range
+ *    share in the edge bin (clipping moves the bin index, not the fraction). Bin indices
+ *    truncate toward zero: a pixel less than one bin below the range lands whole in bin 0.
+ *    In 2D the product of both axes. The automatic radial range starts at max(0, min(c−d));
+ *    the automatic χ range is clipped to [−π, π] (π rounded to float32).
+ *  - azimuth_range: each end mapped into [−π, π), the upper one + 2π when not above the
+ *    lower one (azimuth_end()).
  *  - full: the pixel is the quadrilateral of its four corners in (radial, χ) space, first
  *    re-centred when it sits on the χ = ±π cut (see recenter()).
  *    1D: the weight of a radial bin is the area of the quadrilateral inside the bin (sum
@@ -94,11 +98,21 @@ static int axis_split(double flo, double fhi, uint32_t nb, int32_t *bins, double
     int n = 0;
     for (int32_t b = b0; b <= b1; b++) {
         double lo = b == b0 ? flo : (double)b, hi = b == b1 ? fhi : (double)b + 1.0;
-        if (b == b0 && flo < (double)b0) lo = flo;  /* TODO(check): clipped edge */
         bins[n] = b;
         w[n++] = (hi - lo) * inv;
     }
     return n;
+}
+
+/* An end of an azimuth range (degrees) mapped into [−π, π) as pyFAI does: t = x/180
+ * taken modulo 2 into [0, 2), less 2 when ≥ 1, times π. The pixels' χ stay in [−π, π)
+ * (not unwrapped), so the part of a range above π is (almost) empty, as in pyFAI. */
+static double azimuth_end(double deg)
+{
+    double t = fmod(deg / 180.0, 2.0);
+    if (t < 0) t += 2.0;
+    if (t >= 1.0) t -= 2.0;
+    return t * AZS_PI;
 }
 
 static inline double clampd(double v, double lo, double hi)
@@ -300,8 +314,9 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
     const double pic = split == AZS_SPLIT_BBOX ? (double)(float)AZS_PI : AZS_PI;
     double pos1_min = fmax(r1min, -pic), pos1_maxin = fmin(r1max, pic);
     if (o->has_azimuth_range) {
-        pos1_min = o->azimuth_min * (AZS_PI / 180.0);
-        pos1_maxin = o->azimuth_max * (AZS_PI / 180.0);
+        pos1_min = azimuth_end(o->azimuth_min);
+        pos1_maxin = azimuth_end(o->azimuth_max);
+        if (pos1_maxin <= pos1_min) pos1_maxin += 2 * AZS_PI;
     }
     if (!(pos0_maxin > pos0_min) || (check_azim && !(pos1_maxin > pos1_min))) {
         free(dr); free(dc);
@@ -344,7 +359,9 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
             } else if (split == AZS_SPLIT_BBOX) {
                 double d0 = dr[p], d1 = dc[p];
                 if (check_azim && !two_d && (c1 + d1 < pos1_min || c1 - d1 > pos1_max)) continue;
-                int m0 = axis_split((fmax(c0 - d0, 0.0) - pos0_min) / delta0, (c0 + d0 - pos0_min) / delta0,
+                /* The unclipped lower edge, as pyFAI: a pixel at the beam centre keeps
+                 * its density 1/(2d), its part below the range piling into bin 0. */
+                int m0 = axis_split((c0 - d0 - pos0_min) / delta0, (c0 + d0 - pos0_min) / delta0,
                                     n0, b0s, w0s, AXIS_CAP);
                 int m1 = 1;
                 b1s[0] = 0;

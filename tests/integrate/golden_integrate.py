@@ -111,7 +111,12 @@ def run_case(kind, split, npt_azim, unit, opts, frame, via_poni=False, ai=None):
         flat.tofile(os.path.join(d, "flat.bin"))
         p["flat"] = 1
         kw["flat"] = flat
-    if opts.get("mask"):
+    if isinstance(opts.get("mask"), np.ndarray):  # the caller's mask
+        mask = opts["mask"].astype(np.uint8)
+        mask.tofile(os.path.join(d, "mask.bin"))
+        p["mask"] = 1
+        kw["mask"] = mask
+    elif opts.get("mask"):
         mask = (rng.uniform(size=shape) < 0.05).astype(np.uint8)
         mask[:, :3] = 1  # a masked band changes the automatic range too
         mask.tofile(os.path.join(d, "mask.bin"))
@@ -162,9 +167,11 @@ def run_case(kind, split, npt_azim, unit, opts, frame, via_poni=False, ai=None):
         first = 0
         if "mask" in kw:
             first = int(np.flatnonzero(kw["mask"].ravel() == 0)[0])
+        # with a range, the first pixel *inside* it (a list, found by the caller in pyFAI's matrix)
+        first = opts.get("first_pixel", [first])
         if "dummy" in opts:
             frame = frame.copy()
-            frame.flat[first] = opts["dummy"]
+            frame.flat[first] = opts["dummy"]  # (first: a list of pixels)
         else:  # integer frames cannot hold NaN: go float32 for this case
             frame = frame.astype(np.float32)
             frame.flat[first] = np.nan
