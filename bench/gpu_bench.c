@@ -129,7 +129,7 @@ int main(int argc, char **argv)
            (unsigned long long)nnz, (double)nnz / npx, nnz * 8 / 1e6);
     /* the rule: the 0xFFFFFFFF module gaps are dummies, Poisson variance; the CPU's tiles */
     azs_csr_view v = {nbins, npx, indptr, indices, weights, norm, NULL,
-                      {1, 4294967295.0f, 0.0f, AZS_ERRMODEL_POISSON, 0}, 8192};
+                      {1, 4294967295.0f, 0.0f, AZS_ERRMODEL_POISSON, 0, 0.0f}, 8192};
 
     azs_gpu_config c;
     azs_gpu_config_default(&c);

@@ -36,6 +36,9 @@ typedef struct azs_integrate_options {
     double dummy, delta_dummy;     /* delta_dummy 0 = exact comparison */
     double normalization_factor;   /* default 1 */
     azs_error_model error_model;   /* default NONE */
+    double empty;                  /* intensity, sigma and std of a bin with no pixel
+                                    * (Σ w·norm == 0); default 0 (pyFAI's ai.empty), used
+                                    * as float32 as pyFAI does */
     int mask_detector_gaps;        /* default 1: the detector's module-gap mask applies when
                                     * no mask is given (0: no detector mask) */
     const uint8_t *mask;           /* [ny*nx], non-zero = masked; NULL = the detector's mask.
@@ -97,6 +100,7 @@ typedef struct azs_pixel_rule {
     float dummy, delta_dummy;     /* (float) of the options' values */
     azs_error_model error_model;
     int variance_dark;            /* poisson: add dark[p] to the variance (see above) */
+    float empty;                  /* the value of empty bins (options' empty) */
 } azs_pixel_rule;
 
 /* The matrix, the per-pixel constants and the rule, for engines outside this module (GPU).
@@ -131,8 +135,8 @@ void azs_workspace_destroy(azs_workspace *ws);
  * (azs_azim_update in src/integrate/pixel_rules.h, which the GPU engine runs too). */
 
 /* Per-frame result. Arrays of nbins each; any may be NULL if not wanted. Bins with no
- * pixel (Σ w·norm == 0) give intensity, sigma and std 0, as pyFAI (empty = 0); the raw sums
- * are written as they are. sigma without an error model is 0. */
+ * pixel (Σ w·norm == 0) give intensity, sigma and std the options' empty value (default 0,
+ * as pyFAI's ai.empty); the raw sums are written as they are. sigma without an error model is 0. */
 typedef struct azs_frame_result {
     double *intensity;   /* Σsig / Σnorm */
     double *sigma;       /* sem = √Σvar / Σnorm (error model set), else unused */

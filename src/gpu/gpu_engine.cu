@@ -86,6 +86,8 @@ extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_c
         return azs_fail(AZS_ERR_INVALID_ARG, "gpu: engine config (dtype, batch, slots, pixels)");
     if (csr && (c->dtype == AZS_U64 || c->dtype == AZS_I64))
         return azs_fail(AZS_ERR_UNSUPPORTED, "gpu: pixel type %s", azs_dtype_name(c->dtype));
+    if (csr && csr->rule.empty != 0.0f) /* its kernels write 0 in empty bins */
+        return azs_fail(AZS_ERR_UNSUPPORTED, "gpu: an empty-bin value other than 0 (--empty) needs a CPU engine");
     CK(cudaSetDevice(c->device));
     azs_gpu_engine *e = (azs_gpu_engine *)calloc(1, sizeof *e);
     if (!e)

@@ -159,6 +159,7 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
     c->rule.dummy = (float)o->dummy;
     c->rule.delta_dummy = (float)o->delta_dummy;
     c->rule.error_model = o->error_model;
+    c->rule.empty = (float)o->empty; /* pyFAI keeps ai.empty as float32 */
     /* pyFAI 2026.9's 2D no/bbox paths add the dark to the variance; its others do not. */
     c->rule.variance_dark = o->error_model == AZS_ERRMODEL_POISSON && it->dark &&
                             o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
@@ -347,7 +348,7 @@ void azs_workspace_destroy(azs_workspace *ws)
                 const float sg = dk ? azs_pixel_signal(v, dk[p]) : v;                        \
                 azs_azim_update(&s, (double)wt[k], (double)sg, (double)nf[p]);               \
             }                                                                                \
-            azs_store_bin(out, b, &s);                                                       \
+            azs_store_bin(out, b, &s, r->empty);                                             \
         }                                                                                    \
     }
 

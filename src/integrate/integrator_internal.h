@@ -10,12 +10,15 @@
 #include "builder.h"
 #include "pixel_rules.h"
 
-/* How the five sums of one bin become the outputs (every CPU engine ends here). */
-static inline void azs_store_bin(const azs_frame_result *o, uint32_t b, const azs_bin_sums *s)
+/* How the five sums of one bin become the outputs (every CPU engine ends here); a bin with
+ * Σnorm == 0 gives `empty` for intensity, sigma and std, as pyFAI (measured, 1D and 2D,
+ * every method and error model). */
+static inline void azs_store_bin(const azs_frame_result *o, uint32_t b, const azs_bin_sums *s, float empty)
 {
-    if (o->intensity) o->intensity[b] = azs_bin_intensity(s);
-    if (o->sigma) o->sigma[b] = azs_bin_sem(s);
-    if (o->std) o->std[b] = azs_bin_std(s);
+    const int e = s->nrm == 0.0;
+    if (o->intensity) o->intensity[b] = e ? (double)empty : azs_bin_intensity(s);
+    if (o->sigma) o->sigma[b] = e ? (double)empty : azs_bin_sem(s);
+    if (o->std) o->std[b] = e ? (double)empty : azs_bin_std(s);
     if (o->sum_signal) o->sum_signal[b] = s->sig;
     if (o->sum_variance) o->sum_variance[b] = s->var;
     if (o->sum_normalization) o->sum_normalization[b] = s->nrm;

@@ -25,10 +25,10 @@ int azs_tiled_wants_full(const azs_tiled_ctx *c, const azs_frame_result *o)
            (o->sigma && c->rule.error_model == AZS_ERRMODEL_POISSON);
 }
 
-static void finish(const azs_frame_result *out, uint32_t b, const double *s, int full)
+static void finish(const azs_frame_result *out, uint32_t b, const double *s, int full, float empty)
 {
     azs_bin_sums r = {s[0], full ? s[1] : 0.0, s[2], full ? s[3] : 0.0, full ? s[4] : 0.0};
-    azs_store_bin(out, b, &r);
+    azs_store_bin(out, b, &r, empty);
 }
 
 /* Tile tt: preprocess its pixels (TPX points at the tile's first pixel), then hand each
@@ -123,7 +123,7 @@ static void general_tile(const azs_tiled_ctx *c, pre_fn pre, const void *tpx, ui
 static void serial_finish(const azs_tiled_ctx *c, const azs_frame_result *out, const double *acc,
                           int full)
 {
-    for (uint32_t b = 0; b < c->nbins; b++) finish(out, b, acc + (size_t)b * 5, full);
+    for (uint32_t b = 0; b < c->nbins; b++) finish(out, b, acc + (size_t)b * 5, full, c->rule.empty);
 }
 
 size_t azs_tiled_buffer_bytes(void) { return sizeof(tile_buf); }
@@ -323,7 +323,7 @@ azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype
                 a[2] += s[2];
                 if (full) { a[1] += s[1]; a[3] += s[3]; a[4] += s[4]; }
             }
-            finish(out, (uint32_t)b, a, full);
+            finish(out, (uint32_t)b, a, full, c->rule.empty);
         }
     }
     return AZS_OK;

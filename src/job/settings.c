@@ -2,6 +2,7 @@
  * configs and library callers, and their JSON form (read back bit for bit). */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +151,7 @@ typedef enum opt_id {
     OPT_PONI, OPT_NPT, OPT_NPT_AZIM, OPT_UNIT, OPT_METHOD, OPT_RADIAL_RANGE, OPT_AZIMUTH_RANGE,
     OPT_POLARIZATION, OPT_POLARIZATION_OFFSET, OPT_NORMALIZATION, OPT_MASK, OPT_DARK, OPT_FLAT,
     OPT_DUMMY, OPT_DELTA_DUMMY, OPT_ERROR_MODEL, OPT_NO_SOLID_ANGLE, OPT_NO_GAP_MASK,
-    OPT_NO_PIXEL_MASK, OPT_NO_DUMMY, OPT_UNIT_AZIM
+    OPT_NO_PIXEL_MASK, OPT_NO_DUMMY, OPT_UNIT_AZIM, OPT_EMPTY
 } opt_id;
 
 static const struct option_def {
@@ -179,6 +180,7 @@ static const struct option_def {
     {"no-pixel-mask", OPT_NO_PIXEL_MASK, 0},
     {"unit-azim", OPT_UNIT_AZIM, 1},
     {"no-dummy", OPT_NO_DUMMY, 0},
+    {"empty", OPT_EMPTY, 1},
 };
 
 /* '-' and '_' alike, so JSON keys (npt_azim) and options (npt-azim) name the same thing. */
@@ -292,6 +294,11 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *v)
         o->has_dummy = 1;
         o->dummy = a;
         s->no_dummy = 0; /* the later of --dummy and --no-dummy wins */
+        return AZS_OK;
+    case OPT_EMPTY: /* pyFAI's ai.empty: the value of bins no pixel reaches */
+        if (parse_f64(v, &a) || !isfinite(a) || fabs(a) > FLT_MAX)
+            return azs_fail(AZS_ERR_INVALID_ARG, "--empty: '%s' is not a finite float32 number", v);
+        o->empty = a;
         return AZS_OK;
     case OPT_DELTA_DUMMY:
         if (parse_f64(v, &a) || a < 0)
@@ -446,6 +453,8 @@ char *azs_settings_to_json(const azs_settings *s)
         cJSON_AddTrueToObject(own, "no_pixel_mask");
     if (s->azim_rad)
         cJSON_AddStringToObject(own, "unit_azim", "chi_rad");
+    if (o->empty != 0) /* no WorkerConfig key: pyFAI's Worker writes 0 */
+        cJSON_AddNumberToObject(own, "empty", o->empty);
     if (s->no_dummy) { /* pyFAI's null val_dummy is the detector's dummy: not this */
         if (!o->has_dummy && o->dummy != 0) /* a --dummy that --no-dummy overrode: bit for bit */
             cJSON_AddNumberToObject(own, "dummy", o->dummy);

@@ -71,7 +71,7 @@ static void test_kept(void)
     CHECK(!azs_pixel_kept(7.5f, AZS_DUMMY_DELTA, 7.0f, 0.5f), "delta: 7.5 kept (|d| <= delta)");
     CHECK(!azs_pixel_kept(6.5f, AZS_DUMMY_DELTA, 7.0f, 0.5f), "delta: 6.5 kept");
     CHECK(azs_pixel_kept(nextafterf(7.5f, 8.0f), AZS_DUMMY_DELTA, 7.0f, 0.5f), "delta: 7.5+ulp");
-    azs_pixel_rule r = {1, 7.0f, 0.0f, AZS_ERRMODEL_NONE, 0};
+    azs_pixel_rule r = {1, 7.0f, 0.0f, AZS_ERRMODEL_NONE, 0, 0.0f};
     CHECK(azs_dummy_mode(&r) == AZS_DUMMY_EXACT, "delta 0: exact comparison");
     r.delta_dummy = 1e-30f;
     CHECK(azs_dummy_mode(&r) == AZS_DUMMY_DELTA, "delta > 0: delta comparison");
@@ -127,7 +127,7 @@ static void reference(const azs_csr_view *v, const void *px, azs_dtype t,
             acc.sig += seg.sig; acc.var += seg.var; acc.nrm += seg.nrm;
             acc.nrm2 += seg.nrm2; acc.cnt += seg.cnt;
         }
-        azs_store_bin(out, b, &acc);
+        azs_store_bin(out, b, &acc, r->empty);
     }
 }
 
