@@ -24,7 +24,8 @@
  *    In 2D the product of both axes. The automatic radial range starts at max(0, min(c−d));
  *    the automatic χ range is clipped to [−π, π] (π rounded to float32).
  *  - azimuth_range: each end mapped into [−π, π), the upper one + 2π when not above the
- *    lower one (azimuth_end()).
+ *    lower one (azimuth_end()); into [0, 2π) with the χ discontinuity at 0, whose automatic
+ *    χ range is clipped to [0, 2π].
  *  - full: the pixel is the quadrilateral of its four corners in (radial, χ) space, first
  *    re-centred when it sits on the χ = ±π cut (see recenter()).
  *    1D: the weight of a radial bin is the area of the quadrilateral inside the bin (sum
@@ -105,13 +106,14 @@ static int axis_split(double flo, double fhi, uint32_t nb, int32_t *bins, double
 }
 
 /* An end of an azimuth range (degrees) mapped into [−π, π) as pyFAI does: t = x/180
- * taken modulo 2 into [0, 2), less 2 when ≥ 1, times π. The pixels' χ stay in [−π, π)
- * (not unwrapped), so the part of a range above π is (almost) empty, as in pyFAI. */
-static double azimuth_end(double deg)
+ * taken modulo 2 into [0, 2), less 2 when ≥ 1, times π ([0, 2π) with the discontinuity
+ * at 0: no subtraction). The pixels' χ are not unwrapped, so the part of a range past
+ * the discontinuity is (almost) empty, as in pyFAI. */
+static double azimuth_end(double deg, int disc0)
 {
     double t = fmod(deg / 180.0, 2.0);
     if (t < 0) t += 2.0;
-    if (t >= 1.0) t -= 2.0;
+    if (!disc0 && t >= 1.0) t -= 2.0;
     return t * AZS_PI;
 }
 
@@ -312,10 +314,13 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
     /* The automatic azimuthal range never leaves [-π, π] (π rounded to float32 for bbox, as
      * pyFAI's two code paths do). */
     const double pic = split == AZS_SPLIT_BBOX ? (double)(float)AZS_PI : AZS_PI;
-    double pos1_min = fmax(r1min, -pic), pos1_maxin = fmin(r1max, pic);
+    const int disc0 = pos->chi_disc_at_0;
+    /* With the discontinuity at 0, [0, 2π] (pyFAI's full CSR; its no/bbox CSR clip to
+     * [−π, π] there, a bug: doc/integration.md). */
+    double pos1_min = fmax(r1min, disc0 ? 0.0 : -pic), pos1_maxin = fmin(r1max, disc0 ? 2 * pic : pic);
     if (o->has_azimuth_range) {
-        pos1_min = azimuth_end(o->azimuth_min);
-        pos1_maxin = azimuth_end(o->azimuth_max);
+        pos1_min = azimuth_end(o->azimuth_min, disc0);
+        pos1_maxin = azimuth_end(o->azimuth_max, disc0);
         if (pos1_maxin <= pos1_min) pos1_maxin += 2 * AZS_PI;
     }
     if (!(pos0_maxin > pos0_min) || (check_azim && !(pos1_maxin > pos1_min))) {

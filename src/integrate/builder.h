@@ -16,11 +16,12 @@
 typedef struct azs_positions {
     uint32_t ny, nx;
     const double *radial;        /* [ny*nx] pixel centres */
-    const double *chi;           /* [ny*nx] pixel centres, radians in (-π, π] */
+    const double *chi;           /* [ny*nx] pixel centres, radians in (-π, π] (or [0, 2π)) */
     const double *radial_corner; /* [(ny+1)*(nx+1)] corner grid */
     const double *chi_corner;    /* [(ny+1)*(nx+1)] corner grid, radians */
     double unit_scale;           /* shown = internal * unit_scale */
     int orientation;             /* detector orientation 1..4 (0 = 3): χ-cut test sign */
+    int chi_disc_at_0;           /* 1: χ is in [0, 2π) (pyFAI's chiDiscAtPi False) */
 } azs_positions;
 
 /* indices[] is followed by this many zeros (prefetching reads ahead of the row end). */

@@ -233,7 +233,7 @@ azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_opti
         for (size_t p = 0; p < n; p++) rad[p] /= div;
         for (size_t p = 0; p < nc; p++) radc[p] /= div;
     }
-    azs_positions pos = {ny, nx, rad, chi, radc, chic, scale, g->det.orientation};
+    azs_positions pos = {ny, nx, rad, chi, radc, chic, scale, g->det.orientation, 0};
     st = azs_integrator_create_from_positions(&pos, sa, pol, mask, o, out);
 done:
     free(rad); free(chi); free(radc); free(chic); free(sa); free(pol); free(mask);

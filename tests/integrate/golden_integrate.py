@@ -89,7 +89,8 @@ def run_case(kind, split, npt_azim, unit, opts, frame, via_poni=False, ai=None):
     npt = opts.get("npt", 60)
     p = dict(ny=ny, nx=nx, npt=npt, npt_azim=npt_azim, split=SPLITS[split], scale=scale,
              unit=UNITS[unit], gaps=1,
-             solid_angle=int(opts.get("solid_angle", False)), dtype=DTYPES[frame.dtype.type])
+             solid_angle=int(opts.get("solid_angle", False)), dtype=DTYPES[frame.dtype.type],
+             chi_disc0=int(not ai.chiDiscAtPi))
     kw = dict(unit=unit, method=(split, "csr", "cython"),
               correctSolidAngle=bool(opts.get("solid_angle", False)))
     pol = np.ones(shape)

@@ -100,6 +100,7 @@ int main(int argc, char **argv)
     unsigned ny = 0, nx = 0;
     int dtype = AZS_F32, has_dark = 0, has_flat = 0, has_mask = 0;
     double scale = 1;
+    int chi_disc0 = 0;
     char key[64];
     double val;
     while (fscanf(f, "%63s %lf", key, &val) == 2) {
@@ -127,6 +128,7 @@ int main(int argc, char **argv)
         else if (!strcmp(key, "pol_factor")) o.polarization_factor = val;
         else if (!strcmp(key, "pol_offset")) o.polarization_axis_offset = val;
         else if (!strcmp(key, "gaps")) o.mask_detector_gaps = (int)val;
+        else if (!strcmp(key, "chi_disc0")) chi_disc0 = (int)val;
     }
     fclose(f);
     size_t n = (size_t)ny * nx, nc = (size_t)(ny + 1) * (nx + 1);
@@ -169,7 +171,7 @@ int main(int argc, char **argv)
     double *radial = load("radial.bin", n * 8, 0), *chi = load("chi.bin", n * 8, 0);
     double *radial_corner = load("radial_corner.bin", nc * 8, 0);
     double *chi_corner = load("chi_corner.bin", nc * 8, 0);
-    azs_positions pos = {ny, nx, radial, chi, radial_corner, chi_corner, scale, 0};
+    azs_positions pos = {ny, nx, radial, chi, radial_corner, chi_corner, scale, 0, chi_disc0};
     double *sa = load("solid_angle.bin", n * 8, 0), *pol = load("polarization.bin", n * 8, 0);
     uint8_t *mask = has_mask ? load("mask.bin", n, 0) : NULL;
     float *dark = has_dark ? load("dark.bin", n * 4, 0) : NULL;

@@ -304,7 +304,7 @@ int main(void)
     for (int p = 0; p < NPIX; p++) frame_m[p] = mask[p] ? 250u : (frame[p] == 250 ? 249u : (uint32_t)frame[p]);
     int saw_mixed = 0, saw_none = 0;
     const azs_split splits[2] = {AZS_SPLIT_BBOX, AZS_SPLIT_FULL};
-    azs_positions pos = {NY, NX, rad, chi, radc, chic, 1000.0, 3};
+    azs_positions pos = {NY, NX, rad, chi, radc, chic, 1000.0, 3, 0};
     for (int cfg = 0; cfg < 16; cfg++) {
         const int with_dark = cfg & 1, with_dummy = (cfg >> 1) & 1, two_d = (cfg >> 2) & 1;
         azs_integrate_options o;

@@ -33,7 +33,7 @@ static azs_integrator *build(azs_split split, uint32_t npt_azim, const uint8_t *
     o.npt = 40;
     o.npt_azim = npt_azim;
     o.split = split;
-    azs_positions pos = {NY, NX, rad, chi, radc, chic, 1000.0, 3};
+    azs_positions pos = {NY, NX, rad, chi, radc, chic, 1000.0, 3, 0};
     azs_integrator *it = NULL;
     azs_status st = azs_integrator_create_from_positions(&pos, NULL, NULL, mask, &o, &it);
     CHECK(st == AZS_OK, "create split %d azim %u: %s", (int)split, npt_azim, azs_last_error());
@@ -146,7 +146,7 @@ int main(void)
     /* errors */
     azs_integrate_options o;
     azs_integrate_options_default(&o);
-    azs_positions pos = {NY, NX, rad, chi, radc, chic, 1000.0, 3};
+    azs_positions pos = {NY, NX, rad, chi, radc, chic, 1000.0, 3, 0};
     azs_integrator *it = NULL;
     o.npt = 0;
     CHECK(azs_integrator_create_from_positions(&pos, NULL, NULL, NULL, &o, &it) == AZS_ERR_INVALID_ARG && !it &&

@@ -197,7 +197,7 @@ int main(void)
                             o.dummy = dummy;
                             o.delta_dummy = delta;
                             o.error_model = (azs_error_model)em;
-                            azs_positions pos = {NY, NX, rad, chi, radc, chic, 1.0, 3};
+                            azs_positions pos = {NY, NX, rad, chi, radc, chic, 1.0, 3, 0};
                             azs_integrator *it = NULL;
                             azs_workspace *ws = NULL;
                             if (azs_integrator_create_from_positions(&pos, NULL, NULL, NULL, &o,
