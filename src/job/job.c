@@ -58,9 +58,7 @@ static const char *layout_name(azs_layout l)
 /* The configuration stored in the output: the settings, and what ran them. */
 static char *stored_config(const azs_job *j)
 {
-    char *text = azs_settings_to_json(j->s);
-    cJSON *r = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *r = azs_settings_json_object(j->s);
     if (!r)
         return NULL;
     cJSON *in = cJSON_AddArrayToObject(r, "inputs");
@@ -70,7 +68,7 @@ static char *stored_config(const azs_job *j)
         cJSON_AddStringToObject(r, "pixel_mask", j->pixel_mask_note);
     cJSON_AddStringToObject(r, "layout", layout_name(j->o.run.layout));
     cJSON_AddNumberToObject(r, "workers", j->o.run.workers);
-    text = cJSON_Print(r);
+    char *text = cJSON_Print(r);
     cJSON_Delete(r);
     return text;
 }
@@ -218,15 +216,13 @@ static azs_status build_integrator(azs_job *j)
  * worker builds the parent's integrator whichever input it serves. */
 static char *worker_json(const azs_job *j)
 {
-    char *text = azs_settings_to_json(j->s);
-    cJSON *r = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *r = azs_settings_json_object(j->s);
     if (!r)
         return NULL;
     cJSON *from = j->pixel_mask_from ? cJSON_Duplicate(j->pixel_mask_from, 1) : cJSON_CreateArray();
     if (from)
         cJSON_AddItemToObject(r, "pixel_mask_from", from);
-    text = from ? cJSON_PrintUnformatted(r) : NULL;
+    char *text = from ? cJSON_PrintUnformatted(r) : NULL;
     cJSON_Delete(r);
     return text;
 }

@@ -368,7 +368,7 @@ static cJSON *files_json(const char *v)
     return l;
 }
 
-char *azs_settings_to_json(const azs_settings *s)
+cJSON *azs_settings_json_object(const azs_settings *s)
 {
     if (!s)
         return NULL;
@@ -464,7 +464,13 @@ char *azs_settings_to_json(const azs_settings *s)
         cJSON_AddItemToObject(r, "azstream", own);
     else
         cJSON_Delete(own);
-    char *text = cJSON_Print(r);
+    return r;
+}
+
+char *azs_settings_to_json(const azs_settings *s)
+{
+    cJSON *r = azs_settings_json_object(s);
+    char *text = r ? cJSON_Print(r) : NULL;
     cJSON_Delete(r);
     return text;
 }

@@ -22,6 +22,9 @@ struct azs_settings {
 
 /* The geometry object of a config ("poni": {...}, or the config's top level). */
 struct cJSON;
+/* The settings as a cJSON object (azs_settings_to_json prints it); the caller deletes it. */
+struct cJSON *azs_settings_json_object(const azs_settings *s);
+
 azs_status azs_settings_json_geometry(azs_settings *s, const char *origin, const struct cJSON *p);
 
 /* A geometry as pyFAI's "poni" object (config.c reads it back). */
