@@ -216,6 +216,12 @@ def scenario_mask():
     user = np.zeros(frame.shape, np.uint8)
     user[300:320, :] = 1
     user[scatter(frame.shape, rng, 0.03)] = 1
+    # pyFAI 2026.9's 2D full-split builder leaves the weights of the first pixel it
+    # processes uninitialised (doc/integration.md): under every mask used here that pixel
+    # is [0, 0], made the detector's dummy (-2) on both sides.
+    user[0, 0] = 0
+    assert not gaps[0, 0]
+    frame[0, 0] = -2
     np.save("user.npy", user)
     write_h5("m.h5", frame)
     P = ["--poni", "p200k.poni"]
