@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,10 +106,18 @@ static void usage(FILE *f)
             "                         GPUs x K\n"
             "  --skip-bad             write corrupt frames as NaN rows and go on (default: stop)\n"
             "  --quiet                no progress, no summary\n"
-            "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several)\n\n"
+            "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several);\n"
+            "                         written as .OUT.azs-partial (text: .OUT.azs-tmp-PID) beside it\n"
+            "                         and renamed when the run ends; an existing OUT is refused\n"
+            "  --overwrite            replace an existing output (only once a frame is done: a run\n"
+            "                         failing before its first frame leaves it as it was)\n"
+            "  --resume               .h5 only: continue an interrupted output (OUT, or the partial\n"
+            "                         file a killed run left) from its frames_written, if written\n"
+            "                         with the same settings, inputs and --frames (else exit 2)\n\n"
             "Several INPUTs are integrated one after the other into one output.\n"
             "Environment (for measuring): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG.\n"
-            "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n");
+            "Exit codes: 0 ok, 1 runtime failure (the output keeps the frames done), 2 usage\n"
+            "error or an output conflict (exists, being written by another run, other settings).\n");
 }
 
 static int parse_layout(const char *v, azs_layout *l)
@@ -143,6 +152,18 @@ static const char *layout_name(azs_layout l)
 {
     static const char *const n[] = {"serial", "threads", "procs", "gpu", "mpi"};
     return (unsigned)l < 5 ? n[l] : "?";
+}
+
+static int is_hdf5_name(const char *path)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(path, '.');
+    if (!dot || (slash && dot < slash))
+        return 0;
+    static const char *const ext[] = {".h5", ".hdf5", ".nxs", ".nx5", ".hdf"};
+    for (size_t k = 0; k < sizeof ext / sizeof ext[0]; k++)
+        if (!strcasecmp(dot, ext[k]))
+            return 1;
+    return 0;
 }
 
 /* What the command line said. */
@@ -182,6 +203,10 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
         j->run.skip_bad = 1;
     else if (!strcmp(name, "quiet"))
         A->quiet = 1;
+    else if (!strcmp(name, "overwrite"))
+        j->overwrite = 1;
+    else if (!strcmp(name, "resume"))
+        j->resume = 1;
     return 0;
 }
 
@@ -189,7 +214,7 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
 static int option_arity(const char *name)
 {
     static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read"};
-    static const char *const flag[] = {"skip-bad", "quiet"};
+    static const char *const flag[] = {"skip-bad", "quiet", "overwrite", "resume"};
     for (size_t k = 0; k < sizeof value / sizeof value[0]; k++)
         if (!strcmp(name, value[k]))
             return 1;
@@ -269,6 +294,14 @@ static int parse_args(integrate_args *A, int argc, char **argv)
         return cli_usage_error(cmd, "no output: -o OUT.h5 or -o OUT.dat");
     if (!azs_settings_geometry(A->settings) && !azs_settings_poni_path(A->settings)[0])
         return cli_usage_error(cmd, "--poni GEOMETRY.poni is required (or a config with 'poni')");
+    if (A->job.resume && A->job.overwrite)
+        return cli_usage_error(cmd, "--resume continues the output, --overwrite replaces it: one of them");
+    if (A->job.resume && !is_hdf5_name(A->job.output))
+        return cli_usage_error(cmd, "--resume is for HDF5 outputs (.h5/.nxs): a text output is written whole, "
+                               "one file per frame (--overwrite to write it again)");
+    if (A->job.resume && A->job.run.layout == AZS_LAYOUT_MPI)
+        return cli_usage_error(cmd, "--resume is not available with --layout mpi (resume with another layout: "
+                               "the rows are the same)");
     return par_resolve(&A->par, cmd, &A->job.run.workers);
 }
 
@@ -282,6 +315,9 @@ static void catch_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* Past a file size limit (ulimit -f) a write then fails with EFBIG, which the output's
+     * error names and survives, instead of the signal killing the process mid-write. */
+    signal(SIGXFSZ, SIG_IGN);
 }
 
 int cmd_integrate(int argc, char **argv)
@@ -325,10 +361,15 @@ int cmd_integrate(int argc, char **argv)
     catch_signals();
 
     azs_job *job = NULL;
-    azs_job_summary sum = {0, 0, 0, -1};
+    azs_job_summary sum;
+    memset(&sum, 0, sizeof sum);
+    sum.failed_input = -1;
     azs_status st = rc ? AZS_OK : azs_job_open(A.settings, jo, &job);
     if (!rc && st != AZS_OK)
-        rc = cli_report(cmd, st, NULL);
+    {
+        cli_report(cmd, st, NULL);
+        rc = st == AZS_ERR_CONFLICT ? CLI_USAGE : CLI_FAIL; /* the output as it stands: an option's matter */
+    }
     if (!rc) {
         t0 = azs_now_seconds(); /* frames/s of the run, as `bench` counts them: set-up apart */
         st = azs_job_run(job, NULL, &sum);
@@ -342,6 +383,9 @@ int cmd_integrate(int argc, char **argv)
                    "layout %s -> %s%s\n",
                    sum.frames_done, sum.frames_bad, seconds, seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
                    layout_name(jo->run.layout), jo->output, rc ? " (incomplete)" : "");
+        if ((!quiet || rc) && sum.frames_resumed)
+            printf("azstream integrate: %" PRIu64 " frames were in the output already (--resume)\n",
+                   sum.frames_resumed);
     }
     azs_job_close(job);
     if (jo->run.layout == AZS_LAYOUT_MPI)

@@ -98,6 +98,15 @@ typedef struct azs_job_options {
     /* Progress over all inputs, from the writer thread now and then; may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* An output that exists (azstream/sink.h): refused (AZS_ERR_CONFLICT) unless one of
+     * these. overwrite: replaced when the run ends. resume (HDF5 only, not layout mpi):
+     * continued from its frames_written, or from the partial file an interrupted run left,
+     * provided it was written with the same configuration (the settings, inputs and frame
+     * range: AZS_ERR_CONFLICT naming what differs; layout and workers may differ); only the
+     * remaining frames are integrated. Either way the output is replaced only by a run that
+     * wrote a row: one failing before its first frame leaves it untouched. */
+    int overwrite;
+    int resume;
 } azs_job_options;
 
 void azs_job_options_default(azs_job_options *o);
@@ -115,11 +124,14 @@ const azs_integrator *azs_job_integrator(const azs_job *j);
 const azs_settings *azs_job_settings(const azs_job *j);
 /* Integrate. sink NULL: into o->output. On failure the output (or sink) keeps every frame
  * before the failing one and the detail names the input; the summary counts what was done.
- * The output is closed (flushed, valid) here, whatever happened. */
+ * The output is closed (flushed, valid) and put in place here, whatever happened, unless
+ * the run failed before its first row: then it is left as it was (resume: the partial
+ * file too). A resume's note (what it found) goes to o->run.notice, at open. */
 typedef struct azs_job_summary {
     uint64_t frames_done, frames_bad;
     double seconds;
     int failed_input;            /* index of the input that failed, -1 if none */
+    uint64_t frames_resumed;     /* rows the output held already (resume), not in frames_done */
 } azs_job_summary;
 azs_status azs_job_run(azs_job *j, const azs_sink_ops *sink, azs_job_summary *sum);
 void azs_job_close(azs_job *j);

@@ -17,6 +17,17 @@
  * file per frame when the run has several (OUT_00000.dat, OUT_00001.dat, ...: the row
  * number, counted from 0), 1D only.
  *
+ * Files are never written under their final name. HDF5: the rows go to DIR/.NAME.azs-partial
+ * (beside the output), owned by one writer at a time through a lock on DIR/.NAME.azs-lock
+ * (a second writer fails with AZS_ERR_CONFLICT naming the first one's pid), and renamed
+ * onto NAME by azs_sink_close; a writer killed outright leaves the partial file, which
+ * AZS_OUTPUT_RESUME continues. Text: each file is written to DIR/.NAME.azs-tmp-PID and
+ * renamed when complete. An existing output is refused (AZS_ERR_CONFLICT) unless the mode
+ * says otherwise, and is never opened for writing: a reader holding it keeps its file.
+ * The fill value of I / I_errors is a signalling NaN, of frame UINT64_MAX, of frame_status
+ * INT32_MIN: values no row ever holds, so a resume can tell a row that reached the file
+ * from one that did not.
+ *
  * A sink is used from one thread at a time (azs_run's writer). */
 #ifndef AZSTREAM_SINK_H
 #define AZSTREAM_SINK_H
@@ -31,6 +42,18 @@ extern "C" {
 
 typedef struct azs_sink azs_sink;
 
+/* An output that exists already. */
+typedef enum azs_output_mode {
+    AZS_OUTPUT_NEW = 0,       /* refuse it: AZS_ERR_CONFLICT, the file untouched */
+    AZS_OUTPUT_OVERWRITE = 1, /* replace it when the run ends (azs_sink_close) */
+    /* HDF5 only: continue it. The partial file of an interrupted writer if there is one,
+     * else the output itself (copied: it stays untouched until azs_sink_close), else a new
+     * output. Rows past its frames_written are dropped; a partial file libhdf5 cannot read
+     * back, or one with a row that never reached the disk, is started over (see
+     * azs_sink_resume_note). azs_sink_frames_written then says the rows it holds. */
+    AZS_OUTPUT_RESUME = 2
+} azs_output_mode;
+
 typedef struct azs_sink_config {
     uint32_t npt;              /* radial bins */
     uint32_t npt_azim;         /* 0 = 1D */
@@ -44,9 +67,15 @@ typedef struct azs_sink_config {
     const char *config_json;   /* full configuration, stored verbatim (may be NULL) */
     const char *header_text;   /* text sink: extra '#' lines (may be NULL) */
     const char *azimuthal_unit; /* "chi_deg" (NULL) or "chi_rad" */
+    azs_output_mode mode;      /* what to do with an existing output (default: refuse it) */
+    /* AZS_OUTPUT_RESUME: called with the configuration stored in the output found; a
+     * status other than AZS_OK (with its detail) refuses to resume. NULL: not checked. */
+    azs_status (*resume_check)(void *ctx, const char *stored_config);
+    void *resume_ctx;
 } azs_sink_config;
 
-/* Open by extension: HDF5 for .h5/.hdf5/.nxs/.nx5, text for .dat/.xy/.txt. Overwrites. */
+/* Open by extension: HDF5 for .h5/.hdf5/.nxs/.nx5, text for .dat/.xy/.txt. An existing
+ * output (or, HDF5, a partial one) is AZS_ERR_CONFLICT unless cfg->mode allows it. */
 azs_status azs_sink_open(const char *path, const azs_sink_config *cfg, azs_sink **out);
 azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_sink **out);
 azs_status azs_sink_open_text(const char *path, const azs_sink_config *cfg, azs_sink **out);
@@ -59,8 +88,19 @@ azs_status azs_sink_flush(azs_sink *s);
 uint64_t azs_sink_frames_written(const azs_sink *s);
 /* The azs_run callback writing into s. */
 azs_sink_ops azs_sink_as_ops(azs_sink *s);
-/* Flush and close; the file is valid afterwards whatever happened before. NULL is fine. */
+/* Flush and close, then put the file in place under its name (replacing the output an
+ * AZS_OUTPUT_OVERWRITE / RESUME open found); the file is valid afterwards whatever
+ * happened before, its rows those written. A write that failed (disk full, quota, file
+ * size limit) leaves the rows before that batch. NULL is fine. */
 azs_status azs_sink_close(azs_sink *s);
+/* Close without putting anything in place: for a run that failed before its first row.
+ * An existing output stays as it was; the partial file is removed, unless it is the one
+ * an AZS_OUTPUT_RESUME open continued (it keeps its rows for the next resume). */
+void azs_sink_discard(azs_sink *s);
+/* Rows found in the output by an AZS_OUTPUT_RESUME open (0 otherwise) and what it did, in
+ * words ("" when it resumed nothing): for the caller to tell the user. */
+uint64_t azs_sink_resumed_rows(const azs_sink *s);
+const char *azs_sink_resume_note(const azs_sink *s);
 
 /* A null sink (benchmarks): counts rows, keeps nothing. */
 azs_sink_ops azs_null_sink_ops(uint64_t *counter);

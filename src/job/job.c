@@ -28,6 +28,7 @@ struct azs_job {
     azs_integrator *it;
     azs_sink *sink;
     int mpi_on, mpi_rank;
+    uint64_t resumed;    /* rows the output held already (resume) */
     char *settings_json; /* for procs workers */
     char *pixel_mask_note; /* what the stored configuration says of the inputs' pixel_mask */
     cJSON *pixel_mask_from; /* the inputs whose pixel_mask was applied (array of names) */
@@ -66,11 +67,107 @@ static char *stored_config(const azs_job *j)
         cJSON_AddItemToArray(in, cJSON_CreateString(j->o.inputs[k]));
     if (j->pixel_mask_note)
         cJSON_AddStringToObject(r, "pixel_mask", j->pixel_mask_note);
+    cJSON *fr = cJSON_AddArrayToObject(r, "frames"); /* as asked: [first, end), end -1 = to the last */
+    if (fr) {
+        cJSON_AddItemToArray(fr, cJSON_CreateNumber((double)j->o.first_frame));
+        cJSON_AddItemToArray(fr, cJSON_CreateNumber((double)j->o.end_frame));
+    }
+    cJSON_AddStringToObject(r, "dataset", j->o.dataset ? j->o.dataset : "");
     cJSON_AddStringToObject(r, "layout", layout_name(j->o.run.layout));
     cJSON_AddNumberToObject(r, "workers", j->o.run.workers);
     char *text = cJSON_Print(r);
     cJSON_Delete(r);
     return text;
+}
+
+/* The first place where two configurations differ, as a dotted key path (empty: none). */
+static int config_diff(const cJSON *a, const cJSON *b, char *path, size_t cap)
+{
+    if (cJSON_IsObject(a) && cJSON_IsObject(b)) {
+        size_t len = strlen(path);
+        const cJSON *x;
+        cJSON_ArrayForEach(x, a) {
+            const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
+            snprintf(path + len, cap - len, "%s%s", len ? "." : "", x->string);
+            if (!y || config_diff(x, y, path, cap))
+                return 1;
+        }
+        cJSON_ArrayForEach(x, b) {
+            snprintf(path + len, cap - len, "%s%s", len ? "." : "", x->string);
+            if (!cJSON_GetObjectItemCaseSensitive(a, x->string))
+                return 1;
+        }
+        path[len] = 0;
+        return 0;
+    }
+    return !cJSON_Compare(a, b, 1);
+}
+
+static const cJSON *config_at(const cJSON *c, const char *path)
+{
+    char key[256];
+    while (c && *path) {
+        size_t n = strcspn(path, ".");
+        snprintf(key, sizeof key, "%.*s", (int)(n < sizeof key ? n : sizeof key - 1), path);
+        c = cJSON_GetObjectItemCaseSensitive(c, key);
+        path += n + (path[n] == '.');
+    }
+    return c;
+}
+
+static void config_value(const cJSON *c, char *buf, size_t cap)
+{
+    char *v = c ? cJSON_PrintUnformatted(c) : NULL;
+    snprintf(buf, cap, "%s", v ? v : "absent");
+    if (strlen(buf) > 60)
+        snprintf(buf + 57, cap - 57, "...");
+    free(v);
+}
+
+/* Resume: the output's stored configuration against this job's. What ran it (layout,
+ * workers) may differ: every layout gives the same rows. */
+static azs_status resume_check(void *ctx, const char *stored)
+{
+    const azs_job *j = ctx;
+    char *mine_text = stored_config(j);
+    cJSON *theirs = cJSON_Parse(stored), *mine = mine_text ? cJSON_Parse(mine_text) : NULL;
+    free(mine_text);
+    azs_status st = AZS_OK;
+    char path[512] = "";
+    if (!mine) {
+        st = azs_fail(AZS_ERR_NOMEM, "the configuration as JSON");
+    } else if (!cJSON_IsObject(theirs)) {
+        st = azs_fail(AZS_ERR_CONFLICT, "%s cannot be resumed: its stored configuration is not JSON (--overwrite "
+                      "to replace it)", j->o.output);
+    } else {
+        static const char *const how[] = {"layout", "workers"};
+        for (size_t k = 0; k < 2; k++) {
+            cJSON_DeleteItemFromObjectCaseSensitive(theirs, how[k]);
+            cJSON_DeleteItemFromObjectCaseSensitive(mine, how[k]);
+        }
+        if (config_diff(theirs, mine, path, sizeof path)) {
+            char was[96], is[96];
+            config_value(config_at(theirs, path), was, sizeof was);
+            config_value(config_at(mine, path), is, sizeof is);
+            st = azs_fail(AZS_ERR_CONFLICT, "%s cannot be resumed: it was written with other settings: '%s' is %s "
+                          "there, %s here (--overwrite to start over)", j->o.output, path, was, is);
+        }
+    }
+    cJSON_Delete(theirs);
+    cJSON_Delete(mine);
+    return st;
+}
+
+/* Resume: the first `rows` frames are in the output already; the inputs' ranges start
+ * after them. */
+static void skip_frames(azs_job *j, uint64_t rows)
+{
+    for (int k = 0; k < j->n && rows > 0; k++) {
+        uint64_t n = j->end[k] - j->first[k];
+        uint64_t skip = rows < n ? rows : n;
+        j->first[k] += skip;
+        rows -= skip;
+    }
 }
 
 /* '#' lines of a text output, pyFAI-like. */
@@ -257,10 +354,26 @@ static azs_status open_output(azs_job *j)
     sc.version = j->o.version ? j->o.version : AZS_VERSION;
     sc.config_json = cfg;
     sc.header_text = header;
+    sc.mode = j->o.resume ? AZS_OUTPUT_RESUME : j->o.overwrite ? AZS_OUTPUT_OVERWRITE : AZS_OUTPUT_NEW;
+    sc.resume_check = resume_check;
+    sc.resume_ctx = j;
     azs_status st = cfg ? azs_sink_open(j->o.output, &sc, &j->sink)
                         : azs_fail(AZS_ERR_NOMEM, "the configuration as JSON");
     free(cfg);
     free(rad_axis);
+    if (st == AZS_OK) {
+        j->resumed = azs_sink_resumed_rows(j->sink);
+        if (j->resumed > j->total) {
+            azs_sink_discard(j->sink);
+            j->sink = NULL;
+            return azs_fail(AZS_ERR_CONFLICT, "%s cannot be resumed: it holds %llu rows, this job has %llu frames",
+                            j->o.output, (unsigned long long)j->resumed, (unsigned long long)j->total);
+        }
+        skip_frames(j, j->resumed);
+        const char *note = azs_sink_resume_note(j->sink);
+        if (note[0] && j->o.run.notice)
+            j->o.run.notice(j->o.run.notice_ctx, note);
+    }
     return st;
 }
 
@@ -271,6 +384,11 @@ azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job
     *out = NULL;
     if (o->ninputs <= 0 || !o->inputs)
         return azs_fail(AZS_ERR_INVALID_ARG, "no input");
+    if (o->resume && o->overwrite)
+        return azs_fail(AZS_ERR_INVALID_ARG, "resume and overwrite exclude each other");
+    if (o->resume && o->run.layout == AZS_LAYOUT_MPI)
+        return azs_fail(AZS_ERR_INVALID_ARG, "resume is not available with layout mpi (resume with another "
+                                             "layout: the rows are the same)");
     if (o->run.layout == AZS_LAYOUT_PROCS && !o->worker_exe)
         return azs_fail(AZS_ERR_INVALID_ARG, "layout procs needs worker_exe (an executable with the "
                                              "`worker` sub-command)");
@@ -377,7 +495,8 @@ azs_status azs_job_run(azs_job *j, const azs_sink_ops *user_sink, azs_job_summar
     if (j->mpi_rank != 0)
         target = &root_ops;
     azs_status st = target ? AZS_OK : azs_fail(AZS_ERR_INVALID_ARG, "azs_job_run: no output and no sink");
-    job_progress prog = {j, 0};
+    job_progress prog = {j, j->resumed};
+    sum->frames_resumed = j->resumed;
     uint64_t offset = 0;
     for (int k = 0; k < j->n && st == AZS_OK; k++) {
         const azs_source_info *in = azs_source_get_info(j->src[k]);
@@ -408,12 +527,14 @@ azs_status azs_job_run(azs_job *j, const azs_sink_ops *user_sink, azs_job_summar
         }
         offset += in->nframes;
     }
-    if (j->sink) {
+    if (j->sink && st != AZS_OK && azs_sink_frames_written(j->sink) == j->resumed) {
+        azs_sink_discard(j->sink); /* nothing new: the output stays as it was */
+    } else if (j->sink) {
         azs_status cs = azs_sink_close(j->sink);
-        j->sink = NULL;
         if (cs != AZS_OK && st == AZS_OK)
             st = azs_fail_context(cs, "%s: ", j->o.output);
     }
+    j->sink = NULL;
     return st;
 }
 
@@ -421,7 +542,7 @@ void azs_job_close(azs_job *j)
 {
     if (!j)
         return;
-    azs_sink_close(j->sink);
+    azs_sink_discard(j->sink); /* never run: the output stays as it was */
     for (int k = 0; j->src && k < j->n; k++)
         azs_source_close(j->src[k]);
     azs_integrator_destroy(j->it);

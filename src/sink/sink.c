@@ -23,6 +23,9 @@ azs_status azs_sink_open(const char *path, const azs_sink_config *cfg, azs_sink 
         return azs_sink_open_hdf5(path, cfg, out);
     if (!strcasecmp(e, "dat") || !strcasecmp(e, "xy") || !strcasecmp(e, "txt"))
         return azs_sink_open_text(path, cfg, out);
+    if (!*e)
+        return azs_fail(AZS_ERR_INVALID_ARG, "%s: the output's format comes from its extension, and it has "
+                        "none (use .h5/.nxs or .dat/.xy)", path);
     return azs_fail(AZS_ERR_INVALID_ARG,
                     "%s: output format unknown from its extension '.%s' (use .h5/.nxs or .dat/.xy)",
                     path, e);
@@ -55,6 +58,22 @@ uint64_t azs_sink_frames_written(const azs_sink *s)
 azs_status azs_sink_close(azs_sink *s)
 {
     return s ? s->close(s) : AZS_OK;
+}
+
+void azs_sink_discard(azs_sink *s)
+{
+    if (s)
+        s->discard(s);
+}
+
+uint64_t azs_sink_resumed_rows(const azs_sink *s)
+{
+    return s ? s->resumed : 0;
+}
+
+const char *azs_sink_resume_note(const azs_sink *s)
+{
+    return s ? s->resume_note : "";
 }
 
 static azs_status ops_write(void *ctx, uint64_t frame, const double *i, const double *sg,
