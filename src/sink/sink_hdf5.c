@@ -11,7 +11,7 @@
  * the file flushed again. So frames_written on disk never counts a row whose data is not
  * there, whenever the process dies; a resume drops the rows past it. After a failed write
  * (disk full, quota, file size limit) the file is cut back to the rows last committed. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* memfd_create */
 #include <errno.h>
 #include <hdf5.h>
 #include <math.h>
@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -191,19 +193,26 @@ herr_t azs_h5_sink_set_rows(h5_sink *s, uint64_t rows)
     return r;
 }
 
-static herr_t append(hid_t d, int rank, const hsize_t *row, uint64_t at, size_t n, hid_t memtype,
-                     const void *buf)
+/* Notes why the HDF5 call that just failed did (before another call clears the stack). */
+static herr_t failed_here(h5_sink *s)
+{
+    if (!s->why[0])
+        azs_h5_sink_reason(s->why, sizeof s->why);
+    return -1;
+}
+
+static herr_t append(h5_sink *s, hid_t d, int rank, uint64_t at, size_t n, hid_t memtype, const void *buf)
 {
     hsize_t dims[3] = {at + n, 0, 0}, start[3] = {at, 0, 0}, count[3] = {n, 0, 0};
     for (int i = 1; i < rank; i++)
-        dims[i] = count[i] = row[i - 1];
+        dims[i] = count[i] = s->row_dims[i - 1];
     if (H5Dset_extent(d, dims) < 0)
-        return -1;
+        return failed_here(s);
     hid_t fs = H5Dget_space(d);
     hid_t ms = H5Screate_simple(rank, count, NULL);
     herr_t r = H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
-    if (r >= 0)
-        r = H5Dwrite(d, memtype, ms, fs, H5P_DEFAULT, buf);
+    if (r >= 0 && (r = H5Dwrite(d, memtype, ms, fs, H5P_DEFAULT, buf)) < 0)
+        failed_here(s);
     H5Sclose(ms);
     H5Sclose(fs);
     return r;
@@ -212,32 +221,56 @@ static herr_t append(hid_t d, int rank, const hsize_t *row, uint64_t at, size_t 
 /* A write failed: from now on the file is what it held at the last commit. */
 static azs_status write_failed(h5_sink *s, const char *what)
 {
-    char why[256];
-    azs_h5_sink_reason(why, sizeof why);
+    failed_here(s);
     s->failed = 1;
+    azs_h5_sink_seal(s);
     return azs_fail(AZS_ERR_IO, "%s: %s failed: %s (the output keeps the %llu rows written before)", s->of.target,
-                    what, why, (unsigned long long)s->committed);
+                    what, s->why, (unsigned long long)s->committed);
+}
+
+/* A file size limit (ulimit -f) is known in advance, and a write past it would leave a
+ * superblock that claims bytes the file cannot hold: a batch that could cross it is
+ * refused before anything is written. The estimate is generous: the rows, and per row
+ * more than its chunks' index entries take. */
+static azs_status check_size_limit(h5_sink *s)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_FSIZE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return AZS_OK;
+    hsize_t size = 0;
+    if (H5Fget_filesize(s->file, &size) < 0)
+        return AZS_OK;
+    const uint64_t row = (uint64_t)s->row_len * sizeof(float) * (s->with_errors ? 2 : 1) + 12 + 512;
+    if ((uint64_t)size + s->batch_n * row + (64u << 10) <= (uint64_t)rl.rlim_cur)
+        return AZS_OK;
+    snprintf(s->why, sizeof s->why, "%s (the file size limit, ulimit -f, is %llu bytes)", strerror(EFBIG),
+             (unsigned long long)rl.rlim_cur);
+    s->failed = 1;
+    return azs_fail(AZS_ERR_IO, "%s: writing rows failed: %s (the output keeps the %llu rows written before)",
+                    s->of.target, s->why, (unsigned long long)s->committed);
 }
 
 static azs_status h5_flush_batch(h5_sink *s, int force_commit)
 {
     if (s->failed)
         return azs_fail(AZS_ERR_IO, "%s: an earlier write failed", s->of.target);
+    if (s->batch_n && check_size_limit(s) != AZS_OK)
+        return AZS_ERR_IO;
     if (s->batch_n) {
-        herr_t r = append(s->d_i, s->rank, s->row_dims, s->written, s->batch_n, H5T_NATIVE_FLOAT, s->b_i);
+        herr_t r = append(s, s->d_i, s->rank, s->written, s->batch_n, H5T_NATIVE_FLOAT, s->b_i);
         if (r >= 0 && s->d_err >= 0)
-            r = append(s->d_err, s->rank, s->row_dims, s->written, s->batch_n, H5T_NATIVE_FLOAT, s->b_err);
+            r = append(s, s->d_err, s->rank, s->written, s->batch_n, H5T_NATIVE_FLOAT, s->b_err);
         if (r >= 0)
-            r = append(s->d_frame, 1, NULL, s->written, s->batch_n, H5T_NATIVE_UINT64, s->b_frame);
+            r = append(s, s->d_frame, 1, s->written, s->batch_n, H5T_NATIVE_UINT64, s->b_frame);
         if (r >= 0)
-            r = append(s->d_status, 1, NULL, s->written, s->batch_n, H5T_NATIVE_INT32, s->b_status);
+            r = append(s, s->d_status, 1, s->written, s->batch_n, H5T_NATIVE_INT32, s->b_status);
         if (r < 0)
             return write_failed(s, "writing rows");
         s->written += s->batch_n;
         s->batch_n = 0;
     }
-    double t = azs_now_seconds();
-    if (s->committed == s->written || (!force_commit && t - s->last_flush <= 1.0))
+    (void)force_commit; /* every batch is committed: a failure keeps all but the last one */
+    if (s->committed == s->written)
         return AZS_OK;
     /* The rows first, then the count that vouches for them (see the top of this file). */
     if (H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
@@ -245,6 +278,7 @@ static azs_status h5_flush_batch(h5_sink *s, int force_commit)
     if (azs_h5_attr_set_u64(s->result, "frames_written", s->written) < 0 ||
         azs_h5_attr_set_u64(s->result, "frames_bad", s->bad) < 0 || H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0)
         return write_failed(s, "updating frames_written");
+    double t = azs_now_seconds();
     s->committed = s->written;
     s->committed_bad = s->bad;
     s->last_flush = t;
@@ -287,9 +321,35 @@ static azs_status h5_flush(azs_sink *b)
     return st;
 }
 
+void azs_h5_sink_seal(h5_sink *s)
+{
+    void *h = NULL;
+    if (s->sealed || s->file < 0 || H5Fget_vfd_handle(s->file, H5P_DEFAULT, &h) < 0 || !h)
+        return;
+    int m = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (m >= 0 && dup2(m, *(int *)h) >= 0)
+        s->sealed = 1;
+    if (m >= 0)
+        close(m);
+}
+
+void azs_h5_sink_cloexec(h5_sink *s)
+{
+    void *h = NULL;
+    if (s->file >= 0 && H5Fget_vfd_handle(s->file, H5P_DEFAULT, &h) >= 0 && h)
+        fcntl(*(int *)h, F_SETFD, fcntl(*(int *)h, F_GETFD) | FD_CLOEXEC);
+}
+
 int azs_h5_sink_close_objects(h5_sink *s)
 {
-    int bad = 0;
+    /* What cannot be flushed cannot be closed, and libhdf5 1.10 crashes at exit over a
+     * file whose H5Fclose failed: seal it first. */
+    int bad = s->sealed;
+    if (s->file >= 0 && !s->sealed && H5Fflush(s->file, H5F_SCOPE_GLOBAL) < 0) {
+        failed_here(s);
+        azs_h5_sink_seal(s);
+        bad = 1;
+    }
     hid_t ds[] = {s->d_i, s->d_err, s->d_frame, s->d_status};
     for (size_t i = 0; i < 4; i++)
         if (ds[i] >= 0 && H5Dclose(ds[i]) < 0)
@@ -302,6 +362,7 @@ int azs_h5_sink_close_objects(h5_sink *s)
         bad = 1;
     s->d_i = s->d_err = s->d_frame = s->d_status = -1;
     s->process = s->result = s->entry = s->file = -1;
+    s->sealed = 0;
     return bad;
 }
 
@@ -315,19 +376,22 @@ static void free_sink(h5_sink *s)
     free(s);
 }
 
-/* Cuts the file back to the rows last committed after a failed write, so that what is
- * left says no more than it holds: the extents equal frames_written. */
-static int roll_back(h5_sink *s)
+/* After a failed write, the file as the failure left it (sealed, closed) is opened again
+ * and cut back to the rows its frames_written vouches for, each read back: the resume's
+ * path, without a configuration to check. 1 if it now holds exactly those rows. */
+static int repair(h5_sink *s, char *why, size_t why_n)
 {
-    s->batch_n = 0;
-    herr_t r = azs_h5_sink_set_rows(s, s->committed);
-    if (r >= 0)
-        r = azs_h5_attr_set_u64(s->result, "frames_written", s->committed);
-    if (r >= 0)
-        r = azs_h5_attr_set_u64(s->result, "frames_bad", s->committed_bad);
-    if (r >= 0)
-        r = H5Fflush(s->file, H5F_SCOPE_GLOBAL);
-    return r >= 0;
+    azs_sink_config none;
+    memset(&none, 0, sizeof none);
+    s->why[0] = 0;
+    azs_status st = azs_h5_sink_resume(s, &none, why, why_n);
+    if (st != AZS_OK || why[0])
+        return 0;
+    if (azs_h5_sink_close_objects(s)) {
+        snprintf(why, why_n, "%s", s->why[0] ? s->why : "closing failed");
+        return 0;
+    }
+    return 1;
 }
 
 /* Adds words after the current error detail. */
@@ -347,28 +411,19 @@ static azs_status h5_close_locked(h5_sink *s, int put_in_place)
 {
     azs_status st = AZS_OK;
     int consistent = 1;
-    if (s->file >= 0 && put_in_place) {
-        if (!s->failed)
-            st = h5_flush_batch(s, 1);
-        if (s->failed) {
-            /* The detail is the failed write's (write_failed): it says why. */
-            st = AZS_ERR_IO;
-            if (!(consistent = roll_back(s))) {
-                char why[256];
-                azs_h5_sink_reason(why, sizeof why);
-                fail_more(st, "; cutting %s back to its %llu good rows failed too: %s", s->of.target,
-                          (unsigned long long)s->committed, why);
-            }
-        }
-    }
-    if (azs_h5_sink_close_objects(s) && put_in_place && consistent) {
-        char why[256];
-        azs_h5_sink_reason(why, sizeof why);
-        consistent = 0;
+    if (s->file >= 0 && put_in_place && !s->failed)
+        st = h5_flush_batch(s, 1);
+    if (azs_h5_sink_close_objects(s) && put_in_place && !s->failed) {
+        s->failed = 1;
         if (st == AZS_OK)
-            st = azs_fail(AZS_ERR_IO, "%s: closing failed: %s", s->of.target, why);
-        else
-            fail_more(st, "; closing failed: %s", why);
+            st = azs_fail(AZS_ERR_IO, "%s: closing failed: %s", s->of.target, s->why);
+    }
+    if (put_in_place && s->failed) {
+        /* The detail is the failed write's (write_failed): it says why. */
+        char why[512];
+        st = AZS_ERR_IO;
+        if (!(consistent = repair(s, why, sizeof why)))
+            fail_more(st, "; cutting %s back to its good rows failed too: %s", s->of.target, why);
     }
     if (put_in_place && consistent) {
         azs_status cs = azs_out_file_commit(&s->of);
@@ -475,6 +530,7 @@ static azs_status create_partial(h5_sink *s, const azs_sink_config *cfg)
         azs_h5_sink_reason(why, sizeof why);
         return azs_fail(AZS_ERR_IO, "%s: cannot create the output file %s: %s", s->of.target, s->of.partial, why);
     }
+    azs_h5_sink_cloexec(s);
     if (!create_structure(s, cfg)) {
         char why[256];
         azs_h5_sink_reason(why, sizeof why);

@@ -34,6 +34,8 @@ typedef struct h5_sink {
     uint64_t bad;
     uint64_t committed, committed_bad; /* what frames_written says on disk */
     int failed;              /* a write failed: the file keeps the committed rows */
+    char why[256];           /* why it failed, in the system's words where libhdf5 gave them */
+    int sealed;              /* nothing more reaches the file (azs_h5_sink_seal) */
     double last_flush;
 } h5_sink;
 
@@ -49,7 +51,16 @@ herr_t azs_h5_sink_set_rows(h5_sink *s, uint64_t rows);
  * returns AZS_OK, everything closed): the caller starts over. A configuration that
  * resume_check refuses is its status. */
 azs_status azs_h5_sink_resume(h5_sink *s, const azs_sink_config *cfg, char *why, size_t why_n);
-/* Closes every object and the file, in order; 0 if all went well. */
+/* After a failed write: nothing more may reach the file, yet libhdf5 must still be able
+ * to close it (1.10 crashes at exit after an H5Fclose that failed). Its descriptor is
+ * pointed at an anonymous memory file that takes whatever it flushes; the file on disk
+ * stays as the failure left it. */
+void azs_h5_sink_seal(h5_sink *s);
+/* libhdf5 opens the file without O_CLOEXEC: layout procs' workers, spawned later, would
+ * keep it (and libhdf5's lock on it) open past the writer's end. */
+void azs_h5_sink_cloexec(h5_sink *s);
+/* Closes every object and the file, in order, sealing it first if it cannot be flushed;
+ * 0 if all went well. */
 int azs_h5_sink_close_objects(h5_sink *s);
 
 #endif

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/error.h"
@@ -141,14 +144,45 @@ static void unreadable(h5_sink *s, char *why, size_t why_n, const char *what)
     (void)s;
 }
 
+/* A write that failed for want of space can leave the superblock claiming more bytes than
+ * the file holds (it is rewritten in place, the blocks past the end were not); libhdf5
+ * then refuses the file as truncated. Extending it (sparse, no space taken) to the end
+ * the superblock names lets it open; what lies in the hole is checked as any row is. */
+static void extend_to_stored_eof(const char *path)
+{
+    unsigned char sb[48];
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (pread(fd, sb, sizeof sb, 0) == (ssize_t)sizeof sb && !memcmp(sb, "\211HDF\r\n\032\n", 8) &&
+        fstat(fd, &st) == 0) {
+        size_t at = sb[8] == 0 ? 40 : sb[8] == 1 ? 44 : 28; /* superblock versions 0, 1, 2-3 */
+        int offsets = sb[8] <= 1 ? sb[13] : sb[9];
+        uint64_t eof = 0;
+        for (int i = 7; offsets == 8 && i >= 0; i--)
+            eof = eof << 8 | sb[at + (size_t)i];
+        if (offsets == 8 && eof > (uint64_t)st.st_size && eof < ((uint64_t)1 << 50) &&
+            ftruncate(fd, (off_t)eof) != 0) {
+            /* nothing more to try: the open below says why */
+        }
+    }
+    close(fd);
+}
+
 azs_status azs_h5_sink_resume(h5_sink *s, const azs_sink_config *cfg, char *why, size_t why_n)
 {
     why[0] = 0;
     s->file = H5Fopen(s->of.partial, H5F_ACC_RDWR, H5P_DEFAULT);
     if (s->file < 0) {
+        extend_to_stored_eof(s->of.partial);
+        s->file = H5Fopen(s->of.partial, H5F_ACC_RDWR, H5P_DEFAULT);
+    }
+    if (s->file < 0) {
         unreadable(s, why, why_n, "libhdf5 cannot open it");
         return AZS_OK;
     }
+    azs_h5_sink_cloexec(s);
     int ok = H5Lexists(s->file, "entry", H5P_DEFAULT) > 0 &&
              (s->entry = H5Gopen2(s->file, "entry", H5P_DEFAULT)) >= 0 &&
              H5Lexists(s->entry, "process", H5P_DEFAULT) > 0 &&
