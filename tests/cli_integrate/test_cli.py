@@ -57,7 +57,7 @@ for name, opts in combos.items():
     # then workers mapping their chunks
     for lay, w, rd in [("serial", 0, []), ("threads", 1, []), ("threads", 2, ["--read", "self"]),
                        ("threads", 3, ["--read", "reader"]), ("threads", 2, ["--read", "map"])]:
-        out = "%s_%s%d.h5" % (name, lay, w)
+        out = "%s_%s%d%s.h5" % (name, lay, w, rd[1] if rd else "")  # one output per run
         rc, so, se = run("s.h5", "--poni", "g.poni", *opts, "--layout", lay, "--workers", w, *rd,
                          "-o", out)
         check(rc == 0, "%s %s %d: exit %d: %s" % (name, lay, w, rc, se.strip()))
