@@ -25,9 +25,11 @@ typedef struct azs_integrate_options {
     azs_unit unit;                 /* default AZS_UNIT_Q_NM */
     azs_split split;               /* default AZS_SPLIT_BBOX */
     int has_radial_range;          /* default 0 */
-    double radial_min, radial_max; /* in unit */
+    double radial_min, radial_max; /* in unit; NaN: that end automatic (half-open range) */
     int has_azimuth_range;         /* default 0 */
-    double azimuth_min, azimuth_max; /* degrees */
+    double azimuth_min, azimuth_max; /* degrees, each end taken modulo 360° as pyFAI (the
+                                      * upper + 360° when not above the lower); NaN:
+                                      * that end automatic */
     int solid_angle;               /* default 1 */
     int has_polarization;          /* default 0 */
     double polarization_factor;    /* in [-1, 1] */
@@ -36,6 +38,8 @@ typedef struct azs_integrate_options {
     double dummy, delta_dummy;     /* delta_dummy 0 = exact comparison */
     double normalization_factor;   /* default 1 */
     azs_error_model error_model;   /* default NONE */
+    int chi_disc_at_0;             /* default 0: χ in [−180°, 180°); 1: [0°, 360°) (pyFAI's
+                                    * setChiDiscAtZero) */
     double empty;                  /* intensity, sigma and std of a bin with no pixel
                                     * (Σ w·norm == 0); default 0 (pyFAI's ai.empty), used
                                     * as float32 as pyFAI does */

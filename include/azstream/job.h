@@ -31,10 +31,11 @@ azs_status azs_settings_copy(const azs_settings *s, azs_settings **out);
 void azs_settings_destroy(azs_settings *s);
 
 /* Options by name, as on the command line without the dashes ('-' or '_' alike):
- *   poni FILE, npt N, npt-azim N, unit U, method M, radial-range A:B, azimuth-range A:B,
+ *   poni FILE, npt N, npt-azim N, unit U, unit-azim U, method M, radial-range A:B,
+ *   azimuth-range A:B (either end may be left out: automatic), chi-disc-at-0 (flag),
  *   polarization F, polarization-offset RAD, normalization-factor F, mask F, dark F,
- *   flat F, dummy V, delta-dummy D, error-model M, no-solid-angle (flag), no-gap-mask (flag),
- *   no-dummy (flag).
+ *   flat F, dummy V, delta-dummy D, empty V, error-model M, no-solid-angle (flag),
+ *   no-gap-mask (flag), no-pixel-mask (flag), no-dummy (flag).
  * Returns 1 if `name` takes a value, 0 for a flag, -1 if it is not a settings option. */
 int azs_settings_option_arity(const char *name);
 /* Set one option (value NULL for a flag). AZS_ERR_NOT_FOUND for a name that is not a

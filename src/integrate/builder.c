@@ -308,8 +308,9 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
     }
     double pos0_min = r0min, pos0_maxin = r0max;
     if (o->has_radial_range) {
-        pos0_min = o->radial_min / pos->unit_scale;
-        pos0_maxin = o->radial_max / pos->unit_scale;
+        /* an open end (NaN) stays automatic */
+        if (!isnan(o->radial_min)) pos0_min = o->radial_min / pos->unit_scale;
+        if (!isnan(o->radial_max)) pos0_maxin = o->radial_max / pos->unit_scale;
     }
     /* The automatic azimuthal range never leaves [-π, π] (π rounded to float32 for bbox, as
      * pyFAI's two code paths do). */
@@ -319,8 +320,8 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
      * [−π, π] there, a bug: doc/integration.md). */
     double pos1_min = fmax(r1min, disc0 ? 0.0 : -pic), pos1_maxin = fmin(r1max, disc0 ? 2 * pic : pic);
     if (o->has_azimuth_range) {
-        pos1_min = azimuth_end(o->azimuth_min, disc0);
-        pos1_maxin = azimuth_end(o->azimuth_max, disc0);
+        if (!isnan(o->azimuth_min)) pos1_min = azimuth_end(o->azimuth_min, disc0);
+        if (!isnan(o->azimuth_max)) pos1_maxin = azimuth_end(o->azimuth_max, disc0);
         if (pos1_maxin <= pos1_min) pos1_maxin += 2 * AZS_PI;
     }
     if (!(pos0_maxin > pos0_min) || (check_azim && !(pos1_maxin > pos1_min))) {

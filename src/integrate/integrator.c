@@ -233,7 +233,14 @@ azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_opti
         for (size_t p = 0; p < n; p++) rad[p] /= div;
         for (size_t p = 0; p < nc; p++) radc[p] /= div;
     }
-    azs_positions pos = {ny, nx, rad, chi, radc, chic, scale, g->det.orientation, 0};
+    /* pyFAI's χ discontinuity at 0: χ taken modulo 2π into [0, 2π), centres and corners,
+     * before any binning. */
+    if (o->chi_disc_at_0) {
+        for (size_t p = 0; p < n; p++) if (chi[p] < 0) chi[p] += 6.283185307179586476925286766559 /* 2π */;
+        for (size_t p = 0; p < nc; p++) if (chic[p] < 0) chic[p] += 6.283185307179586476925286766559 /* 2π */;
+    }
+    azs_positions pos = {ny, nx, rad, chi, radc, chic, scale, g->det.orientation,
+                         o->chi_disc_at_0 != 0};
     st = azs_integrator_create_from_positions(&pos, sa, pol, mask, o, out);
 done:
     free(rad); free(chi); free(radc); free(chic); free(sa); free(pol); free(mask);
