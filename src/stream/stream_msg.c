@@ -289,7 +289,10 @@ static azs_status get_array(const char *msg, const char *field, const char *chan
         else
             return azs_fail(AZS_ERR_UNSUPPORTED, "%s message: %s[%s]: compression '%s' (read: bslz4, lz4)", msg,
                             field, chan, alg);
-        if (!cbor_isa_uint(e[1]) || cbor_get_int(e[1]) != a->elem_size)
+        /* bslz4 needs the element size: it must be the typed array's; lz4 does not (DECTRIS
+         * sends 0 there) */
+        if (!cbor_isa_uint(e[1]) || (cbor_get_int(e[1]) != a->elem_size &&
+                                     !(a->codec == AZS_CODEC_LZ4 && cbor_get_int(e[1]) == 0)))
             return azs_fail(AZS_ERR_FORMAT, "%s message: %s[%s]: compressed element size is not the typed "
                             "array's (%zu bytes)", msg, field, chan, a->elem_size);
         payload = e[2];
