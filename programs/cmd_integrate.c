@@ -109,7 +109,9 @@ static void usage(FILE *f)
             "                         GPUs x K\n"
             "  --skip-bad             write corrupt frames as NaN rows and go on (default: stop)\n"
             "  --quiet                no progress, no summary\n"
-            "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several)\n\n"
+            "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several)\n"
+            "%s\n", cli_stream_usage());
+    fprintf(f,
             "Several INPUTs are integrated one after the other into one output.\n"
             "Environment (for measuring): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG.\n"
             "Exit codes: 0 ok, 1 runtime failure, 2 usage error.\n");
@@ -156,6 +158,7 @@ typedef struct integrate_args {
     par_opts par;
     const char **inputs;
     int quiet;
+    cli_stream_args stream; /* tcp:// and ipc:// inputs (cmd_integrate_stream.c) */
 } integrate_args;
 
 /* One option of this command (not a settings or procs option). 0, or an exit code. */
@@ -186,6 +189,8 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
         j->run.skip_bad = 1;
     else if (!strcmp(name, "quiet"))
         A->quiet = 1;
+    else
+        return cli_stream_option(&A->stream, name, val);
     return 0;
 }
 
@@ -202,6 +207,8 @@ static int option_arity(const char *name)
             return 0;
     if (par_option_takes_value(name) >= 0)
         return par_option_takes_value(name);
+    if (cli_stream_option_arity(name) >= 0)
+        return cli_stream_option_arity(name);
     return azs_settings_option_arity(name);
 }
 
@@ -271,7 +278,8 @@ static int parse_args(integrate_args *A, int argc, char **argv)
         return cli_usage_error(cmd, "no INPUT file");
     if (!A->job.output)
         return cli_usage_error(cmd, "no output: -o OUT.h5 or -o OUT.dat");
-    if (!azs_settings_geometry(A->settings) && !azs_settings_poni_path(A->settings)[0])
+    if (!azs_settings_geometry(A->settings) && !azs_settings_poni_path(A->settings)[0] &&
+        !cli_is_stream_input(A->inputs[0])) /* a stream's start message may give the geometry */
         return cli_usage_error(cmd, "--poni GEOMETRY.poni is required (or a config with 'poni')");
     return par_resolve(&A->par, cmd, &A->job.run.workers);
 }
@@ -327,6 +335,12 @@ int cmd_integrate(int argc, char **argv)
         jo->progress_ctx = &t0;
     }
     catch_signals();
+    if (!rc && cli_is_stream_input(A.inputs[0])) {
+        rc = cli_integrate_stream(cmd, A.settings, jo, &A.stream, quiet);
+        azs_settings_destroy(A.settings);
+        free(A.inputs);
+        return rc;
+    }
 
     azs_job *job = NULL;
     azs_job_summary sum = {0, 0, 0, -1};

@@ -29,7 +29,9 @@ typedef enum azs_status {
     AZS_ERR_MPI = 14,            /* MPI error */
     AZS_ERR_INTERRUPTED = 15,    /* stopped on request (Ctrl-C) */
     AZS_ERR_WORKER = 16,         /* a worker thread/process failed or died */
-    AZS_ERR_INTERNAL = 17        /* a bug: an invariant did not hold */
+    AZS_ERR_INTERNAL = 17,       /* a bug: an invariant did not hold */
+    /* 18, 19: AZS_ERR_MISSING, AZS_ERR_UNWRITTEN (issue 16) */
+    AZS_ERR_STREAM_GAP = 20      /* a stream's frame never received (image_id gap, short series) */
 } azs_status;
 
 /* Short fixed name of a status ("ok", "corrupt data", ...). Never NULL. */

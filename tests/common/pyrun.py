@@ -10,7 +10,7 @@ import runpy
 import sys
 
 THIRD_PARTY = {"numpy", "h5py", "hdf5plugin", "pyFAI", "fabio", "scipy", "silx",
-               "bitshuffle", "cbor2", "matplotlib"}
+               "bitshuffle", "cbor2", "matplotlib", "zmq"}
 
 
 def main():
