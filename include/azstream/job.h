@@ -115,7 +115,8 @@ AZS_API uint64_t azs_job_total_frames(const azs_job *j);
 AZS_API const azs_integrator *azs_job_integrator(const azs_job *j);
 /* The settings in use (geometry loaded). */
 AZS_API const azs_settings *azs_job_settings(const azs_job *j);
-/* Integrate. sink NULL: into o->output. On failure the output (or sink) keeps every frame
+/* Integrate. sink NULL: into o->output; sink and o->output both: each row to both (the
+ * file first). On failure the output (or sink) keeps every frame
  * before the failing one and the detail names the input; the summary counts what was done.
  * The output is closed (flushed, valid) here, whatever happened. */
 typedef struct azs_job_summary {
