@@ -95,7 +95,7 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/azstreamConfig.cmake.i
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/azstreamConfigVersion.cmake
   VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
 
-# ---- install
+# ---- install (not into a Python wheel: pip install . takes the component "python" only)
 install(TARGETS azstream_shared EXPORT azstreamTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Development)
 install(TARGETS azstream_static ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
