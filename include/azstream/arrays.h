@@ -6,6 +6,8 @@
 #ifndef AZSTREAM_ARRAYS_H
 #define AZSTREAM_ARRAYS_H
 
+#include "azstream/export.h"
+
 #include <stdint.h>
 
 #include "azstream/status.h"
@@ -16,9 +18,9 @@ extern "C" {
 
 /* Values are converted to float; *out has ny*nx values (free with free()). A file of
  * several frames (3D .npy or HDF5, multi-frame EDF) gives its first, as fabio/pyFAI do. */
-azs_status azs_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx);
+AZS_API azs_status azs_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx);
 /* Frame `frame` of the file, and how many it has. */
-azs_status azs_array_load_frame(const char *spec, uint32_t frame, float **out, uint32_t *ny, uint32_t *nx,
+AZS_API azs_status azs_array_load_frame(const char *spec, uint32_t frame, float **out, uint32_t *ny, uint32_t *nx,
                                 uint32_t *nframes);
 
 #ifdef __cplusplus

@@ -15,6 +15,8 @@
 #ifndef AZSTREAM_JOB_H
 #define AZSTREAM_JOB_H
 
+#include "azstream/export.h"
+
 #include "azstream/integrate.h"
 #include "azstream/layout.h"
 
@@ -26,9 +28,9 @@ extern "C" {
  * Geometry + integration options + the files they name (mask, dark, flat). */
 typedef struct azs_settings azs_settings;
 
-azs_status azs_settings_create(azs_settings **out);
-azs_status azs_settings_copy(const azs_settings *s, azs_settings **out);
-void azs_settings_destroy(azs_settings *s);
+AZS_API azs_status azs_settings_create(azs_settings **out);
+AZS_API azs_status azs_settings_copy(const azs_settings *s, azs_settings **out);
+AZS_API void azs_settings_destroy(azs_settings *s);
 
 /* Options by name, as on the command line without the dashes ('-' or '_' alike):
  *   poni FILE, npt N, npt-azim N, unit U, unit-azim U, method M, radial-range A:B,
@@ -37,12 +39,12 @@ void azs_settings_destroy(azs_settings *s);
  *   flat F, dummy V, delta-dummy D, empty V, error-model M, no-solid-angle (flag),
  *   no-gap-mask (flag), no-pixel-mask (flag), no-dummy (flag).
  * Returns 1 if `name` takes a value, 0 for a flag, -1 if it is not a settings option. */
-int azs_settings_option_arity(const char *name);
+AZS_API int azs_settings_option_arity(const char *name);
 /* Set one option (value NULL for a flag). AZS_ERR_NOT_FOUND for a name that is not a
  * settings option, AZS_ERR_INVALID_ARG for a bad value (the detail names both). */
-azs_status azs_settings_set(azs_settings *s, const char *name, const char *value);
+AZS_API azs_status azs_settings_set(azs_settings *s, const char *name, const char *value);
 /* A geometry given directly (replaces any --poni). */
-azs_status azs_settings_set_geometry(azs_settings *s, const azs_geometry *g);
+AZS_API azs_status azs_settings_set_geometry(azs_settings *s, const azs_geometry *g);
 
 /* A JSON config file: pyFAI's integration configs (WorkerConfig versions 1 to 5, read with
  * pyFAI 2026.9's meaning: doc/integration.md, "pyFAI configs") and the option names above
@@ -50,30 +52,30 @@ azs_status azs_settings_set_geometry(azs_settings *s, const azs_geometry *g);
  * AZS_ERR_PARSE naming the key and origin, and leaves the settings as they were.
  * azs_settings_load_json takes the text; origin names it in messages. Values set later
  * (azs_settings_set) override what the config said. */
-azs_status azs_settings_load_config(azs_settings *s, const char *path);
-azs_status azs_settings_load_json(azs_settings *s, const char *text, const char *origin);
+AZS_API azs_status azs_settings_load_config(azs_settings *s, const char *path);
+AZS_API azs_status azs_settings_load_json(azs_settings *s, const char *text, const char *origin);
 /* Every setting as JSON that azs_settings_load_json reads back to the same settings, bit
  * for bit (doubles as %.17g): a pyFAI WorkerConfig v5 that pyFAI's from_dict loads with
  * the same meaning, azstream-only settings under "azstream". Also the configuration stored
  * in outputs. free() it. */
-char *azs_settings_to_json(const azs_settings *s);
+AZS_API char *azs_settings_to_json(const azs_settings *s);
 
 /* Load the geometry (if only a PONI file was named) and the mask / dark / flat files,
  * check them against frames of ny × nx pixels of `dtype`, build the integrator. pyFAI
  * 2026.9's defaults: without a dummy option the detector's own dummy applies, in the
  * frames' type (azs_detector_dummy: it depends on dtype), unless no-dummy; without a mask
  * the detector's gap mask applies (no-gap-mask: none), and a mask replaces it. */
-azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_dtype dtype,
+AZS_API azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_dtype dtype,
                               azs_integrator **out);
 /* The geometry: valid once a geometry was given or azs_settings_build loaded the PONI. */
-const azs_geometry *azs_settings_geometry(const azs_settings *s);
+AZS_API const azs_geometry *azs_settings_geometry(const azs_settings *s);
 /* The integration options (mask/dark/flat pointers are NULL here: see the paths). */
-const azs_integrate_options *azs_settings_integrate_options(const azs_settings *s);
+AZS_API const azs_integrate_options *azs_settings_integrate_options(const azs_settings *s);
 /* The PONI file named ("" if none or if the geometry was given inline). */
-const char *azs_settings_poni_path(const azs_settings *s);
+AZS_API const char *azs_settings_poni_path(const azs_settings *s);
 /* "no", "bbox", "full" / "none", "poisson", "azimuthal". */
-const char *azs_split_name(azs_split s);
-const char *azs_error_model_name(azs_error_model m);
+AZS_API const char *azs_split_name(azs_split s);
+AZS_API const char *azs_error_model_name(azs_error_model m);
 
 /* ---------------------------------------------------------------- jobs
  * One or more input stacks integrated, one after the other, into one output: rows are
@@ -101,20 +103,21 @@ typedef struct azs_job_options {
     void *progress_ctx;
 } azs_job_options;
 
-void azs_job_options_default(azs_job_options *o);
-const char *azs_job_version(void);
+AZS_API void azs_job_options_default(azs_job_options *o);
+AZS_API const char *azs_job_version(void);
 
 typedef struct azs_job azs_job;
 
 /* Opens every input (a missing file or a shape that differs between inputs fails here,
  * before any work), builds the integrator from s (s is copied), opens the output. */
-azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job **out);
+AZS_API azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job **out);
 /* Frames the job will integrate over all inputs, and its integrator (bins, centres). */
-uint64_t azs_job_total_frames(const azs_job *j);
-const azs_integrator *azs_job_integrator(const azs_job *j);
+AZS_API uint64_t azs_job_total_frames(const azs_job *j);
+AZS_API const azs_integrator *azs_job_integrator(const azs_job *j);
 /* The settings in use (geometry loaded). */
-const azs_settings *azs_job_settings(const azs_job *j);
-/* Integrate. sink NULL: into o->output. On failure the output (or sink) keeps every frame
+AZS_API const azs_settings *azs_job_settings(const azs_job *j);
+/* Integrate. sink NULL: into o->output; sink and o->output both: each row to both (the
+ * file first). On failure the output (or sink) keeps every frame
  * before the failing one and the detail names the input; the summary counts what was done.
  * The output is closed (flushed, valid) here, whatever happened. */
 typedef struct azs_job_summary {
@@ -122,18 +125,18 @@ typedef struct azs_job_summary {
     double seconds;
     int failed_input;            /* index of the input that failed, -1 if none */
 } azs_job_summary;
-azs_status azs_job_run(azs_job *j, const azs_sink_ops *sink, azs_job_summary *sum);
-void azs_job_close(azs_job *j);
+AZS_API azs_status azs_job_run(azs_job *j, const azs_sink_ops *sink, azs_job_summary *sum);
+AZS_API void azs_job_close(azs_job *j);
 
 /* The worker side of layout procs, for the `worker` sub-command of worker_exe: parses the
  * arguments azs_job_open gave it (argv[0] is the sub-command), opens the stack, builds the
  * same integrator and serves the parent on AZS_PROCS_WORKER_FD. hooks may be NULL. */
-azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *hooks);
+AZS_API azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *hooks);
 /* The command that starts one such worker, for callers of azs_run with layout procs
  * (azs_run_options.worker_argv): written into argv[AZS_WORKER_ARGV_MAX], which it returns;
  * settings_json from azs_settings_to_json. The strings are not copied. */
 #define AZS_WORKER_ARGV_MAX 10
-const char *const *azs_job_worker_argv(const char **argv, const char *exe, const char *input,
+AZS_API const char *const *azs_job_worker_argv(const char **argv, const char *exe, const char *input,
                                        const char *dataset, const char *settings_json);
 
 #ifdef __cplusplus

@@ -22,6 +22,8 @@
 #ifndef AZSTREAM_LAYOUT_H
 #define AZSTREAM_LAYOUT_H
 
+#include "azstream/export.h"
+
 #include "azstream/frame_sink.h"
 #include "azstream/integrate.h"
 #include "azstream/source.h"
@@ -103,10 +105,10 @@ typedef struct azs_run_options {
     uint32_t gpu_batch, gpu_slots, gpu_lag;
 } azs_run_options;
 
-void azs_run_options_default(azs_run_options *o);
+AZS_API void azs_run_options_default(azs_run_options *o);
 
 /* Set *flag (azs_run_options.cancel) atomically; safe in a signal handler. */
-void azs_cancel_request(volatile int *flag);
+AZS_API void azs_cancel_request(volatile int *flag);
 
 /* Layout gpu: where the time went (what the CLI prints for a trace), and the settings run. */
 typedef struct azs_gpu_trace {
@@ -140,7 +142,7 @@ typedef struct azs_run_summary {
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On
  * failure the sink has received every frame before the failing one, in order. */
-azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+AZS_API azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                    const azs_sink_ops *sink, azs_run_summary *summary);
 
 /* ---- layout 2: the worker side ----
@@ -158,24 +160,24 @@ typedef struct azs_worker_hooks {
     void *ctx;
 } azs_worker_hooks;
 
-azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator *it,
+AZS_API azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator *it,
                                   const azs_worker_hooks *hooks);
 
 /* Number of usable GPUs (0 without CUDA or without a device). */
-int azs_gpu_device_count(void);
+AZS_API int azs_gpu_device_count(void);
 
 /* ---- mpi ----
  * azs_run with layout AZS_LAYOUT_MPI must be called by every rank with the same frame
  * range and integrator settings; ranks share the frames and rank 0 delivers every frame to
  * its sink in order (the other ranks' sinks are never called). Fails with
  * AZS_ERR_UNSUPPORTED when azstream was built without MPI. */
-int azs_mpi_built(void);
+AZS_API int azs_mpi_built(void);
 /* MPI_Init (thread level FUNNELED); rank and size out. Call once, before azs_run. */
-azs_status azs_mpi_init(int *argc, char ***argv, int *rank, int *size);
+AZS_API azs_status azs_mpi_init(int *argc, char ***argv, int *rank, int *size);
 /* MPI_Finalize if azs_mpi_init initialised MPI. */
-void azs_mpi_finalize(void);
+AZS_API void azs_mpi_finalize(void);
 /* Global logical AND of ok over the ranks (collective); returns ok on one rank or without MPI. */
-int azs_mpi_all_ok(int ok);
+AZS_API int azs_mpi_all_ok(int ok);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,8 @@
 #ifndef AZSTREAM_SINK_H
 #define AZSTREAM_SINK_H
 
+#include "azstream/export.h"
+
 #include <stdint.h>
 
 #include "azstream/frame_sink.h"
@@ -47,23 +49,23 @@ typedef struct azs_sink_config {
 } azs_sink_config;
 
 /* Open by extension: HDF5 for .h5/.hdf5/.nxs/.nx5, text for .dat/.xy/.txt. Overwrites. */
-azs_status azs_sink_open(const char *path, const azs_sink_config *cfg, azs_sink **out);
-azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_sink **out);
-azs_status azs_sink_open_text(const char *path, const azs_sink_config *cfg, azs_sink **out);
+AZS_API azs_status azs_sink_open(const char *path, const azs_sink_config *cfg, azs_sink **out);
+AZS_API azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_sink **out);
+AZS_API azs_status azs_sink_open_text(const char *path, const azs_sink_config *cfg, azs_sink **out);
 
 /* Append one row (nbins values; sigma NULL without errors). frame is recorded as is. */
-azs_status azs_sink_write(azs_sink *s, uint64_t frame, const double *intensity,
+AZS_API azs_status azs_sink_write(azs_sink *s, uint64_t frame, const double *intensity,
                           const double *sigma, azs_status frame_status);
 /* Push buffered rows to the file and update frames_written. */
-azs_status azs_sink_flush(azs_sink *s);
-uint64_t azs_sink_frames_written(const azs_sink *s);
+AZS_API azs_status azs_sink_flush(azs_sink *s);
+AZS_API uint64_t azs_sink_frames_written(const azs_sink *s);
 /* The azs_run callback writing into s. */
-azs_sink_ops azs_sink_as_ops(azs_sink *s);
+AZS_API azs_sink_ops azs_sink_as_ops(azs_sink *s);
 /* Flush and close; the file is valid afterwards whatever happened before. NULL is fine. */
-azs_status azs_sink_close(azs_sink *s);
+AZS_API azs_status azs_sink_close(azs_sink *s);
 
 /* A null sink (benchmarks): counts rows, keeps nothing. */
-azs_sink_ops azs_null_sink_ops(uint64_t *counter);
+AZS_API azs_sink_ops azs_null_sink_ops(uint64_t *counter);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef AZSTREAM_SOURCE_H
 #define AZSTREAM_SOURCE_H
 
+#include "azstream/export.h"
+
 #include "azstream/status.h"
 #include "azstream/types.h"
 
@@ -57,17 +59,17 @@ typedef struct azs_source_part {
  * before an existing one is an error naming it. Relative external-link and VDS file names
  * are looked up next to the file holding the link first, then relative to the working
  * directory. */
-azs_status azs_source_open(const char *path, const char *dataset, azs_source **out);
-void azs_source_close(azs_source *src);
-const azs_source_info *azs_source_get_info(const azs_source *src);
-azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part *part);
+AZS_API azs_status azs_source_open(const char *path, const char *dataset, azs_source **out);
+AZS_API void azs_source_close(azs_source *src);
+AZS_API const azs_source_info *azs_source_get_info(const azs_source *src);
+AZS_API azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part *part);
 
 /* Raw stored bytes of frame i into buf (capacity >= info.max_chunk_bytes is always
  * enough), to be decoded with info.codec. Thread-safe on the pread path.
  * AZS_ERR_UNSUPPORTED when read_path is FILTERED, or for a chunk HDF5 stored with the
  * filter skipped (its filter mask; then the bytes are not info.codec: use read_frame),
  * AZS_ERR_NOT_FOUND for a chunk never written (read_frame gives the fill value). */
-azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity,
+AZS_API azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity,
                                size_t *size);
 
 /* Zero-copy raw chunks: frames [first, first + n) mapped read-only straight from the page
@@ -84,13 +86,13 @@ typedef struct azs_raw_map {
     void *base;
     size_t len;
 } azs_raw_map;
-azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void **chunks,
+AZS_API azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void **chunks,
                               size_t *sizes, azs_raw_map *map);
-void azs_source_unmap_raw(azs_raw_map *map);
+AZS_API void azs_source_unmap_raw(azs_raw_map *map);
 
 /* Decoded pixels of frame i (frame_bytes into pixels). Uses raw + azs_chunk_decode where it
  * can, else H5Dread. Thread-safe (the HDF5 fallbacks serialise internally). */
-azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity);
+AZS_API azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity);
 
 /* The detector's own pixel mask, where a DECTRIS master stores it:
  * /entry/instrument/detector/detectorSpecific/pixel_mask, integers of the frames' shape, any
@@ -98,7 +100,7 @@ azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, 
  * azs_source_open. *mask = malloc'd [ny*nx], 1 = masked, 0 = good (the caller frees it);
  * *nmasked (may be NULL) = how many are masked. AZS_ERR_NOT_FOUND when the file has none,
  * AZS_ERR_FORMAT when it is not integers of the frames' 2D shape. Thread-safe. */
-azs_status azs_source_pixel_mask(azs_source *src, uint8_t **mask, size_t *nmasked);
+AZS_API azs_status azs_source_pixel_mask(azs_source *src, uint8_t **mask, size_t *nmasked);
 
 #ifdef __cplusplus
 }

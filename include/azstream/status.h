@@ -7,6 +7,8 @@
 #ifndef AZSTREAM_STATUS_H
 #define AZSTREAM_STATUS_H
 
+#include "azstream/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -35,14 +37,14 @@ typedef enum azs_status {
 } azs_status;
 
 /* Short fixed name of a status ("ok", "corrupt data", ...). Never NULL. */
-const char *azs_status_str(azs_status s);
+AZS_API const char *azs_status_str(azs_status s);
 
 /* Detail of the last failure on this thread ("" if none). Valid until the next failing
  * call on the same thread. */
-const char *azs_last_error(void);
+AZS_API const char *azs_last_error(void);
 
 /* Forget the detail of the last failure on this thread. */
-void azs_clear_error(void);
+AZS_API void azs_clear_error(void);
 
 #ifdef __cplusplus
 }

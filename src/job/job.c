@@ -322,6 +322,18 @@ static azs_status offset_write(void *ctx, uint64_t frame, const double *i, const
     return o->inner->write(o->inner->ctx, o->offset + frame, i, s, fs);
 }
 
+/* Sink adaptor: each row to the output file, then to the caller's sink. */
+typedef struct tee_sink {
+    const azs_sink_ops *file, *user;
+} tee_sink;
+
+static azs_status tee_write(void *ctx, uint64_t frame, const double *i, const double *s, azs_status fs)
+{
+    tee_sink *t = ctx;
+    azs_status st = t->file->write(t->file->ctx, frame, i, s, fs);
+    return st != AZS_OK ? st : t->user->write(t->user->ctx, frame, i, s, fs);
+}
+
 /* Ranks other than 0 never deliver to a sink (layout mpi sends their rows to rank 0). */
 static azs_status nonroot_write(void *ctx, uint64_t frame, const double *i, const double *s, azs_status fs)
 {
@@ -368,11 +380,17 @@ azs_status azs_job_run(azs_job *j, const azs_sink_ops *user_sink, azs_job_summar
     sum->failed_input = -1;
     if (!j)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_job_run: NULL job");
-    azs_sink_ops file_ops, root_ops = {NULL, nonroot_write};
+    azs_sink_ops file_ops, root_ops = {NULL, nonroot_write}, tee_ops;
     const azs_sink_ops *target = user_sink;
-    if (!target && j->sink) {
+    tee_sink tee;
+    if (j->sink) {
         file_ops = azs_sink_as_ops(j->sink);
         target = &file_ops;
+        if (user_sink) { /* both: the output file and the caller's rows (a binding's result) */
+            tee = (tee_sink){&file_ops, user_sink};
+            tee_ops = (azs_sink_ops){&tee, tee_write};
+            target = &tee_ops;
+        }
     }
     if (j->mpi_rank != 0)
         target = &root_ops;

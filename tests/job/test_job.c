@@ -527,6 +527,22 @@ static void test_jobs(void)
     CHECK(azs_job_open(s, &jo, &job) == AZS_OK && azs_job_run(job, NULL, &sum) == AZS_OK, "to %s", out);
     azs_job_close(job);
     CHECK(access(out, R_OK) == 0, "output written");
+
+    /* Into a file and a caller's sink at once (a binding returning rows and writing them):
+     * every row to both; text: one file per row. */
+    path_in(out, sizeof out, "tee.dat");
+    jo.output = out;
+    rows tr = {0};
+    azs_sink_ops tops = {&tr, collect};
+    CHECK(azs_job_open(s, &jo, &job) == AZS_OK && azs_job_run(job, &tops, &sum) == AZS_OK,
+          "to %s and a sink", out);
+    azs_job_close(job);
+    CHECK(tr.n == 4 && tr.frame[3] == 7 && tr.first_value[2] == r.first_value[2], "rows to the sink");
+    char row_file[600];
+    for (int k = 0; k < 4; k++) {
+        snprintf(row_file, sizeof row_file, "%s/tee_%05d.dat", dir, k);
+        CHECK(access(row_file, R_OK) == 0, "%s written", row_file);
+    }
     jo.output = NULL;
 
     /* Refusals name the input. */
