@@ -13,6 +13,7 @@
 #ifndef AZSTREAM_STREAM_H
 #define AZSTREAM_STREAM_H
 
+#include "azstream/export.h"
 #include "azstream/job.h"
 #include "azstream/status.h"
 #include "azstream/types.h"
@@ -22,9 +23,9 @@ extern "C" {
 #endif
 
 /* 1 when azstream was built with stream support (libzmq + libcbor). */
-int azs_stream_built(void);
+AZS_API int azs_stream_built(void);
 /* Is `input` a stream endpoint (tcp://HOST:PORT or ipc://PATH) rather than a file? */
-int azs_stream_is_endpoint(const char *input);
+AZS_API int azs_stream_is_endpoint(const char *input);
 
 /* ---------------------------------------------------------------- messages */
 #define AZS_STREAM_MAX_CHANNELS 8
@@ -95,54 +96,54 @@ typedef struct azs_stream_msg {
  * wrong type, shape or size (the detail names it); AZS_ERR_UNSUPPORTED: a message type other
  * than start/image/end (the detail names it), an element type or compression we do not
  * read. Unknown fields are ignored. *out is NULL on failure; free with azs_stream_msg_free. */
-azs_status azs_stream_msg_decode(const void *buf, size_t size, azs_stream_msg **out);
-void azs_stream_msg_free(azs_stream_msg *m);
+AZS_API azs_status azs_stream_msg_decode(const void *buf, size_t size, azs_stream_msg **out);
+AZS_API void azs_stream_msg_free(azs_stream_msg *m);
 
 /* The image's channel `name` (NULL: the first). NULL if absent. */
-const azs_stream_array *azs_stream_image_channel(const azs_stream_image *im, const char *name);
+AZS_API const azs_stream_array *azs_stream_image_channel(const azs_stream_image *im, const char *name);
 /* Decode an array into pixels (capacity >= ny*nx*elem_size). Chunk errors as the codec's
  * (CORRUPT, TRUNCATED, SIZE_MISMATCH). */
-azs_status azs_stream_array_decode(const azs_stream_array *a, void *pixels, size_t capacity);
+AZS_API azs_status azs_stream_array_decode(const azs_stream_array *a, void *pixels, size_t capacity);
 /* The start message's pixel_mask of `channel` (NULL: the first channel) as 1 = masked (any
  * bit set, as a DECTRIS master's), malloc'd [ny*nx]. AZS_ERR_NOT_FOUND when it sent none,
  * AZS_ERR_FORMAT when it is not ny x nx (the images' shape). */
-azs_status azs_stream_pixel_mask(const azs_stream_start *s, const char *channel, uint32_t ny,
+AZS_API azs_status azs_stream_pixel_mask(const azs_stream_start *s, const char *channel, uint32_t ny,
                                  uint32_t nx, uint8_t **mask, size_t *nmasked);
 /* pyFAI's Fit2D → PONI without tilt from the start message: poni1 = beam_center_y ×
  * pixel_size_y, poni2 = beam_center_x × pixel_size_x, dist = detector_distance (else the
  * translation's z), wavelength from ångström (else from the energy). AZS_ERR_NOT_FOUND
  * naming the first field missing. */
-azs_status azs_stream_geometry(const azs_stream_start *s, azs_geometry *g);
+AZS_API azs_status azs_stream_geometry(const azs_stream_start *s, azs_geometry *g);
 
 /* ---------------------------------------------------------------- encoding (replay, tests) */
 /* A start message of the fields set in s (has_*; image_size and channels always; the
  * arrays of pixel_mask/flatfield raw), an image message (one channel, its array as given),
  * an end message. *out malloc'd, *size its length. */
-azs_status azs_stream_encode_start(const azs_stream_start *s, uint8_t **out, size_t *size);
-azs_status azs_stream_encode_image(uint64_t series_id, uint64_t image_id, const char *channel,
+AZS_API azs_status azs_stream_encode_start(const azs_stream_start *s, uint8_t **out, size_t *size);
+AZS_API azs_status azs_stream_encode_image(uint64_t series_id, uint64_t image_id, const char *channel,
                                    const azs_stream_array *a, uint8_t **out, size_t *size);
-azs_status azs_stream_encode_end(uint64_t series_id, uint8_t **out, size_t *size);
+AZS_API azs_status azs_stream_encode_end(uint64_t series_id, uint8_t **out, size_t *size);
 
 /* ---------------------------------------------------------------- ZeroMQ */
 typedef struct azs_stream_socket azs_stream_socket;
 /* A PULL socket connected to endpoint (tcp://HOST:PORT, ipc://PATH). rcvhwm: messages
  * queued before the sender is held back (0 = 64): a slow receiver slows the sender down,
  * nothing is dropped (PUSH blocks at the high-water mark). */
-azs_status azs_stream_pull_open(const char *endpoint, int rcvhwm, azs_stream_socket **out);
+AZS_API azs_status azs_stream_pull_open(const char *endpoint, int rcvhwm, azs_stream_socket **out);
 /* A PUSH socket bound to endpoint (tcp://HOST:PORT; HOST may be a star), for replay; or a
  * PUB socket (publish). */
-azs_status azs_stream_push_bind(const char *endpoint, azs_stream_socket **out);
-azs_status azs_stream_pub_bind(const char *endpoint, azs_stream_socket **out);
+AZS_API azs_status azs_stream_push_bind(const char *endpoint, azs_stream_socket **out);
+AZS_API azs_status azs_stream_pub_bind(const char *endpoint, azs_stream_socket **out);
 /* Receive one message, waiting at most timeout_ms (-1: forever), checking *cancel (may be
  * NULL) every 100 ms: AZS_ERR_INTERRUPTED when it is set, AZS_ERR_NOT_FOUND on a timeout.
  * *buf malloc'd. */
-azs_status azs_stream_recv(azs_stream_socket *s, int timeout_ms, volatile int *cancel, uint8_t **buf,
+AZS_API azs_status azs_stream_recv(azs_stream_socket *s, int timeout_ms, volatile int *cancel, uint8_t **buf,
                            size_t *size);
 /* Send one message; blocks while the peers are at their high-water mark (PUSH), checking
  * *cancel every 100 ms. */
-azs_status azs_stream_send(azs_stream_socket *s, const void *buf, size_t size, volatile int *cancel);
+AZS_API azs_status azs_stream_send(azs_stream_socket *s, const void *buf, size_t size, volatile int *cancel);
 /* Close; linger_ms: how long unsent messages may still go out (-1: until sent). */
-void azs_stream_close(azs_stream_socket *s, int linger_ms);
+AZS_API void azs_stream_close(azs_stream_socket *s, int linger_ms);
 
 /* ---------------------------------------------------------------- integrating a stream */
 typedef struct azs_stream_job_options {
@@ -161,7 +162,7 @@ typedef struct azs_stream_job_options {
     void *notice_ctx;
 } azs_stream_job_options;
 
-void azs_stream_job_options_default(azs_stream_job_options *o);
+AZS_API void azs_stream_job_options_default(azs_stream_job_options *o);
 
 typedef struct azs_stream_job_summary {
     uint64_t series;            /* series written */
@@ -179,7 +180,7 @@ typedef struct azs_stream_job_summary {
  * number_of_images at the end message give rows of their own, NaN with frame_status
  * AZS_ERR_STREAM_GAP. On cancel, every frame received is written and the output closed
  * valid; the status is AZS_ERR_INTERRUPTED. */
-azs_status azs_stream_job_run(const azs_settings *s, const azs_stream_job_options *o,
+AZS_API azs_status azs_stream_job_run(const azs_settings *s, const azs_stream_job_options *o,
                               azs_stream_job_summary *sum);
 
 #ifdef __cplusplus
