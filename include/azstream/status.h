@@ -29,7 +29,11 @@ typedef enum azs_status {
     AZS_ERR_MPI = 14,            /* MPI error */
     AZS_ERR_INTERRUPTED = 15,    /* stopped on request (Ctrl-C) */
     AZS_ERR_WORKER = 16,         /* a worker thread/process failed or died */
-    AZS_ERR_INTERNAL = 17        /* a bug: an invariant did not hold */
+    AZS_ERR_INTERNAL = 17,       /* a bug: an invariant did not hold */
+    /* Frame statuses of frames that have no data, recorded in the output's frame_status
+     * (row NaN) and never stopping a run (azstream/layout.h, "Frames without data"): */
+    AZS_ERR_MISSING = 18,        /* frame absent: its data file is missing (allow_missing) */
+    AZS_ERR_UNWRITTEN = 19       /* frame's chunk was never written (the dataset's fill) */
 } azs_status;
 
 /* Short fixed name of a status ("ok", "corrupt data", ...). Never NULL. */
