@@ -98,6 +98,10 @@ typedef struct azs_job_options {
     /* Progress over all inputs, from the writer thread now and then; may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* 0 (default): a missing data file of an input (an Eiger master's link, a VDS source)
+     * fails azs_job_open naming it. 1: the rest is integrated and the missing frames are
+     * written as NaN rows with frame_status AZS_ERR_MISSING (azs_source_options). */
+    int allow_missing;
 } azs_job_options;
 
 void azs_job_options_default(azs_job_options *o);
@@ -120,6 +124,7 @@ typedef struct azs_job_summary {
     uint64_t frames_done, frames_bad;
     double seconds;
     int failed_input;            /* index of the input that failed, -1 if none */
+    uint64_t frames_absent;      /* of frames_bad, frames without data (azstream/layout.h) */
 } azs_job_summary;
 azs_status azs_job_run(azs_job *j, const azs_sink_ops *sink, azs_job_summary *sum);
 void azs_job_close(azs_job *j);
