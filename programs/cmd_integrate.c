@@ -345,7 +345,11 @@ int cmd_integrate(int argc, char **argv)
         char absent[64] = ""; /* frames never written or in missing files: frame_status 18/19 */
         if (sum.frames_absent)
             snprintf(absent, sizeof absent, ", of which %" PRIu64 " without data", sum.frames_absent);
-        if (!quiet || rc)
+        if (azs_job_rank(job) != 0) { /* layout mpi: rank 0 alone writes, and names, the output */
+            if (!quiet || rc)
+                printf("azstream integrate: rank %d: its frames sent to rank 0%s\n", azs_job_rank(job),
+                       rc ? " (incomplete)" : "");
+        } else if (!quiet || rc)
             printf("azstream integrate: %" PRIu64 " frames (%" PRIu64 " bad%s) in %.3f s, "
                    "%.1f frames/s, layout %s -> %s%s\n",
                    sum.frames_done, sum.frames_bad, absent, seconds,

@@ -112,6 +112,8 @@ typedef struct azs_job azs_job;
 /* Opens every input (a missing file or a shape that differs between inputs fails here,
  * before any work), builds the integrator from s (s is copied), opens the output. */
 azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job **out);
+/* Layout mpi: this process's rank (0 writes the output); 0 for every other layout. */
+int azs_job_rank(const azs_job *j);
 /* Frames the job will integrate over all inputs, and its integrator (bins, centres). */
 uint64_t azs_job_total_frames(const azs_job *j);
 const azs_integrator *azs_job_integrator(const azs_job *j);

@@ -418,6 +418,8 @@ azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, 
     s = azs_source_read_raw(src, frame, raw, cap, &n);
     if (s == AZS_OK) {
         s = azs_chunk_decode(pt->codec, src->info.elem_size, raw, n, pixels, fb, &got);
+        if (s == AZS_ERR_CAPACITY) /* the header announces more than the frame: its detail says so */
+            s = AZS_ERR_SIZE_MISMATCH;
         if (s == AZS_OK && got != fb)
             s = azs_fail(AZS_ERR_SIZE_MISMATCH, "decoded %zu bytes, frame is %zu", got, fb);
         if (s)

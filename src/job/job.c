@@ -45,6 +45,8 @@ void azs_job_options_default(azs_job_options *o)
 
 const char *azs_job_version(void) { return AZS_VERSION; }
 
+int azs_job_rank(const azs_job *j) { return j ? j->mpi_rank : 0; }
+
 uint64_t azs_job_total_frames(const azs_job *j) { return j ? j->total : 0; }
 const azs_integrator *azs_job_integrator(const azs_job *j) { return j ? j->it : NULL; }
 const azs_settings *azs_job_settings(const azs_job *j) { return j ? j->s : NULL; }
