@@ -17,7 +17,7 @@ wrong"), each asserting what the old code got wrong:
     "buffer too small";
   - an HDF5 file of a newer superblock version: said so, not "corrupt".
 usage: check_hostile_inputs.py AZSTREAM DATA WORKDIR"""
-import os, resource, subprocess, sys
+import os, subprocess, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "cli_integrate"))
@@ -36,16 +36,24 @@ MISSING, UNWRITTEN = 18, 19  # azstream/status.h
 make_stack.write_poni("g.poni", NY, NX)
 
 
+# Runs a command and prints its peak RSS: a fresh Python per command, as ru_maxrss of the
+# children is the largest of all of them so far.
+PEAK = ("import resource, subprocess, sys\n"
+        "r = subprocess.call(sys.argv[1:])\n"
+        "sys.stderr.write('\\nPEAK_RSS_KB %d\\n' % resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(r)\n")
+
+
 def run(args, ulimit=None, timeout=300):
     """Exit code, stdout + stderr, and the peak RSS (MB) of the command."""
-    cmd = [az] + [str(a) for a in args]
+    cmd = [sys.executable, "-c", PEAK, az] + [str(a) for a in args]
     if ulimit:
         cmd = ["bash", "-c", "ulimit %s && exec \"$@\"" % ulimit, "sh"] + cmd
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of the children is the largest so far: only a new maximum is this command's
-    return p.returncode, p.stdout + p.stderr, (after / 1024.0 if after > before else 0.0)
+    log, _, peak = (p.stdout + p.stderr).rpartition("PEAK_RSS_KB ")
+    mb = int(peak.split()[0]) / 1024.0 if peak.strip() else 0.0
+    print("%-60s exit %d, peak RSS %.0f MB" % (" ".join(map(str, args))[:60], p.returncode, mb))
+    return p.returncode, log, mb
 
 
 def integrate(src, out, *extra, ulimit=None):
