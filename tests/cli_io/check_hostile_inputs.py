@@ -120,8 +120,11 @@ with h5py.File("huge_shape.h5", "w") as f:
 make_stack.write_poni("huge.poni", 30000, 30000)
 rc, log, rss = run(["integrate", "huge_shape.h5", "--poni", "huge.poni", "-o", "huge.h5"],
                    ulimit="-v 4000000")
-check(rc == 1 and "needs" in log and "available" in log and "30000 x 30000" in log,
-      "huge shape: exit %d %s" % (rc, log[-600:]))
+if "AddressSanitizer" in log:  # a sanitizer build reserves terabytes: no ulimit -v there
+    print("sanitizer build: the ulimit -v case is not run")
+else:
+    check(rc == 1 and "needs" in log and "available" in log and "30000 x 30000" in log,
+          "huge shape: exit %d %s" % (rc, log[-600:]))
 rc, log, rss = run(["integrate", "huge_shape.h5", "--poni", "huge.poni", "-o", "huge.h5"])
 check(rc == 1 and "available" in log and rss < 1000, "huge shape, no ulimit: exit %d, %.0f MB, %s"
       % (rc, rss, log[-400:]))
