@@ -108,6 +108,9 @@ static void usage(FILE *f)
             "  --per-gpu K            procs: worker processes per GPU (1); --workers defaults to\n"
             "                         GPUs x K\n"
             "  --skip-bad             write corrupt frames as NaN rows and go on (default: stop)\n"
+            "  --allow-missing        a master's missing data files: integrate the rest, the\n"
+            "                         missing frames written as NaN rows with frame_status 18\n"
+            "                         (default: stop before any work, naming the file)\n"
             "  --quiet                no progress, no summary\n"
             "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several)\n"
             "%s\n", cli_stream_usage());
@@ -187,6 +190,8 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
             return cli_usage_error(cmd, "--read: '%s' is not auto, reader, self or map", val);
     } else if (!strcmp(name, "skip-bad"))
         j->run.skip_bad = 1;
+    else if (!strcmp(name, "allow-missing"))
+        j->allow_missing = 1;
     else if (!strcmp(name, "quiet"))
         A->quiet = 1;
     else
@@ -198,7 +203,7 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
 static int option_arity(const char *name)
 {
     static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read"};
-    static const char *const flag[] = {"skip-bad", "quiet"};
+    static const char *const flag[] = {"skip-bad", "quiet", "allow-missing"};
     for (size_t k = 0; k < sizeof value / sizeof value[0]; k++)
         if (!strcmp(name, value[k]))
             return 1;
@@ -343,7 +348,7 @@ int cmd_integrate(int argc, char **argv)
     }
 
     azs_job *job = NULL;
-    azs_job_summary sum = {0, 0, 0, -1};
+    azs_job_summary sum = {0, 0, 0, -1, 0};
     azs_status st = rc ? AZS_OK : azs_job_open(A.settings, jo, &job);
     if (!rc && st != AZS_OK)
         rc = cli_report(cmd, st, NULL);
@@ -355,10 +360,18 @@ int cmd_integrate(int argc, char **argv)
         if (st != AZS_OK)
             rc = cli_report(cmd, st, NULL);
         double seconds = azs_now_seconds() - t0;
-        if (!quiet || rc)
-            printf("azstream integrate: %" PRIu64 " frames (%" PRIu64 " bad) in %.3f s, %.1f frames/s, "
-                   "layout %s -> %s%s\n",
-                   sum.frames_done, sum.frames_bad, seconds, seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
+        char absent[64] = ""; /* frames never written or in missing files: frame_status 18/19 */
+        if (sum.frames_absent)
+            snprintf(absent, sizeof absent, ", of which %" PRIu64 " without data", sum.frames_absent);
+        if (azs_job_rank(job) != 0) { /* layout mpi: rank 0 alone writes, and names, the output */
+            if (!quiet || rc)
+                printf("azstream integrate: rank %d: its frames sent to rank 0%s\n", azs_job_rank(job),
+                       rc ? " (incomplete)" : "");
+        } else if (!quiet || rc)
+            printf("azstream integrate: %" PRIu64 " frames (%" PRIu64 " bad%s) in %.3f s, "
+                   "%.1f frames/s, layout %s -> %s%s\n",
+                   sum.frames_done, sum.frames_bad, absent, seconds,
+                   seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
                    layout_name(jo->run.layout), jo->output, rc ? " (incomplete)" : "");
     }
     azs_job_close(job);

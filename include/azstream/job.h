@@ -101,6 +101,10 @@ typedef struct azs_job_options {
     /* Progress over all inputs, from the writer thread now and then; may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
+    /* 0 (default): a missing data file of an input (an Eiger master's link, a VDS source)
+     * fails azs_job_open naming it. 1: the rest is integrated and the missing frames are
+     * written as NaN rows with frame_status AZS_ERR_MISSING (azs_source_options). */
+    int allow_missing;
 } azs_job_options;
 
 AZS_API void azs_job_options_default(azs_job_options *o);
@@ -111,6 +115,8 @@ typedef struct azs_job azs_job;
 /* Opens every input (a missing file or a shape that differs between inputs fails here,
  * before any work), builds the integrator from s (s is copied), opens the output. */
 AZS_API azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job **out);
+/* Layout mpi: this process's rank (0 writes the output); 0 for every other layout. */
+AZS_API int azs_job_rank(const azs_job *j);
 /* Frames the job will integrate over all inputs, and its integrator (bins, centres). */
 AZS_API uint64_t azs_job_total_frames(const azs_job *j);
 AZS_API const azs_integrator *azs_job_integrator(const azs_job *j);
@@ -124,6 +130,7 @@ typedef struct azs_job_summary {
     uint64_t frames_done, frames_bad;
     double seconds;
     int failed_input;            /* index of the input that failed, -1 if none */
+    uint64_t frames_absent;      /* of frames_bad, frames without data (azstream/layout.h) */
 } azs_job_summary;
 AZS_API azs_status azs_job_run(azs_job *j, const azs_sink_ops *sink, azs_job_summary *sum);
 AZS_API void azs_job_close(azs_job *j);

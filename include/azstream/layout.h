@@ -18,7 +18,13 @@
  * - skip_bad skips exactly these three: the frame's row is NaN, its frame_status the
  *   status, and the run goes on. Every other failure stops the run at that frame, skip_bad
  *   or not: I/O errors of the disk (AZS_ERR_IO), out of memory, a GPU error, Ctrl-C ...;
- *   the sink has then received every frame before it. */
+ *   the sink has then received every frame before it.
+ * Frames without data: a frame whose chunk was never written (AZS_ERR_UNWRITTEN: HDF5
+ * would give the dataset's fill value) and a frame of a data file that is missing
+ * (AZS_ERR_MISSING, only when the source was opened with allow_missing) are not integrated:
+ * their row is NaN, their frame_status says why, and the run goes on, skip_bad or not
+ * (they are what the input holds, not a failure to read it). They count in frames_bad and
+ * in frames_absent. */
 #ifndef AZSTREAM_LAYOUT_H
 #define AZSTREAM_LAYOUT_H
 
@@ -127,7 +133,7 @@ typedef struct azs_gpu_trace {
 
 typedef struct azs_run_summary {
     uint64_t frames_done;      /* frames delivered to the sink (bad ones included) */
-    uint64_t frames_bad;       /* of which corrupt and skipped */
+    uint64_t frames_bad;       /* of which not integrated: bad and skipped, or without data */
     uint64_t first_bad_frame;  /* valid when frames_bad > 0 or the run failed on a frame */
     double seconds;            /* wall time of the run */
     double setup_seconds;      /* of which set-up before the first frame is read (layout
@@ -138,6 +144,8 @@ typedef struct azs_run_summary {
                                 * pread path) */
     int cpu_batch;             /* threads: frames integrated together (as run) */
     azs_gpu_trace gpu;         /* layout gpu only */
+    uint64_t frames_absent;    /* of frames_bad, those without data (never written, or in a
+                                * missing data file: "Frames without data") */
 } azs_run_summary;
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On

@@ -7,7 +7,9 @@
  *   radial     [npt], attribute units = the unit name ("q_nm^-1");
  *   azimuthal  [npt_azim] (2D only), units = "chi_deg" (or the config's azimuthal_unit);
  *   frame      uint64 [frames]: the input frame number of each row;
- *   frame_status int32 [frames]: 0, or the azs_status of a skipped bad frame (row = NaN);
+ *   frame_status int32 [frames]: 0, or the azs_status of a skipped bad frame or of a frame
+ *     without data (18 data file missing, 19 chunk never written; azstream/layout.h); the
+ *     row is then NaN;
  * and the attributes frames_written / frames_bad on /entry/result, kept up to date at each
  * flush, so a run that stopped on an error or on Ctrl-C leaves a valid file whose extent
  * and frames_written say how many rows it holds. /entry/process (NXprocess) holds program,

@@ -32,7 +32,10 @@ typedef enum azs_status {
     AZS_ERR_INTERRUPTED = 15,    /* stopped on request (Ctrl-C) */
     AZS_ERR_WORKER = 16,         /* a worker thread/process failed or died */
     AZS_ERR_INTERNAL = 17,       /* a bug: an invariant did not hold */
-    /* 18, 19: AZS_ERR_MISSING, AZS_ERR_UNWRITTEN (issue 16) */
+    /* Frame statuses of frames that have no data, recorded in the output's frame_status
+     * (row NaN) and never stopping a run (azstream/layout.h, "Frames without data"): */
+    AZS_ERR_MISSING = 18,        /* frame absent: its data file is missing (allow_missing) */
+    AZS_ERR_UNWRITTEN = 19,      /* frame's chunk was never written (the dataset's fill) */
     AZS_ERR_STREAM_GAP = 20      /* a stream's frame never received (image_id gap, short series) */
 } azs_status;
 

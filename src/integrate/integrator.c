@@ -206,6 +206,15 @@ azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_opti
     azs_status st = internal_unit(o->unit, &base, &scale, &div);
     if (st != AZS_OK) return st;
     const size_t n = (size_t)ny * nx, nc = (size_t)(ny + 1) * (nx + 1);
+    /* Before any of it is allocated: positions (centres and corners), corrections, mask, and
+     * at least one matrix entry and one normalisation per pixel (a lower bound). */
+    const unsigned long long per_pixel = 2 * 8 + 2 * 8 + (o->solid_angle ? 8 : 0) +
+                                         (o->has_polarization ? 8 : 0) + 1 + 8 + 4;
+    char what[160];
+    snprintf(what, sizeof what, "integrate: a detector of %u x %u pixels (its positions, "
+             "corrections and matrix)", ny, nx);
+    if ((st = azs_mem_check((unsigned long long)n * per_pixel, what)) != AZS_OK)
+        return st;
     double *rad = malloc(n * sizeof *rad), *chi = malloc(n * sizeof *chi);
     double *radc = malloc(nc * sizeof *radc), *chic = malloc(nc * sizeof *chic);
     double *sa = o->solid_angle ? malloc(n * sizeof *sa) : NULL;

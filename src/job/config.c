@@ -352,7 +352,7 @@ static int ignored_key(const char *k)
                                        "do_2D", "do_mask", "do_dark", "do_flat", "do_polarization", "do_dummy",
                                        "do_radial_range", "do_azimuthal_range", "do_solid_angle",
                                        /* what ran a stored configuration (job.c), not settings */
-                                       "inputs", "layout", "workers", "pixel_mask"};
+                                       "inputs", "layout", "workers", "pixel_mask", "allow_missing"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(k, keys[i]))
             return 1;

@@ -45,6 +45,8 @@ void azs_job_options_default(azs_job_options *o)
 
 const char *azs_job_version(void) { return AZS_VERSION; }
 
+int azs_job_rank(const azs_job *j) { return j ? j->mpi_rank : 0; }
+
 uint64_t azs_job_total_frames(const azs_job *j) { return j ? j->total : 0; }
 const azs_integrator *azs_job_integrator(const azs_job *j) { return j ? j->it : NULL; }
 const azs_settings *azs_job_settings(const azs_job *j) { return j ? j->s : NULL; }
@@ -67,6 +69,8 @@ static char *stored_config(const azs_job *j)
     if (j->pixel_mask_note)
         cJSON_AddStringToObject(r, "pixel_mask", j->pixel_mask_note);
     cJSON_AddStringToObject(r, "layout", layout_name(j->o.run.layout));
+    if (j->o.allow_missing) /* missing data files' frames: frame_status 18 */
+        cJSON_AddBoolToObject(r, "allow_missing", 1);
     cJSON_AddNumberToObject(r, "workers", j->o.run.workers);
     char *text = cJSON_Print(r);
     cJSON_Delete(r);
@@ -91,7 +95,8 @@ static azs_status open_inputs(azs_job *j)
     const azs_job_options *o = &j->o;
     uint32_t ny = 0, nx = 0;
     for (int k = 0; k < j->n; k++) {
-        azs_status st = azs_source_open(o->inputs[k], o->dataset, &j->src[k]);
+        const azs_source_options so = {o->allow_missing};
+        azs_status st = azs_source_open_opts(o->inputs[k], o->dataset, &so, &j->src[k]);
         if (st != AZS_OK)
             return azs_fail_context(st, "%s: ", o->inputs[k]);
         const azs_source_info *in = azs_source_get_info(j->src[k]);
@@ -222,6 +227,8 @@ static char *worker_json(const azs_job *j)
     cJSON *from = j->pixel_mask_from ? cJSON_Duplicate(j->pixel_mask_from, 1) : cJSON_CreateArray();
     if (from)
         cJSON_AddItemToObject(r, "pixel_mask_from", from);
+    if (j->o.allow_missing) /* the workers open the input as the parent did */
+        cJSON_AddBoolToObject(r, "allow_missing", 1);
     char *text = from ? cJSON_PrintUnformatted(r) : NULL;
     cJSON_Delete(r);
     return text;
@@ -417,6 +424,7 @@ azs_status azs_job_run(azs_job *j, const azs_sink_ops *user_sink, azs_job_summar
                 st = azs_fail(AZS_ERR_MPI, "another MPI rank failed");
             sum->frames_done += rs.frames_done;
             sum->frames_bad += rs.frames_bad;
+            sum->frames_absent += rs.frames_absent;
             sum->seconds += rs.seconds;
             prog.before += rs.frames_done;
             if (st != AZS_OK) {
@@ -476,16 +484,20 @@ azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *ho
     azs_integrator *it = NULL;
     uint8_t *pm = NULL;
     char *plain = NULL;
+    azs_source_options so = {0};
     cJSON *from = NULL, *r = cJSON_Parse(settings);
     azs_status st = r ? azs_settings_create(&s) : azs_fail(AZS_ERR_PARSE, "worker: --settings is not JSON");
     if (st == AZS_OK) {
         from = cJSON_DetachItemFromObjectCaseSensitive(r, "pixel_mask_from");
+        cJSON *am = cJSON_DetachItemFromObjectCaseSensitive(r, "allow_missing");
+        so.allow_missing = cJSON_IsTrue(am);
+        cJSON_Delete(am);
         if (!(plain = cJSON_PrintUnformatted(r)))
             st = azs_fail(AZS_ERR_NOMEM, "worker settings");
     }
     if (st == AZS_OK)
         st = azs_settings_load_json(s, plain, "worker settings");
-    if (st == AZS_OK && (st = azs_source_open(input, dataset, &src)) != AZS_OK)
+    if (st == AZS_OK && (st = azs_source_open_opts(input, dataset, &so, &src)) != AZS_OK)
         azs_fail_context(st, "%s: ", input);
     /* The parent's pixel masks: from the inputs it names, not this worker's own. */
     for (int k = 0; st == AZS_OK && k < cJSON_GetArraySize(from); k++) {

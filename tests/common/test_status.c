@@ -8,8 +8,8 @@
 
 int main(void)
 {
-    for (int a = AZS_OK; a <= AZS_ERR_INTERNAL; a++)
-        for (int b = a + 1; b <= AZS_ERR_INTERNAL; b++)
+    for (int a = AZS_OK; a <= AZS_ERR_UNWRITTEN; a++)
+        for (int b = a + 1; b <= AZS_ERR_UNWRITTEN; b++)
             CHECK_EXPR(strcmp(azs_status_str((azs_status)a), azs_status_str((azs_status)b)) != 0);
     CHECK_EXPR(azs_fail(AZS_ERR_NOT_FOUND, "file %s", "x.h5") == AZS_ERR_NOT_FOUND);
     CHECK_EXPR(strcmp(azs_last_error(), "file x.h5") == 0);
