@@ -89,6 +89,14 @@ typedef struct azs_run_options {
     /* procs / mpi: frames per range handed out (0 = auto: 8..32 for CPU workers, more for
      * GPU workers, whose runs cost more to start). */
     uint32_t chunk_frames;
+    /* procs: seconds a worker that holds frames may stay silent (no result, no message)
+     * before it is reported through `notice` (its pid and the frames it held), killed, and
+     * its frames re-assigned to the other workers: a stopped (SIGSTOP) or hung worker
+     * would otherwise stall the run for ever. Only time the parent spends waiting for its
+     * workers counts (not its own writing, nor time it was stopped itself), and a worker's
+     * start-up (building its integrator) counts too. azs_run_options_default sets
+     * AZS_WORKER_TIMEOUT_DEFAULT; 0 = no timeout. */
+    double worker_timeout;
     /* Optional: told about events the caller may want to report (a worker process died and
      * its frames were re-assigned ...). One line, no newline. */
     void (*notice)(void *ctx, const char *msg);
@@ -102,6 +110,8 @@ typedef struct azs_run_options {
      * the device at once (0: 2, 1..slots - 1) */
     uint32_t gpu_batch, gpu_slots, gpu_lag;
 } azs_run_options;
+
+#define AZS_WORKER_TIMEOUT_DEFAULT 30.0 /* seconds (azs_run_options.worker_timeout) */
 
 void azs_run_options_default(azs_run_options *o);
 
