@@ -89,7 +89,8 @@ typedef struct azs_run_options {
     /* procs / mpi: frames per range handed out (0 = auto: 8..32 for CPU workers, more for
      * GPU workers, whose runs cost more to start). */
     uint32_t chunk_frames;
-    /* procs: seconds a worker that holds frames may stay silent (no result, no message)
+    /* procs (and mpi, rank 0 waiting for a rank's chunk: there the run fails, see
+     * azs_mpi_finalize): seconds a worker that holds frames may stay silent (no result, no message)
      * before it is reported through `notice` (its pid and the frames it held), killed, and
      * its frames re-assigned to the other workers: a stopped (SIGSTOP) or hung worker
      * would otherwise stall the run for ever. Only time the parent spends waiting for its
@@ -182,9 +183,13 @@ int azs_gpu_device_count(void);
 int azs_mpi_built(void);
 /* MPI_Init (thread level FUNNELED); rank and size out. Call once, before azs_run. */
 azs_status azs_mpi_init(int *argc, char ***argv, int *rank, int *size);
-/* MPI_Finalize if azs_mpi_init initialised MPI. */
+/* MPI_Finalize if azs_mpi_init initialised MPI. After a run in which rank 0 found a rank
+ * silent for worker_timeout seconds (stopped or hung: the run failed with AZS_ERR_MPI
+ * naming it), MPI_Abort instead: the lost rank would never join MPI_Finalize, so the whole
+ * job ends there with exit status 1 (close the output first). */
 void azs_mpi_finalize(void);
-/* Global logical AND of ok over the ranks (collective); returns ok on one rank or without MPI. */
+/* Global logical AND of ok over the ranks (collective); returns ok on one rank or without
+ * MPI, and 0 without a collective once a rank is lost. */
 int azs_mpi_all_ok(int ok);
 
 #ifdef __cplusplus
