@@ -107,6 +107,9 @@ static void usage(FILE *f)
             "  --gpus LIST|all        procs/mpi on GPUs: devices, workers spread round-robin\n"
             "  --per-gpu K            procs: worker processes per GPU (1); --workers defaults to\n"
             "                         GPUs x K\n"
+            "  --worker-timeout S     procs: a worker holding frames that sends nothing for S\n"
+            "                         seconds (stopped, hung) is reported, killed and its frames\n"
+            "                         re-assigned (30; 0 = wait for ever)\n"
             "  --skip-bad             write corrupt frames as NaN rows and go on (default: stop)\n"
             "  --allow-missing        a master's missing data files: integrate the rest, the\n"
             "                         missing frames written as NaN rows with frame_status 18\n"
@@ -188,6 +191,12 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
     } else if (!strcmp(name, "read")) {
         if (parse_feed(val, &j->run.feed))
             return cli_usage_error(cmd, "--read: '%s' is not auto, reader, self or map", val);
+    } else if (!strcmp(name, "worker-timeout")) {
+        char *end;
+        double t = strtod(val, &end);
+        if (end == val || *end || !(t >= 0 && t <= 1e9))
+            return cli_usage_error(cmd, "--worker-timeout: '%s' is not a number of seconds (0 = none)", val);
+        j->run.worker_timeout = t;
     } else if (!strcmp(name, "skip-bad"))
         j->run.skip_bad = 1;
     else if (!strcmp(name, "allow-missing"))
@@ -202,7 +211,8 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
 /* 1 takes a value, 0 a flag, -1 unknown. */
 static int option_arity(const char *name)
 {
-    static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read"};
+    static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read",
+                                          "worker-timeout"};
     static const char *const flag[] = {"skip-bad", "quiet", "allow-missing"};
     for (size_t k = 0; k < sizeof value / sizeof value[0]; k++)
         if (!strcmp(name, value[k]))

@@ -2,7 +2,9 @@
  * or 3D: frames), HDF5 "file.h5[:/dataset]" or "file.h5::/dataset" (silx's URL form;
  * default dataset: the first 2D dataset found at /entry/..., else the only dataset; 3D:
  * frames), EDF (.edf, uncompressed), TIFF (.tif/.tiff: grey u8/u16/u32, i16/i32, f32/f64;
- * the first image only, as fabio). An input of the integrator, not of the sink, hence its own header. */
+ * the first image only, as fabio; at most 2^20 pixels a side and 2^28 in all, far above any
+ * detector, since a few bytes of a compressed TIFF may claim any size). An input of the
+ * integrator, not of the sink, hence its own header. */
 #ifndef AZSTREAM_ARRAYS_H
 #define AZSTREAM_ARRAYS_H
 

@@ -97,6 +97,15 @@ typedef struct azs_run_options {
     /* procs / mpi: frames per range handed out (0 = auto: 8..32 for CPU workers, more for
      * GPU workers, whose runs cost more to start). */
     uint32_t chunk_frames;
+    /* procs (and mpi, rank 0 waiting for a rank's chunk: there the run fails, see
+     * azs_mpi_finalize): seconds a worker that holds frames may stay silent (no result, no message)
+     * before it is reported through `notice` (its pid and the frames it held), killed, and
+     * its frames re-assigned to the other workers: a stopped (SIGSTOP) or hung worker
+     * would otherwise stall the run for ever. Only time the parent spends waiting for its
+     * workers counts (not its own writing, nor time it was stopped itself), and a worker's
+     * start-up (building its integrator) counts too. azs_run_options_default sets
+     * AZS_WORKER_TIMEOUT_DEFAULT; 0 = no timeout. */
+    double worker_timeout;
     /* Optional: told about events the caller may want to report (a worker process died and
      * its frames were re-assigned ...). One line, no newline. */
     void (*notice)(void *ctx, const char *msg);
@@ -110,6 +119,8 @@ typedef struct azs_run_options {
      * the device at once (0: 2, 1..slots - 1) */
     uint32_t gpu_batch, gpu_slots, gpu_lag;
 } azs_run_options;
+
+#define AZS_WORKER_TIMEOUT_DEFAULT 30.0 /* seconds (azs_run_options.worker_timeout) */
 
 AZS_API void azs_run_options_default(azs_run_options *o);
 
@@ -182,9 +193,13 @@ AZS_API int azs_gpu_device_count(void);
 AZS_API int azs_mpi_built(void);
 /* MPI_Init (thread level FUNNELED); rank and size out. Call once, before azs_run. */
 AZS_API azs_status azs_mpi_init(int *argc, char ***argv, int *rank, int *size);
-/* MPI_Finalize if azs_mpi_init initialised MPI. */
+/* MPI_Finalize if azs_mpi_init initialised MPI. After a run in which rank 0 found a rank
+ * silent for worker_timeout seconds (stopped or hung: the run failed with AZS_ERR_MPI
+ * naming it), MPI_Abort instead: the lost rank would never join MPI_Finalize, so the whole
+ * job ends there with exit status 1 (close the output first). */
 AZS_API void azs_mpi_finalize(void);
-/* Global logical AND of ok over the ranks (collective); returns ok on one rank or without MPI. */
+/* Global logical AND of ok over the ranks (collective); returns ok on one rank or without
+ * MPI, and 0 without a collective once a rank is lost. */
 AZS_API int azs_mpi_all_ok(int ok);
 
 #ifdef __cplusplus

@@ -27,6 +27,7 @@ void azs_run_options_default(azs_run_options *o)
     o->workers = 0;
     o->first_frame = 0;
     o->end_frame = UINT64_MAX;
+    o->worker_timeout = AZS_WORKER_TIMEOUT_DEFAULT;
 }
 
 void azs_cancel_request(volatile int *flag)
