@@ -18,14 +18,17 @@
 #define _GNU_SOURCE
 #include "integrator_cache.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -123,6 +126,23 @@ _Static_assert(sizeof(azs_integrate_options) == 168,
                "azs_integrate_options changed: update the cache key");
 #endif
 
+/* The file this code was loaded from (the executable, or a shared library holding it): its
+ * size and modification time. Any rebuild or reinstall then makes new keys, so a changed
+ * builder never meets an older one's matrices, even where AZS_CACHE_FORMAT was not bumped
+ * (a developer's tree). Processes of one installation (procs workers, MPI ranks) agree. */
+static void code_identity(keybuf *k)
+{
+    Dl_info info;
+    struct stat sb;
+    if (!dladdr((void *)(uintptr_t)&azs_integrator_cache_path, &info) || !info.dli_fname ||
+        stat(info.dli_fname, &sb)) {
+        putf(k, "code=unknown\n");
+        return;
+    }
+    putf(k, "code=%lld bytes, modified %lld.%09ld\n", (long long)sb.st_size, (long long)sb.st_mtim.tv_sec,
+         (long)sb.st_mtim.tv_nsec);
+}
+
 azs_status azs_integrator_cache_key(const azs_geometry *g, const azs_integrate_options *o,
                                     azs_dtype dtype, const char *build_id, uint8_t **key,
                                     size_t *len)
@@ -133,6 +153,7 @@ azs_status azs_integrator_cache_key(const azs_geometry *g, const azs_integrate_o
     const azs_detector *d = &g->det;
     putf(&k, "azstream integrator cache\nformat=%d\nbuild=%s\ncompiler=%s\n", AZS_CACHE_FORMAT,
          build_id ? build_id : "", __VERSION__);
+    code_identity(&k);
     putf(&k, "tile_px=%u\nlanes=%d\ncsr_pad=%d\n", AZS_TILE_PX, AZS_LANES, AZS_CSR_PAD);
     putf(&k, "dtype=%s\nshape=%ux%u\n", azs_dtype_name(dtype), d->ny, d->nx);
     putf(&k, "detector=%.*s\n", (int)strnlen(d->name, sizeof d->name), d->name);
@@ -512,6 +533,67 @@ azs_status azs_integrator_cache_load(const char *path, const uint8_t *key, size_
     return AZS_OK;
 }
 
+/* ---------------------------------------------------------------- keeping the folder small */
+
+typedef struct cache_entry {
+    char name[256];
+    uint64_t bytes;
+    int64_t mtime_ns;
+} cache_entry;
+
+static int older_first(const void *a, const void *b)
+{
+    const cache_entry *x = a, *y = b;
+    return (x->mtime_ns > y->mtime_ns) - (x->mtime_ns < y->mtime_ns);
+}
+
+/* Every rebuild of azstream, every new geometry makes a new file: after a write, the least
+ * recently used cache files go until the folder's cache files hold AZS_CACHE_KEEP_BYTES or
+ * less (a hit refreshes a file's time), and temporary files a crashed writer left (over a day
+ * old) go too. Errors are ignored: this is housekeeping. */
+static void prune(const char *dir, const char *keep)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    cache_entry *e = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t total = 0;
+    struct dirent *de;
+    char path[4400];
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        const size_t len = strlen(nm);
+        const int tmp = !strncmp(nm, ".tmp-", 5), ours = !strncmp(nm, "integrator-", 11) &&
+                        len > 5 && !strcmp(nm + len - 5, ".azsi");
+        struct stat sb;
+        if ((!tmp && !ours) || len >= sizeof e->name) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, nm);
+        if (lstat(path, &sb) || !S_ISREG(sb.st_mode)) continue;
+        const int64_t t = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+        if (tmp) {
+            if ((int64_t)time(NULL) - (int64_t)sb.st_mtim.tv_sec > 86400) unlink(path);
+            continue;
+        }
+        if (n == cap) {
+            cache_entry *m = realloc(e, (cap = cap ? 2 * cap : 64) * sizeof *e);
+            if (!m) break;
+            e = m;
+        }
+        snprintf(e[n].name, sizeof e[n].name, "%s", nm);
+        e[n].bytes = (uint64_t)sb.st_size;
+        e[n++].mtime_ns = t;
+        total += (uint64_t)sb.st_size;
+    }
+    closedir(d);
+    qsort(e, n, sizeof *e, older_first);
+    for (size_t i = 0; i < n && total > AZS_CACHE_KEEP_BYTES; i++) {
+        if (!strcmp(e[i].name, keep)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e[i].name);
+        if (!unlink(path)) total -= e[i].bytes;
+    }
+    free(e);
+}
+
 /* ---------------------------------------------------------------- the cached build */
 
 static void note(azs_cache_outcome *oc, const char *fmt, ...) AZS_PRINTF(2, 3);
@@ -545,6 +627,7 @@ azs_status azs_integrator_create_cached(const azs_geometry *g, const azs_integra
     azs_integrator_cache_path(rq->dir, key, len, oc->path, sizeof oc->path);
     st = azs_integrator_cache_load(oc->path, key, len, o, out);
     if (st == AZS_OK) {
+        utimensat(AT_FDCWD, oc->path, NULL, 0); /* recently used (a read-only folder: no matter) */
         oc->origin = AZS_CACHE_LOADED;
         oc->seconds = azs_now_seconds() - t0;
         free(key);
@@ -560,8 +643,10 @@ azs_status azs_integrator_create_cached(const azs_geometry *g, const azs_integra
     }
     oc->origin = AZS_CACHE_BUILT;
     if (!rq->load_only) {
-        if (azs_integrator_cache_store(*out, oc->path, key, len) == AZS_OK)
+        if (azs_integrator_cache_store(*out, oc->path, key, len) == AZS_OK) {
             oc->origin = AZS_CACHE_STORED;
+            prune(rq->dir, strrchr(oc->path, '/') + 1);
+        }
         else
             note(oc, "integrator cache: %s: built without the cache", azs_last_error());
     }

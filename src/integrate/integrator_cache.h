@@ -18,6 +18,10 @@
  * reordered matrix): older files then miss instead of being used. */
 #define AZS_CACHE_FORMAT 1
 
+/* After a write, the least recently used files of the folder go until its cache files hold
+ * this much or less (about 25 Eiger 4M full-split integrators). */
+#define AZS_CACHE_KEEP_BYTES (4ull << 30)
+
 typedef struct azs_cache_request {
     const char *dir;      /* an existing folder; NULL: build, no cache */
     int load_only;        /* 1: load or build, never write (procs workers, MPI ranks > 0) */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../common/check.h"
@@ -278,6 +279,37 @@ static void damaged_files(void)
     azs_integrator_destroy(first);
 }
 
+/* After a write the least recently used files go down to AZS_CACHE_KEEP_BYTES (sparse
+ * stand-ins of 3 GiB each), and a temporary file over a day old goes; a recent one stays. */
+static void pruning(void)
+{
+    char dir[300], p[5][400];
+    snprintf(dir, sizeof dir, "%s/prune", g_dir);
+    mkdir(dir, 0755);
+    const char *names[4] = {"integrator-old.azsi", "integrator-newer.azsi", ".tmp-1-0-stale", ".tmp-1-1-fresh"};
+    const time_t now = time(NULL), age[4] = {now - 7200, now - 3600, now - 200000, now - 60};
+    for (int k = 0; k < 4; k++) {
+        snprintf(p[k], sizeof p[k], "%s/%s", dir, names[k]);
+        int fd = open(p[k], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        CHECK_EXPR(fd >= 0 && ftruncate(fd, k < 2 ? (off_t)3 << 30 : 10) == 0);
+        if (fd >= 0) close(fd);
+        struct timespec ts[2] = {{age[k], 0}, {age[k], 0}};
+        CHECK_EXPR(utimensat(AT_FDCWD, p[k], ts, 0) == 0);
+    }
+    azs_geometry g;
+    geometry(&g);
+    azs_integrate_options o;
+    azs_integrate_options_default(&o);
+    azs_cache_request rq = {dir, 0, AZS_U32, "test"};
+    azs_cache_outcome oc;
+    azs_integrator *it = NULL;
+    CHECK_EXPR(azs_integrator_create_cached(&g, &o, &rq, &it, &oc) == AZS_OK && oc.origin == AZS_CACHE_STORED);
+    azs_integrator_destroy(it);
+    CHECK(file_size(oc.path) > 0 && access(p[0], F_OK) != 0 && file_size(p[1]) == (size_t)3 << 30,
+          "%s", "the oldest file goes, the newer and the new one stay");
+    CHECK(access(p[2], F_OK) != 0 && access(p[3], F_OK) == 0, "%s", "stale temporary file gone, fresh one kept");
+}
+
 int main(int argc, char **argv)
 {
     snprintf(g_dir, sizeof g_dir, "%s", argc > 1 ? argv[1] : "integrator_cache_test");
@@ -292,6 +324,7 @@ int main(int argc, char **argv)
     };
     for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) round_trip(&v[k]);
     damaged_files();
+    pruning();
     if (failures) fprintf(stderr, "%d checks failed\n", failures);
     return failures ? 1 : 0;
 }
