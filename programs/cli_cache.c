@@ -50,19 +50,19 @@ const char *cli_cache_dir(const char *cmd, const char *given, int disabled, char
     return buf;
 }
 
-void cli_cache_summary(const char *cmd, const struct azs_job *job)
+void cli_cache_summary(const struct azs_job *job)
 {
     const char *file = "";
     double s = 0;
     switch (azs_job_integrator_origin(job, &file, &s)) {
     case AZS_INTEGRATOR_CACHE_LOADED:
-        printf("azstream %s: integrator mapped from the cache in %.3f s (%s)\n", cmd, s, file);
+        printf("  integrator mapped from the cache in %.3f s (%s)\n", s, file);
         break;
     case AZS_INTEGRATOR_CACHE_STORED:
-        printf("azstream %s: integrator built and cached in %.3f s (%s)\n", cmd, s, file);
+        printf("  integrator built and cached in %.3f s (%s)\n", s, file);
         break;
     case AZS_INTEGRATOR_CACHE_NOT_STORED:
-        printf("azstream %s: integrator built in %.3f s, not cached\n", cmd, s);
+        printf("  integrator built in %.3f s, not cached\n", s);
         break;
     default:
         break;

@@ -12,8 +12,8 @@ struct azs_job;
  * XDG_CACHE_HOME), or ~/.cache/azstream, created if missing (mode 0700); NULL, after a
  * notice on stderr, if it cannot be. buf holds the path. */
 const char *cli_cache_dir(const char *cmd, const char *given, int disabled, char *buf, size_t cap);
-/* "azstream CMD: integrator ..." : where the job's integrator came from (nothing without a
- * cache). */
-void cli_cache_summary(const char *cmd, const struct azs_job *job);
+/* "  integrator ...", under the run's summary line: where the job's integrator came from
+ * (nothing without a cache). */
+void cli_cache_summary(const struct azs_job *job);
 
 #endif

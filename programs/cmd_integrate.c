@@ -362,7 +362,7 @@ int cmd_integrate(int argc, char **argv)
                    sum.frames_done, sum.frames_bad, seconds, seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
                    layout_name(jo->run.layout), jo->output, rc ? " (incomplete)" : "");
         if (!quiet)
-            cli_cache_summary(cmd, job);
+            cli_cache_summary(job);
     }
     azs_job_close(job);
     if (jo->run.layout == AZS_LAYOUT_MPI)
