@@ -17,6 +17,7 @@
 
 #include "azstream/job.h"
 #include "cli.h"
+#include "cli_cache.h"
 #include "common/clock.h"
 #include "common/cpu.h"
 #include "par_options.h"
@@ -115,6 +116,11 @@ static void usage(FILE *f)
             "                         missing frames written as NaN rows with frame_status 18\n"
             "                         (default: stop before any work, naming the file)\n"
             "  --quiet                no progress, no summary\n"
+            "  --cache-dir DIR        integrator cache folder (default $XDG_CACHE_HOME/azstream,\n"
+            "                         else ~/.cache/azstream): a later run with the same geometry,\n"
+            "                         options, mask/dark/flat and frame type maps the matrix\n"
+            "                         instead of building it\n"
+            "  --no-cache             build the integrator, read and write no cache\n"
             "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several)\n"
             "%s\n", cli_stream_usage());
     fprintf(f,
@@ -165,6 +171,8 @@ typedef struct integrate_args {
     const char **inputs;
     int quiet;
     cli_stream_args stream; /* tcp:// and ipc:// inputs (cmd_integrate_stream.c) */
+    const char *cache_dir; /* --cache-dir */
+    int no_cache;          /* --no-cache */
 } integrate_args;
 
 /* One option of this command (not a settings or procs option). 0, or an exit code. */
@@ -203,6 +211,10 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
         j->allow_missing = 1;
     else if (!strcmp(name, "quiet"))
         A->quiet = 1;
+    else if (!strcmp(name, "cache-dir"))
+        A->cache_dir = val;
+    else if (!strcmp(name, "no-cache"))
+        A->no_cache = 1;
     else
         return cli_stream_option(&A->stream, name, val);
     return 0;
@@ -212,8 +224,8 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
 static int option_arity(const char *name)
 {
     static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read",
-                                          "worker-timeout"};
-    static const char *const flag[] = {"skip-bad", "quiet", "allow-missing"};
+                                          "worker-timeout", "cache-dir"};
+    static const char *const flag[] = {"skip-bad", "quiet", "allow-missing", "no-cache"};
     for (size_t k = 0; k < sizeof value / sizeof value[0]; k++)
         if (!strcmp(name, value[k]))
             return 1;
@@ -337,6 +349,8 @@ int cmd_integrate(int argc, char **argv)
     cli_run_knobs(&jo->run);
     par_apply(&A.par, &jo->run, cmd);
     jo->worker_exe = cli_self_exe();
+    char cache_buf[4096];
+    jo->cache_dir = cli_cache_dir(cmd, A.cache_dir, A.no_cache, cache_buf, sizeof cache_buf);
     double t0 = azs_now_seconds();
     int mpi_rank = 0;
     if (jo->run.layout == AZS_LAYOUT_MPI) {
@@ -383,6 +397,8 @@ int cmd_integrate(int argc, char **argv)
                    sum.frames_done, sum.frames_bad, absent, seconds,
                    seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
                    layout_name(jo->run.layout), jo->output, rc ? " (incomplete)" : "");
+        if (!quiet)
+            cli_cache_summary(job);
     }
     azs_job_close(job);
     if (jo->run.layout == AZS_LAYOUT_MPI)

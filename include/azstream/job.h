@@ -98,6 +98,13 @@ typedef struct azs_job_options {
     /* Layout procs: an executable whose sub-command `worker` calls azs_job_worker_main
      * (the azstream command is one). Required for AZS_LAYOUT_PROCS. */
     const char *worker_exe;
+    /* The integrator cache: an existing folder (the CLI gives $XDG_CACHE_HOME/azstream).
+     * The integrator is mapped read-only from a file there that was built from the same
+     * inputs, else built and written there (atomically) before any worker starts; layout
+     * procs' workers and MPI ranks > 0 map what the parent / rank 0 wrote. A folder that
+     * cannot be used, or a damaged file (rebuilt and replaced), is a run.notice, not an
+     * error. NULL (default): no cache. doc/design.md "Integrator cache". */
+    const char *cache_dir;
     /* Progress over all inputs, from the writer thread now and then; may be NULL. */
     void (*progress)(void *ctx, uint64_t done, uint64_t total);
     void *progress_ctx;
@@ -120,6 +127,17 @@ AZS_API int azs_job_rank(const azs_job *j);
 /* Frames the job will integrate over all inputs, and its integrator (bins, centres). */
 AZS_API uint64_t azs_job_total_frames(const azs_job *j);
 AZS_API const azs_integrator *azs_job_integrator(const azs_job *j);
+/* Where the integrator came from (azs_job_options.cache_dir); *cache_file (may be NULL):
+ * the cache file, "" without a cache; *seconds (may be NULL): to map it, or to build (and
+ * write) it. */
+typedef enum azs_integrator_origin {
+    AZS_INTEGRATOR_BUILT = 0,         /* no cache */
+    AZS_INTEGRATOR_CACHE_LOADED,      /* mapped from the cache file */
+    AZS_INTEGRATOR_CACHE_STORED,      /* built, then written to the cache file */
+    AZS_INTEGRATOR_CACHE_NOT_STORED   /* built; the cache could not take it (a notice said why) */
+} azs_integrator_origin;
+AZS_API azs_integrator_origin azs_job_integrator_origin(const azs_job *j, const char **cache_file,
+                                                double *seconds);
 /* The settings in use (geometry loaded). */
 AZS_API const azs_settings *azs_job_settings(const azs_job *j);
 /* Integrate. sink NULL: into o->output; sink and o->output both: each row to both (the

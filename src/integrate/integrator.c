@@ -12,23 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "azstream/integrate.h"
 #include "common/alloc.h"
 #include "common/error.h"
 #include "integrator_internal.h"
+#include "integrator_struct.h"
 #include "tiled.h"
-
-struct azs_integrator {
-    azs_integrate_options opt; /* mask/dark/flat pointers cleared: copies live below */
-    azs_csr m;
-    uint32_t ny, nx;
-    size_t npix;
-    float *norm;   /* [npix] */
-    float *dark;   /* [npix] or NULL */
-    azs_tiled tiled;
-    azs_tiled_ctx ctx;
-};
 
 struct azs_workspace {
     double *acc;     /* nbins × 5: the serial tiled engine's per-bin sums */
@@ -59,6 +50,11 @@ void azs_integrate_options_default(azs_integrate_options *o)
 void azs_integrator_destroy(azs_integrator *it)
 {
     if (!it) return;
+    if (it->map) { /* arrays in a cache file's mapping (integrator_cache.c) */
+        munmap(it->map, it->map_bytes);
+        free(it);
+        return;
+    }
     azs_csr_free(&it->m);
     azs_aligned_free(it->norm);
     azs_aligned_free(it->dark);
@@ -100,6 +96,24 @@ static void csr_drop_invalid(azs_csr *m, const azs_integrate_options *o)
     /* the padding after the last entry stays zero (azs_csr_build's contract) */
     memset(m->indices + k, 0, (size_t)(m->nnz - k + AZS_CSR_PAD) * sizeof *m->indices);
     m->nnz = k;
+}
+
+void azs_integrator_set_ctx(azs_integrator *it, const azs_integrate_options *o)
+{
+    azs_tiled_ctx *c = &it->ctx;
+    c->t = &it->tiled;
+    c->nbins = it->m.nbins;
+    c->npix = it->npix;
+    c->norm = it->norm;
+    c->dark = it->dark;
+    c->rule.has_dummy = o->has_dummy;
+    c->rule.dummy = (float)o->dummy;
+    c->rule.delta_dummy = (float)o->delta_dummy;
+    c->rule.error_model = o->error_model;
+    c->rule.empty = (float)o->empty; /* pyFAI keeps ai.empty as float32 */
+    /* pyFAI 2026.9's 2D no/bbox paths add the dark to the variance; its others do not. */
+    c->rule.variance_dark = o->error_model == AZS_ERRMODEL_POISSON && it->dark &&
+                            o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
 }
 
 azs_status azs_integrator_create_from_positions(const azs_positions *pos,
@@ -149,21 +163,8 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
         azs_integrator_destroy(it);
         return st;
     }
-    azs_tiled_ctx *c = &it->ctx;
-    c->t = &it->tiled;
-    c->nbins = it->m.nbins;
-    c->npix = it->npix;
-    c->norm = it->norm;
-    c->dark = it->dark;
-    c->rule.has_dummy = o->has_dummy;
-    c->rule.dummy = (float)o->dummy;
-    c->rule.delta_dummy = (float)o->delta_dummy;
-    c->rule.error_model = o->error_model;
-    c->rule.empty = (float)o->empty; /* pyFAI keeps ai.empty as float32 */
-    /* pyFAI 2026.9's 2D no/bbox paths add the dark to the variance; its others do not. */
-    c->rule.variance_dark = o->error_model == AZS_ERRMODEL_POISSON && it->dark &&
-                            o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
-    if ((st = azs_tiled_set_norm(&it->tiled, c)) != AZS_OK) {
+    azs_integrator_set_ctx(it, o);
+    if ((st = azs_tiled_set_norm(&it->tiled, &it->ctx)) != AZS_OK) {
         azs_integrator_destroy(it);
         return st;
     }
