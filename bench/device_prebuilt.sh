@@ -83,6 +83,41 @@ for what in ("real", "w1"):
         print(f"GPU vs CPU, {what} {m}: {len(c)} frames, worst |dI|/max(I) {rel:.2e}, "
               f"values differing {int((g != c).sum())} of {c.size}")
 PY
+  # pyFAI's options (issue 15) through the GPU layout: bit for bit the threads layout's
+  # profiles, on the real frame (defaults: the detector's dummy, its pixel_mask).
+  python3 -c "import numpy as np; from PIL import Image" 2>/dev/null && HAVE_PIL=1 || HAVE_PIL=0
+  i=0
+  while IFS= read -r opts; do
+    i=$((i + 1))
+    for L in threads gpu; do
+      $AZ integrate $R --poni $RP $opts --layout $L --quiet -o /tmp/opt$i-$L.h5 2> /tmp/opt$i-$L.err
+      echo $? > /tmp/opt$i-$L.rc
+    done
+    echo "$opts" > /tmp/opt$i.what
+  done <<'OPTS'
+--npt 1000
+--npt 500 --npt-azim 72 --method full --error-model poisson
+--npt 500 --chi-disc-at-0 --azimuth-range 350:10 --method full
+--npt 300 --npt-azim 36 --chi-disc-at-0 --method bbox --error-model azimuthal
+--npt 300 --radial-range 5: --azimuth-range :90 --method no
+--npt 300 --npt-azim 36 --radial-range :20 --unit 2th_deg --unit-azim chi_rad
+--npt 400 --unit d*2_A^-2 --normalization-factor 3.5 --polarization 0.95 --polarization-offset 0.2
+--npt 400 --unit r_m --no-solid-angle --no-pixel-mask --error-model poisson
+--npt 400 --unit arcsinh(q.nm)_None --method full --empty 0
+OPTS
+  python3 - $i <<'PY' | tee $OUT/options_gpu.txt
+import sys, h5py, numpy as np
+for k in range(1, int(sys.argv[1]) + 1):
+    what = open(f"/tmp/opt{k}.what").read().strip()
+    rc = [int(open(f"/tmp/opt{k}-{L}.rc").read()) for L in ("threads", "gpu")]
+    if rc != [0, 0]:
+        err = open(f"/tmp/opt{k}-gpu.err").read().strip().splitlines()[-1:]
+        print(f"FAIL rc {rc}: {what} {err}")
+        continue
+    c, g = (h5py.File(f"/tmp/opt{k}-{L}.h5")["/entry/result"] for L in ("threads", "gpu"))
+    same = all(np.array_equal(c[n][()], g[n][()], equal_nan=True) for n in c if n in g and c[n].shape == g[n].shape)
+    print(("ok  " if same else "FAIL") + f" gpu == threads bit for bit: {what}")
+PY
   for m in bbox full; do
     $AZ bench $W1 --poni bench/eiger4m.poni --method $m --frames ${FRAMES:-2000} --layouts gpu \
       --workers 16 > $OUT/bench-gpu-$m.txt 2>&1; grep -E 'kernel|^3 gpu' $OUT/bench-gpu-$m.txt

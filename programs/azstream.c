@@ -13,6 +13,7 @@ static const struct {
     {"export", cmd_export, "decoded frames to .npy or .raw"},
     {"synth", cmd_synth, "write a synthetic Eiger-like bitshuffle-LZ4 stack"},
     {"integrate", cmd_integrate, "azimuthal integration of a stack (1D or 2D)"},
+    {"replay", cmd_replay, "send a stack's chunks as a DECTRIS Stream V2 series (ZeroMQ)"},
     {"bench", cmd_bench, "frames/s of the integration layouts"},
     {"bench-decode", cmd_bench_decode, "GB/s of the bitshuffle-LZ4 decoder"},
 };

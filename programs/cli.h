@@ -14,6 +14,22 @@ int cmd_integrate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_bench_decode(int argc, char **argv);
 int cmd_worker(int argc, char **argv); /* hidden: a layout-2 worker process */
+int cmd_replay(int argc, char **argv);
+
+/* `azstream integrate tcp://HOST:PORT ...` (cmd_integrate_stream.c): the stream options,
+ * parsed beside integrate's own, and the run. */
+typedef struct cli_stream_args {
+    const char *channel, *publish;
+    int follow;
+} cli_stream_args;
+int cli_is_stream_input(const char *input);
+int cli_stream_option_arity(const char *name); /* 1 value, 0 flag, -1 not a stream option */
+int cli_stream_option(cli_stream_args *a, const char *name, const char *val);
+const char *cli_stream_usage(void);
+struct azs_settings;
+struct azs_job_options;
+int cli_integrate_stream(const char *cmd, struct azs_settings *s, const struct azs_job_options *jo,
+                         const cli_stream_args *a, int quiet);
 
 /* Exit codes: 0 success, 1 runtime failure (bad data, I/O), 2 usage error. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };

@@ -49,7 +49,10 @@ static int write_npy_header(FILE *f, azs_dtype t, uint64_t n, uint32_t ny, uint3
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: azstream export FILE [--dataset PATH] [--frames A:B] -o OUT.npy|OUT.raw\n"
+    fprintf(f, "usage: azstream export FILE [--dataset PATH] [--frames A:B] [--allow-missing] "
+               "-o OUT.npy|OUT.raw\n"
+               "  (--allow-missing: open a master whose data files are not all there; a frame of\n"
+               "  a missing file is still an error)\n"
                "  Writes decoded frames A..B-1 (default: all) as a NumPy .npy file (dtype and\n"
                "  shape kept) or as raw little-endian pixels (.raw).\n");
 }
@@ -63,6 +66,7 @@ static int ends_with(const char *s, const char *suf)
 int cmd_export(int argc, char **argv)
 {
     const char *file = NULL, *dset = NULL, *out = NULL, *frames = NULL;
+    azs_source_options so = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -78,6 +82,8 @@ int cmd_export(int argc, char **argv)
                 frames = argv[i];
             else
                 out = argv[i];
+        } else if (!strcmp(a, "--allow-missing")) {
+            so.allow_missing = 1;
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error("export", "unknown option '%s'", a);
         } else if (!file) {
@@ -98,7 +104,7 @@ int cmd_export(int argc, char **argv)
         return cli_usage_error("export", "--frames '%s' is not A:B (0 <= A < B)", frames);
 
     azs_source *src;
-    azs_status s = azs_source_open(file, dset, &src);
+    azs_status s = azs_source_open_opts(file, dset, &so, &src);
     if (s)
         return cli_report("export", s, NULL);
     const azs_source_info *in = azs_source_get_info(src);

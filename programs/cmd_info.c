@@ -31,14 +31,16 @@ static const char *path_name(azs_read_path p)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: azstream info FILE [--dataset PATH]\n"
+    fprintf(f, "usage: azstream info FILE [--dataset PATH] [--allow-missing]\n"
                "  Describes the image stack in FILE (default dataset /entry/data/data; an Eiger\n"
-               "  master's data_NNNNNN links and virtual datasets are followed).\n");
+               "  master's data_NNNNNN links and virtual datasets are followed; --allow-missing:\n"
+               "  describe a master whose data files are not all there, listing the missing).\n");
 }
 
 int cmd_info(int argc, char **argv)
 {
     const char *file = NULL, *dset = NULL;
+    azs_source_options so = {0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -47,6 +49,8 @@ int cmd_info(int argc, char **argv)
             if (++i >= argc)
                 return cli_usage_error("info", "%s needs a dataset path", argv[i - 1]);
             dset = argv[i];
+        } else if (!strcmp(argv[i], "--allow-missing")) {
+            so.allow_missing = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage_error("info", "unknown option '%s'", argv[i]);
         } else if (!file) {
@@ -58,7 +62,7 @@ int cmd_info(int argc, char **argv)
     if (!file)
         return cli_usage_error("info", "missing FILE");
     azs_source *src;
-    azs_status s = azs_source_open(file, dset, &src);
+    azs_status s = azs_source_open_opts(file, dset, &so, &src);
     if (s)
         return cli_report("info", s, NULL);
     const azs_source_info *in = azs_source_get_info(src);
@@ -101,11 +105,14 @@ int cmd_info(int argc, char **argv)
         printf("index:       %zu of %zu parts read in one walk of the file's index (others: "
                "libhdf5, chunk by chunk)\n", in->nparts_walked, in->nparts);
     printf("parts:       %zu\n", in->nparts);
+    if (in->nparts_missing)
+        printf("missing:     %zu data files, %" PRIu64 " frames (absent)\n", in->nparts_missing,
+               in->frames_missing);
     for (size_t i = 0; i < in->nparts; i++) {
         azs_source_part p;
         if (azs_source_get_part(src, i, &p) == AZS_OK)
-            printf("  [%" PRIu64 ", %" PRIu64 ")  %s : %s\n", p.first_frame,
-                   p.first_frame + p.nframes, p.file, p.dataset);
+            printf("  [%" PRIu64 ", %" PRIu64 ")  %s : %s%s\n", p.first_frame,
+                   p.first_frame + p.nframes, p.file, p.dataset, p.missing ? "  (missing)" : "");
     }
     azs_source_close(src);
     return CLI_OK;

@@ -18,6 +18,7 @@
 
 #include "azstream/job.h"
 #include "cli.h"
+#include "cli_cache.h"
 #include "common/clock.h"
 #include "common/cpu.h"
 #include "par_options.h"
@@ -59,7 +60,11 @@ static void usage(FILE *f)
             "                         arcsinh(q.nm)_None, arcsinh(q.A)_None (pyFAI's names)\n"
             "  --unit-azim U          2D azimuthal axis and --azimuth-range: chi_deg (default), chi_rad\n"
             "  --method M             pixel splitting: no, bbox (default), full\n"
-            "  --radial-range A:B     in the unit;  --azimuth-range A:B  in degrees\n"
+            "  --radial-range A:B     in the unit;  --azimuth-range A:B  in degrees, each end\n"
+            "                         modulo 360 as pyFAI (350:10 crosses 0); an end left out\n"
+            "                         (5:, :20) is the automatic one\n"
+            "  --chi-disc-at-0        chi in [0, 360) instead of [-180, 180) (pyFAI's\n"
+            "                         setChiDiscAtZero)\n"
             "  --polarization F       polarization factor in [-1, 1] (default: none)\n"
             "  --polarization-offset R  polarization axis offset in radians (0)\n"
             "  --normalization-factor F  divide every profile by F (1)\n"
@@ -104,8 +109,19 @@ static void usage(FILE *f)
             "  --gpus LIST|all        procs/mpi on GPUs: devices, workers spread round-robin\n"
             "  --per-gpu K            procs: worker processes per GPU (1); --workers defaults to\n"
             "                         GPUs x K\n"
+            "  --worker-timeout S     procs: a worker holding frames that sends nothing for S\n"
+            "                         seconds (stopped, hung) is reported, killed and its frames\n"
+            "                         re-assigned (30; 0 = wait for ever)\n"
             "  --skip-bad             write corrupt frames as NaN rows and go on (default: stop)\n"
+            "  --allow-missing        a master's missing data files: integrate the rest, the\n"
+            "                         missing frames written as NaN rows with frame_status 18\n"
+            "                         (default: stop before any work, naming the file)\n"
             "  --quiet                no progress, no summary\n"
+            "  --cache-dir DIR        integrator cache folder (default $XDG_CACHE_HOME/azstream,\n"
+            "                         else ~/.cache/azstream): a later run with the same geometry,\n"
+            "                         options, mask/dark/flat and frame type maps the matrix\n"
+            "                         instead of building it\n"
+            "  --no-cache             build the integrator, read and write no cache\n"
             "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several);\n"
             "                         written as .OUT.azs-partial (text: .OUT.azs-tmp-PID) beside it\n"
             "                         and renamed when the run ends; an existing OUT is refused\n"
@@ -113,7 +129,9 @@ static void usage(FILE *f)
             "                         failing before its first frame leaves it as it was)\n"
             "  --resume               .h5 only: continue an interrupted output (OUT, or the partial\n"
             "                         file a killed run left) from its frames_written, if written\n"
-            "                         with the same settings, inputs and --frames (else exit 2)\n\n"
+            "                         with the same settings, inputs and --frames (else exit 2)\n"
+            "%s\n", cli_stream_usage());
+    fprintf(f,
             "Several INPUTs are integrated one after the other into one output.\n"
             "Environment (for measuring): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG.\n"
             "Exit codes: 0 ok, 1 runtime failure (the output keeps the frames done), 2 usage\n"
@@ -173,6 +191,9 @@ typedef struct integrate_args {
     par_opts par;
     const char **inputs;
     int quiet;
+    cli_stream_args stream; /* tcp:// and ipc:// inputs (cmd_integrate_stream.c) */
+    const char *cache_dir; /* --cache-dir */
+    int no_cache;          /* --no-cache */
 } integrate_args;
 
 /* One option of this command (not a settings or procs option). 0, or an exit code. */
@@ -199,22 +220,37 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
     } else if (!strcmp(name, "read")) {
         if (parse_feed(val, &j->run.feed))
             return cli_usage_error(cmd, "--read: '%s' is not auto, reader, self or map", val);
+    } else if (!strcmp(name, "worker-timeout")) {
+        char *end;
+        double t = strtod(val, &end);
+        if (end == val || *end || !(t >= 0 && t <= 1e9))
+            return cli_usage_error(cmd, "--worker-timeout: '%s' is not a number of seconds (0 = none)", val);
+        j->run.worker_timeout = t;
     } else if (!strcmp(name, "skip-bad"))
         j->run.skip_bad = 1;
+    else if (!strcmp(name, "allow-missing"))
+        j->allow_missing = 1;
     else if (!strcmp(name, "quiet"))
         A->quiet = 1;
     else if (!strcmp(name, "overwrite"))
         j->overwrite = 1;
     else if (!strcmp(name, "resume"))
         j->resume = 1;
+    else if (!strcmp(name, "cache-dir"))
+        A->cache_dir = val;
+    else if (!strcmp(name, "no-cache"))
+        A->no_cache = 1;
+    else
+        return cli_stream_option(&A->stream, name, val);
     return 0;
 }
 
 /* 1 takes a value, 0 a flag, -1 unknown. */
 static int option_arity(const char *name)
 {
-    static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read"};
-    static const char *const flag[] = {"skip-bad", "quiet", "overwrite", "resume"};
+    static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read",
+                                          "worker-timeout", "cache-dir"};
+    static const char *const flag[] = {"skip-bad", "quiet", "allow-missing", "no-cache", "overwrite", "resume"};
     for (size_t k = 0; k < sizeof value / sizeof value[0]; k++)
         if (!strcmp(name, value[k]))
             return 1;
@@ -223,6 +259,8 @@ static int option_arity(const char *name)
             return 0;
     if (par_option_takes_value(name) >= 0)
         return par_option_takes_value(name);
+    if (cli_stream_option_arity(name) >= 0)
+        return cli_stream_option_arity(name);
     return azs_settings_option_arity(name);
 }
 
@@ -292,7 +330,8 @@ static int parse_args(integrate_args *A, int argc, char **argv)
         return cli_usage_error(cmd, "no INPUT file");
     if (!A->job.output)
         return cli_usage_error(cmd, "no output: -o OUT.h5 or -o OUT.dat");
-    if (!azs_settings_geometry(A->settings) && !azs_settings_poni_path(A->settings)[0])
+    if (!azs_settings_geometry(A->settings) && !azs_settings_poni_path(A->settings)[0] &&
+        !cli_is_stream_input(A->inputs[0])) /* a stream's start message may give the geometry */
         return cli_usage_error(cmd, "--poni GEOMETRY.poni is required (or a config with 'poni')");
     if (A->job.resume && A->job.overwrite)
         return cli_usage_error(cmd, "--resume continues the output, --overwrite replaces it: one of them");
@@ -346,6 +385,8 @@ int cmd_integrate(int argc, char **argv)
     cli_run_knobs(&jo->run);
     par_apply(&A.par, &jo->run, cmd);
     jo->worker_exe = cli_self_exe();
+    char cache_buf[4096];
+    jo->cache_dir = cli_cache_dir(cmd, A.cache_dir, A.no_cache, cache_buf, sizeof cache_buf);
     double t0 = azs_now_seconds();
     int mpi_rank = 0;
     if (jo->run.layout == AZS_LAYOUT_MPI) {
@@ -359,6 +400,12 @@ int cmd_integrate(int argc, char **argv)
         jo->progress_ctx = &t0;
     }
     catch_signals();
+    if (!rc && cli_is_stream_input(A.inputs[0])) {
+        rc = cli_integrate_stream(cmd, A.settings, jo, &A.stream, quiet);
+        azs_settings_destroy(A.settings);
+        free(A.inputs);
+        return rc;
+    }
 
     azs_job *job = NULL;
     azs_job_summary sum;
@@ -378,14 +425,24 @@ int cmd_integrate(int argc, char **argv)
         if (st != AZS_OK)
             rc = cli_report(cmd, st, NULL);
         double seconds = azs_now_seconds() - t0;
-        if (!quiet || rc)
-            printf("azstream integrate: %" PRIu64 " frames (%" PRIu64 " bad) in %.3f s, %.1f frames/s, "
-                   "layout %s -> %s%s\n",
-                   sum.frames_done, sum.frames_bad, seconds, seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
+        char absent[64] = ""; /* frames never written or in missing files: frame_status 18/19 */
+        if (sum.frames_absent)
+            snprintf(absent, sizeof absent, ", of which %" PRIu64 " without data", sum.frames_absent);
+        if (azs_job_rank(job) != 0) { /* layout mpi: rank 0 alone writes, and names, the output */
+            if (!quiet || rc)
+                printf("azstream integrate: rank %d: its frames sent to rank 0%s\n", azs_job_rank(job),
+                       rc ? " (incomplete)" : "");
+        } else if (!quiet || rc)
+            printf("azstream integrate: %" PRIu64 " frames (%" PRIu64 " bad%s) in %.3f s, "
+                   "%.1f frames/s, layout %s -> %s%s\n",
+                   sum.frames_done, sum.frames_bad, absent, seconds,
+                   seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
                    layout_name(jo->run.layout), jo->output, rc ? " (incomplete)" : "");
         if ((!quiet || rc) && sum.frames_resumed)
             printf("azstream integrate: %" PRIu64 " frames were in the output already (--resume)\n",
                    sum.frames_resumed);
+        if (!quiet)
+            cli_cache_summary(job);
     }
     azs_job_close(job);
     if (jo->run.layout == AZS_LAYOUT_MPI)

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config libhdf5-dev hdf5-tools liblz4-dev libcjson-dev libtiff-dev
-      libopenmpi-dev openmpi-bin clang libclang-rt-14-dev python3-venv)
+      libopenmpi-dev openmpi-bin clang libclang-rt-14-dev python3-venv libzmq3-dev libcbor-dev)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

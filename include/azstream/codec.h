@@ -8,6 +8,8 @@
 #ifndef AZSTREAM_CODEC_H
 #define AZSTREAM_CODEC_H
 
+#include "azstream/export.h"
+
 #include "azstream/status.h"
 #include "azstream/types.h"
 
@@ -21,17 +23,17 @@ typedef struct azs_chunk_header {
     uint32_t block_bytes;  /* block size in bytes as stored */
 } azs_chunk_header;
 
-azs_status azs_chunk_read_header(const void *src, size_t src_size, azs_chunk_header *h);
+AZS_API azs_status azs_chunk_read_header(const void *src, size_t src_size, azs_chunk_header *h);
 
 /* Decode one chunk of any codec. elem_size is the dataset's element size (1, 2, 4, 8;
  * bitshuffle needs it). On success *out_size = decoded bytes (<= dst_capacity).
  * Single-threaded: one frame, one thread (doc/design.md "data flow"). */
-azs_status azs_chunk_decode(azs_codec codec, size_t elem_size, const void *src, size_t src_size,
+AZS_API azs_status azs_chunk_decode(azs_codec codec, size_t elem_size, const void *src, size_t src_size,
                             void *dst, size_t dst_capacity, size_t *out_size);
 
 /* Same as azs_chunk_decode for bitshuffle-LZ4 but spreading the blocks over OpenMP threads
  * (layout 0's "OpenMP inside decompression"). Same result bit for bit. */
-azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src, size_t src_size, void *dst,
+AZS_API azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src, size_t src_size, void *dst,
                                 size_t dst_capacity, size_t *out_size);
 
 /* Block-by-block bitshuffle-LZ4 decoding, for a consumer that uses each decoded block while
@@ -47,11 +49,11 @@ typedef struct azs_bslz4_blocks {
     void *unshuffle;
 } azs_bslz4_blocks;
 
-azs_status azs_bslz4_blocks_init(azs_bslz4_blocks *b, size_t elem_size, const void *src,
+AZS_API azs_status azs_bslz4_blocks_init(azs_bslz4_blocks *b, size_t elem_size, const void *src,
                                  size_t src_size);
 /* Decode the next block (or, last, the raw tail of fewer than 8 elements) into dst.
  * scratch holds b->max_block_bytes. *elems = elements written; 0 once all are out. */
-azs_status azs_bslz4_blocks_next(azs_bslz4_blocks *b, void *dst, size_t dst_capacity,
+AZS_API azs_status azs_bslz4_blocks_next(azs_bslz4_blocks *b, void *dst, size_t dst_capacity,
                                  void *scratch, size_t *elems);
 
 /* The blocks of a bitshuffle-LZ4 or LZ4 chunk located, not decoded: for a consumer that
@@ -75,23 +77,23 @@ typedef struct azs_chunk_walk { /* fields private to the codec */
 } azs_chunk_walk;
 
 /* codec AZS_CODEC_BSLZ4 or AZS_CODEC_LZ4; elem_size as for azs_chunk_decode. */
-azs_status azs_chunk_walk_init(azs_chunk_walk *w, azs_codec codec, size_t elem_size,
+AZS_API azs_status azs_chunk_walk_init(azs_chunk_walk *w, azs_codec codec, size_t elem_size,
                                const void *src, size_t src_size);
 /* The next block in b; *more = 0 (b untouched) once all are out. */
-azs_status azs_chunk_walk_next(azs_chunk_walk *w, azs_chunk_block *b, int *more);
+AZS_API azs_status azs_chunk_walk_next(azs_chunk_walk *w, azs_chunk_block *b, int *more);
 
 /* Encoders (for `azstream synth` and tests). block_elems = 0 chooses the bitshuffle
  * default (8192 bytes / elem_size, multiple of 8). Output readable by the reference
  * HDF5 plugins. azs_chunk_encode_bound gives the capacity that always suffices. */
-size_t azs_chunk_encode_bound(azs_codec codec, size_t nbytes, size_t elem_size, size_t block_elems);
-azs_status azs_chunk_encode(azs_codec codec, size_t elem_size, size_t block_elems, const void *src,
+AZS_API size_t azs_chunk_encode_bound(azs_codec codec, size_t nbytes, size_t elem_size, size_t block_elems);
+AZS_API azs_status azs_chunk_encode(azs_codec codec, size_t elem_size, size_t block_elems, const void *src,
                             size_t nbytes, void *dst, size_t dst_capacity, size_t *out_size);
 
 /* Bit-unshuffle of n elements of elem_size bytes (n a multiple of 8); in != out.
  * Dispatches at run time to the fastest variant the CPU has. */
-void azs_bitunshuffle(const void *in, void *out, size_t n, size_t elem_size);
+AZS_API void azs_bitunshuffle(const void *in, void *out, size_t n, size_t elem_size);
 /* Name of the variant azs_bitunshuffle uses now ("scalar", "sse2", "avx2", "avx512", ...). */
-const char *azs_bitunshuffle_variant(void);
+AZS_API const char *azs_bitunshuffle_variant(void);
 
 #ifdef __cplusplus
 }

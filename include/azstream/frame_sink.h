@@ -14,8 +14,9 @@ extern "C" {
 
 /* Called once per frame, in increasing frame order, from one thread at a time.
  * intensity/sigma have azs_integrator_nbins() values; sigma is NULL without an error
- * model. A bad frame skipped with skip_bad arrives with frame_status != AZS_OK and
- * intensity/sigma filled with NaN (the statuses: azstream/layout.h, "Bad frames").
+ * model. A bad frame skipped with skip_bad, and a frame without data (never written, or in
+ * a missing data file), arrive with frame_status != AZS_OK and intensity/sigma filled with
+ * NaN (the statuses: azstream/layout.h, "Bad frames").
  * A non-OK return stops the run. */
 typedef struct azs_sink_ops {
     void *ctx;

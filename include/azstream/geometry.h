@@ -4,6 +4,8 @@
 #ifndef AZSTREAM_GEOMETRY_H
 #define AZSTREAM_GEOMETRY_H
 
+#include "azstream/export.h"
+
 #include "azstream/status.h"
 #include "azstream/types.h"
 
@@ -43,15 +45,15 @@ typedef struct azs_geometry {
 /* PONI file (versions 1, 2, 2.1). Errors name the file and line. A detector whose shape
  * the file does not give (generic detector without max_shape) has ny = nx = 0: set them
  * from the data before asking for positions. */
-azs_status azs_poni_load(const char *path, azs_geometry *g);
-azs_status azs_poni_parse(const char *text, size_t len, const char *origin, azs_geometry *g);
+AZS_API azs_status azs_poni_load(const char *path, azs_geometry *g);
+AZS_API azs_status azs_poni_parse(const char *text, size_t len, const char *origin, azs_geometry *g);
 
 /* Detector by pyFAI name (case-insensitive, "Eiger2_4M" / "eiger2 4m" alike). */
-azs_status azs_detector_by_name(const char *name, azs_detector *d);
+AZS_API azs_status azs_detector_by_name(const char *name, azs_detector *d);
 /* Generic detector from pixel sizes (metres) and shape. */
-void azs_detector_generic(azs_detector *d, double pixel1, double pixel2, uint32_t ny, uint32_t nx);
+AZS_API void azs_detector_generic(azs_detector *d, double pixel1, double pixel2, uint32_t ny, uint32_t nx);
 /* Module-gap mask of the detector: mask[ny*nx], 1 = masked (gap), else 0. */
-azs_status azs_detector_mask(const azs_detector *d, uint8_t *mask, size_t n);
+AZS_API azs_status azs_detector_mask(const azs_detector *d, uint8_t *mask, size_t n);
 /* The detector's dummy as pyFAI 2026.9 applies it to a frame of `dtype` by default: the
  * integer dummy converted to the frame's type first (so it wraps in unsigned types: −2 is
  * 4294967294 in uint32, 65534 in uint16, 254 in uint8, 2^64 − 2 in uint64; −2 in signed
@@ -60,7 +62,7 @@ azs_status azs_detector_mask(const azs_detector *d, uint8_t *mask, size_t n);
  * float32 epsilon for a detector whose class gives a dummy but no delta). Returns 1 and
  * sets *dummy, *delta; 0 (outputs untouched) if the detector has no dummy or dtype is
  * not a pixel type. */
-int azs_detector_dummy(const azs_detector *d, azs_dtype dtype, float *dummy, float *delta);
+AZS_API int azs_detector_dummy(const azs_detector *d, azs_dtype dtype, float *dummy, float *delta);
 
 typedef enum azs_unit {
     AZS_UNIT_Q_NM = 0,   /* "q_nm^-1" (pyFAI's default) */
@@ -85,28 +87,28 @@ typedef enum azs_unit {
 
 /* pyFAI's names, exactly (case-sensitive, as pyFAI.units.to_unit). An unknown name is
  * AZS_ERR_INVALID_ARG with a message listing the valid ones (pyFAI 2026.9 has no q_m^-1). */
-azs_status azs_unit_parse(const char *s, azs_unit *u);
-const char *azs_unit_name(azs_unit u);
+AZS_API azs_status azs_unit_parse(const char *s, azs_unit *u);
+AZS_API const char *azs_unit_name(azs_unit u);
 /* How pyFAI computes a unit: positions in its internal unit (*base: q_nm^-1 for q_A^-1,
  * 2th_rad for 2th_deg, r_m for r_mm, d_m for d_nm / d_A, d*2_nm^-2 for d*2_A^-2, else the
  * unit itself), shown = internal × *scale. */
-azs_status azs_unit_internal(azs_unit u, azs_unit *base, double *scale);
+AZS_API azs_status azs_unit_internal(azs_unit u, azs_unit *base, double *scale);
 
 /* Radial position in `unit` of every pixel centre (corners = 0: out[ny*nx]) or of every
  * pixel corner (corners = 1: out[(ny+1)*(nx+1)]). */
-azs_status azs_geometry_radial(const azs_geometry *g, azs_unit unit, int corners, double *out, size_t n);
+AZS_API azs_status azs_geometry_radial(const azs_geometry *g, azs_unit unit, int corners, double *out, size_t n);
 /* Azimuth χ in radians, in (-π, π], same layout as above. */
-azs_status azs_geometry_chi(const azs_geometry *g, int corners, double *out, size_t n);
+AZS_API azs_status azs_geometry_chi(const azs_geometry *g, int corners, double *out, size_t n);
 /* Both at once (one pass, cheaper than the two calls): radial and/or chi may be NULL. */
-azs_status azs_geometry_positions(const azs_geometry *g, azs_unit unit, int corners,
+AZS_API azs_status azs_geometry_positions(const azs_geometry *g, azs_unit unit, int corners,
                                   double *radial, double *chi, size_t n);
 /* Solid angle per pixel centre, normalised as pyFAI does (1 at the PONI for a flat
  * detector at normal incidence): cos³ of the incidence angle. Like pyFAI's
  * solidAngleArray, the pixel positions are rounded to float32 first. out[ny*nx]. */
-azs_status azs_geometry_solid_angle(const azs_geometry *g, double *out, size_t n);
+AZS_API azs_status azs_geometry_solid_angle(const azs_geometry *g, double *out, size_t n);
 /* Polarization factor per pixel centre (pyFAI's definition: factor in [-1, 1],
  * axis_offset in radians). out[ny*nx]. */
-azs_status azs_geometry_polarization(const azs_geometry *g, double factor, double axis_offset,
+AZS_API azs_status azs_geometry_polarization(const azs_geometry *g, double factor, double axis_offset,
                                      double *out, size_t n);
 
 #ifdef __cplusplus

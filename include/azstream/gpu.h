@@ -20,6 +20,8 @@
 #ifndef AZSTREAM_GPU_H
 #define AZSTREAM_GPU_H
 
+#include "azstream/export.h"
+
 #include "azstream/integrate.h"
 #include "azstream/status.h"
 #include "azstream/types.h"
@@ -29,7 +31,7 @@ extern "C" {
 #endif
 
 /* Number of CUDA devices visible (0 without CUDA support or without a device). */
-int azs_gpu_available(void);
+AZS_API int azs_gpu_available(void);
 
 /* One unit of decode work: a block of one frame of the batch.
  * src_off/src_len: the LZ4 block's bytes inside the frame's chunk (relative to the chunk
@@ -64,14 +66,14 @@ typedef struct azs_gpu_item {
  * block a warp holds in shared memory (an item's dst_len, or a run's block size).
  * Errors: AZS_ERR_CORRUPT / _TRUNCATED / _SIZE_MISMATCH / _UNSUPPORTED / _CAPACITY (more
  * than max_items blocks), with a detail message. Pure C, no CUDA. */
-azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *chunk,
+AZS_API azs_status azs_gpu_plan_chunk(azs_codec codec, size_t elem_size, const uint8_t *chunk,
                               size_t chunk_size, size_t frame_bytes, uint32_t frame,
                               azs_gpu_item *items, size_t max_items, size_t *nitems,
                               uint32_t *max_block);
 /* Items one chunk can need at most for frame_bytes (bitshuffle blocks under 1 KiB are
  * planned as runs of at least 1 KiB; plain LZ4 blocks that small are refused with
  * AZS_ERR_CAPACITY). */
-size_t azs_gpu_max_items_per_frame(azs_codec codec, size_t elem_size, size_t frame_bytes);
+AZS_API size_t azs_gpu_max_items_per_frame(azs_codec codec, size_t elem_size, size_t frame_bytes);
 
 typedef struct azs_gpu_config {
     int device;              /* CUDA ordinal */
@@ -85,7 +87,7 @@ typedef struct azs_gpu_config {
     uint64_t npixels;        /* ny * nx (elements) */
 } azs_gpu_config;
 
-void azs_gpu_config_default(azs_gpu_config *c);
+AZS_API void azs_gpu_config_default(azs_gpu_config *c);
 
 typedef struct azs_gpu_engine azs_gpu_engine;
 
@@ -93,19 +95,19 @@ typedef struct azs_gpu_engine azs_gpu_engine;
  * the per-pixel constants once; the preprocessing and the error model are csr->rule (the
  * integrator's), and the profiles are those of azs_integrate_frame bit for bit: the same
  * float32 per-pixel rules and the same double sums in the same order (pixel_rules.h). */
-azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_csr_view *csr,
+AZS_API azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_csr_view *csr,
                                  azs_gpu_engine **out);
-void azs_gpu_engine_destroy(azs_gpu_engine *e);
+AZS_API void azs_gpu_engine_destroy(azs_gpu_engine *e);
 
 /* Pinned host memory of a slot. */
-uint8_t *azs_gpu_host_chunk(azs_gpu_engine *e, uint32_t slot, uint32_t frame);
-azs_gpu_item *azs_gpu_host_items(azs_gpu_engine *e, uint32_t slot);
-size_t azs_gpu_items_capacity(const azs_gpu_engine *e);
+AZS_API uint8_t *azs_gpu_host_chunk(azs_gpu_engine *e, uint32_t slot, uint32_t frame);
+AZS_API azs_gpu_item *azs_gpu_host_items(azs_gpu_engine *e, uint32_t slot);
+AZS_API size_t azs_gpu_items_capacity(const azs_gpu_engine *e);
 
 /* Start a batch of nframes frames in slot. chunk_sizes[i]: bytes of frame i's chunk to
  * upload; host_status[i]: AZS_OK, or an error found on the CPU (read/plan) so the GPU
  * skips the frame and reports that status back. max_block: largest item dst_len. */
-azs_status azs_gpu_submit(azs_gpu_engine *e, uint32_t slot, uint32_t nframes,
+AZS_API azs_status azs_gpu_submit(azs_gpu_engine *e, uint32_t slot, uint32_t nframes,
                           const size_t *chunk_sizes, size_t nitems, uint32_t max_block,
                           const int32_t *host_status);
 
@@ -113,21 +115,21 @@ azs_status azs_gpu_submit(azs_gpu_engine *e, uint32_t slot, uint32_t nframes,
  * intensity/sigma [nframes][nbins] (sigma NULL without error model; both NULL for a
  * decode-only engine), status [nframes]. ms_gpu: device time of the batch (upload to
  * download), may be NULL. */
-azs_status azs_gpu_wait(azs_gpu_engine *e, uint32_t slot, const double **intensity,
+AZS_API azs_status azs_gpu_wait(azs_gpu_engine *e, uint32_t slot, const double **intensity,
                         const double **sigma, const int32_t **status, float *ms_gpu);
 
 /* Tests/bench: copy decoded frame i of the slot's last batch to host (frame_bytes). */
-azs_status azs_gpu_download_decoded(azs_gpu_engine *e, uint32_t slot, uint32_t frame,
+AZS_API azs_status azs_gpu_download_decoded(azs_gpu_engine *e, uint32_t slot, uint32_t frame,
                                     void *dst, size_t capacity);
 
 /* Bench: re-run only the kernels of the slot's last batch `reps` times (data already on
  * the device) and report device ms per batch for decode and integrate. */
-azs_status azs_gpu_time_kernels(azs_gpu_engine *e, uint32_t slot, int reps, float *ms_decode,
+AZS_API azs_status azs_gpu_time_kernels(azs_gpu_engine *e, uint32_t slot, int reps, float *ms_decode,
                                 float *ms_integrate);
 
 /* Bench: the two ceilings on this device: pinned host→device copy and device→device copy
  * (counting bytes read + written), GB/s, medians of a few copies of `bytes`. */
-azs_status azs_gpu_measure_bandwidth(int device, size_t bytes, double *h2d_gbs, double *d2d_gbs);
+AZS_API azs_status azs_gpu_measure_bandwidth(int device, size_t bytes, double *h2d_gbs, double *d2d_gbs);
 
 #ifdef __cplusplus
 }

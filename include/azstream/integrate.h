@@ -7,6 +7,8 @@
 #ifndef AZSTREAM_INTEGRATE_H
 #define AZSTREAM_INTEGRATE_H
 
+#include "azstream/export.h"
+
 #include "azstream/codec.h"
 #include "azstream/geometry.h"
 
@@ -25,9 +27,11 @@ typedef struct azs_integrate_options {
     azs_unit unit;                 /* default AZS_UNIT_Q_NM */
     azs_split split;               /* default AZS_SPLIT_BBOX */
     int has_radial_range;          /* default 0 */
-    double radial_min, radial_max; /* in unit */
+    double radial_min, radial_max; /* in unit; NaN: that end automatic (half-open range) */
     int has_azimuth_range;         /* default 0 */
-    double azimuth_min, azimuth_max; /* degrees */
+    double azimuth_min, azimuth_max; /* degrees, each end taken modulo 360° as pyFAI (the
+                                      * upper + 360° when not above the lower); NaN:
+                                      * that end automatic */
     int solid_angle;               /* default 1 */
     int has_polarization;          /* default 0 */
     double polarization_factor;    /* in [-1, 1] */
@@ -36,6 +40,8 @@ typedef struct azs_integrate_options {
     double dummy, delta_dummy;     /* delta_dummy 0 = exact comparison */
     double normalization_factor;   /* default 1 */
     azs_error_model error_model;   /* default NONE */
+    int chi_disc_at_0;             /* default 0: χ in [−180°, 180°); 1: [0°, 360°) (pyFAI's
+                                    * setChiDiscAtZero) */
     double empty;                  /* intensity, sigma and std of a bin with no pixel
                                     * (Σ w·norm == 0); default 0 (pyFAI's ai.empty), used
                                     * as float32 as pyFAI does */
@@ -51,31 +57,31 @@ typedef struct azs_integrate_options {
                                     * range, as in pyFAI). */
 } azs_integrate_options;
 
-void azs_integrate_options_default(azs_integrate_options *o);
+AZS_API void azs_integrate_options_default(azs_integrate_options *o);
 
 typedef struct azs_integrator azs_integrator;
 typedef struct azs_workspace azs_workspace;
 
-azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_options *o,
+AZS_API azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_options *o,
                                  azs_integrator **out);
-void azs_integrator_destroy(azs_integrator *it);
+AZS_API void azs_integrator_destroy(azs_integrator *it);
 
 /* Number of output bins: npt (1D) or npt_azim * npt (2D, azimuth-major: [azim][radial]). */
-size_t azs_integrator_nbins(const azs_integrator *it);
+AZS_API size_t azs_integrator_nbins(const azs_integrator *it);
 /* Bin centres: radial[npt] in the unit, azimuthal[npt_azim] in degrees (NULL for 1D),
  * computed as pyFAI does (doc/integration.md). */
-const double *azs_integrator_radial(const azs_integrator *it);
-const double *azs_integrator_azimuthal(const azs_integrator *it);
-const azs_integrate_options *azs_integrator_options(const azs_integrator *it);
+AZS_API const double *azs_integrator_radial(const azs_integrator *it);
+AZS_API const double *azs_integrator_azimuthal(const azs_integrator *it);
+AZS_API const azs_integrate_options *azs_integrator_options(const azs_integrator *it);
 /* Bytes held by the sparse matrix (both forms: CSR for GPUs, tiled for the CPU engines) and
  * the per-pixel arrays. */
-size_t azs_integrator_memory(const azs_integrator *it);
+AZS_API size_t azs_integrator_memory(const azs_integrator *it);
 /* Bytes the CPU engine reads per frame besides the pixels when frames_per_pass frames
  * share one pass over the matrix (layout 1's batches; 1 for one frame at a time): the floor
  * of memory traffic per frame, with the compressed chunk. Without an error model (the
  * intensity-only path) that is the tiled matrix and one byte per pixel, once per pass; else
  * the matrix and the per-pixel constants, once per frame. */
-size_t azs_integrator_stream_bytes(const azs_integrator *it, int frames_per_pass);
+AZS_API size_t azs_integrator_stream_bytes(const azs_integrator *it, int frames_per_pass);
 
 /* How each pixel of a frame is preprocessed, fixed per integrator (from its options). The
  * rule (pyFAI 2026.9's CSR "ng" engine, see doc/integration.md), for pixel p of a frame
@@ -119,16 +125,16 @@ typedef struct azs_csr_view {
     uint32_t tile_px;         /* pixels per tile of the summation order (see above) */
 } azs_csr_view;
 
-azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *view);
+AZS_API azs_status azs_integrator_csr(const azs_integrator *it, azs_csr_view *view);
 
 /* Which CPU kernel the intensity-only path of this integrator runs (chosen at run time;
  * every choice gives the same bits), for benchmark output. */
-const char *azs_integrator_kernel(const azs_integrator *it);
+AZS_API const char *azs_integrator_kernel(const azs_integrator *it);
 
 /* About nbins × 40 bytes + 320 KiB, plus room for the OpenMP engine's per-segment sums
  * (allocated, touched only if azs_integrate_frame_omp runs). */
-azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out);
-void azs_workspace_destroy(azs_workspace *ws);
+AZS_API azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out);
+AZS_API void azs_workspace_destroy(azs_workspace *ws);
 
 /* Error model "azimuthal": the variance sums come from the spread of the pixel values
  * signal/norm around the bin's running mean, in pyFAI's one-pass weighted update
@@ -149,7 +155,7 @@ typedef struct azs_frame_result {
  * the caller's workspace (per-bin sums, one preprocessed tile); one workspace must not be
  * used by two threads at once. NULL is AZS_ERR_INVALID_ARG (except for the azimuthal error
  * model, which needs no scratch). */
-azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, const void *pixels,
+AZS_API azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, const void *pixels,
                                azs_dtype dtype, const azs_frame_result *out);
 /* Decode one chunk of `codec` holding a whole frame and integrate it: the result of
  * azs_chunk_decode + azs_integrate_frame, bit for bit. Bitshuffle-LZ4 chunks with blocks of
@@ -157,7 +163,7 @@ azs_status azs_integrate_frame(const azs_integrator *it, azs_workspace *ws, cons
  * those pixels are in cache, so the decoded frame is never written to memory; other codecs
  * (and the azimuthal error model) decode into frame_buf (ny*nx pixels of dtype) first.
  * A chunk that does not decode to exactly ny*nx pixels is AZS_ERR_SIZE_MISMATCH. */
-azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
+AZS_API azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
                                azs_dtype dtype, const void *chunk, size_t chunk_size,
                                void *frame_buf, const azs_frame_result *out);
 /* Up to AZS_BATCH_MAX chunks integrated together, each with the result of
@@ -169,13 +175,26 @@ azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *ws, azs_
  * first failed frame's status (the other frames' results stand). frame_buf: as for
  * azs_integrate_chunk (used by the frames done one by one). */
 #define AZS_BATCH_MAX 4
-azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
+AZS_API azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
                                 azs_dtype dtype, int n, const void *const *chunks,
                                 const size_t *chunk_sizes, void *frame_buf,
                                 const azs_frame_result *out, azs_status *status, char *msgs,
                                 size_t msg_len);
+/* Many frames held in memory, integrated on nthreads threads (0 = one per online core,
+ * never more than n; at most 256): frames[i] is frame i, decoded pixels of `dtype` (codec
+ * AZS_CODEC_NONE; sizes may be NULL) or a compressed chunk of sizes[i] bytes (codec
+ * AZS_CODEC_LZ4 or AZS_CODEC_BSLZ4), and out[i] gets its result, that of
+ * azs_integrate_frame / azs_integrate_chunk bit for bit, whatever the thread count. The
+ * integrator is shared (read-only); each thread makes its own workspace and frame buffer.
+ * status[i] (or NULL) gets frame i's status; every frame is attempted. Returns AZS_OK if
+ * every frame succeeded, else the status of the lowest-numbered failed frame, with its
+ * detail ("frame 3 of 8: ..."). */
+AZS_API azs_status azs_integrate_frames(const azs_integrator *it, int nthreads, azs_codec codec,
+                                        azs_dtype dtype, size_t n, const void *const *frames,
+                                        const size_t *sizes, const azs_frame_result *out,
+                                        azs_status *status);
 /* The same result bit for bit, bins spread over OpenMP threads (layout 0). */
-azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws,
+AZS_API azs_status azs_integrate_frame_omp(const azs_integrator *it, azs_workspace *ws,
                                    const void *pixels, azs_dtype dtype,
                                    const azs_frame_result *out);
 

@@ -18,9 +18,17 @@
  * - skip_bad skips exactly these three: the frame's row is NaN, its frame_status the
  *   status, and the run goes on. Every other failure stops the run at that frame, skip_bad
  *   or not: I/O errors of the disk (AZS_ERR_IO), out of memory, a GPU error, Ctrl-C ...;
- *   the sink has then received every frame before it. */
+ *   the sink has then received every frame before it.
+ * Frames without data: a frame whose chunk was never written (AZS_ERR_UNWRITTEN: HDF5
+ * would give the dataset's fill value) and a frame of a data file that is missing
+ * (AZS_ERR_MISSING, only when the source was opened with allow_missing) are not integrated:
+ * their row is NaN, their frame_status says why, and the run goes on, skip_bad or not
+ * (they are what the input holds, not a failure to read it). They count in frames_bad and
+ * in frames_absent. */
 #ifndef AZSTREAM_LAYOUT_H
 #define AZSTREAM_LAYOUT_H
+
+#include "azstream/export.h"
 
 #include "azstream/frame_sink.h"
 #include "azstream/integrate.h"
@@ -89,6 +97,15 @@ typedef struct azs_run_options {
     /* procs / mpi: frames per range handed out (0 = auto: 8..32 for CPU workers, more for
      * GPU workers, whose runs cost more to start). */
     uint32_t chunk_frames;
+    /* procs (and mpi, rank 0 waiting for a rank's chunk: there the run fails, see
+     * azs_mpi_finalize): seconds a worker that holds frames may stay silent (no result, no message)
+     * before it is reported through `notice` (its pid and the frames it held), killed, and
+     * its frames re-assigned to the other workers: a stopped (SIGSTOP) or hung worker
+     * would otherwise stall the run for ever. Only time the parent spends waiting for its
+     * workers counts (not its own writing, nor time it was stopped itself), and a worker's
+     * start-up (building its integrator) counts too. azs_run_options_default sets
+     * AZS_WORKER_TIMEOUT_DEFAULT; 0 = no timeout. */
+    double worker_timeout;
     /* Optional: told about events the caller may want to report (a worker process died and
      * its frames were re-assigned ...). One line, no newline. */
     void (*notice)(void *ctx, const char *msg);
@@ -103,10 +120,12 @@ typedef struct azs_run_options {
     uint32_t gpu_batch, gpu_slots, gpu_lag;
 } azs_run_options;
 
-void azs_run_options_default(azs_run_options *o);
+#define AZS_WORKER_TIMEOUT_DEFAULT 30.0 /* seconds (azs_run_options.worker_timeout) */
+
+AZS_API void azs_run_options_default(azs_run_options *o);
 
 /* Set *flag (azs_run_options.cancel) atomically; safe in a signal handler. */
-void azs_cancel_request(volatile int *flag);
+AZS_API void azs_cancel_request(volatile int *flag);
 
 /* Layout gpu: where the time went (what the CLI prints for a trace), and the settings run. */
 typedef struct azs_gpu_trace {
@@ -125,7 +144,7 @@ typedef struct azs_gpu_trace {
 
 typedef struct azs_run_summary {
     uint64_t frames_done;      /* frames delivered to the sink (bad ones included) */
-    uint64_t frames_bad;       /* of which corrupt and skipped */
+    uint64_t frames_bad;       /* of which not integrated: bad and skipped, or without data */
     uint64_t first_bad_frame;  /* valid when frames_bad > 0 or the run failed on a frame */
     double seconds;            /* wall time of the run */
     double setup_seconds;      /* of which set-up before the first frame is read (layout
@@ -136,11 +155,13 @@ typedef struct azs_run_summary {
                                 * pread path) */
     int cpu_batch;             /* threads: frames integrated together (as run) */
     azs_gpu_trace gpu;         /* layout gpu only */
+    uint64_t frames_absent;    /* of frames_bad, those without data (never written, or in a
+                                * missing data file: "Frames without data") */
 } azs_run_summary;
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On
  * failure the sink has received every frame before the failing one, in order. */
-azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_options *o,
+AZS_API azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_options *o,
                    const azs_sink_ops *sink, azs_run_summary *summary);
 
 /* ---- layout 2: the worker side ----
@@ -158,24 +179,28 @@ typedef struct azs_worker_hooks {
     void *ctx;
 } azs_worker_hooks;
 
-azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator *it,
+AZS_API azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator *it,
                                   const azs_worker_hooks *hooks);
 
 /* Number of usable GPUs (0 without CUDA or without a device). */
-int azs_gpu_device_count(void);
+AZS_API int azs_gpu_device_count(void);
 
 /* ---- mpi ----
  * azs_run with layout AZS_LAYOUT_MPI must be called by every rank with the same frame
  * range and integrator settings; ranks share the frames and rank 0 delivers every frame to
  * its sink in order (the other ranks' sinks are never called). Fails with
  * AZS_ERR_UNSUPPORTED when azstream was built without MPI. */
-int azs_mpi_built(void);
+AZS_API int azs_mpi_built(void);
 /* MPI_Init (thread level FUNNELED); rank and size out. Call once, before azs_run. */
-azs_status azs_mpi_init(int *argc, char ***argv, int *rank, int *size);
-/* MPI_Finalize if azs_mpi_init initialised MPI. */
-void azs_mpi_finalize(void);
-/* Global logical AND of ok over the ranks (collective); returns ok on one rank or without MPI. */
-int azs_mpi_all_ok(int ok);
+AZS_API azs_status azs_mpi_init(int *argc, char ***argv, int *rank, int *size);
+/* MPI_Finalize if azs_mpi_init initialised MPI. After a run in which rank 0 found a rank
+ * silent for worker_timeout seconds (stopped or hung: the run failed with AZS_ERR_MPI
+ * naming it), MPI_Abort instead: the lost rank would never join MPI_Finalize, so the whole
+ * job ends there with exit status 1 (close the output first). */
+AZS_API void azs_mpi_finalize(void);
+/* Global logical AND of ok over the ranks (collective); returns ok on one rank or without
+ * MPI, and 0 without a collective once a rank is lost. */
+AZS_API int azs_mpi_all_ok(int ok);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,9 @@
  *   radial     [npt], attribute units = the unit name ("q_nm^-1");
  *   azimuthal  [npt_azim] (2D only), units = "chi_deg" (or the config's azimuthal_unit);
  *   frame      uint64 [frames]: the input frame number of each row;
- *   frame_status int32 [frames]: 0, or the azs_status of a skipped bad frame (row = NaN);
+ *   frame_status int32 [frames]: 0, or the azs_status of a skipped bad frame or of a frame
+ *     without data (18 data file missing, 19 chunk never written; azstream/layout.h); the
+ *     row is then NaN;
  * and the attributes frames_written / frames_bad on /entry/result, kept up to date at each
  * flush, so a run that stopped on an error or on Ctrl-C leaves a valid file whose extent
  * and frames_written say how many rows it holds. /entry/process (NXprocess) holds program,
@@ -31,6 +33,8 @@
  * A sink is used from one thread at a time (azs_run's writer). */
 #ifndef AZSTREAM_SINK_H
 #define AZSTREAM_SINK_H
+
+#include "azstream/export.h"
 
 #include <stdint.h>
 
@@ -76,34 +80,34 @@ typedef struct azs_sink_config {
 
 /* Open by extension: HDF5 for .h5/.hdf5/.nxs/.nx5, text for .dat/.xy/.txt. An existing
  * output (or, HDF5, a partial one) is AZS_ERR_CONFLICT unless cfg->mode allows it. */
-azs_status azs_sink_open(const char *path, const azs_sink_config *cfg, azs_sink **out);
-azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_sink **out);
-azs_status azs_sink_open_text(const char *path, const azs_sink_config *cfg, azs_sink **out);
+AZS_API azs_status azs_sink_open(const char *path, const azs_sink_config *cfg, azs_sink **out);
+AZS_API azs_status azs_sink_open_hdf5(const char *path, const azs_sink_config *cfg, azs_sink **out);
+AZS_API azs_status azs_sink_open_text(const char *path, const azs_sink_config *cfg, azs_sink **out);
 
 /* Append one row (nbins values; sigma NULL without errors). frame is recorded as is. */
-azs_status azs_sink_write(azs_sink *s, uint64_t frame, const double *intensity,
+AZS_API azs_status azs_sink_write(azs_sink *s, uint64_t frame, const double *intensity,
                           const double *sigma, azs_status frame_status);
 /* Push buffered rows to the file and update frames_written. */
-azs_status azs_sink_flush(azs_sink *s);
-uint64_t azs_sink_frames_written(const azs_sink *s);
+AZS_API azs_status azs_sink_flush(azs_sink *s);
+AZS_API uint64_t azs_sink_frames_written(const azs_sink *s);
 /* The azs_run callback writing into s. */
-azs_sink_ops azs_sink_as_ops(azs_sink *s);
+AZS_API azs_sink_ops azs_sink_as_ops(azs_sink *s);
 /* Flush and close, then put the file in place under its name (replacing the output an
  * AZS_OUTPUT_OVERWRITE / RESUME open found); the file is valid afterwards whatever
  * happened before, its rows those written. A write that failed (disk full, quota, file
  * size limit) leaves the rows before that batch. NULL is fine. */
-azs_status azs_sink_close(azs_sink *s);
+AZS_API azs_status azs_sink_close(azs_sink *s);
 /* Close without putting anything in place: for a run that failed before its first row.
  * An existing output stays as it was; the partial file is removed, unless it is the one
  * an AZS_OUTPUT_RESUME open continued (it keeps its rows for the next resume). */
-void azs_sink_discard(azs_sink *s);
+AZS_API void azs_sink_discard(azs_sink *s);
 /* Rows found in the output by an AZS_OUTPUT_RESUME open (0 otherwise) and what it did, in
  * words ("" when it resumed nothing): for the caller to tell the user. */
-uint64_t azs_sink_resumed_rows(const azs_sink *s);
-const char *azs_sink_resume_note(const azs_sink *s);
+AZS_API uint64_t azs_sink_resumed_rows(const azs_sink *s);
+AZS_API const char *azs_sink_resume_note(const azs_sink *s);
 
 /* A null sink (benchmarks): counts rows, keeps nothing. */
-azs_sink_ops azs_null_sink_ops(uint64_t *counter);
+AZS_API azs_sink_ops azs_null_sink_ops(uint64_t *counter);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@
 #ifndef AZSTREAM_SOURCE_H
 #define AZSTREAM_SOURCE_H
 
+#include "azstream/export.h"
+
 #include "azstream/status.h"
 #include "azstream/types.h"
 
@@ -41,33 +43,54 @@ typedef struct azs_source_info {
     size_t nparts;           /* files / links / VDS mappings behind the dataset */
     size_t nparts_walked;    /* of which the chunk index was read in one walk of the file's
                               * index structure (else libhdf5 was asked chunk by chunk) */
+    size_t nparts_missing;   /* parts whose data file is missing (allow_missing only) */
+    uint64_t frames_missing; /* the frames they would hold (AZS_ERR_MISSING when read) */
 } azs_source_info;
 
 /* Describes one part (file + dataset + first frame) for `azstream info`. */
 typedef struct azs_source_part {
-    const char *file;
+    const char *file;        /* for a missing part: the file that is missing */
     const char *dataset;
     uint64_t first_frame, nframes;
+    int missing;             /* 1: the data file is missing (allow_missing) */
 } azs_source_part;
+
+typedef struct azs_source_options {
+    /* 0 (default): a missing data file of a master (or source file of a virtual dataset)
+     * fails the open, naming the file and the frames it would hold. 1: those frames are
+     * kept as frames without data, read as AZS_ERR_MISSING (azstream/layout.h). */
+    int allow_missing;
+} azs_source_options;
 
 /* dataset NULL means "/entry/data/data"; for an Eiger master whose data is a group of
  * data_NNNNNN links, that group path also works, and a missing /entry/data/data falls
- * back to the data_NNNNNN links of /entry/data. Links whose files are missing at the
- * end of the list (a master written ahead of its data files) are dropped; a missing file
- * before an existing one is an error naming it. Relative external-link and VDS file names
- * are looked up next to the file holding the link first, then relative to the working
- * directory. */
-azs_status azs_source_open(const char *path, const char *dataset, azs_source **out);
-void azs_source_close(azs_source *src);
-const azs_source_info *azs_source_get_info(const azs_source *src);
-azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part *part);
+ * back to the data_NNNNNN links of /entry/data. A data file that is missing (a link
+ * whose file does not exist, wherever it is in the list) fails the open with
+ * AZS_ERR_NOT_FOUND naming it and the frames it would hold, unless allow_missing.
+ * The frames of a missing data file: as many as the first data file present holds; the
+ * last link, the rest of the master's nimages x ntrigger
+ * (/entry/instrument/detector/detectorSpecific) when it says so. A virtual dataset's
+ * missing source: the frames its mapping names (simple mappings only: frames x whole
+ * frame). Relative external-link and VDS file names are looked up next to the file holding
+ * the link first, then relative to the working directory.
+ * Declared shapes are checked against the file and against memory before anything is
+ * allocated for them (a per-frame index of a dataset declaring more frames than memory
+ * holds is refused with a message saying so). */
+AZS_API azs_status azs_source_open(const char *path, const char *dataset, azs_source **out);
+/* The same with options (o NULL: the defaults, as azs_source_open). */
+AZS_API azs_status azs_source_open_opts(const char *path, const char *dataset,
+                                const azs_source_options *o, azs_source **out);
+AZS_API void azs_source_close(azs_source *src);
+AZS_API const azs_source_info *azs_source_get_info(const azs_source *src);
+AZS_API azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part *part);
 
 /* Raw stored bytes of frame i into buf (capacity >= info.max_chunk_bytes is always
  * enough), to be decoded with info.codec. Thread-safe on the pread path.
  * AZS_ERR_UNSUPPORTED when read_path is FILTERED, or for a chunk HDF5 stored with the
  * filter skipped (its filter mask; then the bytes are not info.codec: use read_frame),
- * AZS_ERR_NOT_FOUND for a chunk never written (read_frame gives the fill value). */
-azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity,
+ * AZS_ERR_UNWRITTEN for a chunk never written (read_frame gives the fill value),
+ * AZS_ERR_MISSING for a frame of a missing data file (allow_missing). */
+AZS_API azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity,
                                size_t *size);
 
 /* Zero-copy raw chunks: frames [first, first + n) mapped read-only straight from the page
@@ -84,13 +107,21 @@ typedef struct azs_raw_map {
     void *base;
     size_t len;
 } azs_raw_map;
-azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void **chunks,
+AZS_API azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void **chunks,
                               size_t *sizes, azs_raw_map *map);
-void azs_source_unmap_raw(azs_raw_map *map);
+AZS_API void azs_source_unmap_raw(azs_raw_map *map);
 
 /* Decoded pixels of frame i (frame_bytes into pixels). Uses raw + azs_chunk_decode where it
- * can, else H5Dread. Thread-safe (the HDF5 fallbacks serialise internally). */
-azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity);
+ * can, else H5Dread. A chunk never written reads as the dataset's fill value (as HDF5
+ * gives it); a frame of a missing data file is AZS_ERR_MISSING. Thread-safe (the HDF5
+ * fallbacks serialise internally). */
+AZS_API azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity);
+
+/* Whether frame i holds data: AZS_OK; AZS_ERR_UNWRITTEN when its chunk was never written
+ * (any of its chunks, for chunks that are tiles of a frame; contiguous storage never
+ * allocated); AZS_ERR_MISSING when its data file is missing. The detail names frame and
+ * file. (Frames of a virtual dataset read through HDF5 as a whole report AZS_OK.) */
+AZS_API azs_status azs_source_frame_state(azs_source *src, uint64_t frame);
 
 /* The detector's own pixel mask, where a DECTRIS master stores it:
  * /entry/instrument/detector/detectorSpecific/pixel_mask, integers of the frames' shape, any
@@ -98,7 +129,7 @@ azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, 
  * azs_source_open. *mask = malloc'd [ny*nx], 1 = masked, 0 = good (the caller frees it);
  * *nmasked (may be NULL) = how many are masked. AZS_ERR_NOT_FOUND when the file has none,
  * AZS_ERR_FORMAT when it is not integers of the frames' 2D shape. Thread-safe. */
-azs_status azs_source_pixel_mask(azs_source *src, uint8_t **mask, size_t *nmasked);
+AZS_API azs_status azs_source_pixel_mask(azs_source *src, uint8_t **mask, size_t *nmasked);
 
 #ifdef __cplusplus
 }

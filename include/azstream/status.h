@@ -7,6 +7,8 @@
 #ifndef AZSTREAM_STATUS_H
 #define AZSTREAM_STATUS_H
 
+#include "azstream/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,19 +32,24 @@ typedef enum azs_status {
     AZS_ERR_INTERRUPTED = 15,    /* stopped on request (Ctrl-C) */
     AZS_ERR_WORKER = 16,         /* a worker thread/process failed or died */
     AZS_ERR_INTERNAL = 17,       /* a bug: an invariant did not hold */
-    AZS_ERR_CONFLICT = 18        /* the output exists, is being written by another run, or
+    /* Frame statuses of frames that have no data, recorded in the output's frame_status
+     * (row NaN) and never stopping a run (azstream/layout.h, "Frames without data"): */
+    AZS_ERR_MISSING = 18,        /* frame absent: its data file is missing (allow_missing) */
+    AZS_ERR_UNWRITTEN = 19,      /* frame's chunk was never written (the dataset's fill) */
+    AZS_ERR_STREAM_GAP = 20,     /* a stream's frame never received (image_id gap, short series) */
+    AZS_ERR_CONFLICT = 21        /* the output exists, is being written by another run, or
                                     (resume) was written with other settings */
 } azs_status;
 
 /* Short fixed name of a status ("ok", "corrupt data", ...). Never NULL. */
-const char *azs_status_str(azs_status s);
+AZS_API const char *azs_status_str(azs_status s);
 
 /* Detail of the last failure on this thread ("" if none). Valid until the next failing
  * call on the same thread. */
-const char *azs_last_error(void);
+AZS_API const char *azs_last_error(void);
 
 /* Forget the detail of the last failure on this thread. */
-void azs_clear_error(void);
+AZS_API void azs_clear_error(void);
 
 #ifdef __cplusplus
 }

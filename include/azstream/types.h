@@ -2,8 +2,14 @@
 #ifndef AZSTREAM_TYPES_H
 #define AZSTREAM_TYPES_H
 
+#include "azstream/export.h"
+
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef enum azs_dtype {
     AZS_DTYPE_INVALID = 0,
@@ -13,8 +19,8 @@ typedef enum azs_dtype {
 } azs_dtype;
 
 /* Bytes per element (0 for AZS_DTYPE_INVALID) and a short name ("uint32", ...). */
-size_t azs_dtype_size(azs_dtype t);
-const char *azs_dtype_name(azs_dtype t);
+AZS_API size_t azs_dtype_size(azs_dtype t);
+AZS_API const char *azs_dtype_name(azs_dtype t);
 
 /* How a chunk is stored; the values are the HDF5 filter ids. */
 typedef enum azs_codec {
@@ -23,4 +29,7 @@ typedef enum azs_codec {
     AZS_CODEC_BSLZ4 = 32008    /* bitshuffle + LZ4 (bitshuffle filter, compression 2) */
 } azs_codec;
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -320,6 +320,34 @@ static int tiff_on_warning(TIFF *t, void *ud, const char *mod, const char *fmt, 
     return 1;
 }
 
+/* What a TIFF header may ask of us: a hostile header of a few bytes can claim 2^32 x 2^32
+ * pixels, and compressed data cannot be bounded by the file's length. The limits are far
+ * above any detector (the largest are ~6000 x 6000), so they refuse only lies. */
+#define TIFF_MAX_SIDE (1u << 20)      /* pixels in a row or a column (of the image, a tile) */
+#define TIFF_MAX_PIXELS (1u << 28)    /* pixels of the image (1 GiB of floats) */
+#define TIFF_MAX_TILE_PIXELS (1u << 22)
+#define TIFF_MAX_LIBTIFF_ALLOC ((tmsize_t)256 << 20) /* one allocation inside libtiff */
+
+/* Make room for `rows` rows of w floats in *a (capacity *cap rows): the image array grows
+ * with the rows actually decoded, doubling, so a header that lies about the height costs
+ * what the data holds, not what the header says. */
+static int tiff_grow(float **a, uint32_t *cap, uint32_t rows, uint32_t w, uint32_t h)
+{
+    if (rows <= *cap)
+        return 0;
+    uint32_t n = *cap ? *cap : 64;
+    while (n < rows)
+        n = n > h / 2 ? h : 2 * n;
+    if (n > h)
+        n = h;
+    float *b = realloc(*a, sizeof(float) * (size_t)n * w);
+    if (!b)
+        return -1;
+    *a = b;
+    *cap = n;
+    return 0;
+}
+
 /* First directory only (fabio reads the first frame of a TIFF): one sample per pixel of
  * 8/16/32-bit unsigned, 16/32-bit signed integers or 32/64-bit floats, striped or tiled,
  * any compression libtiff decodes. */
@@ -332,6 +360,7 @@ static azs_status load_tiff(const char *path, uint32_t frame, float **out, uint3
         return azs_fail(AZS_ERR_NOMEM, "%s", path);
     TIFFOpenOptionsSetErrorHandlerExtR(opts, tiff_on_error, &err);
     TIFFOpenOptionsSetWarningHandlerExtR(opts, tiff_on_warning, NULL);
+    TIFFOpenOptionsSetMaxSingleMemAlloc(opts, TIFF_MAX_LIBTIFF_ALLOC);
     TIFF *t = TIFFOpenExt(path, "r", opts);
     TIFFOpenOptionsFree(opts);
     if (!t) {
@@ -343,6 +372,7 @@ static azs_status load_tiff(const char *path, uint32_t frame, float **out, uint3
     }
     const char *why = "no such frame (a TIFF gives its first image only)";
     float *a = NULL;
+    uint32_t cap = 0; /* rows allocated in a */
     uint8_t *buf = NULL;
     uint32_t w = 0, h = 0;
     uint16_t bps = 0, spp = 1, fmt = SAMPLEFORMAT_UINT;
@@ -364,28 +394,31 @@ static azs_status load_tiff(const char *path, uint32_t frame, float **out, uint3
     if (k == K_FLOAT ? (bps != 32 && bps != 64) : (bps != 8 && bps != 16 && bps != 32))
         goto bad;
     const size_t sz = bps / 8u, row = (size_t)w * sz;
-    why = "TIFF: image too large";
-    if ((uint64_t)w * h > SIZE_MAX / sizeof(float) / 8)
+    why = "TIFF: image larger than any detector (at most 2^20 pixels a side, 2^28 in all)";
+    if (w > TIFF_MAX_SIDE || h > TIFF_MAX_SIDE || (uint64_t)w * h > TIFF_MAX_PIXELS)
         goto bad;
-    if (!(a = malloc(sizeof(float) * (size_t)w * h)))
-        goto nomem;
     int le = host_le(); /* libtiff returns samples in host order */
     why = "TIFF: cannot decode the image data";
     if (TIFFIsTiled(t)) {
         uint32_t tw = 0, th = 0;
         if (!TIFFGetField(t, TIFFTAG_TILEWIDTH, &tw) || !TIFFGetField(t, TIFFTAG_TILELENGTH, &th) || !tw ||
-            !th || (uint64_t)TIFFTileSize64(t) != (uint64_t)tw * th * sz)
+            !th || tw > TIFF_MAX_SIDE || th > TIFF_MAX_SIDE || (uint64_t)tw * th > TIFF_MAX_TILE_PIXELS ||
+            (uint64_t)TIFFTileSize64(t) != (uint64_t)tw * th * sz)
             goto bad;
         if (!(buf = malloc((size_t)tw * th * sz)))
             goto nomem;
-        for (uint32_t y0 = 0; y0 < h; y0 += th)
+        for (uint32_t y0 = 0; y0 < h; y0 += th) {
+            uint32_t ch = h - y0 < th ? h - y0 : th;
             for (uint32_t x0 = 0; x0 < w; x0 += tw) {
                 if (TIFFReadTile(t, buf, x0, y0, 0, 0) < 0)
                     goto bad;
-                uint32_t cw = w - x0 < tw ? w - x0 : tw, ch = h - y0 < th ? h - y0 : th;
+                if (tiff_grow(&a, &cap, y0 + ch, w, h)) /* once a tile of these rows decoded */
+                    goto nomem;
+                uint32_t cw = w - x0 < tw ? w - x0 : tw;
                 for (uint32_t y = 0; y < ch; y++)
                     convert(buf + (size_t)y * tw * sz, cw, k, sz, le, a + (size_t)(y0 + y) * w + x0);
             }
+        }
     } else {
         if ((uint64_t)TIFFScanlineSize64(t) != (uint64_t)row)
             goto bad;
@@ -394,6 +427,8 @@ static azs_status load_tiff(const char *path, uint32_t frame, float **out, uint3
         for (uint32_t y = 0; y < h; y++) {
             if (TIFFReadScanline(t, buf, y, 0) < 0)
                 goto bad;
+            if (tiff_grow(&a, &cap, y + 1, w, h))
+                goto nomem;
             convert(buf, w, k, sz, le, a + (size_t)y * w);
         }
     }

@@ -84,10 +84,10 @@ typedef struct bs_plan {
     size_t s, n, block_elems, nfull, last_elems, tail_elems;
 } bs_plan;
 
-static azs_status bslz4_plan(size_t s, const azs_chunk_header *h, size_t dst_capacity,
-                             bs_plan *pl)
+static azs_status bslz4_plan(size_t s, const azs_chunk_header *h, size_t src_size,
+                             size_t dst_capacity, bs_plan *pl)
 {
-    azs_status st = check_header("bitshuffle-lz4 chunk", h, dst_capacity);
+    azs_status st = check_header("bitshuffle-lz4 chunk", h, SIZE_MAX);
     if (st != AZS_OK)
         return st;
     if (s == 0)
@@ -110,6 +110,21 @@ static azs_status bslz4_plan(size_t s, const azs_chunk_header *h, size_t dst_cap
         const size_t rem = pl->n % pl->block_elems;
         pl->last_elems = rem - rem % 8;
     }
+    /* A header whose size the chunk cannot hold lies: each block needs its 4-byte length
+     * and LZ4 compresses at most 255:1; the raw tail is stored as is. Said before the
+     * destination is compared with it, so that such a chunk reads as what it is, not as
+     * "buffer too small". */
+    const uint64_t nblk = pl->nfull + (pl->last_elems ? 1 : 0);
+    const uint64_t need = HDR_BYTES + 4 * nblk + (uint64_t)(pl->n - pl->tail_elems) * s / 256 +
+                          (uint64_t)pl->tail_elems * s;
+    if (need > src_size)
+        return azs_fail(AZS_ERR_CORRUPT, "bitshuffle header says %llu bytes (%llu blocks of %u "
+                        "bytes), chunk holds %zu: too few for that (a lying header)",
+                        (unsigned long long)h->total_bytes, (unsigned long long)nblk,
+                        (unsigned)h->block_bytes, src_size);
+    if (h->total_bytes > dst_capacity)
+        return azs_fail(AZS_ERR_CAPACITY, "bitshuffle header says %llu bytes, the destination "
+                        "(a frame) holds %zu", (unsigned long long)h->total_bytes, dst_capacity);
     return AZS_OK;
 }
 
@@ -181,7 +196,7 @@ static azs_status bslz4_decode(size_t s, const uint8_t *src, size_t src_size, ui
     if (st != AZS_OK)
         return st;
     bs_plan pl;
-    if ((st = bslz4_plan(s, &h, dst_capacity, &pl)) != AZS_OK)
+    if ((st = bslz4_plan(s, &h, src_size, dst_capacity, &pl)) != AZS_OK)
         return st;
     _Alignas(64) uint8_t stack_scratch[STACK_SCRATCH];
     uint8_t *scratch = stack_scratch, *heap = NULL;
@@ -218,7 +233,7 @@ azs_status azs_bslz4_blocks_init(azs_bslz4_blocks *b, size_t s, const void *src,
     if (st != AZS_OK)
         return st;
     bs_plan pl = {0};
-    if ((st = bslz4_plan(s, &h, SIZE_MAX, &pl)) != AZS_OK)
+    if ((st = bslz4_plan(s, &h, src_size, SIZE_MAX, &pl)) != AZS_OK)
         return st;
     b->src = src;
     b->src_size = src_size;
@@ -286,7 +301,7 @@ azs_status azs_bslz4_decode_omp(size_t elem_size, const void *src_, size_t src_s
     if (st != AZS_OK)
         return st;
     bs_plan pl;
-    if ((st = bslz4_plan(elem_size, &h, dst_capacity, &pl)) != AZS_OK)
+    if ((st = bslz4_plan(elem_size, &h, src_size, dst_capacity, &pl)) != AZS_OK)
         return st;
     const size_t nblk = pl.nfull + (pl.last_elems ? 1 : 0);
     if (nblk < 4 || scratch_need(&pl) > STACK_SCRATCH)
@@ -359,7 +374,7 @@ azs_status azs_chunk_walk_init(azs_chunk_walk *w, azs_codec codec, size_t s, con
     if (codec != AZS_CODEC_BSLZ4)
         return azs_fail(AZS_ERR_UNSUPPORTED, "chunk walk: codec %d has no blocks", (int)codec);
     bs_plan pl;
-    if ((st = bslz4_plan(s, &w->h, SIZE_MAX, &pl)) != AZS_OK)
+    if ((st = bslz4_plan(s, &w->h, src_size, SIZE_MAX, &pl)) != AZS_OK)
         return st;
     w->n = pl.n;
     w->block_elems = pl.block_elems;

@@ -28,6 +28,9 @@ const char *azs_status_str(azs_status s)
     case AZS_ERR_INTERRUPTED: return "interrupted";
     case AZS_ERR_WORKER: return "worker failed";
     case AZS_ERR_INTERNAL: return "internal error";
+    case AZS_ERR_MISSING: return "frame absent (data file missing)";
+    case AZS_ERR_UNWRITTEN: return "chunk never written";
+    case AZS_ERR_STREAM_GAP: return "frame not received";
     case AZS_ERR_CONFLICT: return "output conflict";
     }
     return "unknown status";

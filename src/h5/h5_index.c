@@ -318,7 +318,6 @@ azs_status azs_h5_chunk_btree_walk(const azs_h5_bytes *f, uint64_t btree, unsign
 {
     if (key_dims != 4 || f->sa < 2 || f->sa > 8)
         return azs_fail(AZS_ERR_UNSUPPORTED, "chunk index: %u-dimensional chunk keys", key_dims);
-    memset(found, 0, n ? (size_t)n : 1);
     if (btree == UNDEF_ADDR) /* nothing written yet */
         return AZS_OK;
     walk w = {f, key_dims, first, n, max_chunks, 0, 0, 0, off, size, skipped, found};
@@ -395,13 +394,12 @@ static azs_status ea_block(const azs_h5_bytes *f, uint64_t addr, size_t len, con
     return s;
 }
 
-/* Starts the walk of a fixed or extensible array: clears found[], reads the header block
+/* Starts the walk of a fixed or extensible array: reads the header block
  * (len bytes, signature sig) into *h and takes the element class and size from it. *h
  * stays NULL when the array was never written. */
 static azs_status array_header(ea *a, uint64_t hdr_addr, size_t len, const char *sig,
                                uint8_t **h)
 {
-    memset(a->found, 0, a->n ? (size_t)a->n : 1);
     *h = NULL;
     if (hdr_addr == UNDEF_ADDR)
         return AZS_OK;

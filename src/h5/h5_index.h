@@ -38,7 +38,9 @@ azs_status azs_h5_chunk_btree_addr(const azs_h5_bytes *f, uint64_t ohdr, uint64_
  * size[] its stored bytes, skipped[] = 1 if filter-mask bit 0 is set (the first filter,
  * bitshuffle, was not applied), found[] = 1. max_chunks bounds the chunks the tree may
  * hold (the dataset's frame count): more, a duplicate, or a key that is not one whole
- * frame is an error. Frames not found were never written. */
+ * frame is an error. Frames not found were never written. found[] (n bytes) must be zero
+ * on entry, and only the entries of chunks found are written: the pages of a dataset that
+ * declares far more frames than it holds stay untouched. */
 azs_status azs_h5_chunk_btree_walk(const azs_h5_bytes *f, uint64_t btree, unsigned key_dims,
                                    uint64_t first, uint64_t n, uint64_t max_chunks,
                                    uint64_t *off, uint32_t *size, uint8_t *skipped,

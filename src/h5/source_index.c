@@ -1,6 +1,7 @@
 /* The HDF5 source: the per-frame chunk index (h5_index.c's walk, else libhdf5). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/error.h"
 #include "h5/h5_index.h"
 #include "h5/h5lock.h"
@@ -41,13 +43,15 @@ static int64_t chunk_addr_shift(azs_source *src, const part *pt)
     if (ub == 0)
         return 0;
     uint64_t i = 0;
-    while (i < pt->n && (src->flag[pt->first + i] & FLAG_UNALLOCATED))
+    while (i < pt->n && !(src->flag[pt->first + i] & FLAG_PRESENT))
         i++;
     if (i == pt->n)
         return 0;
     const size_t g = (size_t)(pt->first + i), n = src->size[g];
     uint8_t *a = malloc(n ? n : 1), *b = malloc(n ? n : 1);
-    int fd = open(pt->file, O_RDONLY | O_CLOEXEC);
+    int fd = -1;
+    if (azs_src_fd_acquire(src, pt->file_ix, &fd) != AZS_OK)
+        fd = -1;
     hsize_t c[3] = {pt->src_first + i, 0, 0};
     uint32_t mask = 0;
     int64_t shift = -1;
@@ -59,7 +63,7 @@ static int64_t chunk_addr_shift(azs_source *src, const part *pt)
             shift = 0;
     }
     if (fd >= 0)
-        close(fd);
+        azs_src_fd_release(src, pt->file_ix);
     free(a);
     free(b);
     return shift;
@@ -96,18 +100,21 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
     ok = ok && H5Oget_info2(pt->did, &oi, H5O_INFO_BASIC) >= 0;
     if (!ok)
         return 0;
-    int fd = open(pt->file, O_RDONLY | O_CLOEXEC);
+    int fd = -1;
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        if (fd >= 0)
-            close(fd);
+    if (azs_src_fd_acquire(src, pt->file_ix, &fd) != AZS_OK)
+        return 0;
+    if (fstat(fd, &st) != 0) {
+        azs_src_fd_release(src, pt->file_ix);
         return 0;
     }
     azs_h5_bytes f = {fd, (uint64_t)ub, (uint64_t)st.st_size, (unsigned)sa, (unsigned)ss};
     uint64_t btree = 0;
     unsigned key_dims = 0;
     const size_t g0 = (size_t)pt->first;
-    uint8_t *skipped = malloc(pt->n ? (size_t)pt->n : 1), *found = malloc(pt->n ? (size_t)pt->n : 1);
+    /* calloc: pages of frames without a chunk are never touched (a dataset may declare far
+     * more frames than it holds) */
+    uint8_t *skipped = calloc(pt->n ? (size_t)pt->n : 1, 1), *found = calloc(pt->n ? (size_t)pt->n : 1, 1);
     /* libhdf5 has read this object header: if we cannot, that is our limit, not damage */
     azs_status s = AZS_ERR_UNSUPPORTED;
     if (idx == H5D_CHUNK_IDX_BTREE && skipped && found &&
@@ -122,7 +129,7 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
             &f, btree, pt->src_first, pt->n, dims[0], (uint32_t)src->info.frame_bytes,
             src->off + g0, src->size + g0, skipped, found) == AZS_OK)
         s = AZS_OK;
-    close(fd);
+    azs_src_fd_release(src, pt->file_ix);
     if (s == AZS_ERR_CORRUPT || s == AZS_ERR_TRUNCATED || s == AZS_ERR_IO) {
         char why[512];
         snprintf(why, sizeof why, "%s", azs_last_error());
@@ -150,7 +157,9 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
     }
     if (s == AZS_OK)
         for (uint64_t i = 0; i < pt->n; i++) {
-            src->flag[g0 + i] |= !found[i] ? FLAG_UNALLOCATED : skipped[i] ? FLAG_SKIPPED : 0;
+            if (!found[i]) /* read only: the page stays unmapped */
+                continue;
+            src->flag[g0 + i] = FLAG_PRESENT | (skipped[i] ? FLAG_SKIPPED : 0);
             src->off[g0 + i] += ub; /* HDF5 addresses count from the end of the user block */
         }
     free(skipped);
@@ -158,10 +167,91 @@ static int index_from_btree(azs_source *src, const part *pt, azs_status *err)
     return s == AZS_OK;
 }
 
+azs_status azs_src_check_shape(azs_source *src, const char *where, uint64_t nframes,
+                               uint64_t ny, uint64_t nx, size_t elem, hid_t did)
+{
+    (void)src;
+    char what[1400];
+    const unsigned long long frame = ny > ULLONG_MAX / nx / elem ? ULLONG_MAX : ny * nx * elem;
+    snprintf(what, sizeof what, "%s: one frame of %llu x %llu pixels of %zu bytes", where,
+             (unsigned long long)ny, (unsigned long long)nx, elem);
+    azs_status s = azs_mem_check(frame, what);
+    if (s != AZS_OK)
+        return s;
+    /* Contiguous storage must lie inside its file: a declared shape larger than the file is
+     * a truncated copy or a lie, said before anything is sized from it. */
+    hid_t dcpl = H5Dget_create_plist(did);
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    int external = dcpl >= 0 && H5Pget_external_count(dcpl) > 0;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    haddr_t base = lay == H5D_CONTIGUOUS && !external ? H5Dget_offset(did) : HADDR_UNDEF;
+    if (base != HADDR_UNDEF) {
+        hid_t fid = H5Iget_file_id(did);
+        hsize_t fsize = 0;
+        int ok = fid >= 0 && H5Fget_filesize(fid, &fsize) >= 0;
+        if (fid >= 0)
+            H5Fclose(fid);
+        const unsigned long long total =
+            nframes && frame > ULLONG_MAX / nframes ? ULLONG_MAX : frame * nframes;
+        if (ok && (total == ULLONG_MAX || base > fsize || total > fsize - base))
+            return azs_fail(AZS_ERR_TRUNCATED, "%s: declares %llu frames of %llu x %llu (%llu "
+                            "bytes from offset %llu) but the file holds %llu bytes: truncated or "
+                            "not what it says", where, (unsigned long long)nframes,
+                            (unsigned long long)ny, (unsigned long long)nx, total,
+                            (unsigned long long)base, (unsigned long long)fsize);
+    }
+    return AZS_OK;
+}
+
+/* Part pt's chunks asked of libhdf5, chunk by chunk in storage order (H5Dget_chunk_info:
+ * only the chunks that exist, so a dataset declaring many frames and holding few costs
+ * what it holds). 1: done; 0: libhdf5 cannot say (the caller reads through
+ * H5Dread_chunk); -1: error set. */
+static int index_from_h5(azs_source *src, const part *pt, size_t *maxb, uint64_t *stored)
+{
+    hid_t sp = H5Dget_space(pt->did);
+    hsize_t nchunks = 0;
+    int ok = sp >= 0 && H5Dget_num_chunks(pt->did, sp, &nchunks) >= 0;
+    for (hsize_t k = 0; ok && k < nchunks; k++) {
+        hsize_t coord[3] = {0, 0, 0}, sz = 0;
+        unsigned mask = 0;
+        haddr_t addr = HADDR_UNDEF;
+        if (H5Dget_chunk_info(pt->did, sp, k, coord, &mask, &addr, &sz) < 0) {
+            ok = 0;
+            break;
+        }
+        const uint64_t fr = pt->rank == 3 ? coord[0] : 0;
+        if (addr == HADDR_UNDEF || fr < pt->src_first || fr - pt->src_first >= pt->n)
+            continue;
+        if (sz > UINT32_MAX) {
+            H5Sclose(sp);
+            azs_fail(AZS_ERR_UNSUPPORTED, "'%s' in '%s': chunk over 4 GiB", pt->dset, pt->file);
+            return -1;
+        }
+        const size_t g = (size_t)(pt->first + fr - pt->src_first);
+        src->off[g] = addr;
+        src->size[g] = (uint32_t)sz;
+        src->flag[g] = FLAG_PRESENT | ((mask & 1u) ? FLAG_SKIPPED : 0);
+        *maxb = sz > *maxb ? (size_t)sz : *maxb;
+        *stored += sz;
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    return ok;
+}
+
 azs_status azs_src_build_index(azs_source *src)
 {
     uint64_t n = src->info.nframes;
     size_t nn = n ? (size_t)n : 1;
+    char what[200];
+    snprintf(what, sizeof what, "the chunk index of %llu frames (13 bytes each)", (unsigned long long)n);
+    azs_status ms = azs_mem_check(n > ULLONG_MAX / 13 ? ULLONG_MAX : 13ull * n, what);
+    if (ms != AZS_OK)
+        return ms;
+    /* calloc'd, and written only where a chunk exists: a dataset that declares millions of
+     * frames but holds few costs address space, not memory */
     src->off = calloc(nn, sizeof *src->off);
     src->size = calloc(nn, sizeof *src->size);
     src->flag = calloc(nn, 1);
@@ -173,8 +263,17 @@ azs_status azs_src_build_index(azs_source *src)
     azs_status fast_err = AZS_OK;
     for (size_t pi = 0; pi < src->nparts; pi++) {
         part *pt = &src->parts[pi];
-        if (pt->path == PART_FILTERED)
+        if (pt->path == PART_FILTERED || pt->path == PART_MISSING)
             continue;
+        if (pt->did < 0) { /* closed after it was described (azs_src_add_plain) */
+            hid_t fid = azs_src_fid(src, pt->file_ix);
+            pt->did = fid >= 0 ? H5Dopen2(fid, pt->dset, H5P_DEFAULT) : -1;
+            if (pt->did < 0) {
+                char w[1200];
+                snprintf(w, sizeof w, "'%s' in '%s': cannot open the dataset again", pt->dset, pt->file);
+                return azs_src_h5_fail(AZS_ERR_IO, w);
+            }
+        }
         hid_t dcpl = H5Dget_create_plist(pt->did);
         H5D_layout_t lay = H5Pget_layout(dcpl);
         H5Pclose(dcpl);
@@ -184,12 +283,13 @@ azs_status azs_src_build_index(azs_source *src)
                 pt->path = PART_FILTERED;
                 continue;
             }
+            if (src->info.frame_bytes > UINT32_MAX)
+                return azs_fail(AZS_ERR_UNSUPPORTED, "frames over 4 GiB");
             for (uint64_t f = 0; f < pt->n; f++) {
                 src->off[pt->first + f] = base + (pt->src_first + f) * src->info.frame_bytes;
                 src->size[pt->first + f] = (uint32_t)src->info.frame_bytes;
+                src->flag[pt->first + f] = FLAG_PRESENT;
             }
-            if (src->info.frame_bytes > UINT32_MAX)
-                return azs_fail(AZS_ERR_UNSUPPORTED, "frames over 4 GiB");
             maxb = src->info.frame_bytes > maxb ? src->info.frame_bytes : maxb;
             stored += pt->n * src->info.frame_bytes;
         } else if ((fast = index_from_btree(src, pt, &fast_err)) != 0) {
@@ -198,39 +298,18 @@ azs_status azs_src_build_index(azs_source *src)
             src->info.nparts_walked++;
             for (uint64_t f = 0; f < pt->n; f++) {
                 size_t g = (size_t)(pt->first + f);
-                if (src->flag[g] & FLAG_UNALLOCATED)
+                if (!(src->flag[g] & FLAG_PRESENT))
                     continue;
                 maxb = src->size[g] > maxb ? (size_t)src->size[g] : maxb;
                 stored += src->size[g];
             }
         } else {
             const uint64_t stored0 = stored;
-            for (uint64_t f = 0; f < pt->n; f++) {
-                hsize_t c[3] = {pt->src_first + f, 0, 0};
-                unsigned mask = 0;
-                haddr_t addr = HADDR_UNDEF;
-                hsize_t sz = 0;
-                if (H5Dget_chunk_info_by_coord(pt->did, pt->rank == 3 ? c : c + 1, &mask, &addr,
-                                               &sz) < 0) {
-                    /* index unreadable by address: H5Dread_chunk still works */
-                    pt->path = PART_DIRECT;
-                    break;
-                }
-                size_t g = (size_t)(pt->first + f);
-                if (addr == HADDR_UNDEF) {
-                    src->flag[g] |= FLAG_UNALLOCATED;
-                    continue;
-                }
-                if (sz > UINT32_MAX)
-                    return azs_fail(AZS_ERR_UNSUPPORTED, "'%s' in '%s': chunk over 4 GiB",
-                                    pt->dset, pt->file);
-                src->off[g] = addr;
-                src->size[g] = (uint32_t)sz;
-                if (mask & 1u)
-                    src->flag[g] |= FLAG_SKIPPED;
-                maxb = sz > maxb ? (size_t)sz : maxb;
-                stored += sz;
-            }
+            const int got = index_from_h5(src, pt, &maxb, &stored);
+            if (got < 0)
+                return AZS_ERR_UNSUPPORTED;
+            if (got == 0) /* index unreadable by address: H5Dread_chunk still works */
+                pt->path = PART_DIRECT;
             if (pt->path == PART_PREAD) {
                 int64_t shift = chunk_addr_shift(src, pt);
                 if (shift < 0) { /* counted again below */
@@ -238,9 +317,11 @@ azs_status azs_src_build_index(azs_source *src)
                     stored = stored0;
                 }
                 for (uint64_t f = 0; shift > 0 && f < pt->n; f++)
-                    src->off[pt->first + f] += (uint64_t)shift;
+                    if (src->flag[pt->first + f] & FLAG_PRESENT)
+                        src->off[pt->first + f] += (uint64_t)shift;
             }
             if (pt->path == PART_DIRECT) {
+                stored = stored0;
                 for (uint64_t f = 0; f < pt->n; f++) {
                     hsize_t c[3] = {pt->src_first + f, 0, 0}, sz = 0;
                     if (H5Dget_chunk_storage_size(pt->did, pt->rank == 3 ? c : c + 1, &sz) >= 0) {
@@ -251,13 +332,18 @@ azs_status azs_src_build_index(azs_source *src)
             }
         }
         if (pt->path == PART_PREAD) {
-            pt->fd = open(pt->file, O_RDONLY | O_CLOEXEC);
+            int fd = -1;
             struct stat st;
-            if (pt->fd < 0 || fstat(pt->fd, &st) != 0)
-                return azs_fail(AZS_ERR_IO, "file '%s': %s", pt->file, strerror(errno));
+            azs_status s = azs_src_fd_acquire(src, pt->file_ix, &fd);
+            if (s != AZS_OK)
+                return s;
+            int e = fstat(fd, &st) != 0 ? errno : 0;
+            azs_src_fd_release(src, pt->file_ix);
+            if (e)
+                return azs_fail(AZS_ERR_IO, "file '%s': %s", pt->file, strerror(e));
             for (uint64_t f = 0; f < pt->n; f++) {
                 size_t g = (size_t)(pt->first + f);
-                if (src->flag[g] & FLAG_UNALLOCATED)
+                if (!(src->flag[g] & FLAG_PRESENT))
                     continue;
                 if (src->off[g] > (uint64_t)st.st_size ||
                     src->size[g] > (uint64_t)st.st_size - src->off[g])
@@ -269,15 +355,18 @@ azs_status azs_src_build_index(azs_source *src)
                                     (unsigned long long)src->off[g],
                                     (unsigned long long)(src->off[g] + src->size[g]));
             }
-            /* pread path: HDF5 handle no longer needed */
+            /* pread path: HDF5 handles no longer needed */
             H5Dclose(pt->did);
             pt->did = -1;
+            azs_src_release_file(src, pt->file_ix);
         }
     }
     src->info.max_chunk_bytes = maxb;
     src->info.stored_bytes = stored;
     azs_read_path rp = AZS_READ_PREAD;
     for (size_t pi = 0; pi < src->nparts; pi++) {
+        if (src->parts[pi].path == PART_MISSING)
+            continue; /* its frames are AZS_ERR_MISSING whatever the path */
         azs_read_path q = src->parts[pi].path == PART_PREAD    ? AZS_READ_PREAD
                           : src->parts[pi].path == PART_DIRECT ? AZS_READ_DIRECT_CHUNK
                                                                : AZS_READ_FILTERED;

@@ -33,7 +33,9 @@ static azs_status read_locked(azs_source *src, uint8_t **mask, size_t *nmasked)
     if (src->nfiles == 0)
         return azs_fail(AZS_ERR_INTERNAL, "pixel mask: the source has no file");
     const char *file = src->files[0].path;
-    hid_t fid = src->files[0].fid;
+    hid_t fid = azs_src_fid(src, 0); /* reopened: closed once the source was indexed */
+    if (fid < 0)
+        return AZS_ERR_IO;
     if (!path_exists(fid, PIXEL_MASK_PATH))
         return azs_fail(AZS_ERR_NOT_FOUND, "'%s' has no %s", file, PIXEL_MASK_PATH);
     char what[1200];

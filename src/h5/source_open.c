@@ -89,14 +89,38 @@ azs_status azs_src_h5_fail(azs_status s, const char *what)
                     detail[0] ? ")" : "");
 }
 
+/* The superblock versions this libhdf5 reads (1.10 to 1.14: 0 to 3). */
+#define SUPERBLOCK_KNOWN 3
+
+/* The superblock version of an HDF5 file (its signature at 0, 512, 1024, ...; the version
+ * byte follows it), -1 if there is none. Why: libhdf5 says only "unable to open file" for
+ * a file of a newer format, which reads as "corrupt". */
+static int superblock_version(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    int v = -1;
+    unsigned char b[9];
+    for (long off = 0; off <= (1L << 30) && v < 0; off = off ? 2 * off : 512) {
+        if (fseek(fp, off, SEEK_SET) != 0 || fread(b, 1, 9, fp) != 9)
+            break;
+        if (!memcmp(b, sig, 8))
+            v = b[8];
+    }
+    fclose(fp);
+    return v;
+}
+
 /* Opens (or finds already open) an HDF5 file. Lock held. */
 static azs_status open_file(azs_source *src, const char *path, hid_t *fid)
 {
-    for (size_t i = 0; i < src->nfiles; i++)
-        if (!strcmp(src->files[i].path, path)) {
-            *fid = src->files[i].fid;
-            return AZS_OK;
-        }
+    size_t ix = azs_src_file_ix(src, path);
+    if (ix != SIZE_MAX) {
+        *fid = azs_src_fid(src, ix);
+        return *fid < 0 ? AZS_ERR_IO : AZS_OK;
+    }
     struct stat st;
     if (stat(path, &st) != 0)
         return azs_fail(errno == ENOENT ? AZS_ERR_NOT_FOUND : AZS_ERR_IO, "file '%s': %s",
@@ -110,6 +134,13 @@ static azs_status open_file(azs_source *src, const char *path, hid_t *fid)
         return azs_fail(AZS_ERR_FORMAT, "file '%s' is not an HDF5 file", path);
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {
+        int v = superblock_version(path);
+        unsigned maj = 0, min = 0, rel = 0;
+        H5get_libversion(&maj, &min, &rel);
+        if (v > SUPERBLOCK_KNOWN)
+            return azs_fail(AZS_ERR_UNSUPPORTED, "HDF5 file '%s' was written by a newer HDF5 "
+                            "(superblock version %d); this libhdf5 is %u.%u.%u, which reads "
+                            "versions up to %d", path, v, maj, min, rel, SUPERBLOCK_KNOWN);
         char what[1200];
         snprintf(what, sizeof what, "cannot open HDF5 file '%s' (truncated or corrupt?)", path);
         return azs_src_h5_fail(AZS_ERR_CORRUPT, what);
@@ -124,12 +155,16 @@ static azs_status open_file(azs_source *src, const char *path, hid_t *fid)
         src->files = nf;
         src->cap_files = nc;
     }
-    src->files[src->nfiles].path = azs_src_strdup(path);
-    if (!src->files[src->nfiles].path) {
+    file_ent *e = &src->files[src->nfiles];
+    memset(e, 0, sizeof *e);
+    e->fd = -1;
+    e->path = azs_src_strdup(path);
+    if (!e->path) {
         H5Fclose(f);
         return azs_fail(AZS_ERR_NOMEM, "file table");
     }
-    src->files[src->nfiles++].fid = f;
+    e->fid = f;
+    src->nfiles++;
     *fid = f;
     return AZS_OK;
 }
@@ -237,6 +272,8 @@ azs_status azs_src_resolve(azs_source *src, const char *file, const char *path, 
         char *missing = NULL;
         char *found = azs_src_locate_file(file, efile, &missing);
         if (!found) {
+            free(src->missing_file);
+            src->missing_file = azs_src_strdup(missing ? missing : efile);
             s = azs_fail(AZS_ERR_NOT_FOUND,
                          "external link '%s' in '%s' points to missing file '%s' (looked for "
                          "'%s')",
@@ -273,10 +310,8 @@ azs_status azs_src_resolve(azs_source *src, const char *file, const char *path, 
 
 hid_t azs_src_file_id(azs_source *src, const char *path)
 {
-    for (size_t i = 0; i < src->nfiles; i++)
-        if (!strcmp(src->files[i].path, path))
-            return src->files[i].fid;
-    return -1;
+    size_t ix = azs_src_file_ix(src, path);
+    return ix == SIZE_MAX ? -1 : azs_src_fid(src, ix);
 }
 
 /* ---------- dataset description ---------- */
@@ -339,6 +374,8 @@ static azs_status describe(azs_source *src, part *pt, hid_t did, const char *whe
                      (unsigned long long)ny, (unsigned long long)nx);
         goto out;
     }
+    if ((s = azs_src_check_shape(src, where, nf, ny, nx, azs_dtype_size(dt), did)) != AZS_OK)
+        goto out;
     pt->rank = rank;
     *nframes_in_dset = nf;
 
@@ -410,7 +447,8 @@ static azs_status describe(azs_source *src, part *pt, hid_t did, const char *whe
     }
 
     /* agreement with the first part */
-    if (pt == &src->parts[0]) {
+    if (!src->described) {
+        src->described = 1;
         azs_source_info *in = &src->info;
         in->ny = (uint32_t)ny;
         in->nx = (uint32_t)nx;
@@ -460,7 +498,7 @@ azs_status azs_src_push_part(azs_source *src, part **out)
     }
     part *pt = &src->parts[src->nparts];
     memset(pt, 0, sizeof *pt);
-    pt->fd = -1;
+    pt->file_ix = SIZE_MAX;
     pt->did = -1;
     *out = pt;
     return AZS_OK;
@@ -487,6 +525,7 @@ azs_status azs_src_add_plain(azs_source *src, const char *rfile, const char *rpa
     pt->did = did;
     pt->file = azs_src_strdup(rfile);
     pt->dset = azs_src_strdup(rpath);
+    pt->file_ix = azs_src_file_ix(src, rfile);
     src->nparts++; /* from here on, close() cleans the part up */
     if (!pt->file || !pt->dset)
         return azs_fail(AZS_ERR_NOMEM, "part");
@@ -510,6 +549,13 @@ azs_status azs_src_add_plain(azs_source *src, const char *rfile, const char *rpa
     pt->n = n;
     pt->first = src->info.nframes;
     src->info.nframes += n;
+    /* No handle stays open per part while the others are added (a master of thousands of
+     * data files): the index reopens it (source_index.c). */
+    if (pt->path != PART_FILTERED) {
+        H5Dclose(pt->did);
+        pt->did = -1;
+        azs_src_release_file(src, pt->file_ix);
+    }
     return AZS_OK;
 }
 
@@ -578,10 +624,19 @@ static azs_status open_locked(azs_source *src, const char *path, const char *dat
     if (src->info.nframes == 0)
         return azs_fail(AZS_ERR_FORMAT, "'%s' in '%s' holds no frames", dpath, path);
     src->info.nparts = src->nparts;
-    return azs_src_build_index(src);
+    if ((s = azs_src_build_index(src)) != AZS_OK)
+        return s;
+    azs_src_release_h5(src);
+    return AZS_OK;
 }
 
 azs_status azs_source_open(const char *path, const char *dataset, azs_source **out)
+{
+    return azs_source_open_opts(path, dataset, NULL, out);
+}
+
+azs_status azs_source_open_opts(const char *path, const char *dataset,
+                                const azs_source_options *o, azs_source **out)
 {
     if (!out)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_source_open: out is NULL");
@@ -591,6 +646,13 @@ azs_status azs_source_open(const char *path, const char *dataset, azs_source **o
     azs_source *src = calloc(1, sizeof *src);
     if (!src)
         return azs_fail(AZS_ERR_NOMEM, "source");
+    if (o)
+        src->opts = *o;
+    azs_status fs = azs_src_files_init(src);
+    if (fs != AZS_OK) {
+        free(src);
+        return fs;
+    }
     azs_h5_lock();
     azs_status s = open_locked(src, path, dataset);
     azs_h5_unlock();
@@ -612,16 +674,17 @@ void azs_source_close(azs_source *src)
         part *pt = &src->parts[i];
         if (pt->did >= 0)
             H5Dclose(pt->did);
-        if (pt->fd >= 0)
-            close(pt->fd);
         free(pt->file);
         free(pt->dset);
     }
-    for (size_t i = 0; i < src->nfiles; i++) {
-        H5Fclose(src->files[i].fid);
-        free(src->files[i].path);
-    }
+    for (size_t i = 0; i < src->nfiles; i++)
+        if (src->files[i].fid >= 0)
+            H5Fclose(src->files[i].fid);
     azs_h5_unlock();
+    azs_src_files_fini(src);
+    for (size_t i = 0; i < src->nfiles; i++)
+        free(src->files[i].path);
+    free(src->missing_file);
     free(src->parts);
     free(src->files);
     free(src->off);
@@ -640,5 +703,6 @@ azs_status azs_source_get_part(const azs_source *src, size_t i, azs_source_part 
     p->dataset = src->parts[i].dset;
     p->first_frame = src->parts[i].first;
     p->nframes = src->parts[i].n;
+    p->missing = src->parts[i].path == PART_MISSING;
     return AZS_OK;
 }

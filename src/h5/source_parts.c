@@ -78,6 +78,64 @@ void azs_src_free_names(name_list *l)
     free(l->names);
 }
 
+/* nimages x ntrigger of a DECTRIS master (detectorSpecific), 0 if it does not say. */
+static uint64_t master_total_frames(azs_source *src, const char *file)
+{
+    static const char *const keys[2] = {"/entry/instrument/detector/detectorSpecific/nimages",
+                                        "/entry/instrument/detector/detectorSpecific/ntrigger"};
+    hid_t fid = azs_src_file_id(src, file);
+    uint64_t v[2] = {0, 1};
+    for (int k = 0; k < 2 && fid >= 0; k++) {
+        const char *p = keys[k];
+        /* H5Lexists on each level: a missing parent group is an error, not "no" */
+        int ok = 1;
+        char buf[128];
+        for (const char *q = strchr(p + 1, '/'); ok; q = strchr(q + 1, '/')) {
+            size_t len = q ? (size_t)(q - p) : strlen(p);
+            snprintf(buf, sizeof buf, "%.*s", (int)len, p);
+            ok = H5Lexists(fid, buf, H5P_DEFAULT) > 0;
+            if (!q)
+                break;
+        }
+        if (!ok) {
+            if (k == 0)
+                return 0;
+            continue; /* no ntrigger: 1 */
+        }
+        hid_t did = H5Dopen2(fid, p, H5P_DEFAULT);
+        unsigned long long x = 0;
+        if (did >= 0 && H5Dread(did, H5T_NATIVE_ULLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, &x) >= 0)
+            v[k] = x;
+        else if (k == 0)
+            v[0] = 0;
+        if (did >= 0)
+            H5Dclose(did);
+    }
+    return v[1] && v[0] <= UINT64_MAX / v[1] ? v[0] * v[1] : 0;
+}
+
+static const char *count_str(size_t n)
+{
+    static _Thread_local char buf[32];
+    snprintf(buf, sizeof buf, "%zu", n);
+    return buf;
+}
+
+/* Adds a part for the frames of a data file that is missing (allow_missing); its frame
+ * count is set by the caller once the present files are known. Lock held. */
+static azs_status add_missing(azs_source *src, const char *missing, const char *link)
+{
+    part *pt = NULL;
+    azs_status s = azs_src_push_part(src, &pt);
+    if (s)
+        return s;
+    pt->path = PART_MISSING;
+    pt->file = azs_src_strdup(missing);
+    pt->dset = azs_src_strdup(link);
+    src->nparts++;
+    return pt->file && pt->dset ? AZS_OK : azs_fail(AZS_ERR_NOMEM, "part");
+}
+
 azs_status azs_src_add_master(azs_source *src, const char *file, const char *gpath)
 {
     name_list l = {0};
@@ -93,59 +151,77 @@ azs_status azs_src_add_master(azs_source *src, const char *file, const char *gpa
         return azs_fail(AZS_ERR_NOT_FOUND, "'%s' in '%s' is a group without data_NNNNNN links",
                         gpath, file);
     }
-    /* Resolve every link first: missing files at the end are dropped (a master written
-     * ahead of its data files), a missing one followed by a present one is an error. */
-    char **rf = calloc(l.n, sizeof *rf), **rp = calloc(l.n, sizeof *rp);
-    size_t nok = 0;
-    char first_missing[1024] = "";
-    size_t first_missing_i = 0;
-    if (!rf || !rp) {
-        s = azs_fail(AZS_ERR_NOMEM, "link list");
-        goto out;
-    }
-    for (size_t i = 0; i < l.n; i++) {
+    /* Every link in order: a present data file is a part; a missing one (its external
+     * link's file does not exist) becomes a missing part, sized below. */
+    const size_t part0 = src->nparts;
+    size_t nmissing = 0, npresent = 0;
+    for (size_t i = 0; i < l.n && s == AZS_OK; i++) {
         char *lp = azs_src_join_path(gpath, l.names[i]);
+        char *rf = NULL, *rp = NULL;
         if (!lp) {
             s = azs_fail(AZS_ERR_NOMEM, "path");
-            goto out;
+            break;
         }
-        s = azs_src_resolve(src, file, lp, 0, &rf[i], &rp[i]);
+        free(src->missing_file);
+        src->missing_file = NULL;
+        s = azs_src_resolve(src, file, lp, 0, &rf, &rp);
+        if (s == AZS_ERR_NOT_FOUND && src->missing_file) {
+            s = add_missing(src, src->missing_file, lp);
+            nmissing++;
+        } else if (s == AZS_OK) {
+            s = azs_src_add_plain(src, rf, rp, 0, UINT64_MAX);
+            npresent++;
+        }
         free(lp);
-        if (s == AZS_ERR_NOT_FOUND) {
-            if (!first_missing[0]) {
-                snprintf(first_missing, sizeof first_missing, "%s", azs_last_error());
-                first_missing_i = i;
+        free(rf);
+        free(rp);
+    }
+    if (s == AZS_OK && npresent == 0)
+        s = azs_fail(AZS_ERR_NOT_FOUND, "master '%s': none of its %zu data files exists (the "
+                     "first: '%s')", file, l.n, src->parts[part0].file);
+    if (s == AZS_OK && nmissing) {
+        /* A missing file holds as many frames as the largest present one (DECTRIS writes
+         * all but the last full); the last link, the rest of nimages x ntrigger when the
+         * master says so. Then renumber the parts. */
+        uint64_t per_file = 0, present_sum = 0, missing_sum = 0;
+        for (size_t i = part0; i < src->nparts; i++)
+            if (src->parts[i].path != PART_MISSING) {
+                per_file = src->parts[i].n > per_file ? src->parts[i].n : per_file;
+                present_sum += src->parts[i].n;
             }
-            s = AZS_OK;
-            continue;
+        const uint64_t total = master_total_frames(src, file);
+        for (size_t i = part0; i < src->nparts; i++) {
+            part *pt = &src->parts[i];
+            if (pt->path != PART_MISSING)
+                continue;
+            pt->n = per_file;
+            if (i + 1 == src->nparts && total) {
+                const uint64_t before = present_sum + missing_sum;
+                pt->n = total > before && total - before <= per_file ? total - before : per_file;
+            }
+            missing_sum += pt->n;
         }
-        if (s)
-            goto out;
-        if (first_missing[0]) {
-            s = azs_fail(AZS_ERR_NOT_FOUND, "master '%s': %s (but a later link, %s, exists)",
-                         file, first_missing, l.names[i]);
-            goto out;
+        uint64_t first = part0 ? src->parts[part0 - 1].first + src->parts[part0 - 1].n : 0;
+        for (size_t i = part0; i < src->nparts; i++) {
+            src->parts[i].first = first;
+            first += src->parts[i].n;
         }
-        nok = i + 1;
+        src->info.nframes = first;
+        src->info.nparts_missing += nmissing;
+        src->info.frames_missing += missing_sum;
+        if (!src->opts.allow_missing) {
+            const part *m = NULL;
+            for (size_t i = part0; i < src->nparts && !m; i++)
+                if (src->parts[i].path == PART_MISSING)
+                    m = &src->parts[i];
+            s = azs_fail(AZS_ERR_NOT_FOUND, "master '%s': data file '%s' (link %s) is missing: "
+                         "frames %llu..%llu (%llu frames)%s%s; --allow-missing integrates the "
+                         "rest and marks these frames absent", file, m->file, m->dset,
+                         (unsigned long long)m->first, (unsigned long long)(m->first + m->n - 1),
+                         (unsigned long long)m->n, nmissing > 1 ? "; missing files in all: " : "",
+                         nmissing > 1 ? count_str(nmissing) : "");
+        }
     }
-    if (nok == 0) {
-        s = azs_fail(AZS_ERR_NOT_FOUND, "master '%s': no data file found: %s", file,
-                     first_missing);
-        goto out;
-    }
-    (void)first_missing_i;
-    for (size_t i = 0; i < nok; i++)
-        if ((s = azs_src_add_plain(src, rf[i], rp[i], 0, UINT64_MAX)) != AZS_OK)
-            goto out;
-out:
-    for (size_t i = 0; i < l.n; i++) {
-        if (rf)
-            free(rf[i]);
-        if (rp)
-            free(rp[i]);
-    }
-    free(rf);
-    free(rp);
     azs_src_free_names(&l);
     return s;
 }
@@ -275,10 +351,32 @@ azs_status azs_src_add_virtual(azs_source *src, const char *file, const char *pa
         } else {
             char *missing = NULL;
             sfile = azs_src_locate_file(file, m[i].sfile, &missing);
+            if (!sfile && simple && rank == 3 && src->opts.allow_missing) {
+                /* its frames are known from the mapping: kept as frames without data */
+                part *pt = NULL;
+                s = add_missing(src, missing ? missing : m[i].sfile, m[i].sdset);
+                if (s == AZS_OK) {
+                    pt = &src->parts[src->nparts - 1];
+                    pt->first = src->info.nframes;
+                    pt->n = m[i].n;
+                    src->info.nframes += m[i].n;
+                    src->info.nparts_missing++;
+                    src->info.frames_missing += m[i].n;
+                }
+                free(missing);
+                continue;
+            }
             if (!sfile) {
+                char frames[96] = "";
+                if (simple && rank == 3)
+                    snprintf(frames, sizeof frames, ": frames %llu..%llu (%llu frames)",
+                             (unsigned long long)m[i].va,
+                             (unsigned long long)(m[i].va + m[i].n - 1), (unsigned long long)m[i].n);
                 s = azs_fail(AZS_ERR_NOT_FOUND,
-                             "%s: virtual dataset source file '%s' is missing (looked for '%s')",
-                             where, m[i].sfile, missing ? missing : m[i].sfile);
+                             "%s: virtual dataset source file '%s' is missing (looked for '%s')%s%s",
+                             where, m[i].sfile, missing ? missing : m[i].sfile, frames,
+                             simple && rank == 3 ? "; --allow-missing integrates the rest and marks "
+                                                   "these frames absent" : "");
                 free(missing);
                 break;
             }
@@ -310,6 +408,7 @@ azs_status azs_src_add_virtual(azs_source *src, const char *file, const char *pa
             pt->did = H5Dopen2(azs_src_file_id(src, file), path, H5P_DEFAULT);
             pt->file = azs_src_strdup(file);
             pt->dset = azs_src_strdup(path);
+            pt->file_ix = azs_src_file_ix(src, file);
             src->nparts++;
             if (pt->did < 0) {
                 s = azs_src_h5_fail(AZS_ERR_IO, where);

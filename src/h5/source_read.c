@@ -28,8 +28,8 @@ static const part *find_part(const azs_source *src, uint64_t frame)
     return &src->parts[lo];
 }
 
-static azs_status pread_all(int fd, void *buf, size_t n, uint64_t off, const part *pt,
-                            uint64_t frame)
+static azs_status pread_fd(int fd, void *buf, size_t n, uint64_t off, const part *pt,
+                           uint64_t frame)
 {
     char *b = buf;
     while (n > 0) {
@@ -49,6 +49,75 @@ static azs_status pread_all(int fd, void *buf, size_t n, uint64_t off, const par
     return AZS_OK;
 }
 
+/* n bytes at off of the part's file, through the descriptor pool. */
+static azs_status pread_all(azs_source *src, const part *pt, void *buf, size_t n, uint64_t off,
+                            uint64_t frame)
+{
+    int fd = -1;
+    azs_status s = azs_src_fd_acquire(src, pt->file_ix, &fd);
+    if (s != AZS_OK)
+        return s;
+    s = pread_fd(fd, buf, n, off, pt, frame);
+    azs_src_fd_release(src, pt->file_ix);
+    return s;
+}
+
+static azs_status missing_frame(const part *pt, uint64_t frame)
+{
+    return azs_fail(AZS_ERR_MISSING, "frame %llu: its data file '%s' is missing (frames %llu..%llu)",
+                    (unsigned long long)frame, pt->file, (unsigned long long)pt->first,
+                    (unsigned long long)(pt->first + pt->n - 1));
+}
+
+azs_status azs_source_frame_state(azs_source *src, uint64_t frame)
+{
+    if (!src)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_source_frame_state: NULL source");
+    if (frame >= src->info.nframes)
+        return azs_fail(AZS_ERR_INVALID_ARG, "frame %llu out of range (%llu frames)",
+                        (unsigned long long)frame, (unsigned long long)src->info.nframes);
+    const part *pt = find_part(src, frame);
+    const uint64_t local = pt->src_first + (frame - pt->first);
+    if (pt->path == PART_MISSING)
+        return missing_frame(pt, frame);
+    if (pt->path == PART_PREAD)
+        return src->flag[frame] & FLAG_PRESENT
+                   ? AZS_OK
+                   : azs_fail(AZS_ERR_UNWRITTEN, "'%s' in '%s': frame %llu was never written",
+                              pt->dset, pt->file, (unsigned long long)local);
+    if (pt->did < 0 || pt->rank != 3)
+        return AZS_OK; /* a virtual dataset read as a whole (HDF5 maps it) */
+    azs_status s = AZS_OK;
+    azs_h5_lock();
+    hid_t dcpl = H5Dget_create_plist(pt->did);
+    H5D_layout_t lay = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (lay == H5D_CONTIGUOUS && H5Dget_offset(pt->did) == HADDR_UNDEF) {
+        s = AZS_ERR_UNWRITTEN; /* storage never allocated (not an external file: it has none) */
+        hid_t d2 = H5Dget_create_plist(pt->did);
+        if (d2 >= 0 && H5Pget_external_count(d2) > 0)
+            s = AZS_OK;
+        if (d2 >= 0)
+            H5Pclose(d2);
+    } else if (lay == H5D_CHUNKED) {
+        /* every tile of the frame's chunk row: any one never written, the frame is not data */
+        const hsize_t cy = pt->chunk[1] ? pt->chunk[1] : 1, cx = pt->chunk[2] ? pt->chunk[2] : 1;
+        const hsize_t f0 = pt->chunk[0] ? local / pt->chunk[0] * pt->chunk[0] : local;
+        for (hsize_t y = 0; y < src->info.ny && s == AZS_OK; y += cy)
+            for (hsize_t x = 0; x < src->info.nx && s == AZS_OK; x += cx) {
+                hsize_t c[3] = {f0, y, x}, sz = 0;
+                if (H5Dget_chunk_storage_size(pt->did, c, &sz) < 0 || sz == 0)
+                    s = AZS_ERR_UNWRITTEN;
+            }
+    }
+    azs_h5_unlock();
+    if (s == AZS_ERR_UNWRITTEN)
+        return azs_fail(s, "'%s' in '%s': frame %llu was never written", pt->dset, pt->file,
+                        (unsigned long long)local);
+    return AZS_OK;
+}
+
 azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_t capacity,
                                size_t *size)
 {
@@ -59,6 +128,8 @@ azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_
                         (unsigned long long)frame, (unsigned long long)src->info.nframes);
     const part *pt = find_part(src, frame);
     uint64_t local = pt->src_first + (frame - pt->first);
+    if (pt->path == PART_MISSING)
+        return missing_frame(pt, frame);
     if (pt->path == PART_FILTERED)
         return azs_fail(AZS_ERR_UNSUPPORTED,
                         "'%s' in '%s': no raw chunks (chunks are not one frame each, or the "
@@ -72,8 +143,8 @@ azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_
         if (H5Dget_chunk_storage_size(pt->did, pt->rank == 3 ? c : c + 1, &sz) < 0)
             s = azs_src_h5_fail(AZS_ERR_IO, "chunk size");
         else if (sz == 0)
-            s = azs_fail(AZS_ERR_NOT_FOUND, "frame %llu was never written",
-                         (unsigned long long)frame);
+            s = azs_fail(AZS_ERR_UNWRITTEN, "frame %llu was never written",
+                         (unsigned long long)local);
         else if (sz > capacity)
             s = azs_fail(AZS_ERR_CAPACITY, "frame %llu: chunk of %llu bytes, buffer %zu",
                          (unsigned long long)frame, (unsigned long long)sz, capacity);
@@ -89,8 +160,8 @@ azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_
         return AZS_OK;
     }
     uint8_t fl = src->flag[frame];
-    if (fl & FLAG_UNALLOCATED)
-        return azs_fail(AZS_ERR_NOT_FOUND, "'%s' in '%s': frame %llu was never written",
+    if (!(fl & FLAG_PRESENT))
+        return azs_fail(AZS_ERR_UNWRITTEN, "'%s' in '%s': frame %llu was never written",
                         pt->dset, pt->file, (unsigned long long)local);
     if (fl & FLAG_SKIPPED)
         return azs_fail(AZS_ERR_UNSUPPORTED,
@@ -101,7 +172,7 @@ azs_status azs_source_read_raw(azs_source *src, uint64_t frame, void *buf, size_
     if (n > capacity)
         return azs_fail(AZS_ERR_CAPACITY, "frame %llu: chunk of %zu bytes, buffer %zu",
                         (unsigned long long)frame, n, capacity);
-    azs_status s = pread_all(pt->fd, buf, n, src->off[frame], pt, frame);
+    azs_status s = pread_all(src, pt, buf, n, src->off[frame], frame);
     if (s)
         return s;
     *size = n;
@@ -125,7 +196,7 @@ azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void
     uint64_t lo = UINT64_MAX, hi = 0, sum = 0;
     for (int k = 0; k < n; k++) {
         const uint64_t f = first + (uint64_t)k;
-        if (src->flag[f] & (FLAG_UNALLOCATED | FLAG_SKIPPED))
+        if ((src->flag[f] & (FLAG_PRESENT | FLAG_SKIPPED)) != FLAG_PRESENT)
             return AZS_ERR_UNSUPPORTED;
         lo = src->off[f] < lo ? src->off[f] : lo;
         hi = src->off[f] + src->size[f] > hi ? src->off[f] + src->size[f] : hi;
@@ -141,8 +212,13 @@ azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void
         return AZS_ERR_UNSUPPORTED;
     /* MAP_POPULATE: the page-table entries are made in this one call instead of a fault
      * per page while decoding. */
-    void *b = mmap(NULL, (size_t)(hi - start), PROT_READ, MAP_SHARED | MAP_POPULATE, pt->fd,
+    int fd = -1;
+    if (azs_src_fd_acquire(src, pt->file_ix, &fd) != AZS_OK)
+        return AZS_ERR_UNSUPPORTED; /* read_raw says why */
+    /* the mapping outlives the descriptor, which the pool may close */
+    void *b = mmap(NULL, (size_t)(hi - start), PROT_READ, MAP_SHARED | MAP_POPULATE, fd,
                    (off_t)start);
+    azs_src_fd_release(src, pt->file_ix);
     if (b == MAP_FAILED)
         return AZS_ERR_UNSUPPORTED; /* e.g. a file system that cannot map: pread it */
     for (int k = 0; k < n; k++) {
@@ -284,16 +360,20 @@ azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, 
     const part *pt = find_part(src, frame);
     uint64_t local = pt->src_first + (frame - pt->first);
     azs_status s;
-    if (pt->path == PART_FILTERED || (pt->path == PART_PREAD && (src->flag[frame] & FLAG_UNALLOCATED))) {
+    if (pt->path == PART_MISSING)
+        return missing_frame(pt, frame);
+    if (pt->path == PART_FILTERED || (pt->path == PART_PREAD && !(src->flag[frame] & FLAG_PRESENT))) {
         azs_h5_lock();
         if (pt->did < 0) {
             /* unwritten chunk on the pread path: reopen to get HDF5's fill value */
-            hid_t did = H5Dopen2(azs_src_file_id(src, pt->file), pt->dset, H5P_DEFAULT);
+            hid_t fid = azs_src_fid(src, pt->file_ix);
+            hid_t did = fid >= 0 ? H5Dopen2(fid, pt->dset, H5P_DEFAULT) : -1;
             part tmp = *pt;
             tmp.did = did;
             s = did < 0 ? azs_src_h5_fail(AZS_ERR_IO, "reopen") : read_h5(src, &tmp, local, pixels);
             if (did >= 0)
                 H5Dclose(did);
+            azs_src_release_file(src, pt->file_ix);
         } else if (pt->codec == AZS_CODEC_NONE) {
             s = read_h5(src, pt, local, pixels);
         } else {
@@ -312,7 +392,7 @@ azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, 
                                 "'%s' in '%s' frame %llu: unfiltered chunk of %u bytes, frame "
                                 "is %zu",
                                 pt->dset, pt->file, (unsigned long long)local, src->size[frame], fb);
-            return pread_all(pt->fd, pixels, fb, src->off[frame], pt, frame);
+            return pread_all(src, pt, pixels, fb, src->off[frame], frame);
         }
         size_t got = 0;
         s = azs_source_read_raw(src, frame, pixels, capacity, &got);
@@ -338,6 +418,8 @@ azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, 
     s = azs_source_read_raw(src, frame, raw, cap, &n);
     if (s == AZS_OK) {
         s = azs_chunk_decode(pt->codec, src->info.elem_size, raw, n, pixels, fb, &got);
+        if (s == AZS_ERR_CAPACITY) /* the header announces more than the frame: its detail says so */
+            s = AZS_ERR_SIZE_MISMATCH;
         if (s == AZS_OK && got != fb)
             s = azs_fail(AZS_ERR_SIZE_MISMATCH, "decoded %zu bytes, frame is %zu", got, fb);
         if (s)

@@ -41,6 +41,8 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,6 +252,19 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
     const int two_d = o->npt_azim > 0;
     const azs_split split = o->split;
     if (o->npt == 0) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: npt must be > 0");
+    {
+        /* The bins, before anything is sized from them: a row pointer and the engines' five
+         * sums per bin, and the profile row (a lower bound of what the run needs). */
+        const unsigned long long nb = (unsigned long long)o->npt * (o->npt_azim > 0 ? o->npt_azim : 1);
+        char what[160];
+        if (nb > UINT32_MAX)
+            return azs_fail(AZS_ERR_INVALID_ARG, "integrate: %u x %u = %llu bins: at most %u",
+                            o->npt, o->npt_azim, nb, (unsigned)UINT32_MAX);
+        snprintf(what, sizeof what, "integrate: %u radial x %u azimuthal = %llu bins", o->npt,
+                 o->npt_azim > 0 ? o->npt_azim : 1, nb);
+        azs_status ms = azs_mem_check(nb * (8 + 5 * 8 + 2 * 8), what);
+        if (ms != AZS_OK) return ms;
+    }
     if (npix == 0 || npix > UINT32_MAX)
         return azs_fail(AZS_ERR_INVALID_ARG, "integrate: detector of %u x %u pixels", ny, nx);
     if (split != AZS_SPLIT_NO && split != AZS_SPLIT_BBOX && split != AZS_SPLIT_FULL)
@@ -308,8 +323,9 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
     }
     double pos0_min = r0min, pos0_maxin = r0max;
     if (o->has_radial_range) {
-        pos0_min = o->radial_min / pos->unit_scale;
-        pos0_maxin = o->radial_max / pos->unit_scale;
+        /* an open end (NaN) stays automatic */
+        if (!isnan(o->radial_min)) pos0_min = o->radial_min / pos->unit_scale;
+        if (!isnan(o->radial_max)) pos0_maxin = o->radial_max / pos->unit_scale;
     }
     /* The automatic azimuthal range never leaves [-π, π] (π rounded to float32 for bbox, as
      * pyFAI's two code paths do). */
@@ -319,8 +335,8 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
      * [−π, π] there, a bug: doc/integration.md). */
     double pos1_min = fmax(r1min, disc0 ? 0.0 : -pic), pos1_maxin = fmin(r1max, disc0 ? 2 * pic : pic);
     if (o->has_azimuth_range) {
-        pos1_min = azimuth_end(o->azimuth_min, disc0);
-        pos1_maxin = azimuth_end(o->azimuth_max, disc0);
+        if (!isnan(o->azimuth_min)) pos1_min = azimuth_end(o->azimuth_min, disc0);
+        if (!isnan(o->azimuth_max)) pos1_maxin = azimuth_end(o->azimuth_max, disc0);
         if (pos1_maxin <= pos1_min) pos1_maxin += 2 * AZS_PI;
     }
     if (!(pos0_maxin > pos0_min) || (check_azim && !(pos1_maxin > pos1_min))) {
@@ -459,7 +475,10 @@ azs_status azs_csr_build(const azs_positions *pos, const uint8_t *mask,
     if (st != AZS_OK) {
         free(c.e);
         return st == AZS_ERR_NOMEM ? azs_fail(st, "integrate: sparse matrix allocation")
-                                   : azs_fail(st, "integrate: a pixel spans more than %d bins", AXIS_CAP);
+                                   : azs_fail(st, "integrate: a pixel spans more than %d bins: %u "
+                                              "radial%s bins are far finer than this detector's "
+                                              "pixels; use fewer (--npt%s)", AXIS_CAP, o->npt,
+                                              two_d ? " x azimuthal" : "", two_d ? ", --npt-azim" : "");
     }
 
     out->npt = n0;

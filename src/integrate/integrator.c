@@ -12,23 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "azstream/integrate.h"
 #include "common/alloc.h"
 #include "common/error.h"
 #include "integrator_internal.h"
+#include "integrator_struct.h"
 #include "tiled.h"
-
-struct azs_integrator {
-    azs_integrate_options opt; /* mask/dark/flat pointers cleared: copies live below */
-    azs_csr m;
-    uint32_t ny, nx;
-    size_t npix;
-    float *norm;   /* [npix] */
-    float *dark;   /* [npix] or NULL */
-    azs_tiled tiled;
-    azs_tiled_ctx ctx;
-};
 
 struct azs_workspace {
     double *acc;     /* nbins × 5: the serial tiled engine's per-bin sums */
@@ -59,6 +50,11 @@ void azs_integrate_options_default(azs_integrate_options *o)
 void azs_integrator_destroy(azs_integrator *it)
 {
     if (!it) return;
+    if (it->map) { /* arrays in a cache file's mapping (integrator_cache.c) */
+        munmap(it->map, it->map_bytes);
+        free(it);
+        return;
+    }
     azs_csr_free(&it->m);
     azs_aligned_free(it->norm);
     azs_aligned_free(it->dark);
@@ -100,6 +96,24 @@ static void csr_drop_invalid(azs_csr *m, const azs_integrate_options *o)
     /* the padding after the last entry stays zero (azs_csr_build's contract) */
     memset(m->indices + k, 0, (size_t)(m->nnz - k + AZS_CSR_PAD) * sizeof *m->indices);
     m->nnz = k;
+}
+
+void azs_integrator_set_ctx(azs_integrator *it, const azs_integrate_options *o)
+{
+    azs_tiled_ctx *c = &it->ctx;
+    c->t = &it->tiled;
+    c->nbins = it->m.nbins;
+    c->npix = it->npix;
+    c->norm = it->norm;
+    c->dark = it->dark;
+    c->rule.has_dummy = o->has_dummy;
+    c->rule.dummy = (float)o->dummy;
+    c->rule.delta_dummy = (float)o->delta_dummy;
+    c->rule.error_model = o->error_model;
+    c->rule.empty = (float)o->empty; /* pyFAI keeps ai.empty as float32 */
+    /* pyFAI 2026.9's 2D no/bbox paths add the dark to the variance; its others do not. */
+    c->rule.variance_dark = o->error_model == AZS_ERRMODEL_POISSON && it->dark &&
+                            o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
 }
 
 azs_status azs_integrator_create_from_positions(const azs_positions *pos,
@@ -149,21 +163,8 @@ azs_status azs_integrator_create_from_positions(const azs_positions *pos,
         azs_integrator_destroy(it);
         return st;
     }
-    azs_tiled_ctx *c = &it->ctx;
-    c->t = &it->tiled;
-    c->nbins = it->m.nbins;
-    c->npix = it->npix;
-    c->norm = it->norm;
-    c->dark = it->dark;
-    c->rule.has_dummy = o->has_dummy;
-    c->rule.dummy = (float)o->dummy;
-    c->rule.delta_dummy = (float)o->delta_dummy;
-    c->rule.error_model = o->error_model;
-    c->rule.empty = (float)o->empty; /* pyFAI keeps ai.empty as float32 */
-    /* pyFAI 2026.9's 2D no/bbox paths add the dark to the variance; its others do not. */
-    c->rule.variance_dark = o->error_model == AZS_ERRMODEL_POISSON && it->dark &&
-                            o->npt_azim > 0 && o->split != AZS_SPLIT_FULL;
-    if ((st = azs_tiled_set_norm(&it->tiled, c)) != AZS_OK) {
+    azs_integrator_set_ctx(it, o);
+    if ((st = azs_tiled_set_norm(&it->tiled, &it->ctx)) != AZS_OK) {
         azs_integrator_destroy(it);
         return st;
     }
@@ -206,6 +207,15 @@ azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_opti
     azs_status st = internal_unit(o->unit, &base, &scale, &div);
     if (st != AZS_OK) return st;
     const size_t n = (size_t)ny * nx, nc = (size_t)(ny + 1) * (nx + 1);
+    /* Before any of it is allocated: positions (centres and corners), corrections, mask, and
+     * at least one matrix entry and one normalisation per pixel (a lower bound). */
+    const unsigned long long per_pixel = 2 * 8 + 2 * 8 + (o->solid_angle ? 8 : 0) +
+                                         (o->has_polarization ? 8 : 0) + 1 + 8 + 4;
+    char what[160];
+    snprintf(what, sizeof what, "integrate: a detector of %u x %u pixels (its positions, "
+             "corrections and matrix)", ny, nx);
+    if ((st = azs_mem_check((unsigned long long)n * per_pixel, what)) != AZS_OK)
+        return st;
     double *rad = malloc(n * sizeof *rad), *chi = malloc(n * sizeof *chi);
     double *radc = malloc(nc * sizeof *radc), *chic = malloc(nc * sizeof *chic);
     double *sa = o->solid_angle ? malloc(n * sizeof *sa) : NULL;
@@ -233,7 +243,14 @@ azs_status azs_integrator_create(const azs_geometry *g, const azs_integrate_opti
         for (size_t p = 0; p < n; p++) rad[p] /= div;
         for (size_t p = 0; p < nc; p++) radc[p] /= div;
     }
-    azs_positions pos = {ny, nx, rad, chi, radc, chic, scale, g->det.orientation, 0};
+    /* pyFAI's χ discontinuity at 0: χ taken modulo 2π into [0, 2π), centres and corners,
+     * before any binning. */
+    if (o->chi_disc_at_0) {
+        for (size_t p = 0; p < n; p++) if (chi[p] < 0) chi[p] += 6.283185307179586476925286766559 /* 2π */;
+        for (size_t p = 0; p < nc; p++) if (chic[p] < 0) chic[p] += 6.283185307179586476925286766559 /* 2π */;
+    }
+    azs_positions pos = {ny, nx, rad, chi, radc, chic, scale, g->det.orientation,
+                         o->chi_disc_at_0 != 0};
     st = azs_integrator_create_from_positions(&pos, sa, pol, mask, o, out);
 done:
     free(rad); free(chi); free(radc); free(chic); free(sa); free(pol); free(mask);

@@ -359,6 +359,15 @@ static void choose_sig_kernel(azs_tiled *t, tile_buf *tb)
 
 void azs_tiled_force_sig_kernel(azs_tiled *t, int kind) { t->sig_kernel = kind; }
 
+azs_status azs_tiled_choose_sig_kernel(azs_tiled *t)
+{
+    tile_buf *tb = azs_aligned_alloc(sizeof *tb);
+    if (!tb) return azs_fail(AZS_ERR_NOMEM, "integrate: tile buffer");
+    choose_sig_kernel(t, tb);
+    azs_aligned_free(tb);
+    return AZS_OK;
+}
+
 azs_status azs_tiled_set_norm(azs_tiled *t, const azs_tiled_ctx *c)
 {
     if (c->t != t) return azs_fail(AZS_ERR_INVALID_ARG, "integrate: context of another matrix");

@@ -71,6 +71,9 @@ typedef struct azs_tiled_ctx {
 /* Fill t->norm_lane from c->norm (c->t == t), with the same kernel and roundings as a
  * frame's, and choose t->sig_kernel by timing both. */
 azs_status azs_tiled_set_norm(azs_tiled *t, const azs_tiled_ctx *c);
+/* Choose t->sig_kernel by timing alone (a matrix whose norm_lane is already filled: one
+ * mapped from a cache file, which keeps the machine-dependent choice out of the file). */
+azs_status azs_tiled_choose_sig_kernel(azs_tiled *t);
 /* For tests: use this kind of signal load from now on. */
 void azs_tiled_force_sig_kernel(azs_tiled *t, int kind);
 /* "portable", "avx2+fma, gathers" or "avx2+fma, scalar loads". */

@@ -26,6 +26,12 @@ static azs_status load_array(const char *what, const char *spec, uint32_t ny, ui
 
 azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_dtype dtype, azs_integrator **out)
 {
+    return azs_settings_build_cached(s, ny, nx, dtype, NULL, out, NULL);
+}
+
+azs_status azs_settings_build_cached(azs_settings *s, uint32_t ny, uint32_t nx, azs_dtype dtype,
+                                     const azs_cache_request *rq, azs_integrator **out, azs_cache_outcome *oc)
+{
     if (!s || !out)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_settings_build: NULL argument");
     *out = NULL;
@@ -81,7 +87,12 @@ azs_status azs_settings_build(azs_settings *s, uint32_t ny, uint32_t nx, azs_dty
         o.mask = m8;
         o.dark = dark;
         o.flat = flat;
-        if ((st = azs_integrator_create(&s->geom, &o, out)) != AZS_OK)
+        azs_cache_request r = {NULL, 0, dtype, azs_job_version()};
+        if (rq) {
+            r.dir = rq->dir;
+            r.load_only = rq->load_only;
+        }
+        if ((st = azs_integrator_create_cached(&s->geom, &o, &r, out, oc)) != AZS_OK)
             st = azs_fail_context(st, "building the integrator: ");
     }
     free(mask);

@@ -42,12 +42,19 @@ static azs_status set_num(const ctx *c, const char *key, const char *option, con
  * range, written as Infinity), so does azstream; a null end is an error there too. */
 static azs_status set_range(const ctx *c, const char *key, const char *option, const cJSON *lo, const cJSON *hi)
 {
-    if (!is_num(lo) || !is_num(hi) || isnan(lo->valuedouble) || isnan(hi->valuedouble))
+    /* null: that end open (automatic), as azstream's own configs store "5:" */
+    const int open_lo = cJSON_IsNull(lo), open_hi = cJSON_IsNull(hi);
+    if ((!open_lo && (!is_num(lo) || isnan(lo->valuedouble))) ||
+        (!open_hi && (!is_num(hi) || isnan(hi->valuedouble))) || (open_lo && open_hi))
         return bad(c, key, "not two numbers");
-    if (!isfinite(lo->valuedouble) || !isfinite(hi->valuedouble))
+    if ((!open_lo && !isfinite(lo->valuedouble)) || (!open_hi && !isfinite(hi->valuedouble)))
         return AZS_OK;
-    char v[128];
-    snprintf(v, sizeof v, "%.17g:%.17g", lo->valuedouble, hi->valuedouble);
+    char v[128], a[40] = "", b[40] = "";
+    if (!open_lo)
+        snprintf(a, sizeof a, "%.17g", lo->valuedouble);
+    if (!open_hi)
+        snprintf(b, sizeof b, "%.17g", hi->valuedouble);
+    snprintf(v, sizeof v, "%s:%s", a, b);
     return set_opt(c, key, option, v);
 }
 
@@ -345,7 +352,7 @@ static int ignored_key(const char *k)
                                        "do_2D", "do_mask", "do_dark", "do_flat", "do_polarization", "do_dummy",
                                        "do_radial_range", "do_azimuthal_range", "do_solid_angle",
                                        /* what ran a stored configuration (job.c), not settings */
-                                       "inputs", "layout", "workers", "pixel_mask"};
+                                       "inputs", "layout", "workers", "pixel_mask", "allow_missing"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (!strcmp(k, keys[i]))
             return 1;
@@ -396,11 +403,7 @@ static azs_status one_key(ctx *c, const cJSON *x)
     if (!strcmp(k, "chi_discontinuity_at_0")) {
         if (check_bool(c, x) != AZS_OK || !truthy(x))
             return check_bool(c, x);
-        static const char *const names[] = {"chi-disc-at-0", "chi-discontinuity-at-0"};
-        for (int i = 0; i < 2; i++) /* once azstream has the option */
-            if (azs_settings_option_arity(names[i]) == 0)
-                return set_opt(c, k, names[i], NULL);
-        return bad(c, k, "true (chi in [0, 360)) is not supported by azstream yet");
+        return set_opt(c, k, "chi-disc-at-0", NULL);
     }
     if (!strcmp(k, "polarization_description"))
         return polarization(c, x);

@@ -33,6 +33,7 @@ struct azs_job {
     char *pixel_mask_note; /* what the stored configuration says of the inputs' pixel_mask */
     cJSON *pixel_mask_from; /* the inputs whose pixel_mask was applied (array of names) */
     const char *worker_argv[AZS_WORKER_ARGV_MAX];
+    azs_cache_outcome cache; /* where the integrator came from (integrator cache) */
 };
 
 void azs_job_options_default(azs_job_options *o)
@@ -46,9 +47,20 @@ void azs_job_options_default(azs_job_options *o)
 
 const char *azs_job_version(void) { return AZS_VERSION; }
 
+int azs_job_rank(const azs_job *j) { return j ? j->mpi_rank : 0; }
+
 uint64_t azs_job_total_frames(const azs_job *j) { return j ? j->total : 0; }
 const azs_integrator *azs_job_integrator(const azs_job *j) { return j ? j->it : NULL; }
 const azs_settings *azs_job_settings(const azs_job *j) { return j ? j->s : NULL; }
+
+azs_integrator_origin azs_job_integrator_origin(const azs_job *j, const char **cache_file, double *seconds)
+{
+    if (cache_file)
+        *cache_file = j ? j->cache.path : "";
+    if (seconds)
+        *seconds = j ? j->cache.seconds : 0;
+    return j ? (azs_integrator_origin)j->cache.origin : AZS_INTEGRATOR_BUILT;
+}
 
 static const char *layout_name(azs_layout l)
 {
@@ -74,6 +86,8 @@ static char *stored_config(const azs_job *j)
     }
     cJSON_AddStringToObject(r, "dataset", j->o.dataset ? j->o.dataset : "");
     cJSON_AddStringToObject(r, "layout", layout_name(j->o.run.layout));
+    if (j->o.allow_missing) /* missing data files' frames: frame_status 18 */
+        cJSON_AddBoolToObject(r, "allow_missing", 1);
     cJSON_AddNumberToObject(r, "workers", j->o.run.workers);
     char *text = cJSON_Print(r);
     cJSON_Delete(r);
@@ -188,7 +202,8 @@ static azs_status open_inputs(azs_job *j)
     const azs_job_options *o = &j->o;
     uint32_t ny = 0, nx = 0;
     for (int k = 0; k < j->n; k++) {
-        azs_status st = azs_source_open(o->inputs[k], o->dataset, &j->src[k]);
+        const azs_source_options so = {o->allow_missing};
+        azs_status st = azs_source_open_opts(o->inputs[k], o->dataset, &so, &j->src[k]);
         if (st != AZS_OK)
             return azs_fail_context(st, "%s: ", o->inputs[k]);
         const azs_source_info *in = azs_source_get_info(j->src[k]);
@@ -266,7 +281,7 @@ static azs_status read_pixel_masks(azs_source *const *src, const char *const *na
 /* The settings' integrator with the pixel mask OR-ed in (the settings lend it for the build).
  * A 2D azimuth range in chi_rad is handed to the integrator in degrees, its unit. */
 static azs_status build_with_mask(azs_settings *s, const azs_source_info *in, const uint8_t *pm,
-                                  azs_integrator **it)
+                                  const azs_cache_request *rq, azs_cache_outcome *oc, azs_integrator **it)
 {
     const double a = s->io.azimuth_min, b = s->io.azimuth_max;
     if (s->azim_rad && s->io.npt_azim > 0) {
@@ -274,7 +289,7 @@ static azs_status build_with_mask(azs_settings *s, const azs_source_info *in, co
         s->io.azimuth_max = b * (180.0 / AZS_PI);
     }
     s->extra_mask = pm;
-    azs_status st = azs_settings_build(s, in->ny, in->nx, in->dtype, it);
+    azs_status st = azs_settings_build_cached(s, in->ny, in->nx, in->dtype, rq, it, oc);
     s->extra_mask = NULL;
     s->io.azimuth_min = a;
     s->io.azimuth_max = b;
@@ -302,8 +317,13 @@ static azs_status build_integrator(azs_job *j)
             free(names);
         }
     }
+    /* Layout mpi: rank 0 writes the cache, the other ranks only map it (azs_job_open
+     * makes them wait for rank 0). */
+    const azs_cache_request rq = {j->o.cache_dir, j->mpi_rank != 0, AZS_U8, NULL};
     if (st == AZS_OK)
-        st = build_with_mask(j->s, azs_source_get_info(j->src[0]), pm, &j->it);
+        st = build_with_mask(j->s, azs_source_get_info(j->src[0]), pm, &rq, &j->cache, &j->it);
+    if (st == AZS_OK && j->cache.notice[0] && j->o.run.notice)
+        j->o.run.notice(j->o.run.notice_ctx, j->cache.notice);
     free(pm);
     return st;
 }
@@ -319,6 +339,11 @@ static char *worker_json(const azs_job *j)
     cJSON *from = j->pixel_mask_from ? cJSON_Duplicate(j->pixel_mask_from, 1) : cJSON_CreateArray();
     if (from)
         cJSON_AddItemToObject(r, "pixel_mask_from", from);
+    if (j->o.allow_missing) /* the workers open the input as the parent did */
+        cJSON_AddBoolToObject(r, "allow_missing", 1);
+    /* The integrator cache the parent wrote: the workers map it (taken out again too). */
+    if (j->o.cache_dir && !cJSON_AddStringToObject(r, "cache_dir", j->o.cache_dir))
+        from = NULL;
     char *text = from ? cJSON_PrintUnformatted(r) : NULL;
     cJSON_Delete(r);
     return text;
@@ -411,7 +436,13 @@ azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job
     }
     if (st == AZS_OK)
         st = open_inputs(j);
-    if (st == AZS_OK)
+    /* Layout mpi with a cache: rank 0 builds (or maps) and writes it, then the others map it. */
+    const int staged = j->mpi_on && o->cache_dir;
+    if (st == AZS_OK && (!staged || j->mpi_rank == 0))
+        st = build_integrator(j);
+    if (staged && !azs_mpi_all_ok(st == AZS_OK) && st == AZS_OK)
+        st = azs_fail(AZS_ERR_MPI, "another MPI rank could not open the job");
+    if (staged && st == AZS_OK && j->mpi_rank != 0)
         st = build_integrator(j);
     if (st == AZS_OK && o->run.layout == AZS_LAYOUT_PROCS && !(j->settings_json = worker_json(j)))
         st = azs_fail(AZS_ERR_NOMEM, "the settings as JSON");
@@ -438,6 +469,18 @@ static azs_status offset_write(void *ctx, uint64_t frame, const double *i, const
 {
     offset_sink *o = ctx;
     return o->inner->write(o->inner->ctx, o->offset + frame, i, s, fs);
+}
+
+/* Sink adaptor: each row to the output file, then to the caller's sink. */
+typedef struct tee_sink {
+    const azs_sink_ops *file, *user;
+} tee_sink;
+
+static azs_status tee_write(void *ctx, uint64_t frame, const double *i, const double *s, azs_status fs)
+{
+    tee_sink *t = ctx;
+    azs_status st = t->file->write(t->file->ctx, frame, i, s, fs);
+    return st != AZS_OK ? st : t->user->write(t->user->ctx, frame, i, s, fs);
 }
 
 /* Ranks other than 0 never deliver to a sink (layout mpi sends their rows to rank 0). */
@@ -486,11 +529,17 @@ azs_status azs_job_run(azs_job *j, const azs_sink_ops *user_sink, azs_job_summar
     sum->failed_input = -1;
     if (!j)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_job_run: NULL job");
-    azs_sink_ops file_ops, root_ops = {NULL, nonroot_write};
+    azs_sink_ops file_ops, root_ops = {NULL, nonroot_write}, tee_ops;
     const azs_sink_ops *target = user_sink;
-    if (!target && j->sink) {
+    tee_sink tee;
+    if (j->sink) {
         file_ops = azs_sink_as_ops(j->sink);
         target = &file_ops;
+        if (user_sink) { /* both: the output file and the caller's rows (a binding's result) */
+            tee = (tee_sink){&file_ops, user_sink};
+            tee_ops = (azs_sink_ops){&tee, tee_write};
+            target = &tee_ops;
+        }
     }
     if (j->mpi_rank != 0)
         target = &root_ops;
@@ -518,6 +567,7 @@ azs_status azs_job_run(azs_job *j, const azs_sink_ops *user_sink, azs_job_summar
                 st = azs_fail(AZS_ERR_MPI, "another MPI rank failed");
             sum->frames_done += rs.frames_done;
             sum->frames_bad += rs.frames_bad;
+            sum->frames_absent += rs.frames_absent;
             sum->seconds += rs.seconds;
             prog.before += rs.frames_done;
             if (st != AZS_OK) {
@@ -579,16 +629,21 @@ azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *ho
     azs_integrator *it = NULL;
     uint8_t *pm = NULL;
     char *plain = NULL;
-    cJSON *from = NULL, *r = cJSON_Parse(settings);
+    azs_source_options so = {0};
+    cJSON *from = NULL, *cache = NULL, *r = cJSON_Parse(settings);
     azs_status st = r ? azs_settings_create(&s) : azs_fail(AZS_ERR_PARSE, "worker: --settings is not JSON");
     if (st == AZS_OK) {
         from = cJSON_DetachItemFromObjectCaseSensitive(r, "pixel_mask_from");
+        cache = cJSON_DetachItemFromObjectCaseSensitive(r, "cache_dir");
+        cJSON *am = cJSON_DetachItemFromObjectCaseSensitive(r, "allow_missing");
+        so.allow_missing = cJSON_IsTrue(am);
+        cJSON_Delete(am);
         if (!(plain = cJSON_PrintUnformatted(r)))
             st = azs_fail(AZS_ERR_NOMEM, "worker settings");
     }
     if (st == AZS_OK)
         st = azs_settings_load_json(s, plain, "worker settings");
-    if (st == AZS_OK && (st = azs_source_open(input, dataset, &src)) != AZS_OK)
+    if (st == AZS_OK && (st = azs_source_open_opts(input, dataset, &so, &src)) != AZS_OK)
         azs_fail_context(st, "%s: ", input);
     /* The parent's pixel masks: from the inputs it names, not this worker's own. */
     for (int k = 0; st == AZS_OK && k < cJSON_GetArraySize(from); k++) {
@@ -615,11 +670,14 @@ azs_status azs_job_worker_main(int argc, char **argv, const azs_worker_hooks *ho
             pm = m;
         }
     }
+    /* The parent wrote the integrator cache before starting us: map it, never write. */
+    const azs_cache_request rq = {cJSON_IsString(cache) ? cache->valuestring : NULL, 1, AZS_U8, NULL};
     if (st == AZS_OK)
-        st = build_with_mask(s, azs_source_get_info(src), pm, &it);
+        st = build_with_mask(s, azs_source_get_info(src), pm, &rq, NULL, &it);
     free(pm);
     free(plain);
     cJSON_Delete(from);
+    cJSON_Delete(cache);
     cJSON_Delete(r);
     if (st == AZS_OK)
         st = azs_procs_worker_serve(AZS_PROCS_WORKER_FD, src, it, hooks);

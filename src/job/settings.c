@@ -103,6 +103,8 @@ static int parse_f64(const char *v, double *out)
 }
 
 /* "A:B" with A < B, both finite. */
+/* MIN:MAX, either end may be left out ("5:", ":20"): that end is then the automatic one
+ * (NaN here), as if no range had been given on that side. */
 static int parse_range(const char *v, double *a, double *b)
 {
     const char *colon = v ? strchr(v, ':') : NULL;
@@ -111,7 +113,9 @@ static int parse_range(const char *v, double *a, double *b)
         return -1;
     memcpy(buf, v, (size_t)(colon - v));
     buf[colon - v] = 0;
-    if (parse_f64(buf, a) || parse_f64(colon + 1, b) || !(*b > *a))
+    *a = *b = NAN;
+    if ((buf[0] && (parse_f64(buf, a) || !isfinite(*a))) ||
+        (colon[1] && (parse_f64(colon + 1, b) || !isfinite(*b))) || (!buf[0] && !colon[1]))
         return -1;
     return 0;
 }
@@ -151,7 +155,7 @@ typedef enum opt_id {
     OPT_PONI, OPT_NPT, OPT_NPT_AZIM, OPT_UNIT, OPT_METHOD, OPT_RADIAL_RANGE, OPT_AZIMUTH_RANGE,
     OPT_POLARIZATION, OPT_POLARIZATION_OFFSET, OPT_NORMALIZATION, OPT_MASK, OPT_DARK, OPT_FLAT,
     OPT_DUMMY, OPT_DELTA_DUMMY, OPT_ERROR_MODEL, OPT_NO_SOLID_ANGLE, OPT_NO_GAP_MASK,
-    OPT_NO_PIXEL_MASK, OPT_NO_DUMMY, OPT_UNIT_AZIM, OPT_EMPTY
+    OPT_NO_PIXEL_MASK, OPT_NO_DUMMY, OPT_UNIT_AZIM, OPT_EMPTY, OPT_CHI_DISC0
 } opt_id;
 
 static const struct option_def {
@@ -181,6 +185,7 @@ static const struct option_def {
     {"unit-azim", OPT_UNIT_AZIM, 1},
     {"no-dummy", OPT_NO_DUMMY, 0},
     {"empty", OPT_EMPTY, 1},
+    {"chi-disc-at-0", OPT_CHI_DISC0, 0},
 };
 
 /* '-' and '_' alike, so JSON keys (npt_azim) and options (npt-azim) name the same thing. */
@@ -255,7 +260,14 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *v)
     case OPT_RADIAL_RANGE:
     case OPT_AZIMUTH_RANGE:
         if (parse_range(v, &a, &b))
+            return azs_fail(AZS_ERR_INVALID_ARG, "--%s: '%s' is not MIN:MAX (finite numbers, one end "
+                            "may be left out)", n, v);
+        /* An azimuth range may cross the discontinuity (350:10), as pyFAI's: its ends are
+         * taken modulo 360° (integrate/builder.c); a radial one may not. */
+        if (d->id == OPT_RADIAL_RANGE && !(b > a) && !isnan(a) && !isnan(b))
             return azs_fail(AZS_ERR_INVALID_ARG, "--%s: '%s' is not MIN:MAX with MIN < MAX", n, v);
+        if (d->id == OPT_AZIMUTH_RANGE && a == b)
+            return azs_fail(AZS_ERR_INVALID_ARG, "--%s: '%s' is an empty range", n, v);
         if (d->id == OPT_RADIAL_RANGE) {
             o->has_radial_range = 1;
             o->radial_min = a;
@@ -294,6 +306,9 @@ azs_status azs_settings_set(azs_settings *s, const char *name, const char *v)
         o->has_dummy = 1;
         o->dummy = a;
         s->no_dummy = 0; /* the later of --dummy and --no-dummy wins */
+        return AZS_OK;
+    case OPT_CHI_DISC0: /* pyFAI's setChiDiscAtZero: χ in [0, 2π) */
+        o->chi_disc_at_0 = 1;
         return AZS_OK;
     case OPT_EMPTY: /* pyFAI's ai.empty: the value of bins no pixel reaches */
         if (parse_f64(v, &a) || !isfinite(a) || fabs(a) > FLT_MAX)
@@ -341,9 +356,9 @@ static cJSON *range_json(int has, double a, double b)
     if (!has)
         return cJSON_CreateNull();
     cJSON *x = cJSON_CreateArray();
-    if (x) {
-        cJSON_AddItemToArray(x, cJSON_CreateNumber(a));
-        cJSON_AddItemToArray(x, cJSON_CreateNumber(b));
+    if (x) { /* an open end (NaN) as null */
+        cJSON_AddItemToArray(x, isnan(a) ? cJSON_CreateNull() : cJSON_CreateNumber(a));
+        cJSON_AddItemToArray(x, isnan(b) ? cJSON_CreateNull() : cJSON_CreateNumber(b));
     }
     return x;
 }
@@ -399,7 +414,7 @@ cJSON *azs_settings_json_object(const azs_settings *s)
     if (o->npt_azim == 1)
         cJSON_AddNumberToObject(own, "npt_azim", 1);
     cJSON_AddStringToObject(r, "unit", azs_unit_name(o->unit));
-    cJSON_AddFalseToObject(r, "chi_discontinuity_at_0");
+    cJSON_AddBoolToObject(r, "chi_discontinuity_at_0", o->chi_disc_at_0 != 0);
     if (o->has_polarization || o->polarization_axis_offset != 0) {
         cJSON *pd = cJSON_AddArrayToObject(r, "polarization_description");
         if (pd) {

@@ -3,6 +3,7 @@
 #define AZS_JOB_SETTINGS_INTERNAL_H
 
 #include "azstream/job.h"
+#include "integrate/integrator_cache.h"
 
 #define AZS_PATH_MAX 4096
 
@@ -19,6 +20,12 @@ struct azs_settings {
     const uint8_t *extra_mask;    /* [ny*nx] OR-ed into the mask by azs_settings_build; borrowed,
                                    * set by the job (the inputs' pixel_mask) for the build only */
 };
+
+/* azs_settings_build through the integrator cache (rq NULL or rq->dir NULL: none); the
+ * request's dtype is set here. oc (may be NULL) says where the integrator came from. */
+azs_status azs_settings_build_cached(azs_settings *s, uint32_t ny, uint32_t nx, azs_dtype dtype,
+                                     const azs_cache_request *rq, azs_integrator **out,
+                                     azs_cache_outcome *oc);
 
 /* The geometry object of a config ("poni": {...}, or the config's top level). */
 struct cJSON;

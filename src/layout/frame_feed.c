@@ -35,9 +35,12 @@ azs_status azs_feed_decoded(azs_source *src, const azs_integrator *it, azs_works
                             uint64_t f, azs_status raw_st, void *pixels, int omp,
                             const azs_frame_result *fr)
 {
-    (void)raw_st; /* today every such frame is integrated as read (never written: fill) */
+    (void)raw_st;
     const azs_source_info *info = azs_source_get_info(src);
-    azs_status s = azs_source_read_frame(src, f, pixels, info->frame_bytes);
+    /* read_frame would give the fill value of a chunk never written: say so instead */
+    azs_status s = azs_source_frame_state(src, f);
+    if (s == AZS_OK)
+        s = azs_source_read_frame(src, f, pixels, info->frame_bytes);
     if (s == AZS_ERR_CAPACITY) /* a chunk decoded inside read_frame whose header lies */
         s = AZS_ERR_SIZE_MISMATCH;
     if (s == AZS_OK)
@@ -85,6 +88,12 @@ azs_status azs_feed_admit(const azs_run_options *o, azs_run_summary *sum, uint64
 {
     if (fs == AZS_OK)
         return AZS_OK;
+    if (azs_feed_absent(fs)) {
+        if (sum->frames_absent++ == 0 && sum->frames_bad == 0)
+            sum->first_bad_frame = f;
+        sum->frames_bad++;
+        return AZS_OK;
+    }
     if (azs_feed_stops(o, fs)) {
         sum->first_bad_frame = f;
         return fs;

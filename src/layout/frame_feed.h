@@ -17,10 +17,18 @@
 #include "azstream/layout.h"
 
 /* read_raw statuses that mean "this chunk has no raw bytes to decode: use read_frame"
- * (stored with its filter skipped, or never written: the fill value). */
+ * (stored with its filter skipped). A chunk never written (AZS_ERR_UNWRITTEN) or a frame
+ * of a missing data file (AZS_ERR_MISSING) is not one: it is the frame's status. */
 static inline int azs_feed_no_raw(azs_status s)
 {
-    return s == AZS_ERR_UNSUPPORTED || s == AZS_ERR_NOT_FOUND;
+    return s == AZS_ERR_UNSUPPORTED;
+}
+
+/* Frames without data: their row is NaN and their frame_status says why; they never stop
+ * a run, skip_bad or not (they are what the input holds, not a failure to read it). */
+static inline int azs_feed_absent(azs_status s)
+{
+    return s == AZS_ERR_MISSING || s == AZS_ERR_UNWRITTEN;
 }
 
 /* Per-frame data errors, the ones skip_bad skips (after azs_feed_decode_status). */
@@ -32,7 +40,7 @@ static inline int azs_feed_skippable(azs_status s)
 /* Does a frame that ended with status s stop the run? */
 static inline int azs_feed_stops(const azs_run_options *o, azs_status s)
 {
-    return s != AZS_OK && !(o->skip_bad && azs_feed_skippable(s));
+    return s != AZS_OK && !azs_feed_absent(s) && !(o->skip_bad && azs_feed_skippable(s));
 }
 
 /* The status every layout reports for a chunk (chunk, size: its raw bytes) whose decode
@@ -44,8 +52,9 @@ azs_status azs_feed_decode_status(const azs_source_info *info, const void *chunk
 
 /* Frame f, which has no raw bytes (raw_st: what read_raw said, or AZS_OK on a filtered
  * source): read it decoded into pixels and integrate into fr (omp: OpenMP inside, as
- * layout 0). The one place that handles such frames (issue 16 may give never-written
- * chunks their own frame_status here). On failure the detail names frame and file. */
+ * layout 0). The one place that handles such frames: a frame without data
+ * (azs_source_frame_state: never written, or in a missing file) gets its status instead
+ * of the fill value. On failure the detail names frame and file. */
 azs_status azs_feed_decoded(azs_source *src, const azs_integrator *it, azs_workspace *ws,
                             uint64_t f, azs_status raw_st, void *pixels, int omp,
                             const azs_frame_result *fr);
@@ -59,12 +68,12 @@ azs_status azs_feed_frame(azs_source *src, const azs_integrator *it, azs_workspa
                           const azs_frame_result *fr);
 
 /* The writer, at frame f which ended with status fs (in frame order): AZS_OK to write its
- * row (a skipped bad frame is counted in sum), else fs: the run stops there (first_bad_frame
+ * row (a skipped bad frame or a frame without data is counted in sum), else fs: the run stops there (first_bad_frame
  * set; the detail message is the caller's to set). */
 azs_status azs_feed_admit(const azs_run_options *o, azs_run_summary *sum, uint64_t f,
                           azs_status fs);
 
-/* The row of a skipped frame: NaN (sigma may be NULL). */
+/* The row of a skipped frame or of a frame without data: NaN (sigma may be NULL). */
 void azs_feed_bad_row(double *intensity, double *sigma, size_t nbins);
 
 /* Has the caller asked the run to stop (azs_run_options.cancel)? */

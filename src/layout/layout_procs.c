@@ -48,6 +48,9 @@
 #include "layouts.h"
 #include "procs_proto.h"
 
+/* How often the parent looks at the cancel flag and at silent workers (milliseconds). */
+#define POLL_MS 100
+
 extern char **environ; /* passed through to the workers unchanged (never interpreted) */
 int azs_gpu_available(void);
 
@@ -69,6 +72,8 @@ typedef struct worker {
     uint8_t *rbuf;    /* receive buffer: partial records */
     size_t rhave;
     int device;
+    double silent;    /* seconds the parent waited while this worker held frames and sent
+                       * nothing (azs_run_options.worker_timeout) */
 } worker;
 
 typedef struct procs {
@@ -82,6 +87,7 @@ typedef struct procs {
     size_t rbuf_cap;
     worker *w;
     int nw;
+    int any_hello;        /* some worker has finished its start-up */
     /* scheduling */
     uint64_t next_new, end, chunk;
     range *retry;
@@ -119,8 +125,12 @@ azs_status azs_procs_send_all(int fd, const void *buf, size_t n)
         ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
         if (k < 0 && errno == EINTR)
             continue;
-        if (k <= 0)
-            return azs_fail(AZS_ERR_IO, "worker channel: send failed: %s", k < 0 ? strerror(errno) : "closed");
+        if (k <= 0) {
+            int e = k < 0 ? errno : EPIPE;
+            azs_status st = azs_fail(AZS_ERR_IO, "worker channel: send failed: %s", strerror(e));
+            errno = e; /* the worker tells "the parent closed the channel" (EPIPE) from the rest */
+            return st;
+        }
         b += k;
         n -= (size_t)k;
     }
@@ -355,8 +365,10 @@ static azs_status feed(procs *p)
             q.first = r.first;
             q.end = r.end;
             w->q[w->nq++] = r;
-            if (w->nq == 1)
+            if (w->nq == 1) {
                 w->expect = r.first;
+                w->silent = 0; /* idle until now: its silence starts with this range */
+            }
             if (azs_procs_send_all(w->fd, &q, sizeof q) != AZS_OK) {
                 azs_status s = worker_died(p, w, "its channel closed");
                 if (s != AZS_OK)
@@ -367,11 +379,16 @@ static azs_status feed(procs *p)
     return AZS_OK;
 }
 
+/* why: what the parent saw (EOF ...); NULL: the parent killed it for its silence. */
 static azs_status worker_died(procs *p, worker *w, const char *why)
 {
     int ws = kill_reap(w);
-    char how[128];
-    describe_exit(ws, how, sizeof how);
+    char how[192];
+    if (why)
+        describe_exit(ws, how, sizeof how);
+    else
+        snprintf(how, sizeof how, "sent nothing for %g s while holding frames (stopped or hung) and was killed",
+                 p->o->worker_timeout);
     p->sum->workers_lost++;
     char frames[160] = "";
     size_t len = 0;
@@ -387,10 +404,12 @@ static azs_status worker_died(procs *p, worker *w, const char *why)
     w->nq = 0;
     int left = alive_count(p);
     if (len)
-        notice(p, "worker %d (pid %d) %s (%s); its unfinished frames %s %s", w->id, (int)w->pid, how,
-               why, frames, left ? "are re-assigned to the remaining workers" : "have no worker left");
+        notice(p, "worker %d (pid %d) %s%s%s%s; its unfinished frames %s %s", w->id, (int)w->pid, how,
+               why ? " (" : "", why ? why : "", why ? ")" : "", frames,
+               left ? "are re-assigned to the remaining workers" : "have no worker left");
     else
-        notice(p, "worker %d (pid %d) %s (%s)", w->id, (int)w->pid, how, why);
+        notice(p, "worker %d (pid %d) %s%s%s%s", w->id, (int)w->pid, how, why ? " (" : "", why ? why : "",
+               why ? ")" : "");
     return AZS_OK;
 }
 
@@ -437,6 +456,14 @@ static azs_status parse_records(procs *p, worker *w, int *bad)
                                 p->has_sigma ? " with sigma" : "");
             }
             w->hello = 1;
+            if (!p->any_hello) {
+                /* Start-ups take about as long as each other: a worker still starting is
+                 * timed from the first one's HELLO on (before it, see check_silent). */
+                p->any_hello = 1;
+                for (int i = 0; i < p->nw; i++)
+                    if (!p->w[i].hello)
+                        p->w[i].silent = 0;
+            }
         } else if (h.type == REC_RESULT) {
             if (!w->hello || !w->nq || h.frame != w->expect) {
                 *bad = 1;
@@ -492,6 +519,7 @@ static azs_status pump(procs *p, worker *w)
             return worker_died(p, w, k == 0 ? "its channel reached EOF" : strerror(errno));
         }
         w->rhave += (size_t)k;
+        w->silent = 0;
         int bad = 0;
         azs_status s = parse_records(p, w, &bad);
         if (s != AZS_OK)
@@ -501,6 +529,34 @@ static azs_status pump(procs *p, worker *w)
             return worker_died(p, w, "it broke the protocol");
         }
     }
+}
+
+/* Workers that hold frames (from their start: ranges are queued before the HELLO) and said
+ * nothing for worker_timeout seconds of the parent's waiting are stopped (SIGSTOP, a debugger) or hung: report them, kill them, re-assign
+ * their frames. Only the time spent in poll counts, at most one poll period per call, so
+ * neither a slow sink nor the parent being stopped itself (Ctrl-Z stops the workers too)
+ * makes a healthy worker look silent. */
+static azs_status check_silent(procs *p, double waited)
+{
+    const double limit = p->o->worker_timeout;
+    if (limit <= 0)
+        return AZS_OK;
+    if (waited > POLL_MS / 1000.0)
+        waited = POLL_MS / 1000.0;
+    for (int i = 0; i < p->nw; i++) {
+        worker *w = &p->w[i];
+        if (w->fd < 0 || !w->nq)
+            continue;
+        w->silent += waited;
+        /* Until one worker is up, building the integrator may take long (a large detector,
+         * one thread per worker, a loaded machine): ten times the limit. */
+        if (w->silent < (p->any_hello ? limit : 10 * limit))
+            continue;
+        azs_status s = worker_died(p, w, NULL);
+        if (s != AZS_OK)
+            return s;
+    }
+    return AZS_OK;
 }
 
 /* Deliver ready frames in order. */
@@ -545,6 +601,8 @@ static azs_status validate_procs(const azs_source_info *info, const azs_run_opti
         return azs_fail(AZS_ERR_INVALID_ARG, "layout procs: the inner layout must be threads or gpu");
     if (o->ngpus < 0 || (o->ngpus > 0 && !o->gpus))
         return azs_fail(AZS_ERR_INVALID_ARG, "layout procs: %d GPUs but no list", o->ngpus);
+    if (!(o->worker_timeout >= 0 && o->worker_timeout <= 1e9))
+        return azs_fail(AZS_ERR_INVALID_ARG, "layout procs: worker_timeout = %g s (0 = none)", o->worker_timeout);
     return AZS_OK;
 }
 
@@ -649,8 +707,9 @@ static azs_status run_procs(azs_source *src, const azs_integrator *it, const azs
                           p->next_write, lim - 1, lim - p->next_write);
             goto done;
         }
-        /* The timeout only bounds how late a cancel request is seen. */
-        int r = poll(pfd, (nfds_t)n, 100);
+        /* The timeout only bounds how late a cancel request (or a silent worker) is seen. */
+        double before = azs_now_seconds();
+        int r = poll(pfd, (nfds_t)n, POLL_MS);
         if (r < 0 && errno != EINTR) {
             st = azs_fail(AZS_ERR_WORKER, "procs layout: poll: %s", strerror(errno));
             goto done;
@@ -659,6 +718,8 @@ static azs_status run_procs(azs_source *src, const azs_integrator *it, const azs
             if (pfd[k].revents)
                 if ((st = pump(p, &p->w[pidx[k]])) != AZS_OK)
                     goto done;
+        if ((st = check_silent(p, azs_now_seconds() - before)) != AZS_OK)
+            goto done;
         if ((st = deliver(p, &last_progress, total)) != AZS_OK)
             goto done;
         if ((st = feed(p)) != AZS_OK)

@@ -3,6 +3,7 @@
  * back, in frame order. The worker holds no state between ranges but its integrator, so a
  * range can be re-run anywhere after a worker dies. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,9 +21,10 @@ typedef struct wsink {
     int has_sigma;
     uint64_t nsent;
     const azs_worker_hooks *hooks;
+    int parent_closed; /* a send found the parent's end closed */
 } wsink;
 
-static azs_status send_rec(int fd, uint32_t type, int32_t status, uint64_t frame, const void *a,
+static azs_status send_rec(int *parent_closed, int fd, uint32_t type, int32_t status, uint64_t frame, const void *a,
                            size_t alen, const void *b, size_t blen, size_t nbins, int has_sigma)
 {
     procs_rec h = {0};
@@ -38,6 +40,8 @@ static azs_status send_rec(int fd, uint32_t type, int32_t status, uint64_t frame
         s = azs_procs_send_all(fd, a, alen);
     if (s == AZS_OK && blen)
         s = azs_procs_send_all(fd, b, blen);
+    if (s != AZS_OK && (errno == EPIPE || errno == ECONNRESET))
+        *parent_closed = 1;
     return s;
 }
 
@@ -46,7 +50,7 @@ static azs_status wsink_write(void *ctx, uint64_t frame, const double *inten, co
 {
     wsink *w = ctx;
     size_t n = w->nbins * sizeof(double);
-    azs_status s = send_rec(w->fd, REC_RESULT, (int32_t)fs, frame, inten, n, w->has_sigma ? sigma : NULL,
+    azs_status s = send_rec(&w->parent_closed, w->fd, REC_RESULT, (int32_t)fs, frame, inten, n, w->has_sigma ? sigma : NULL,
                             w->has_sigma ? n : 0, w->nbins, w->has_sigma);
     if (s != AZS_OK)
         return s;
@@ -56,14 +60,24 @@ static azs_status wsink_write(void *ctx, uint64_t frame, const double *inten, co
     return AZS_OK;
 }
 
+/* The parent closes its end when the run is over (every frame in, or it failed and is
+ * killing us): a worker still starting up then finds the channel closed at its HELLO, or
+ * one still in a range at its next result. That is the end of the conversation, not an
+ * error of ours: end quietly (the parent reports its own failures). */
+static azs_status parent_done(const wsink *ws, azs_status s)
+{
+    return ws->parent_closed ? AZS_OK : s;
+}
+
 azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator *it,
                                   const azs_worker_hooks *hooks)
 {
     if (fd < 0 || !src || !it)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_procs_worker_serve: channel, source and integrator are required");
     procs_req c;
+    errno = 0;
     int r = azs_procs_recv_all(fd, &c, sizeof c);
-    if (r == 0)
+    if (r == 0 || (r < 0 && errno == ECONNRESET))
         return AZS_OK; /* parent gone before saying anything */
     if (r < 0 || c.magic != AZS_PROCS_MAGIC || c.type != REQ_CONFIG)
         return azs_fail(AZS_ERR_WORKER, "worker: no valid configuration from the parent on fd %d", fd);
@@ -71,15 +85,18 @@ azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator 
      * that would never fire): then we are someone else's child. */
     if (c.parent_pid > 0 && getppid() != (pid_t)c.parent_pid)
         return azs_fail(AZS_ERR_WORKER, "worker: the parent (pid %d) is gone", (int)c.parent_pid);
-    wsink ws = {fd, c.worker_id, azs_integrator_nbins(it), azs_layout_has_sigma(it), 0, hooks};
-    azs_status s = send_rec(fd, REC_HELLO, 0, 0, NULL, 0, NULL, 0, ws.nbins, ws.has_sigma);
+    wsink ws = {fd, c.worker_id, azs_integrator_nbins(it), azs_layout_has_sigma(it), 0, hooks, 0};
+    azs_status s = send_rec(&ws.parent_closed, fd, REC_HELLO, 0, 0, NULL, 0, NULL, 0, ws.nbins, ws.has_sigma);
     if (s != AZS_OK)
-        return s;
+        return parent_done(&ws, s);
     const azs_source_info *info = azs_source_get_info(src);
     for (;;) {
         procs_req q;
+        errno = 0;
         r = azs_procs_recv_all(fd, &q, sizeof q);
-        if (r == 0)
+        /* ECONNRESET: the parent closed its end with our HELLO or results unread (it had
+         * every frame it needed), the same end of the conversation as EOF. */
+        if (r == 0 || (r < 0 && errno == ECONNRESET))
             return AZS_OK;
         if (r < 0 || q.magic != AZS_PROCS_MAGIC)
             return azs_fail(AZS_ERR_WORKER, "worker %d: broken request from the parent", c.worker_id);
@@ -111,10 +128,10 @@ azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator 
             char msg[512];
             snprintf(msg, sizeof msg, "%s", azs_last_error());
             uint64_t at = q.first + sent;
-            azs_status e = send_rec(fd, REC_ERROR, (int32_t)s, at, msg, strlen(msg), NULL, 0, ws.nbins,
+            azs_status e = send_rec(&ws.parent_closed, fd, REC_ERROR, (int32_t)s, at, msg, strlen(msg), NULL, 0, ws.nbins,
                                     ws.has_sigma);
             if (e != AZS_OK)
-                return e;
+                return parent_done(&ws, e);
         }
     }
 }

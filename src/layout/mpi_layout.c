@@ -14,12 +14,14 @@
  * text of the chunk. Every rank walks all its chunks even after an error (marking them
  * NOT_DONE), and rank 0 receives them all, so a failure never leaves a rank blocked in a
  * send; the run then fails on rank 0 at the first frame that is not good. */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <mpi.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -32,6 +34,8 @@
 #define TRAILER_DOUBLES 64
 
 static int g_we_initialised;
+/* A rank went silent (worker_timeout): it will never join MPI_Finalize. */
+static int g_rank_lost;
 static int g_thread_level = MPI_THREAD_SINGLE;
 
 int azs_mpi_built(void) { return 1; }
@@ -58,6 +62,8 @@ void azs_mpi_finalize(void)
 {
     int fin = 0;
     MPI_Finalized(&fin);
+    if (g_rank_lost && !fin)
+        MPI_Abort(MPI_COMM_WORLD, 1); /* the lost rank would hold MPI_Finalize for ever */
     if (g_we_initialised && !fin)
         MPI_Finalize();
     g_we_initialised = 0;
@@ -69,6 +75,8 @@ int azs_mpi_all_ok(int ok)
     MPI_Initialized(&inited);
     if (!inited)
         return ok;
+    if (g_rank_lost)
+        return 0; /* a collective would wait for the lost rank for ever */
     int in = ok ? 1 : 0, out = 0;
     MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
     return out;
@@ -117,6 +125,45 @@ static azs_status run_inner(azs_source *src, const azs_integrator *it, const azs
     c.gpu_slots = o->gpu_slots;
     c.gpu_lag = o->gpu_lag;
     return azs_run(src, it, &c, sink, s);
+}
+
+/* Rank 0: receive chunk c from its owner, waiting at most worker_timeout seconds (0: for
+ * ever). A rank that sends nothing for that long is stopped or hung; MPI (without fault-
+ * tolerance extensions) cannot take a rank out of the job, so its frames cannot be
+ * re-assigned: report it and fail the run, and azs_mpi_finalize aborts the job. Only time
+ * spent waiting counts, at most a poll period per look (a stopped rank 0 blames no one). */
+static azs_status recv_chunk(double *buf, size_t count, int owner, uint64_t c, uint64_t a, uint64_t b,
+                             const azs_run_options *o)
+{
+    MPI_Request rq;
+    if (MPI_Irecv(buf, (int)count, MPI_DOUBLE, owner, 0, MPI_COMM_WORLD, &rq) != MPI_SUCCESS) {
+        /* With MPI's default error handler we do not get here; the job is aborted anyway. */
+        g_rank_lost = 1;
+        return azs_fail(AZS_ERR_MPI, "rank 0: receiving chunk %" PRIu64 " from rank %d failed", c, owner);
+    }
+    double waited = 0, last = azs_now_seconds();
+    for (unsigned spin = 0;; spin++) {
+        int done = 0;
+        MPI_Test(&rq, &done, MPI_STATUS_IGNORE);
+        if (done)
+            return AZS_OK;
+        double now = azs_now_seconds();
+        waited += now - last < 0.1 ? now - last : 0.1;
+        last = now;
+        if (o->worker_timeout > 0 && waited >= o->worker_timeout) {
+            MPI_Cancel(&rq); /* buf is freed after the run: the receive must not land in it */
+            MPI_Wait(&rq, MPI_STATUS_IGNORE);
+            g_rank_lost = 1;
+            return azs_fail(AZS_ERR_MPI,
+                            "rank %d sent nothing for %g s (its frames %" PRIu64 "..%" PRIu64
+                            "): stopped or hung; MPI cannot re-assign a rank's frames, so the job is aborted",
+                            owner, o->worker_timeout, a, b - 1);
+        }
+        if (spin > 1000) { /* a blocking MPI_Recv spins too; after a while, spin gently */
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+        }
+    }
 }
 
 static azs_status validate_mpi(const azs_source_info *info, const azs_run_options *o)
@@ -232,10 +279,12 @@ static azs_status run_mpi(azs_source *src, const azs_integrator *it, const azs_r
                 }
                 continue;
             }
-            if (MPI_Recv(buf[0], (int)count, MPI_DOUBLE, owner, 0, MPI_COMM_WORLD, MPI_STATUS_IGNORE) != MPI_SUCCESS) {
-                /* With MPI's default error handler we do not get here; be explicit anyway. */
-                st = azs_fail(AZS_ERR_MPI, "rank 0: receiving chunk %" PRIu64 " from rank %d failed", c, owner);
-                MPI_Abort(MPI_COMM_WORLD, 1);
+            azs_status rs = recv_chunk(buf[0], count, owner, c, a, b, o);
+            if (rs != AZS_OK) {
+                if (!stopped)
+                    sum->first_bad_frame = a;
+                st = stopped ? st : rs;
+                break; /* the owner will not send: nothing more can be received */
             }
             if (stopped)
                 continue;

@@ -42,6 +42,7 @@ typedef struct procs_rec {
     uint32_t has_sigma, pad;
 } procs_rec;
 
+/* On failure errno says why: EPIPE / ECONNRESET when the other end closed the channel. */
 azs_status azs_procs_send_all(int fd, const void *buf, size_t n);
 /* 1: got n bytes, 0: clean EOF before the first byte, -1: error or EOF mid-message. */
 int azs_procs_recv_all(int fd, void *buf, size_t n);

@@ -1,9 +1,13 @@
 /* azs_run: the checks every layout shares, the frame range clipped to the source, then the
  * layout's driver (layouts.h). */
+#define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "azstream/layout.h"
+#include "common/alloc.h"
 #include "common/clock.h"
 #include "common/error.h"
 #include "layouts.h"
@@ -23,6 +27,7 @@ void azs_run_options_default(azs_run_options *o)
     o->workers = 0;
     o->first_frame = 0;
     o->end_frame = UINT64_MAX;
+    o->worker_timeout = AZS_WORKER_TIMEOUT_DEFAULT;
 }
 
 void azs_cancel_request(volatile int *flag)
@@ -82,6 +87,23 @@ azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_opti
                         o->first_frame, o->end_frame);
     if (d->validate && (st = d->validate(info, o)) != AZS_OK)
         return st;
+    {
+        /* Every CPU layout holds, per worker, at least one decoded frame and one chunk: check
+         * that against memory before a layout allocates them (a hostile or mistaken shape is a
+         * message, not an out-of-memory kill). Layouts procs / mpi / gpu start threads inside
+         * and are checked there. */
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned long long nbuf = o->layout == AZS_LAYOUT_THREADS
+                                      ? (unsigned long long)(o->workers > 0 ? o->workers : (cores > 0 ? cores : 1))
+                                      : 1;
+        const unsigned long long per = (unsigned long long)info->frame_bytes + info->max_chunk_bytes;
+        char what[200];
+        snprintf(what, sizeof what, "a frame of %u x %u %s (%llu bytes) and its chunk, x %llu buffer%s",
+                 info->ny, info->nx, azs_dtype_name(info->dtype), (unsigned long long)info->frame_bytes,
+                 nbuf, nbuf > 1 ? "s (one per worker)" : "");
+        if ((st = azs_mem_check(per * nbuf, what)) != AZS_OK)
+            return st;
+    }
     azs_run_options c = *o;
     if (c.end_frame > info->nframes)
         c.end_frame = info->nframes;

@@ -50,8 +50,10 @@ if os.path.exists(os.path.join(work, "x.npy")):
 # info content
 r = run(["info", e4], 0, "frames:      1", "(1, 2167, 2070)", "uint32", "32008",
         "(0, 2, 4, 0, 2)", "ratio", "pread", stream="stdout")
-r = run(["info", master], 0, "parts:       3", "test_data_000003.h5", "[10, 15)", "lz4",
-        stream="stdout")
+# the master links 1000 data files, 3 of which are here: said, not silently cut to 15 frames
+run(["info", master], 1, "test_data_000004.h5", "frames 15..19", "--allow-missing")
+r = run(["info", master, "--allow-missing"], 0, "parts:       1000", "test_data_000003.h5",
+        "[10, 15)", "lz4", "missing:     997 data files, 4985 frames", "(missing)", stream="stdout")
 r = run(["info", hv, "--dataset", "/data/sub_soft/chunked_external"], 0,
         "dataset_v110_external.h5", stream="stdout")
 
@@ -75,10 +77,13 @@ with h5py.File(e4, "r") as f:
     export_eq("eiger4m", [e4], f["/entry/data/data"][()])
 with h5py.File(master, "r") as f:
     want = np.concatenate([f[f"/entry/data/data_00000{i}"][()] for i in (1, 2, 3)])
-    export_eq("master_all", [master], want)
-    export_eq("master_3_12", [master, "--frames", "3:12"], want[3:12])
-    export_eq("master_7", [master, "--frames", "7"], want[7:8])
-    export_eq("master_raw", [master, "--frames", "4:"], want[4:], fmt="raw")
+    am = [master, "--allow-missing"]
+    export_eq("master_all", am + ["--frames", "0:15"], want)
+    export_eq("master_3_12", am + ["--frames", "3:12"], want[3:12])
+    export_eq("master_7", am + ["--frames", "7"], want[7:8])
+    export_eq("master_raw", am + ["--frames", "4:15"], want[4:], fmt="raw")
+run(["export", master, "--allow-missing", "--frames", "14:16", "-o", os.path.join(work, "m.npy")],
+    1, "test_data_000004.h5")
 e2 = os.path.join(real, "dectris/datasets_eiger2/eiger2_simread7_2datafiles_4images_bslz4_uint8_data_000002.h5")
 with h5py.File(e2, "r") as f:
     export_eq("eiger2_u8", [e2, "--dataset", "/entry/data/data"], f["/entry/data/data"][()])

@@ -10,13 +10,16 @@ import runpy
 import sys
 
 THIRD_PARTY = {"numpy", "h5py", "hdf5plugin", "pyFAI", "fabio", "scipy", "silx",
-               "bitshuffle", "cbor2", "matplotlib"}
+               "bitshuffle", "cbor2", "matplotlib", "zmq"}
 
 
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
+    # The CLI's default integrator cache ($XDG_CACHE_HOME/azstream): in the test's build
+    # folder, not the user's home.
+    os.environ["XDG_CACHE_HOME"] = os.path.abspath("xdg-cache")
     script = os.path.abspath(sys.argv[1])
     sys.argv = sys.argv[1:]
     sys.path[0] = os.path.dirname(script)  # as if the script had been run directly

@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     azs_h5_bytes f = {fd, 0, img, sizes[data[0] % 3], sizes[data[1] % 3]};
     uint64_t btree = 0, off[NFRAMES];
     uint32_t sz[NFRAMES];
-    uint8_t skipped[NFRAMES], found[NFRAMES];
+    uint8_t skipped[NFRAMES], found[NFRAMES] = {0}; /* zero on entry (h5_index.h) */
     unsigned kd = 0;
     if (azs_h5_chunk_btree_addr(&f, img ? oh % img : 0, &btree, &kd) == AZS_OK &&
         azs_h5_chunk_btree_walk(&f, btree, kd, 0, NFRAMES, 4096, off, sz, skipped, found) ==
@@ -42,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort(); /* a flag is 0 or 1 */
     }
     unsigned type = 0;
+    memset(found, 0, sizeof found);
     if (azs_h5_chunk_array_addr(&f, img ? oh % img : 0, &type, &btree) == AZS_OK)
         (type == 3 ? azs_h5_chunk_farray_walk : azs_h5_chunk_earray_walk)(
             &f, btree, 0, NFRAMES, 4096, 64, off, sz, skipped, found);

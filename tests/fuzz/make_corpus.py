@@ -50,6 +50,15 @@ def main():
     write("bslz4", "bad_zero_block", b"\x02" + bytes(bad))
     bad[0:8] = (1 << 40).to_bytes(8, "big")
     write("bslz4", "bad_huge_total", b"\x02" + bytes(bad))
+    # headers the chunk cannot hold (issue 16: "header says N bytes, chunk holds M"): a huge
+    # total with a valid block size, and blocks far smaller than the chunk's
+    good = chunk(rng.poisson(2.0, 1000).astype(np.uint32), hdf5plugin.Bitshuffle(nelems=64, cname="lz4"))
+    bad = bytearray(good)
+    bad[0:8] = (1 << 40).to_bytes(8, "big")
+    write("bslz4", "bad_lying_total", b"\x02" + bytes(bad))
+    bad = bytearray(good)
+    bad[8:12] = (32).to_bytes(4, "big")
+    write("bslz4", "bad_lying_blocks", b"\x02" + bytes(bad))
     write("bslz4", "garbage", bytes(rng.integers(0, 256, 64, dtype=np.uint8)))
 
     for dt, n, nbytes in ((np.uint16, 300, 0), (np.uint8, 200, 64), (np.uint32, 500, 256)):

@@ -93,7 +93,7 @@ static int verify_how(const char *file, uint64_t n, int tolerant, int walked)
         size_t sz = 0;
         s = azs_source_read_raw(src, i, got, sizeof got, &sz);
         if (hole(i))
-            bad += s != AZS_ERR_NOT_FOUND;
+            bad += s != AZS_ERR_UNWRITTEN;
         else if (skipped(i))
             bad += s != AZS_ERR_UNSUPPORTED;
         else {

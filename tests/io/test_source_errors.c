@@ -158,7 +158,28 @@ int main(int argc, char **argv)
     const char *m = path_in(work, "master_hole.h5");
     make_master(m, path_in(data, "dectris/datasets_eiger2"));
     expect_open_fail("master with a missing file", m, NULL, AZS_ERR_NOT_FOUND,
-                     "no_such_data_000002.h5", "data_000003");
+                     "no_such_data_000002.h5", "frames 2..3");
+    {
+        /* allow_missing: the other files' frames, the missing one's absent */
+        azs_source_options so = {1};
+        azs_source *ms = NULL;
+        CHECK_EXPR(azs_source_open_opts(m, NULL, &so, &ms) == AZS_OK);
+        if (ms) {
+            const azs_source_info *in = azs_source_get_info(ms);
+            CHECK_EXPR(in->nframes == 6 && in->nparts_missing == 1 && in->frames_missing == 2);
+            unsigned char *px = malloc(in->frame_bytes);
+            CHECK_EXPR(px && azs_source_read_frame(ms, 1, px, in->frame_bytes) == AZS_OK);
+            CHECK_EXPR(px && azs_source_read_frame(ms, 2, px, in->frame_bytes) == AZS_ERR_MISSING);
+            CHECK_EXPR(strstr(azs_last_error(), "no_such_data_000002.h5") != NULL);
+            CHECK_EXPR(azs_source_frame_state(ms, 3) == AZS_ERR_MISSING);
+            CHECK_EXPR(azs_source_frame_state(ms, 4) == AZS_OK);
+            CHECK_EXPR(px && azs_source_read_frame(ms, 4, px, in->frame_bytes) == AZS_OK);
+            azs_source_part pp;
+            CHECK_EXPR(azs_source_get_part(ms, 1, &pp) == AZS_OK && pp.missing && pp.first_frame == 2);
+            free(px);
+        }
+        azs_source_close(ms);
+    }
 
     /* a corrupt chunk: open works, decoding that frame fails naming file and frame */
     const char *e2 = path_in(data, "dectris/datasets_eiger2/"

@@ -1,7 +1,8 @@
 """pyFAI integration configs through `azstream integrate FRAME --config CFG`, against pyFAI
 2026.9's own Worker on the same frame and the same config:
   * version 5 written by pyFAI itself (Worker.get_worker_config, WorkerConfig.save), 1D and
-    2D, each splitting, each error model, lists of darks and flats, a mask file;
+    2D, each splitting, each error model, lists of darks and flats, a mask file, the chi
+    discontinuity at 0;
   * the real Eiger 4M frame (tests/data/real) with a pyFAI-written v5 config;
   * hand-written versions 1 to 4 (top-level geometry, comma-separated darks, do_* switches,
     method strings and lists, the poni object, integrator_name);
@@ -201,6 +202,12 @@ v5.append(("v5 2D nosplit poisson", c))
 c = dict(base, nbpt_rad=110, nbpt_azim=1, method=["bbox", "csr", "cython"],
          dark_current=[files["dark_mf"], files["dark2"]], flat_field=files["dark_mf"])
 v5.append(("v5 1D multi-frame files", c))
+c = dict(base, nbpt_rad=70, nbpt_azim=30, method=["bbox", "csr", "cython"], chi_discontinuity_at_0=True,
+         azimuth_range=[100.0, 300.0], integrator_method="integrate2d_ng")
+v5.append(("v5 2D bbox chi disc at 0", c))
+c = dict(base, nbpt_rad=70, nbpt_azim=1, method=["no", "csr", "cython"], chi_discontinuity_at_0=True,
+         azimuth_range=[350.0, 10.0])
+v5.append(("v5 1D nosplit chi disc at 0 across 0", c))
 for label, c in v5:
     path = label.replace(" ", "_") + ".json"
     WorkerConfig.from_dict(c).save(path)  # pyFAI writes the file

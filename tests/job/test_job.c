@@ -114,7 +114,9 @@ static void test_round_trip(void)
         {"no-solid-angle", NULL}, {"no-gap-mask", NULL},   {"no-pixel-mask", NULL},
         {"no-dummy", NULL},
     };
-    static const char *const opts2[][2] = {{"npt-azim", "1"}, {"polarization-offset", "-0.5"}, {"dummy", "3"}};
+    static const char *const opts2[][2] = {{"npt-azim", "1"}, {"polarization-offset", "-0.5"}, {"dummy", "3"},
+                                           {"radial-range", ":1e9"}, {"azimuth-range", "-179.5:"},
+                                           {"chi-disc-at-0", NULL}};
     for (int inline_geom = 0; inline_geom < 3; inline_geom++) {
         azs_settings *a, *b;
         azs_settings_create(&a);
@@ -305,12 +307,14 @@ static void test_config(void)
         {"{\"version\": 5, \"integrator_method\": \"sigma_clip_ng\"}", "sigma_clip_ng"},
         {"{\"version\": 5, \"integrator_class\": \"FiberIntegrator\"}", "integrator_class"},
         {"{\"version\": 5, \"extra_options\": {\"thres\": 3}}", "extra_options"},
-        {"{\"version\": 5, \"chi_discontinuity_at_0\": true}", "chi_discontinuity_at_0"},
+        {"{\"version\": 5, \"chi_discontinuity_at_0\": \"yes\"}", "chi_discontinuity_at_0"},
         {"{\"version\": 5, \"method\": [\"bbox\", \"csr\", \"cuda\"]}", "method"},
         {"{\"version\": 5, \"method\": [\"splitbox\", null, null]}", "method"},
         {"{\"version\": 2, \"method\": \"splitbox\"}", "splitbox"},
         {"{\"version\": 5, \"radial_range_min\": 1}", "radial_range_min"},
-        {"{\"version\": 5, \"radial_range\": [1, null]}", "radial_range"},
+        {"{\"version\": 5, \"radial_range\": [null, null]}", "radial_range"},
+        {"{\"version\": 5, \"radial_range\": [5, 1]}", "radial_range"},
+        {"{\"version\": 5, \"azimuth_range\": [30, 30]}", "azimuth_range"},
         {"{\"version\": 5, \"dark_current\": [\"a.edf\", 3]}", "dark_current"},
         {"{\"version\": 5, \"mask_file\": [\"a.edf\"]}", "mask_file"},
         {"{\"version\": 5, \"correct_solid_angle\": \"yes\"}", "correct_solid_angle"},
@@ -523,6 +527,22 @@ static void test_jobs(void)
     CHECK(azs_job_open(s, &jo, &job) == AZS_OK && azs_job_run(job, NULL, &sum) == AZS_OK, "to %s", out);
     azs_job_close(job);
     CHECK(access(out, R_OK) == 0, "output written");
+
+    /* Into a file and a caller's sink at once (a binding returning rows and writing them):
+     * every row to both; text: one file per row. */
+    path_in(out, sizeof out, "tee.dat");
+    jo.output = out;
+    rows tr = {0};
+    azs_sink_ops tops = {&tr, collect};
+    CHECK(azs_job_open(s, &jo, &job) == AZS_OK && azs_job_run(job, &tops, &sum) == AZS_OK,
+          "to %s and a sink", out);
+    azs_job_close(job);
+    CHECK(tr.n == 4 && tr.frame[3] == 7 && tr.first_value[2] == r.first_value[2], "rows to the sink");
+    char row_file[600];
+    for (int k = 0; k < 4; k++) {
+        snprintf(row_file, sizeof row_file, "%s/tee_%05d.dat", dir, k);
+        CHECK(access(row_file, R_OK) == 0, "%s written", row_file);
+    }
     jo.output = NULL;
 
     /* Refusals name the input. */

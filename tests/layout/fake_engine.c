@@ -111,6 +111,8 @@ static azs_status raw_bytes(azs_source *src, uint64_t frame, void *buf, size_t c
         return azs_fail(AZS_ERR_IO, "pread failed (fake)");
     if (FAKE.fallback_frame && frame == FAKE.fallback_frame - 1)
         return azs_fail(AZS_ERR_UNSUPPORTED, "chunk stored unfiltered (fake)");
+    if (FAKE.absent_frame && frame == FAKE.absent_frame - 1)
+        return azs_fail(FAKE.absent_status, "no data (fake)");
     memcpy(buf, &frame, 8);
     fill_pixels(frame, (uint32_t *)((char *)buf + 8));
     if (FAKE.corrupt_frame && frame == FAKE.corrupt_frame - 1)
@@ -140,7 +142,8 @@ azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, const void
         if (f >= src->info.nframes)
             return azs_fail(AZS_ERR_INVALID_ARG, "frame out of range");
         if ((FAKE.read_fail_frame && f == FAKE.read_fail_frame - 1) ||
-            (FAKE.fallback_frame && f == FAKE.fallback_frame - 1))
+            (FAKE.fallback_frame && f == FAKE.fallback_frame - 1) ||
+            (FAKE.absent_frame && f == FAKE.absent_frame - 1))
             return AZS_ERR_UNSUPPORTED;
     }
     char path[] = "/tmp/azs_fake_map_XXXXXX";
@@ -187,6 +190,14 @@ void azs_source_unmap_raw(azs_raw_map *map)
         munmap(map->base, map->len);
     map->base = NULL;
     map->len = 0;
+}
+
+azs_status azs_source_frame_state(azs_source *src, uint64_t frame)
+{
+    (void)src;
+    if (FAKE.absent_frame && frame == FAKE.absent_frame - 1)
+        return azs_fail(FAKE.absent_status, "no data (fake)");
+    return AZS_OK;
 }
 
 azs_status azs_source_read_frame(azs_source *src, uint64_t frame, void *pixels, size_t capacity)

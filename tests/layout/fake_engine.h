@@ -14,6 +14,8 @@ typedef struct fake_cfg {
     uint64_t fallback_frame;  /* 1 + frame whose read_raw says UNSUPPORTED (use read_frame) */
     uint64_t map_fault_frame; /* 1 + frame whose mapped chunk lies past the end of its file
                                * (SIGBUS when touched; read_frame still works) */
+    uint64_t absent_frame;    /* 1 + frame without data: read_raw, read_frame... say absent_status */
+    azs_status absent_status; /* AZS_ERR_UNWRITTEN or AZS_ERR_MISSING */
     int jitter_us;            /* up to this many µs of delay per decoded frame */
     atomic_ullong reads;
     atomic_ullong frame_reads; /* azs_source_read_frame calls */

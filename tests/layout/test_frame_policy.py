@@ -4,10 +4,12 @@ every layout, through the CLI: one stack holding a good frame and each kind of b
 chunk, integrated by serial, threads (each --read feeding), procs, mpi (mpirun -np 2, when
 built) and gpu (with --gpu: exit 77 without a device), with --skip-bad and without.
 Asserted: with --skip-bad every layout writes the same rows bit for bit (NaN included) and
-the same frame_status, the expected one for each kind; the chunks without raw bytes (never
-written, filter skipped) are integrated, and every good frame's row equals the one of a
-clean stack; without --skip-bad every layout stops at the first bad frame (exit 1, the
-frames before it written, the message naming it), from each kind of bad chunk.
+the same frame_status, the expected one for each kind; the chunk stored with its filter
+skipped is integrated, the chunk never written is a NaN row with frame_status 19
+(AZS_ERR_UNWRITTEN, not the fill value with status 0), and every good frame's row equals
+the one of a clean stack; without --skip-bad every layout stops at the first bad frame
+(exit 1, the frames before it written, the message naming it), from each kind of bad
+chunk, and never at the unwritten one (a frame without data is recorded, not a failure).
 usage: test_frame_policy.py AZSTREAM WORKDIR HAVE_MPI(0|1) [--gpu] [--stacks DIR]
 (--stacks: take p.h5, clean.h5 and g.poni from DIR, written by an earlier run: a machine
 without hdf5plugin, such as the GPU one, can then run it with h5py alone)"""
@@ -35,7 +37,7 @@ env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
            OMPI_MCA_rmaps_base_oversubscribe="1",
            ASAN_OPTIONS=(os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0").lstrip(":"))
 
-OK, CORRUPT, TRUNCATED, SIZE_MISMATCH = 0, 7, 8, 9  # azstream/status.h
+OK, CORRUPT, TRUNCATED, SIZE_MISMATCH, UNWRITTEN = 0, 7, 8, 9, 19  # azstream/status.h
 NY, NX, N = 96, 80, 11
 FB = NY * NX * 4
 # frame -> (what its chunk is, the frame_status every layout must give it)
@@ -43,13 +45,14 @@ KINDS = {
     2: ("corrupt LZ4 block", CORRUPT),
     3: ("header announcing more bytes than the frame", SIZE_MISMATCH),
     4: ("truncated chunk", TRUNCATED),
-    5: ("never written (fill value)", OK),
+    5: ("never written (HDF5 would give the fill value)", UNWRITTEN),
     6: ("stored with its filter skipped", OK),
     8: ("header announcing fewer bytes than the frame", SIZE_MISMATCH),
     9: ("block lengths running past the chunk's end", TRUNCATED),
     10: ("good, in blocks of 64 KiB (the GPU decoder takes up to 32: the host path)", OK),
 }
-BAD = sorted(f for f, (_, st) in KINDS.items() if st != OK)
+NAN_ROWS = sorted(f for f, (_, st) in KINDS.items() if st != OK)
+BAD = [f for f in NAN_ROWS if KINDS[f][1] != UNWRITTEN]  # the ones that stop a run
 
 
 def write_stacks():
@@ -131,19 +134,22 @@ for tag, layout, extra, np_ in LAYOUTS:
     rows, status = read(out), read(out, "frame_status")
     want = [KINDS.get(i, (None, OK))[1] for i in range(N)]
     check(list(status) == want, "%s: frame_status %s, want %s" % (tag, list(status), want))
-    check(all(np.isnan(rows[b]).all() for b in BAD), "%s: bad rows not NaN" % tag)
-    good = [i for i in range(N) if i not in BAD and i != 5]
+    check(all(np.isnan(rows[b]).all() for b in NAN_ROWS), "%s: bad rows not NaN" % tag)
+    good = [i for i in range(N) if i not in NAN_ROWS]
     check(same(rows[good], clean[good]), "%s: good frames differ from the clean stack's" % tag)
     if ref_rows is None:
         ref_rows, ref_status = rows, status
     else:
         check(same(rows, ref_rows) and same(status, ref_status), "%s: rows differ from serial" % tag)
     # without it: the run stops at the first bad frame, from each kind
-    for first in [0] + BAD[1:]:
+    for first in [0] + BAD[1:] + [5]:  # from 5: through the unwritten frame to 8
         stop = min(b for b in BAD if b >= first)
         rc, log, out = integrate("%s_stop%d" % (tag, first), layout, *extra,
                                  "--frames", "%d:%d" % (first, N), np_=np_)
         n = read(out).shape[0] if os.path.exists(out) else -1
+        if n > 0 and first <= 5 < stop:  # passed the unwritten frame: recorded, not a stop
+            st5 = read(out, "frame_status")[5 - first]
+            check(st5 == UNWRITTEN, "%s from frame %d: frame 5 status %d" % (tag, first, st5))
         # stopped before its first row: no output at all (doc/design.md, "Sinks")
         check(rc == 1 and (n == stop - first or (stop == first and n == -1)) and ("frame %d" % stop) in log,
               "%s from frame %d: exit %d, %d rows (want %d), %s" % (tag, first, rc, n, stop - first,

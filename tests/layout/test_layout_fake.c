@@ -200,6 +200,35 @@ static void test_bad_frame(int read_fail, int filtered)
     }
 }
 
+/* A frame without data (never written, or in a missing file): its row NaN, its status
+ * recorded, and the run goes on without skip_bad, in every variant, raw or filtered. */
+static void test_absent_frame(azs_status why, int filtered)
+{
+    const uint64_t absent = 23;
+    azs_source *src = fake_source(60, filtered);
+    azs_integrator *it = fake_integrator(1);
+    for (size_t i = 0; i < NV; i++) {
+        memset(&FAKE, 0, sizeof FAKE);
+        FAKE.absent_frame = absent + 1;
+        FAKE.absent_status = why;
+        azs_run_options o;
+        azs_run_options_default(&o);
+        rec_init(&got);
+        azs_run_summary sum;
+        azs_status st = run_v(&V[i], src, it, &o, &got, &sum);
+        CHECK(st == AZS_OK, "%s, %s: %s", V[i].name, azs_status_str(why), azs_last_error());
+        CHECK(got.n == 60 && sum.frames_bad == 1 && sum.frames_absent == 1 &&
+                  sum.first_bad_frame == absent,
+              "%s, %s: rows %llu bad %llu absent %llu", V[i].name, azs_status_str(why),
+              (unsigned long long)got.n, (unsigned long long)sum.frames_bad,
+              (unsigned long long)sum.frames_absent);
+        CHECK(got.st[absent] == why && isnan(got.I[absent][0]) && isnan(got.S[absent][0]) &&
+                  got.st[absent - 1] == AZS_OK && got.st[absent + 1] == AZS_OK &&
+                  !isnan(got.I[absent + 1][0]),
+              "%s: absent row: status %d", V[i].name, (int)got.st[absent]);
+    }
+}
+
 /* A mapped chunk whose file ends before it (a stack truncated while mapped): the SIGBUS is
  * caught, the batch is read again through the source, and the run goes on bit-identical;
  * where the source cannot read that frame either, the run stops there with every frame
@@ -331,6 +360,9 @@ int main(void)
     test_bad_frame(0, 0);
     test_bad_frame(1, 0);
     test_bad_frame(0, 1);
+    test_absent_frame(AZS_ERR_UNWRITTEN, 0);
+    test_absent_frame(AZS_ERR_MISSING, 0);
+    test_absent_frame(AZS_ERR_UNWRITTEN, 1);
     test_map_fault();
     test_cancel_and_sink_error();
     if (failures)
