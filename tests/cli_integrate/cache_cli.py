@@ -41,7 +41,8 @@ def check(cond, what):
 
 
 def run(*args, env=None, expect=0):
-    p = subprocess.run([EXE, "integrate", *args], capture_output=True, text=True, env=env)
+    # --overwrite: the cases write the same output names again and again
+    p = subprocess.run([EXE, "integrate", *args, "--overwrite"], capture_output=True, text=True, env=env)
     if p.returncode != expect:
         print(p.stdout, p.stderr)
     check(p.returncode == expect, f"exit {p.returncode} (expected {expect}): {' '.join(args)}")
