@@ -72,10 +72,12 @@ file(RELATIVE_PATH _azs_pc_to_prefix "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
 string(REGEX REPLACE "/$" "" _azs_pc_to_prefix "${_azs_pc_to_prefix}")
 set(AZS_PC_PREFIX "\${pcfiledir}/${_azs_pc_to_prefix}")
 set(AZS_PC_REQUIRES_PRIVATE "liblz4 libcjson libtiff-4")
-if(TARGET azs_stream)
-  string(APPEND AZS_PC_REQUIRES_PRIVATE " libzmq libcbor")
-endif()
 set(_azs_pc_libs "")
+# libzmq and libcbor as plain -l: Debian's libzmq.pc pulls norm.pc, whose Libs.private
+# ("libprotokit.a", no path) breaks any pkg-config --static link.
+if(TARGET azs_stream)
+  list(APPEND _azs_pc_libs -lzmq -lcbor)
+endif()
 foreach(l ${HDF5_C_LIBRARIES})
   if(l MATCHES "^/")
     list(APPEND _azs_pc_libs "${l}")
