@@ -174,16 +174,19 @@ static void case_corrupt(void)
     memset(ones, 'A', sizeof ones);
     tu_bitunshuffle(ones, expect, 256, 4);
     for (int i = 0; i < NF; i++) {
-        CHECK(ps[i] == AZS_OK, "hand case %d: planner said %d", i, ps[i]);
         if (cases[i].expect_ok) {
+            CHECK(ps[i] == AZS_OK, "hand case %d: planner said %d", i, ps[i]);
             CHECK(st[i] == AZS_OK, "hand case %d: status %d", i, st[i]);
             CHECK(memcmp(out[i], expect, 1024) == 0, "hand case %d: wrong bytes", i);
         } else {
-            CHECK(st[i] == AZS_ERR_CORRUPT || st[i] == AZS_ERR_TRUNCATED ||
-                      st[i] == AZS_ERR_SIZE_MISMATCH,
-                  "hand case %d: status %d, want a codec error", i, st[i]);
+            /* Found by the planner (a payload too short for the block the header
+             * announces: codec's lying-header check) or by the GPU decoder. */
+            const int32_t e = ps[i] != AZS_OK ? ps[i] : st[i];
+            CHECK(e == AZS_ERR_CORRUPT || e == AZS_ERR_TRUNCATED || e == AZS_ERR_SIZE_MISMATCH,
+                  "hand case %d: planner %d, GPU %d, want a codec error", i, ps[i], st[i]);
         }
-        printf("hand case %d: status %d (%s)\n", i, st[i], azs_status_str((azs_status)st[i]));
+        printf("hand case %d: planner %d, GPU %d (%s)\n", i, ps[i], st[i],
+               azs_status_str((azs_status)(ps[i] != AZS_OK ? ps[i] : st[i])));
         free(chunks[i]);
         free(out[i]);
     }
