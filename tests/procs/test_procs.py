@@ -27,7 +27,9 @@ def leftovers():
     """Processes whose command line names this work directory (our workers get absolute
     input paths), other than ourselves."""
     out = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True, text=True).stdout
-    return [l for l in out.splitlines() if wd in l and "test_procs.py" not in l and " ps " not in l]
+    # wd + "/": not the work directories that merely start like it (procs.faults' work_faults)
+    mine = os.path.join(wd, "")
+    return [l for l in out.splitlines() if mine in l and "test_procs.py" not in l and " ps " not in l]
 
 
 def run(*args, env=None):
