@@ -29,13 +29,15 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: azstream replay STACK.h5 --bind tcp://*:PORT [--rate HZ] [--repeat N]\n"
-               "                       [--dataset PATH] [--series-id N] [--channel NAME] [--quiet]\n"
+               "                       [--dataset PATH] [--series-id N] [--channel NAME] [--drop I,J,...]\n"
+               "                       [--quiet]\n"
                "  Sends the stack's chunks, as stored (direct chunk reads, no decoding), as DECTRIS\n"
                "  Stream V2 series on a ZeroMQ PUSH socket: start (shape, type, number_of_images,\n"
                "  the file's pixel_mask), one image message per frame, end. --rate: images per\n"
                "  second (default: as fast as the receiver takes them); --repeat: series sent one\n"
                "  after the other, series ids counting from --series-id (1); --channel: the\n"
-               "  channel name (threshold_1). Waits for a receiver to connect.\n");
+               "  channel name (threshold_1); --drop: frames not sent, as if lost on the way (the\n"
+               "  receiver's gap rows; tests). Waits for a receiver to connect.\n");
 }
 
 static void sleep_until(double t)
@@ -101,10 +103,37 @@ static azs_status make_image(azs_source *src, uint64_t series_id, uint64_t f, co
     return st == AZS_OK ? azs_stream_encode_image(series_id, f, channel, &a, msg, size) : st;
 }
 
+#define REPLAY_MAX_DROP 256
+
+/* --drop I,J,...: frame indices, each at most once counted. 0, or -1 when malformed. */
+static int parse_drop(const char *v, uint64_t *drop, int *ndrop)
+{
+    *ndrop = 0;
+    for (const char *p = v; *p;) {
+        char *e;
+        if (*ndrop == REPLAY_MAX_DROP || *p < '0' || *p > '9')
+            return -1;
+        drop[(*ndrop)++] = strtoull(p, &e, 10);
+        if (*e && *e != ',')
+            return -1;
+        p = *e ? e + 1 : e;
+    }
+    return *ndrop ? 0 : -1;
+}
+
+static int dropped(const uint64_t *drop, int ndrop, uint64_t f)
+{
+    for (int k = 0; k < ndrop; k++)
+        if (drop[k] == f)
+            return 1;
+    return 0;
+}
+
 #ifndef AZS_HAVE_STREAM
 int cmd_replay(int argc, char **argv)
 {
     (void)argc, (void)argv, (void)sleep_until, (void)make_start, (void)make_image, (void)usage, (void)on_signal;
+    (void)parse_drop, (void)dropped;
     return cli_report("replay", AZS_ERR_UNSUPPORTED, "azstream was built without stream support (libzmq, libcbor)");
 }
 #else
@@ -113,7 +142,8 @@ int cmd_replay(int argc, char **argv)
     const char *cmd = "replay", *input = NULL, *bind = NULL, *dataset = NULL, *channel = "threshold_1";
     double rate = 0;
     int64_t repeat = 1, series0 = 1;
-    int quiet = 0;
+    int quiet = 0, ndrop = 0;
+    uint64_t drop[REPLAY_MAX_DROP];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -139,6 +169,11 @@ int cmd_replay(int argc, char **argv)
             dataset = v;
         else if (!strcmp(a, "--channel"))
             channel = v;
+        else if (!strcmp(a, "--drop")) {
+            if (parse_drop(v, drop, &ndrop))
+                return cli_usage_error(cmd, "--drop '%s' is not a list of frame indices (I,J,..., at most %d)", v,
+                                       REPLAY_MAX_DROP);
+        }
         else if (!strcmp(a, "--rate")) {
             if (cli_parse_f64(v, &rate) || !(rate > 0))
                 return cli_usage_error(cmd, "--rate '%s' is not a positive number of images per second", v);
@@ -187,6 +222,8 @@ int cmd_replay(int argc, char **argv)
             st = azs_stream_send(sock, msg, n, &g_cancel);
         free(msg);
         for (uint64_t f = 0; st == AZS_OK && f < in->nframes; f++) {
+            if (dropped(drop, ndrop, f))
+                continue;
             if (rate > 0)
                 sleep_until(t0 + (double)sent / rate);
             if ((st = make_image(src, sid, f, channel, buf, cap, &msg, &n)) == AZS_OK)
