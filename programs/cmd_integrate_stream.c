@@ -41,7 +41,7 @@ const char *cli_stream_usage(void)
            "  --follow               serve series until interrupted (default: one series)\n"
            "  --publish tcp://*:PORT each frame's profile on a PUB socket (CBOR: image_id, radial,\n"
            "                         intensity, sigma)\n"
-           "                         --layout threads (default) or serial; frames never received\n"
+           "                         --layout threads (default), serial or gpu; frames never received\n"
            "                         get rows of their own, frame_status 20 (not received)";
 }
 

@@ -29,13 +29,17 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: azstream replay STACK.h5 --bind tcp://*:PORT [--rate HZ] [--repeat N]\n"
-               "                       [--dataset PATH] [--series-id N] [--channel NAME] [--quiet]\n"
+               "                       [--dataset PATH] [--series-id N] [--channel NAME] [--loop N]\n"
+               "                       [--drop I,J,...] [--quiet]\n"
                "  Sends the stack's chunks, as stored (direct chunk reads, no decoding), as DECTRIS\n"
                "  Stream V2 series on a ZeroMQ PUSH socket: start (shape, type, number_of_images,\n"
                "  the file's pixel_mask), one image message per frame, end. --rate: images per\n"
                "  second (default: as fast as the receiver takes them); --repeat: series sent one\n"
                "  after the other, series ids counting from --series-id (1); --channel: the\n"
-               "  channel name (threshold_1). Waits for a receiver to connect.\n");
+               "  channel name (threshold_1); --loop: the stack's frames N times within each series\n"
+               "  (image_ids counting on: long series from a small file, benchmarks); --drop:\n"
+               "  image_ids not sent, as if lost on the way (the receiver's gap rows; tests).\n"
+               "  Waits for a receiver to connect.\n");
 }
 
 static void sleep_until(double t)
@@ -48,8 +52,8 @@ static void sleep_until(double t)
 }
 
 /* The start message of a series of the stack. The mask array borrows *mask32. */
-static azs_status make_start(azs_source *src, uint64_t series_id, const char *channel, uint32_t **mask32,
-                             uint8_t **msg, size_t *size)
+static azs_status make_start(azs_source *src, uint64_t series_id, uint64_t nimages, const char *channel,
+                             uint32_t **mask32, uint8_t **msg, size_t *size)
 {
     const azs_source_info *in = azs_source_get_info(src);
     azs_stream_start s;
@@ -62,7 +66,7 @@ static azs_status make_start(azs_source *src, uint64_t series_id, const char *ch
     s.nchannels = 1;
     snprintf(s.channels[0], sizeof s.channels[0], "%s", channel);
     s.has_nimages = 1;
-    s.number_of_images = in->nframes;
+    s.number_of_images = nimages;
     snprintf(s.detector_description, sizeof s.detector_description, "azstream replay");
     uint8_t *m = NULL;
     size_t nmasked = 0;
@@ -85,9 +89,10 @@ static azs_status make_start(azs_source *src, uint64_t series_id, const char *ch
     return azs_stream_encode_start(&s, msg, size);
 }
 
-/* Frame f's image message: its stored chunk, or (a chunk without raw bytes) its pixels. */
-static azs_status make_image(azs_source *src, uint64_t series_id, uint64_t f, const char *channel, void *buf,
-                             size_t cap, uint8_t **msg, size_t *size)
+/* Frame f's image message (image_id id): its stored chunk, or (a chunk without raw bytes) its
+ * pixels. */
+static azs_status make_image(azs_source *src, uint64_t series_id, uint64_t f, uint64_t id, const char *channel,
+                             void *buf, size_t cap, uint8_t **msg, size_t *size)
 {
     const azs_source_info *in = azs_source_get_info(src);
     azs_stream_array a = {in->ny, in->nx, in->dtype, in->elem_size, in->codec, buf, 0};
@@ -98,13 +103,40 @@ static azs_status make_image(azs_source *src, uint64_t series_id, uint64_t f, co
         a.nbytes = in->frame_bytes;
         st = azs_source_read_frame(src, f, buf, cap);
     }
-    return st == AZS_OK ? azs_stream_encode_image(series_id, f, channel, &a, msg, size) : st;
+    return st == AZS_OK ? azs_stream_encode_image(series_id, id, channel, &a, msg, size) : st;
+}
+
+#define REPLAY_MAX_DROP 256
+
+/* --drop I,J,...: frame indices, each at most once counted. 0, or -1 when malformed. */
+static int parse_drop(const char *v, uint64_t *drop, int *ndrop)
+{
+    *ndrop = 0;
+    for (const char *p = v; *p;) {
+        char *e;
+        if (*ndrop == REPLAY_MAX_DROP || *p < '0' || *p > '9')
+            return -1;
+        drop[(*ndrop)++] = strtoull(p, &e, 10);
+        if (*e && *e != ',')
+            return -1;
+        p = *e ? e + 1 : e;
+    }
+    return *ndrop ? 0 : -1;
+}
+
+static int dropped(const uint64_t *drop, int ndrop, uint64_t f)
+{
+    for (int k = 0; k < ndrop; k++)
+        if (drop[k] == f)
+            return 1;
+    return 0;
 }
 
 #ifndef AZS_HAVE_STREAM
 int cmd_replay(int argc, char **argv)
 {
     (void)argc, (void)argv, (void)sleep_until, (void)make_start, (void)make_image, (void)usage, (void)on_signal;
+    (void)parse_drop, (void)dropped;
     return cli_report("replay", AZS_ERR_UNSUPPORTED, "azstream was built without stream support (libzmq, libcbor)");
 }
 #else
@@ -112,8 +144,9 @@ int cmd_replay(int argc, char **argv)
 {
     const char *cmd = "replay", *input = NULL, *bind = NULL, *dataset = NULL, *channel = "threshold_1";
     double rate = 0;
-    int64_t repeat = 1, series0 = 1;
-    int quiet = 0;
+    int64_t repeat = 1, series0 = 1, loop = 1;
+    int quiet = 0, ndrop = 0;
+    uint64_t drop[REPLAY_MAX_DROP];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -139,12 +172,20 @@ int cmd_replay(int argc, char **argv)
             dataset = v;
         else if (!strcmp(a, "--channel"))
             channel = v;
+        else if (!strcmp(a, "--drop")) {
+            if (parse_drop(v, drop, &ndrop))
+                return cli_usage_error(cmd, "--drop '%s' is not a list of frame indices (I,J,..., at most %d)", v,
+                                       REPLAY_MAX_DROP);
+        }
         else if (!strcmp(a, "--rate")) {
             if (cli_parse_f64(v, &rate) || !(rate > 0))
                 return cli_usage_error(cmd, "--rate '%s' is not a positive number of images per second", v);
         } else if (!strcmp(a, "--repeat")) {
             if (cli_parse_i64(v, &repeat) || repeat < 1)
                 return cli_usage_error(cmd, "--repeat '%s' is not a positive count", v);
+        } else if (!strcmp(a, "--loop")) {
+            if (cli_parse_i64(v, &loop) || loop < 1)
+                return cli_usage_error(cmd, "--loop '%s' is not a positive count", v);
         } else if (!strcmp(a, "--series-id")) {
             if (cli_parse_i64(v, &series0) || series0 < 0)
                 return cli_usage_error(cmd, "--series-id '%s' is not a non-negative integer", v);
@@ -182,14 +223,17 @@ int cmd_replay(int argc, char **argv)
         const uint64_t sid = (uint64_t)(series0 + r);
         uint8_t *msg = NULL;
         size_t n = 0;
-        st = make_start(src, sid, channel, &mask32, &msg, &n);
+        const uint64_t nimages = in->nframes * (uint64_t)loop;
+        st = make_start(src, sid, nimages, channel, &mask32, &msg, &n);
         if (st == AZS_OK)
             st = azs_stream_send(sock, msg, n, &g_cancel);
         free(msg);
-        for (uint64_t f = 0; st == AZS_OK && f < in->nframes; f++) {
+        for (uint64_t id = 0; st == AZS_OK && id < nimages; id++) {
+            if (dropped(drop, ndrop, id))
+                continue;
             if (rate > 0)
                 sleep_until(t0 + (double)sent / rate);
-            if ((st = make_image(src, sid, f, channel, buf, cap, &msg, &n)) == AZS_OK)
+            if ((st = make_image(src, sid, id % in->nframes, id, channel, buf, cap, &msg, &n)) == AZS_OK)
                 st = azs_stream_send(sock, msg, n, &g_cancel);
             free(msg);
             sent += st == AZS_OK;

@@ -153,7 +153,9 @@ typedef struct azs_stream_job_options {
     int follow;                 /* 0: one series, then return; 1: series until cancelled */
     const char *publish;        /* a PUB endpoint for each frame's profile (NULL: none) */
     int rcvhwm;                 /* see azs_stream_pull_open */
-    /* layout (threads or serial; gpu: AZS_ERR_UNSUPPORTED), workers, skip_bad, cancel. */
+    /* layout (threads, serial or gpu; procs and mpi: AZS_ERR_UNSUPPORTED), workers (gpu: the
+     * threads copying chunks into the device's batches), skip_bad, cancel, device and
+     * gpu_batch / gpu_slots / gpu_lag (gpu: AZS_ERR_NO_DEVICE without a device). */
     azs_run_options run;
     const char *program, *version; /* recorded in the output */
     /* Told about each event worth a line: geometry taken from the start message, image_id

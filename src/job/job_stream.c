@@ -234,7 +234,9 @@ static azs_status open_series_output(const azs_settings *sc, const azs_stream_jo
             cJSON_AddNumberToObject(st_obj, "number_of_images", (double)s->number_of_images);
     }
     cJSON_AddStringToObject(r, "pixel_mask", mask_note ? mask_note : "?");
-    cJSON_AddStringToObject(r, "layout", o->run.layout == AZS_LAYOUT_SERIAL ? "serial" : "threads");
+    cJSON_AddStringToObject(r, "layout", o->run.layout == AZS_LAYOUT_SERIAL ? "serial"
+                                         : o->run.layout == AZS_LAYOUT_GPU  ? "gpu"
+                                                                            : "threads");
     cJSON_AddNumberToObject(r, "workers", o->run.workers);
     char *cfg = cJSON_Print(r);
     cJSON_Delete(r);
@@ -285,9 +287,14 @@ azs_status azs_stream_job_run(const azs_settings *s, const azs_stream_job_option
     memset(sum, 0, sizeof *sum);
     if (!s || !o || !o->endpoint || !o->output)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_stream_job_run: settings, endpoint and output are required");
-    if (o->run.layout != AZS_LAYOUT_THREADS && o->run.layout != AZS_LAYOUT_SERIAL)
-        return azs_fail(AZS_ERR_UNSUPPORTED, "%s: a stream is integrated with layout threads or serial (gpu, procs "
+    if (o->run.layout != AZS_LAYOUT_THREADS && o->run.layout != AZS_LAYOUT_SERIAL && o->run.layout != AZS_LAYOUT_GPU)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "%s: a stream is integrated with layout threads, serial or gpu (procs "
                         "and mpi read files)", o->endpoint);
+    if (o->run.layout == AZS_LAYOUT_GPU) { /* before anything is opened: no device, no output */
+        azs_status gs = azs_stream_gpu_check(&o->run);
+        if (gs != AZS_OK)
+            return gs;
+    }
     azs_stream_socket *sock = NULL, *pub = NULL;
     azs_status st = azs_stream_pull_open(o->endpoint, o->rcvhwm, &sock);
     if (st == AZS_OK && o->publish && (st = azs_stream_pub_bind(o->publish, &pub)) != AZS_OK)

@@ -1,5 +1,6 @@
 /* One series of a stream: the receiving thread (the caller's) decodes each message and puts
- * it in a ring of slots in arrival order; worker threads decode and integrate the slots'
+ * it in a ring of slots in arrival order (layout gpu: stream_run_gpu.c, the same receiving
+ * loop and row policy, batches on the GPU); worker threads decode and integrate the slots'
  * images (the same engine calls as layout 1, so the same bits); a writer thread hands the
  * rows to the sink in slot order. The ring is bounded: when it is full the receiver stops
  * reading, ZeroMQ's queue fills to its high-water mark and the sender is held back: a slow
@@ -73,22 +74,26 @@ static void notice(const azs_stream_series *s, const char *fmt, ...)
     s->notice(s->notice_ctx, line);
 }
 
-/* One image into its slot's row: the chosen channel, checked against the series' shape,
- * decoded and integrated. Returns the frame's status (the feed's vocabulary). */
-static azs_status integrate_slot(series_run *r, azs_workspace *ws, void *frame_buf, slot *sl)
+const azs_stream_array *azs_stream_series_array(const azs_stream_series *s, uint64_t image_id,
+                                                const azs_stream_msg *m, azs_status *st)
 {
-    const azs_stream_series *s = r->s;
-    const azs_stream_array *a = azs_stream_image_channel(&sl->msg->image, s->channel);
+    const azs_stream_array *a = azs_stream_image_channel(&m->image, s->channel);
+    *st = AZS_OK;
     if (!a)
-        return azs_fail(AZS_ERR_FORMAT, "image %llu has no channel %s", (unsigned long long)sl->image_id,
-                        s->channel);
-    if (a->ny != s->ny || a->nx != s->nx || a->dtype != s->dtype)
-        return azs_fail(AZS_ERR_SIZE_MISMATCH, "image %llu: %u x %u %s, the series' images are %u x %u %s",
-                        (unsigned long long)sl->image_id, a->ny, a->nx, azs_dtype_name(a->dtype), s->ny, s->nx,
-                        azs_dtype_name(s->dtype));
+        *st = azs_fail(AZS_ERR_FORMAT, "image %llu has no channel %s", (unsigned long long)image_id, s->channel);
+    else if (a->ny != s->ny || a->nx != s->nx || a->dtype != s->dtype)
+        *st = azs_fail(AZS_ERR_SIZE_MISMATCH, "image %llu: %u x %u %s, the series' images are %u x %u %s",
+                       (unsigned long long)image_id, a->ny, a->nx, azs_dtype_name(a->dtype), s->ny, s->nx,
+                       azs_dtype_name(s->dtype));
+    return *st == AZS_OK ? a : NULL;
+}
+
+azs_status azs_stream_integrate_array(const azs_stream_series *s, azs_workspace *ws, void *frame_buf,
+                                      const azs_stream_array *a, double *intensity, double *sigma)
+{
     azs_frame_result fr = {0};
-    fr.intensity = sl->intensity;
-    fr.sigma = sl->sigma;
+    fr.intensity = intensity;
+    fr.sigma = sigma;
     if (a->codec == AZS_CODEC_NONE) /* length checked by the decoder: integrate in place */
         return azs_integrate_frame(s->it, ws, a->bytes, a->dtype, &fr);
     const size_t frame_bytes = (size_t)a->ny * a->nx * a->elem_size;
@@ -102,6 +107,15 @@ static azs_status integrate_slot(series_run *r, azs_workspace *ws, void *frame_b
     if (st == AZS_ERR_CAPACITY)
         st = AZS_ERR_CORRUPT;
     return st;
+}
+
+/* One image into its slot's row: the chosen channel, checked against the series' shape,
+ * decoded and integrated. Returns the frame's status (the feed's vocabulary). */
+static azs_status integrate_slot(series_run *r, azs_workspace *ws, void *frame_buf, slot *sl)
+{
+    azs_status st;
+    const azs_stream_array *a = azs_stream_series_array(r->s, sl->image_id, sl->msg, &st);
+    return a ? azs_stream_integrate_array(r->s, ws, frame_buf, a, sl->intensity, sl->sigma) : st;
 }
 
 static void *worker_main(void *arg)
@@ -162,13 +176,40 @@ static void writer_stop(series_run *r, azs_status st, const char *detail)
     pthread_mutex_unlock(&r->mu);
 }
 
+azs_status azs_stream_write_row(const azs_stream_series *s, azs_stream_series_summary *sum, size_t latency_cap,
+                                uint64_t image_id, const double *intensity, const double *sigma, azs_status fs,
+                                double t_received, const char *detail)
+{
+    const int skippable = fs == AZS_ERR_CORRUPT || fs == AZS_ERR_TRUNCATED || fs == AZS_ERR_SIZE_MISMATCH;
+    if (fs != AZS_OK && fs != AZS_ERR_STREAM_GAP && !(s->run->skip_bad && skippable))
+        return azs_fail(fs, "%s", detail);
+    azs_status st = s->sink->write(s->sink->ctx, image_id, intensity, sigma, fs);
+    if (st != AZS_OK)
+        return st;
+    sum->frames_done++;
+    if (fs == AZS_ERR_STREAM_GAP)
+        sum->frames_missing++;
+    else if (fs != AZS_OK)
+        sum->frames_bad++;
+    if (fs != AZS_ERR_STREAM_GAP && sum->nlatency < latency_cap)
+        sum->latency[sum->nlatency++] = azs_now_seconds() - t_received;
+    if (s->pub && fs == AZS_OK) { /* PUB never blocks: a slow subscriber loses profiles, not us */
+        const size_t nbins = azs_integrator_nbins(s->it);
+        uint8_t *buf = NULL;
+        size_t n = 0;
+        if (azs_stream_encode_profile(s->series_id, image_id, azs_integrator_radial(s->it),
+                                      azs_integrator_options(s->it)->npt, intensity, sigma, nbins, &buf,
+                                      &n) == AZS_OK)
+            azs_stream_send(s->pub, buf, n, NULL);
+        free(buf);
+    }
+    return AZS_OK;
+}
+
 /* Rows in slot order; the skip_bad policy as the frame feed's (azs_feed_admit). */
 static void *writer_main(void *arg)
 {
     series_run *r = arg;
-    const azs_stream_series *s = r->s;
-    azs_stream_series_summary *sum = r->sum;
-    const double *radial = azs_integrator_radial(s->it);
     for (;;) {
         pthread_mutex_lock(&r->mu);
         slot *sl = &r->slots[r->nwritten % r->nslots];
@@ -179,31 +220,11 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&r->mu);
         if (done)
             break;
-        azs_status fs = sl->status;
-        const int skippable = fs == AZS_ERR_CORRUPT || fs == AZS_ERR_TRUNCATED || fs == AZS_ERR_SIZE_MISMATCH;
-        if (fs != AZS_OK && fs != AZS_ERR_STREAM_GAP && !(s->run->skip_bad && skippable)) {
-            writer_stop(r, fs, sl->detail);
-            break;
-        }
-        azs_status st = s->sink->write(s->sink->ctx, sl->image_id, sl->intensity, sl->sigma, fs);
+        azs_status st = azs_stream_write_row(r->s, r->sum, r->latency_cap, sl->image_id, sl->intensity, sl->sigma,
+                                             sl->status, sl->t_received, sl->detail);
         if (st != AZS_OK) {
             writer_stop(r, st, azs_last_error());
             break;
-        }
-        sum->frames_done++;
-        if (fs == AZS_ERR_STREAM_GAP)
-            sum->frames_missing++;
-        else if (fs != AZS_OK)
-            sum->frames_bad++;
-        if (fs != AZS_ERR_STREAM_GAP && sum->nlatency < r->latency_cap)
-            sum->latency[sum->nlatency++] = azs_now_seconds() - sl->t_received;
-        if (s->pub && fs == AZS_OK) { /* PUB never blocks: a slow subscriber loses profiles, not us */
-            uint8_t *buf = NULL;
-            size_t n = 0;
-            if (azs_stream_encode_profile(s->series_id, sl->image_id, radial, azs_integrator_options(s->it)->npt,
-                                          sl->intensity, sl->sigma, r->nbins, &buf, &n) == AZS_OK)
-                azs_stream_send(s->pub, buf, n, NULL);
-            free(buf);
         }
         pthread_mutex_lock(&r->mu);
         sl->state = SLOT_FREE;
@@ -216,8 +237,9 @@ static void *writer_main(void *arg)
 
 /* Put one slot (msg NULL: a frame never received) once the ring has room. 0, or 1 when the
  * writer stopped the run. */
-static int put_slot(series_run *r, uint64_t image_id, azs_stream_msg *msg, double t)
+static int put_slot(void *ctx, uint64_t image_id, azs_stream_msg *msg, double t)
 {
+    series_run *r = ctx;
     pthread_mutex_lock(&r->mu);
     while (!r->stop && r->nfilled - r->nwritten >= r->nslots)
         pthread_cond_wait(&r->cv, &r->mu);
@@ -239,28 +261,37 @@ static int put_slot(series_run *r, uint64_t image_id, azs_stream_msg *msg, doubl
     return 0;
 }
 
+static int run_stopped(void *ctx)
+{
+    series_run *r = ctx;
+    pthread_mutex_lock(&r->mu);
+    const int stopped = r->stop;
+    pthread_mutex_unlock(&r->mu);
+    return stopped;
+}
+
 /* Rows for the ids [from, to) never received. */
-static azs_status put_missing(series_run *r, uint64_t from, uint64_t to, const char *why)
+static azs_status put_missing(const azs_stream_series *s, const azs_stream_feed *f, uint64_t from, uint64_t to,
+                              const char *why)
 {
     if (to <= from)
         return AZS_OK;
     if (to - from > STREAM_MAX_GAP)
         return azs_fail(AZS_ERR_FORMAT, "series %llu: %s: images %llu to %llu missing, more than %u: not a gap "
-                        "but a wrong image_id", (unsigned long long)r->s->series_id, why,
+                        "but a wrong image_id", (unsigned long long)s->series_id, why,
                         (unsigned long long)from, (unsigned long long)to - 1, STREAM_MAX_GAP);
-    notice(r->s, "series %llu: %s: image%s %llu%s%llu not received", (unsigned long long)r->s->series_id, why,
+    notice(s, "series %llu: %s: image%s %llu%s%llu not received", (unsigned long long)s->series_id, why,
            to - from > 1 ? "s" : "", (unsigned long long)from, to - from > 1 ? " to " : "",
            to - from > 1 ? (unsigned long long)to - 1 : 0ull);
     for (uint64_t i = from; i < to; i++)
-        if (put_slot(r, i, NULL, 0))
+        if (f->put(f->ctx, i, NULL, 0))
             return AZS_OK;
     return AZS_OK;
 }
 
-/* The receiving loop: messages until the series' end (or the next start). */
-static azs_status receive(series_run *r, azs_stream_msg **next_start)
+azs_status azs_stream_receive(const azs_stream_series *s, azs_stream_series_summary *sum, const azs_stream_feed *f,
+                              azs_stream_msg **next_start)
 {
-    const azs_stream_series *s = r->s;
     uint64_t expected = 0; /* the next image_id in order */
     double t_received = azs_now_seconds(); /* of the message in hand */
     azs_stream_msg *m = s->first;
@@ -269,7 +300,12 @@ static azs_status receive(series_run *r, azs_stream_msg **next_start)
         if (!m) {
             uint8_t *buf = NULL;
             size_t n = 0;
-            st = azs_stream_recv(s->sock, -1, s->run->cancel, &buf, &n);
+            const int wait_ms = f->idle_ms ? f->idle_ms(f->ctx) : -1;
+            st = azs_stream_recv(s->sock, wait_ms, s->run->cancel, &buf, &n);
+            if (st == AZS_ERR_NOT_FOUND && wait_ms >= 0) { /* nothing within wait_ms: the feed's turn */
+                f->idle(f->ctx);
+                continue;
+            }
             if (st != AZS_OK)
                 return st;
             const double t = azs_now_seconds();
@@ -284,10 +320,7 @@ static azs_status receive(series_run *r, azs_stream_msg **next_start)
                                         (unsigned long long)expected);
             t_received = t;
         }
-        pthread_mutex_lock(&r->mu);
-        const int stopped = r->stop;
-        pthread_mutex_unlock(&r->mu);
-        if (stopped) {
+        if (f->stopped(f->ctx)) {
             azs_stream_msg_free(m);
             return AZS_OK;
         }
@@ -299,11 +332,11 @@ static azs_status receive(series_run *r, azs_stream_msg **next_start)
         }
         if (m->type == AZS_STREAM_END) {
             azs_stream_msg_free(m);
-            return s->number_of_images ? put_missing(r, expected, s->number_of_images, "end of series") : AZS_OK;
+            return s->number_of_images ? put_missing(s, f, expected, s->number_of_images, "end of series") : AZS_OK;
         }
         const uint64_t id = m->image.image_id;
-        r->sum->received++;
-        if (id > expected && (st = put_missing(r, expected, id, "image_id gap")) != AZS_OK) {
+        sum->received++;
+        if (id > expected && (st = put_missing(s, f, expected, id, "image_id gap")) != AZS_OK) {
             azs_stream_msg_free(m);
             return st;
         }
@@ -312,17 +345,25 @@ static azs_status receive(series_run *r, azs_stream_msg **next_start)
                    (unsigned long long)s->series_id, (unsigned long long)id, (unsigned long long)expected - 1);
         else
             expected = id + 1;
-        if (put_slot(r, id, m, t_received))
+        if (f->put(f->ctx, id, m, t_received))
             return AZS_OK;
         m = NULL;
     }
 }
 
+azs_status azs_stream_summary_init(azs_stream_series_summary *sum, size_t latency_cap)
+{
+    memset(sum, 0, sizeof *sum);
+    sum->latency = malloc(latency_cap * sizeof *sum->latency);
+    return sum->latency ? AZS_OK : azs_fail(AZS_ERR_NOMEM, "stream: latencies of %zu frames", latency_cap);
+}
+
 azs_status azs_stream_run_series(const azs_stream_series *s, azs_stream_series_summary *sum,
                                  azs_stream_msg **next_start)
 {
-    memset(sum, 0, sizeof *sum);
     *next_start = NULL;
+    if (s->run->layout == AZS_LAYOUT_GPU)
+        return azs_stream_run_series_gpu(s, sum, next_start);
     series_run r;
     memset(&r, 0, sizeof r);
     r.s = s;
@@ -334,11 +375,14 @@ azs_status azs_stream_run_series(const azs_stream_series *s, azs_stream_series_s
         nworkers = azs_cpu_count();
     }
     r.nslots = 4 * (size_t)nworkers + 4;
-    r.latency_cap = 1u << 20;
-    sum->latency = malloc(r.latency_cap * sizeof *sum->latency);
+    r.latency_cap = AZS_STREAM_LATENCY_CAP;
+    if (azs_stream_summary_init(sum, r.latency_cap) != AZS_OK) {
+        azs_stream_msg_free(s->first);
+        return AZS_ERR_NOMEM;
+    }
     r.slots = calloc(r.nslots, sizeof *r.slots);
     double *rows = r.slots ? calloc(r.nslots * r.nbins * (r.has_sigma ? 2 : 1), sizeof *rows) : NULL;
-    if (!sum->latency || !r.slots || !rows) {
+    if (!r.slots || !rows) {
         free(r.slots);
         free(rows);
         azs_stream_msg_free(s->first);
@@ -358,8 +402,9 @@ azs_status azs_stream_run_series(const azs_stream_series *s, azs_stream_series_s
     for (int k = 0; st == AZS_OK && k < nworkers; k++, started++)
         if (pthread_create(&tid[k + 1], NULL, worker_main, &r) != 0)
             st = azs_fail(AZS_ERR_WORKER, "stream: cannot start worker thread %d", k);
+    const azs_stream_feed feed = {put_slot, run_stopped, NULL, NULL, &r};
     if (st == AZS_OK)
-        st = receive(&r, next_start);
+        st = azs_stream_receive(s, sum, &feed, next_start);
     else
         azs_stream_msg_free(s->first);
     char detail[1024];
