@@ -13,6 +13,8 @@
 #   and `azstream bench --layouts gpu` on W1.
 # cpu: the batch engine's bits (test_fused), the layout-1 scaling table and pyFAI side by
 #   side (wheels in .whl); SELF_READ=" " adds the self-read rows.
+#   bash bench/device_prebuilt.sh stream    # carry .devdeps/pre/bin, .devdeps/pre/gpubin,
+#                                           #   .devdeps/pre/lib: stream.gpu, stream rates
 #   bash bench/device_prebuilt.sh scaling   # carry .devdeps/pre/bin, .devdeps/pre/lib
 # scaling: layout 1 against the work alone and the host probes, interleaved sweeps
 #   (METHODS, WORKERS, ROW_REPEAT, ROW_SECONDS, READ, ENVS, BENCH_ARGS; see below).
@@ -50,6 +52,20 @@ AZ=$P/bin/azstream
     --format=csv,noheader 2>/dev/null; } | tee $OUT/machine.txt
 $AZ --version 2>&1 | head -1 || { ldd $AZ; exit 1; }
 W1=/tmp/w1.h5
+if [ "$mode" = stream ]; then
+  # Stream V2 over loopback: the GPU layout against threads bit for bit (tests/stream), then
+  # replay -> integrate rates and latencies, threads (all cores, and 4 workers) and gpu.
+  $P/gpubin/test_gpu_decode > $OUT/test_gpu_decode.txt 2>&1; echo "test_gpu_decode rc=$?"
+  python3 tests/stream/test_stream_gpu.py $AZ /tmp/sg > $OUT/stream_gpu.txt 2>&1
+  echo "stream.gpu rc=$?"; grep -E "FAIL|ok|tests" $OUT/stream_gpu.txt | tail -8
+  python3 -c 'import sys, numpy; print("python", sys.version.split()[0], "numpy", numpy.__version__)'
+  for run in "threads 0" "threads 4" "gpu 0"; do
+    set -- $run
+    AZ=$PWD/$AZ PY=python3 bash bench/stream_bench.sh ${FRAMES:-20000} W1 $2 $1 > $OUT/stream-$1-$2.txt 2>&1
+    echo "== stream $1, workers $2 (rc=$?)"; grep -iE "frames/s|lost|latency|rows" $OUT/stream-$1-$2.txt | head -6
+  done
+  exit 0
+fi
 if [ "$mode" = gpu ]; then
   for t in decode integrate; do
     $P/gpubin/test_gpu_$t > $OUT/test_gpu_$t.txt 2>&1; echo "test_gpu_$t rc=$?"; tail -3 $OUT/test_gpu_$t.txt
