@@ -76,6 +76,14 @@ typedef struct azs_sink_config {
      * status other than AZS_OK (with its detail) refuses to resume. NULL: not checked. */
     azs_status (*resume_check)(void *ctx, const char *stored_config);
     void *resume_ctx;
+    /* HDF5: what NXazint1d / NXazint2d record of the run (0 / NULL: false, unknown, none). */
+    const char *pyfai_config_json; /* the settings alone, a pyFAI v5 integration config */
+    double wavelength;         /* metres (the monochromator's wavelength and energy) */
+    int solid_angle_applied, polarization_applied, monitor_applied; /* monitor: normalization_factor */
+    int mask_applied, dark_applied, flat_applied;
+    const double *norm;        /* [npt_azim or 1][npt]: Σ w·norm of each bin over the matrix */
+    const char *instrument_name, *source_name, *source_type, *source_probe; /* "unknown", "unknown",
+                                * "Synchrotron X-ray Source", "x-ray" when NULL */
 } azs_sink_config;
 
 /* Open by extension: HDF5 for .h5/.hdf5/.nxs/.nx5, text for .dat/.xy/.txt. An existing
