@@ -114,6 +114,19 @@ AZS_API void azs_sink_discard(azs_sink *s);
 AZS_API uint64_t azs_sink_resumed_rows(const azs_sink *s);
 AZS_API const char *azs_sink_resume_note(const azs_sink *s);
 
+/* What an HDF5 result file holds (azstream info): AZS_ERR_NOT_FOUND if it is no NXazint1d /
+ * NXazint2d result. Strings are cut to their buffers. */
+typedef struct azs_result_info {
+    char definition[16];       /* "NXazint1d" / "NXazint2d" */
+    char program[64], version[32], date[32];
+    int rank;                  /* of I: 2 (rows of 1D profiles) or 3 (rows of 2D cakes) */
+    uint64_t shape[3];         /* I's shape: rows, [azimuthal bins,] radial bins */
+    int with_errors;           /* I_errors present */
+    uint64_t frames_written, frames_bad;
+    char radial_unit[32], azimuthal_unit[32]; /* pyFAI's names */
+} azs_result_info;
+AZS_API azs_status azs_result_describe(const char *path, azs_result_info *out);
+
 /* A null sink (benchmarks): counts rows, keeps nothing. */
 AZS_API azs_sink_ops azs_null_sink_ops(uint64_t *counter);
 

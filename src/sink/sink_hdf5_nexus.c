@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/error.h"
+#include "h5/h5lock.h"
 #include "sink/sink_hdf5_internal.h"
 
 /* Strings are variable-length UTF-8: h5py reads them back as str, silx and NeXus tools
@@ -310,4 +312,109 @@ int azs_h5_sink_create_structure(h5_sink *s, const azs_sink_config *cfg)
     ok = ok && result_group(s, cfg);
     ok = ok && azs_h5_sink_make_rows(s, cfg);
     return ok;
+}
+
+/* ---------------------------------------------------------------- reading one back */
+
+static void read_str(hid_t file, const char *path, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (H5Lexists(file, "entry", H5P_DEFAULT) <= 0 || H5Oexists_by_name(file, path, H5P_DEFAULT) <= 0)
+        return;
+    hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
+    hid_t t = vstr_type();
+    char *v = NULL;
+    if (d >= 0 && H5Dread(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0 && v) {
+        snprintf(buf, cap, "%s", v);
+        H5free_memory(v);
+    }
+    H5Tclose(t);
+    if (d >= 0)
+        H5Dclose(d);
+}
+
+static void read_attr_str(hid_t obj, const char *name, char *buf, size_t cap)
+{
+    buf[0] = 0;
+    if (H5Aexists(obj, name) <= 0)
+        return;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = vstr_type();
+    char *v = NULL;
+    if (a >= 0 && H5Aread(a, t, &v) >= 0 && v) {
+        snprintf(buf, cap, "%s", v);
+        H5free_memory(v);
+    }
+    H5Tclose(t);
+    if (a >= 0)
+        H5Aclose(a);
+}
+
+static azs_status describe_locked(const char *path, azs_result_info *r)
+{
+    memset(r, 0, sizeof *r);
+    hid_t f;
+    H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); } H5E_END_TRY;
+    if (f < 0)
+        return azs_fail(AZS_ERR_IO, "%s: not an HDF5 file libhdf5 can open", path);
+    azs_status st = AZS_OK;
+    H5E_BEGIN_TRY {
+        read_str(f, "entry/definition", r->definition, sizeof r->definition);
+        if (strncmp(r->definition, "NXazint", 7) || H5Oexists_by_name(f, "entry/result/I", H5P_DEFAULT) <= 0) {
+            st = azs_fail(AZS_ERR_NOT_FOUND, "%s: not an azimuthal-integration result (NXazint1d / NXazint2d)",
+                          path);
+        } else {
+            read_str(f, "entry/reduction/program", r->program, sizeof r->program);
+            read_str(f, "entry/reduction/version", r->version, sizeof r->version);
+            read_str(f, "entry/reduction/date", r->date, sizeof r->date);
+            hid_t d = H5Dopen2(f, "entry/result/I", H5P_DEFAULT);
+            hid_t sp = d >= 0 ? H5Dget_space(d) : -1;
+            r->rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : 0;
+            if (r->rank > 0 && r->rank <= 3)
+                H5Sget_simple_extent_dims(sp, (hsize_t *)r->shape, NULL);
+            if (sp >= 0)
+                H5Sclose(sp);
+            if (d >= 0)
+                H5Dclose(d);
+            r->with_errors = H5Oexists_by_name(f, "entry/result/I_errors", H5P_DEFAULT) > 0;
+            hid_t g = H5Gopen2(f, "entry/result", H5P_DEFAULT);
+            uint64_t v = 0;
+            hid_t a;
+            if (g >= 0 && H5Aexists(g, "frames_written") > 0 && (a = H5Aopen(g, "frames_written", H5P_DEFAULT)) >= 0) {
+                if (H5Aread(a, H5T_NATIVE_UINT64, &v) >= 0)
+                    r->frames_written = v;
+                H5Aclose(a);
+            }
+            if (g >= 0 && H5Aexists(g, "frames_bad") > 0 && (a = H5Aopen(g, "frames_bad", H5P_DEFAULT)) >= 0) {
+                if (H5Aread(a, H5T_NATIVE_UINT64, &v) >= 0)
+                    r->frames_bad = v;
+                H5Aclose(a);
+            }
+            if (g >= 0)
+                H5Gclose(g);
+            const char *const axes[2] = {"entry/result/radial_axis", "entry/result/azimuthal_axis"};
+            char *unit_of_axis[2] = {r->radial_unit, r->azimuthal_unit};
+            for (int k = 0; k < 2; k++) {
+                if (H5Oexists_by_name(f, axes[k], H5P_DEFAULT) <= 0)
+                    continue;
+                hid_t x = H5Dopen2(f, axes[k], H5P_DEFAULT);
+                if (x >= 0) {
+                    read_attr_str(x, "pyfai_unit", unit_of_axis[k], sizeof r->radial_unit);
+                    H5Dclose(x);
+                }
+            }
+        }
+    } H5E_END_TRY;
+    H5Fclose(f);
+    return st;
+}
+
+azs_status azs_result_describe(const char *path, azs_result_info *out)
+{
+    if (!path || !out)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_result_describe: path and out are required");
+    azs_h5_lock();
+    azs_status st = describe_locked(path, out);
+    azs_h5_unlock();
+    return st;
 }

@@ -79,6 +79,9 @@ for out, definition, extra in cases:
     check(w == 0 and e == 0, f"{layout} {out}: nxvalidate -a {definition}: {w} warnings, {e} errors\n{report}")
     print(f"{layout} {out}: nxvalidate -a {definition}: {w} warnings, {e} errors")
 
+    info = subprocess.run([az, "info", out], capture_output=True, text=True)
+    check(info.returncode == 0 and definition in info.stdout and "12 written, 0 bad" in info.stdout,
+          f"azstream info {out}: {info.returncode} {info.stdout}{info.stderr}")
     with h5py.File(out, "r") as f:
         nxd = silx.io.nxdata.get_default(f)
         check(nxd is not None and nxd.is_valid, f"{out}: silx finds no valid default NXdata")
