@@ -1,21 +1,30 @@
 /* Sinks: where integrated profiles go, in frame order.
  *
- * HDF5/NeXus (.h5 .hdf5 .nxs .nx5): /entry (NXentry) holds /entry/result (NXdata) with
+ * HDF5/NeXus (.h5 .hdf5 .nxs .nx5): the application definitions NXazint1d / NXazint2d
+ * (nexusformat's validator: no error, no warning). /entry (NXentry) holds definition, the
+ * flags solid_angle_applied, polarization_applied, normalization_applied, monitor_applied,
+ * instrument (NXinstrument: name, monochromator wavelength [angstrom] and energy [keV],
+ * source), reduction (NXprocess: program, version, date, reference, note, and input
+ * (NXparameters): configuration = config_json, verbatim; pyfai_config; mask_applied,
+ * dark_applied, flat_applied), and result (NXdata, the default; @signal I, @axes,
+ * @interpretation spectrum (1D) or image (2D)) with
  *   I          float32 [frames, npt] (2D: [frames, npt_azim, npt]), chunked one frame per
  *              chunk, extendible: it grows as frames arrive;
  *   I_errors   the same shape (sem), only with an error model;
- *   radial     [npt], attribute units = the unit name ("q_nm^-1");
- *   azimuthal  [npt_azim] (2D only), units = "chi_deg" (or the config's azimuthal_unit);
+ *   radial_axis [npt], radial_axis_edges [npt+1]: @units the NeXus unit ("1/nm"),
+ *              @pyfai_unit the unit name ("q_nm^-1"), @long_name "q", "2theta", ...;
+ *   azimuthal_axis, azimuthal_axis_edges (2D only), pyfai_unit chi_deg or chi_rad;
+ *   norm       [npt] (2D: [npt_azim, npt]): cfg->norm, when given;
  *   frame      uint64 [frames]: the input frame number of each row;
  *   frame_status int32 [frames]: 0, or the azs_status of a skipped bad frame or of a frame
  *     without data (18 data file missing, 19 chunk never written; azstream/layout.h); the
  *     row is then NaN;
  * and the attributes frames_written / frames_bad on /entry/result, kept up to date at each
  * flush, so a run that stopped on an error or on Ctrl-C leaves a valid file whose extent
- * and frames_written say how many rows it holds. /entry/process (NXprocess) holds program,
- * version, date and the configuration as JSON.
+ * and frames_written say how many rows it holds.
  *
- * Text (.dat .xy .txt): pyFAI-style columns radial, I[, sigma] with '#' header lines; one
+ * Text (.dat .xy .txt): header_text's '#' lines (the job writes pyFAI's), the frame,
+ * "# --> NAME", then columns radial, I[, sigma] under pyFAI's column line; one
  * file per frame when the run has several (OUT_00000.dat, OUT_00001.dat, ...: the row
  * number, counted from 0), 1D only.
  *
