@@ -51,11 +51,15 @@ void cli_on_progress(void *ctx, uint64_t done, uint64_t total)
         return;
     }
     /* A log file or a batch system's stderr: a whole line every `interval` seconds, and
-     * the last one, never twice for the same count. */
-    if (done == p->last_done || (now - p->last < p->interval && done < total))
-        return;
+     * the last one after those (a run shorter than one interval prints none: its summary
+     * says it all), never twice for the same count. */
+    if (done == p->last_done || now - p->last < p->interval) {
+        if (done < total || !p->printed || done == p->last_done)
+            return;
+    }
     p->last = now;
     p->last_done = done;
+    p->printed = 1;
     fprintf(stderr, "azstream %s: %s%s%" PRIu64 "/%" PRIu64 " frames (%.1f%%), %.1f frames/s, ETA %s\n", p->cmd,
             p->label ? p->label : "", p->label ? ": " : "", done, total,
             total ? 100.0 * (double)done / (double)total : 100.0, fps, eta);
@@ -64,7 +68,7 @@ void cli_on_progress(void *ctx, uint64_t done, uint64_t total)
 
 void cli_progress_end(cli_progress *p)
 {
-    if (p->tty && p->printed)
+    if (p->tty && p->printed) /* ends the terminal's line */
         fprintf(stderr, "\n");
     p->printed = 0;
 }
