@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "azstream/source.h"
+#include "azstream/sink.h"
 #include "cli.h"
 
 static const char *codec_name(unsigned id)
@@ -34,7 +35,9 @@ static void usage(FILE *f)
     fprintf(f, "usage: azstream info FILE [--dataset PATH] [--allow-missing]\n"
                "  Describes the image stack in FILE (default dataset /entry/data/data; an Eiger\n"
                "  master's data_NNNNNN links and virtual datasets are followed; --allow-missing:\n"
-               "  describe a master whose data files are not all there, listing the missing).\n");
+               "  describe a master whose data files are not all there, listing the missing).\n"
+               "  An azstream result (NXazint1d / NXazint2d): its rows, bins, units, frames written\n"
+               "  and bad, and what wrote it.\n");
 }
 
 int cmd_info(int argc, char **argv)
@@ -61,6 +64,23 @@ int cmd_info(int argc, char **argv)
     }
     if (!file)
         return cli_usage_error("info", "missing FILE");
+    azs_result_info ri;
+    if (!dset && azs_result_describe(file, &ri) == AZS_OK) { /* an integration result */
+        printf("file:        %s\n", file);
+        printf("result:      %s, written by %s %s on %s\n", ri.definition, ri.program, ri.version, ri.date);
+        if (ri.rank == 3)
+            printf("I:           (%" PRIu64 ", %" PRIu64 ", %" PRIu64 ") rows x azimuthal x radial bins%s\n",
+                   ri.shape[0], ri.shape[1], ri.shape[2], ri.with_errors ? ", with I_errors" : "");
+        else
+            printf("I:           (%" PRIu64 ", %" PRIu64 ") rows x radial bins%s\n", ri.shape[0], ri.shape[1],
+                   ri.with_errors ? ", with I_errors" : "");
+        printf("units:       radial %s%s%s\n", ri.radial_unit, ri.azimuthal_unit[0] ? ", azimuthal " : "",
+               ri.azimuthal_unit);
+        printf("frames:      %" PRIu64 " written, %" PRIu64 " bad (frame_status != 0)%s\n", ri.frames_written,
+               ri.frames_bad, ri.frames_written < ri.shape[0] ? " (rows past frames_written are not valid)" : "");
+        printf("configuration: /entry/reduction/input/configuration (pyFAI v5: .../pyfai_config)\n");
+        return CLI_OK;
+    }
     azs_source *src;
     azs_status s = azs_source_open_opts(file, dset, &so, &src);
     if (s)

@@ -18,6 +18,7 @@
 
 #include "azstream/job.h"
 #include "cli.h"
+#include "cli_batch.h"
 #include "cli_cache.h"
 #include "common/clock.h"
 #include "common/cpu.h"
@@ -31,15 +32,6 @@ static void on_signal(int sig)
     azs_cancel_request(&g_cancel);
 }
 
-
-static void on_progress(void *ctx, uint64_t done, uint64_t total)
-{
-    double dt = azs_now_seconds() - *(const double *)ctx;
-    double fps = dt > 0 ? (double)done / dt : 0;
-    double eta = fps > 0 ? (double)(total - done) / fps : 0;
-    fprintf(stderr, "\r  %" PRIu64 "/%" PRIu64 " frames  %.1f frames/s  ETA %.0f s   ", done, total, fps, eta);
-    fflush(stderr);
-}
 
 static void usage(FILE *f)
 {
@@ -116,13 +108,22 @@ static void usage(FILE *f)
             "  --allow-missing        a master's missing data files: integrate the rest, the\n"
             "                         missing frames written as NaN rows with frame_status 18\n"
             "                         (default: stop before any work, naming the file)\n"
-            "  --quiet                no progress, no summary\n"
+            "  --quiet                no progress, no summary (--log-level error)\n"
+            "  --progress S           when stderr is not a terminal (a batch job's log): a line\n"
+            "                         every S seconds (10) with frames, frames/s and ETA; 0 = none.\n"
+            "                         On a terminal: one line, rewritten\n"
+            "  --log-level L          error (errors only), warning (and notices: resume, cache,\n"
+            "                         workers), info (default: and progress, summary), debug (and\n"
+            "                         the settings and each output before its run); -v = debug\n"
             "  --cache-dir DIR        integrator cache folder (default $XDG_CACHE_HOME/azstream,\n"
             "                         else ~/.cache/azstream): a later run with the same geometry,\n"
             "                         options, mask/dark/flat and frame type maps the matrix\n"
             "                         instead of building it\n"
             "  --no-cache             build the integrator, read and write no cache\n"
-            "  -o, --output OUT       .h5/.nxs (NeXus) or .dat/.xy (one file per frame if several);\n"
+            "  -o, --output OUT       .h5/.nxs (NeXus NXazint1d/NXazint2d) or .dat/.xy (one file per\n"
+            "                         frame if several); with {stem}, {name}, {dir} or {index}\n"
+            "                         (-o {stem}_azint.h5) one output per INPUT, its base name\n"
+            "                         without extension, base name, folder, position from 0;\n"
             "                         written as .OUT.azs-partial (text: .OUT.azs-tmp-PID) beside it\n"
             "                         and renamed when the run ends; an existing OUT is refused\n"
             "  --overwrite            replace an existing output (only once a frame is done: a run\n"
@@ -132,7 +133,8 @@ static void usage(FILE *f)
             "                         with the same settings, inputs and --frames (else exit 2)\n"
             "%s\n", cli_stream_usage());
     fprintf(f,
-            "Several INPUTs are integrated one after the other into one output.\n"
+            "Several INPUTs are integrated one after the other into one output, or each into its\n"
+            "own with an output pattern (one run after the other; the first failure stops).\n"
             "Environment (for measuring): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG.\n"
             "Exit codes: 0 ok, 1 runtime failure (the output keeps the frames done), 2 usage\n"
             "error or an output conflict (exists, being written by another run, other settings).\n");
@@ -184,13 +186,16 @@ static int is_hdf5_name(const char *path)
     return 0;
 }
 
+enum { LOG_ERROR = 0, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+
 /* What the command line said. */
 typedef struct integrate_args {
     azs_settings *settings;
     azs_job_options job;
     par_opts par;
     const char **inputs;
-    int quiet;
+    int log_level;         /* LOG_ERROR .. LOG_DEBUG */
+    double progress;       /* --progress: seconds between lines off a terminal */
     cli_stream_args stream; /* tcp:// and ipc:// inputs (cmd_integrate_stream.c) */
     const char *cache_dir; /* --cache-dir */
     int no_cache;          /* --no-cache */
@@ -231,7 +236,21 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
     else if (!strcmp(name, "allow-missing"))
         j->allow_missing = 1;
     else if (!strcmp(name, "quiet"))
-        A->quiet = 1;
+        A->log_level = LOG_ERROR;
+    else if (!strcmp(name, "v"))
+        A->log_level = LOG_DEBUG;
+    else if (!strcmp(name, "log-level")) {
+        static const char *const lv[] = {"error", "warning", "info", "debug"};
+        int k = 0;
+        while (k < 4 && strcasecmp(val, lv[k]))
+            k++;
+        if (k == 4)
+            return cli_usage_error(cmd, "--log-level: '%s' is not error, warning, info or debug", val);
+        A->log_level = k;
+    } else if (!strcmp(name, "progress")) {
+        if (cli_parse_f64(val, &A->progress) || A->progress < 0 || A->progress > 1e6)
+            return cli_usage_error(cmd, "--progress: '%s' is not a number of seconds (0 = no progress lines)", val);
+    }
     else if (!strcmp(name, "overwrite"))
         j->overwrite = 1;
     else if (!strcmp(name, "resume"))
@@ -249,8 +268,9 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
 static int option_arity(const char *name)
 {
     static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read",
-                                          "worker-timeout", "cache-dir"};
-    static const char *const flag[] = {"skip-bad", "quiet", "allow-missing", "no-cache", "overwrite", "resume"};
+                                          "worker-timeout", "cache-dir", "progress", "log-level"};
+    static const char *const flag[] = {"skip-bad", "quiet", "allow-missing", "no-cache", "overwrite", "resume",
+                                       "v"};
     for (size_t k = 0; k < sizeof value / sizeof value[0]; k++)
         if (!strcmp(name, value[k]))
             return 1;
@@ -294,6 +314,8 @@ static int parse_args(integrate_args *A, int argc, char **argv)
         const char *val = NULL;
         if (!strcmp(a, "-o")) {
             snprintf(name, sizeof name, "output");
+        } else if (!strcmp(a, "-v")) {
+            snprintf(name, sizeof name, "v");
         } else if (a[1] == '-' && strcspn(a + 2, "=") < sizeof name) {
             size_t n = strcspn(a + 2, "=");
             memcpy(name, a + 2, n);
@@ -359,11 +381,98 @@ static void catch_signals(void)
     signal(SIGXFSZ, SIG_IGN);
 }
 
+/* One job: jo's inputs into jo->output. Prints its summary (rank 0); an exit code. */
+static int run_one(const char *cmd, const integrate_args *A, azs_job_options *jo, int quiet, cli_progress *prog,
+                   const char *label)
+{
+    azs_job *job = NULL;
+    azs_job_summary sum;
+    memset(&sum, 0, sizeof sum);
+    sum.failed_input = -1;
+    if (A->log_level >= LOG_DEBUG && !quiet) {
+        char *js = azs_settings_to_json(A->settings);
+        fprintf(stderr, "azstream %s: %d input%s -> %s, layout %s, settings:\n%s\n", cmd, jo->ninputs,
+                jo->ninputs == 1 ? "" : "s", jo->output, layout_name(jo->run.layout), js ? js : "?");
+        free(js);
+    }
+    azs_status st = azs_job_open(A->settings, jo, &job);
+    int rc = CLI_OK;
+    if (st != AZS_OK) {
+        cli_report(cmd, st, NULL);
+        return st == AZS_ERR_CONFLICT ? CLI_USAGE : CLI_FAIL; /* the output as it stands: an option's matter */
+    }
+    cli_progress_start(prog, label); /* frames/s of the run, as `bench` counts them: set-up apart */
+    const double t0 = azs_now_seconds();
+    st = azs_job_run(job, NULL, &sum);
+    cli_progress_end(prog);
+    if (st != AZS_OK)
+        rc = cli_report(cmd, st, NULL);
+    double seconds = azs_now_seconds() - t0;
+    char absent[64] = ""; /* frames never written or in missing files: frame_status 18/19 */
+    if (sum.frames_absent)
+        snprintf(absent, sizeof absent, ", of which %" PRIu64 " without data", sum.frames_absent);
+    if (azs_job_rank(job) != 0) { /* layout mpi: rank 0 alone writes, and names, the output */
+        if (!quiet || rc)
+            printf("azstream integrate: rank %d: its frames sent to rank 0%s\n", azs_job_rank(job),
+                   rc ? " (incomplete)" : "");
+    } else if (!quiet || rc)
+        printf("azstream integrate: %" PRIu64 " frames (%" PRIu64 " bad%s) in %.3f s, "
+               "%.1f frames/s, layout %s -> %s%s\n",
+               sum.frames_done, sum.frames_bad, absent, seconds,
+               seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
+               layout_name(jo->run.layout), jo->output, rc ? " (incomplete)" : "");
+    if ((!quiet || rc) && sum.frames_resumed)
+        printf("azstream integrate: %" PRIu64 " frames were in the output already (--resume)\n",
+               sum.frames_resumed);
+    if (!quiet)
+        cli_cache_summary(job);
+    fflush(stdout);
+    azs_job_close(job);
+    return rc;
+}
+
+/* -o PATTERN: each input into its own output, one after the other; the first failure
+ * stops. Every name is made (and checked to differ) before any run. */
+static int run_each(const char *cmd, const integrate_args *A, azs_job_options *jo, int quiet, cli_progress *prog)
+{
+    const int n = jo->ninputs;
+    const char *pattern = jo->output, *const *inputs = jo->inputs;
+    char (*names)[4096] = calloc((size_t)n, sizeof *names);
+    if (!names)
+        return cli_report(cmd, AZS_ERR_NOMEM, "output names");
+    int rc = CLI_OK;
+    for (int k = 0; k < n && !rc; k++) {
+        const char *bad = NULL;
+        if (cli_output_expand(pattern, inputs[k], k, names[k], sizeof names[k], &bad))
+            rc = bad ? cli_usage_error(cmd, "-o %s: '%.*s' is not {stem}, {name}, {dir} or {index}", pattern,
+                                       (int)(strchr(bad, '}') ? strchr(bad, '}') - bad + 1 : 1), bad)
+                     : cli_usage_error(cmd, "-o %s: the name for %s is too long", pattern, inputs[k]);
+        for (int i = 0; i < k && !rc; i++)
+            if (!strcmp(names[i], names[k]))
+                rc = cli_usage_error(cmd, "-o %s gives %s for both %s and %s: one output per input needs a "
+                                     "pattern that tells them apart ({stem}, {index})", pattern, names[k],
+                                     inputs[i], inputs[k]);
+    }
+    for (int k = 0; k < n && !rc && !g_cancel; k++) {
+        azs_job_options one = *jo;
+        one.inputs = &inputs[k];
+        one.ninputs = 1;
+        one.output = names[k];
+        rc = run_one(cmd, A, &one, quiet, prog, names[k]);
+    }
+    if (!rc && g_cancel)
+        rc = cli_report(cmd, AZS_ERR_INTERRUPTED, "the inputs after the interrupted one were not integrated");
+    free(names);
+    return rc;
+}
+
 int cmd_integrate(int argc, char **argv)
 {
     const char *cmd = argv[0];
     integrate_args A;
     memset(&A, 0, sizeof A);
+    A.log_level = LOG_INFO;
+    A.progress = 10;
     azs_job_options_default(&A.job);
     /* The fastest correct layout by default: threads where there are cores to use. */
     A.job.run.layout = azs_cpu_count() > 1 ? AZS_LAYOUT_THREADS : AZS_LAYOUT_SERIAL;
@@ -384,20 +493,23 @@ int cmd_integrate(int argc, char **argv)
     jo->run.cancel = &g_cancel;
     cli_run_knobs(&jo->run);
     par_apply(&A.par, &jo->run, cmd);
+    if (A.log_level < LOG_WARNING) /* errors only */
+        jo->run.notice = NULL;
     jo->worker_exe = cli_self_exe();
     char cache_buf[4096];
     jo->cache_dir = cli_cache_dir(cmd, A.cache_dir, A.no_cache, cache_buf, sizeof cache_buf);
-    double t0 = azs_now_seconds();
     int mpi_rank = 0;
     if (jo->run.layout == AZS_LAYOUT_MPI) {
         azs_status ms = azs_mpi_init(NULL, NULL, &mpi_rank, NULL);
         if (ms != AZS_OK)
             rc = cli_report(cmd, ms, "--layout mpi");
     }
-    int quiet = A.quiet || mpi_rank != 0; /* rank 0 speaks for the run */
-    if (!quiet && isatty(2)) {
-        jo->progress = on_progress;
-        jo->progress_ctx = &t0;
+    int quiet = A.log_level < LOG_INFO || mpi_rank != 0; /* rank 0 speaks for the run */
+    cli_progress prog;
+    cli_progress_init(&prog, cmd, A.progress);
+    if (!quiet && (prog.tty || A.progress > 0)) {
+        jo->progress = cli_on_progress;
+        jo->progress_ctx = &prog;
     }
     catch_signals();
     if (!rc && cli_is_stream_input(A.inputs[0])) {
@@ -406,45 +518,10 @@ int cmd_integrate(int argc, char **argv)
         free(A.inputs);
         return rc;
     }
-
-    azs_job *job = NULL;
-    azs_job_summary sum;
-    memset(&sum, 0, sizeof sum);
-    sum.failed_input = -1;
-    azs_status st = rc ? AZS_OK : azs_job_open(A.settings, jo, &job);
-    if (!rc && st != AZS_OK)
-    {
-        cli_report(cmd, st, NULL);
-        rc = st == AZS_ERR_CONFLICT ? CLI_USAGE : CLI_FAIL; /* the output as it stands: an option's matter */
-    }
-    if (!rc) {
-        t0 = azs_now_seconds(); /* frames/s of the run, as `bench` counts them: set-up apart */
-        st = azs_job_run(job, NULL, &sum);
-        if (jo->progress)
-            fprintf(stderr, "\n");
-        if (st != AZS_OK)
-            rc = cli_report(cmd, st, NULL);
-        double seconds = azs_now_seconds() - t0;
-        char absent[64] = ""; /* frames never written or in missing files: frame_status 18/19 */
-        if (sum.frames_absent)
-            snprintf(absent, sizeof absent, ", of which %" PRIu64 " without data", sum.frames_absent);
-        if (azs_job_rank(job) != 0) { /* layout mpi: rank 0 alone writes, and names, the output */
-            if (!quiet || rc)
-                printf("azstream integrate: rank %d: its frames sent to rank 0%s\n", azs_job_rank(job),
-                       rc ? " (incomplete)" : "");
-        } else if (!quiet || rc)
-            printf("azstream integrate: %" PRIu64 " frames (%" PRIu64 " bad%s) in %.3f s, "
-                   "%.1f frames/s, layout %s -> %s%s\n",
-                   sum.frames_done, sum.frames_bad, absent, seconds,
-                   seconds > 0 ? (double)sum.frames_done / seconds : 0.0,
-                   layout_name(jo->run.layout), jo->output, rc ? " (incomplete)" : "");
-        if ((!quiet || rc) && sum.frames_resumed)
-            printf("azstream integrate: %" PRIu64 " frames were in the output already (--resume)\n",
-                   sum.frames_resumed);
-        if (!quiet)
-            cli_cache_summary(job);
-    }
-    azs_job_close(job);
+    if (!rc && cli_output_is_pattern(jo->output))
+        rc = run_each(cmd, &A, jo, quiet, &prog);
+    else if (!rc)
+        rc = run_one(cmd, &A, jo, quiet, &prog, NULL);
     if (jo->run.layout == AZS_LAYOUT_MPI)
         azs_mpi_finalize();
     azs_settings_destroy(A.settings);

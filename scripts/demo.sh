@@ -27,11 +27,11 @@ import h5py
 with h5py.File("out/demo.h5", "r") as f:
     r = f["entry/result"]
     print("   out/demo.h5: /entry/result/I", r["I"].shape, r["I"].dtype,
-          "| radial", r["radial"].shape, r["radial"].attrs["units"],
+          "| radial", r["radial_axis"].shape, r["radial_axis"].attrs["pyfai_unit"],
           "| frames_written", int(r.attrs["frames_written"]))
     I = r["I"][0]
     k = int(I.argmax())
-    print("   frame 0: strongest ring at q = %.3f nm^-1 (I = %.1f)" % (r["radial"][k], I[k]))
+    print("   frame 0: strongest ring at q = %.3f nm^-1 (I = %.1f)" % (r["radial_axis"][k], I[k]))
 PY
 echo
 echo "== 3. benchmark (azstream bench, null sink)"

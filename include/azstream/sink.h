@@ -1,21 +1,30 @@
 /* Sinks: where integrated profiles go, in frame order.
  *
- * HDF5/NeXus (.h5 .hdf5 .nxs .nx5): /entry (NXentry) holds /entry/result (NXdata) with
+ * HDF5/NeXus (.h5 .hdf5 .nxs .nx5): the application definitions NXazint1d / NXazint2d
+ * (nexusformat's validator: no error, no warning). /entry (NXentry) holds definition, the
+ * flags solid_angle_applied, polarization_applied, normalization_applied, monitor_applied,
+ * instrument (NXinstrument: name, monochromator wavelength [angstrom] and energy [keV],
+ * source), reduction (NXprocess: program, version, date, reference, note, and input
+ * (NXparameters): configuration = config_json, verbatim; pyfai_config; mask_applied,
+ * dark_applied, flat_applied), and result (NXdata, the default; @signal I, @axes,
+ * @interpretation spectrum (1D) or image (2D)) with
  *   I          float32 [frames, npt] (2D: [frames, npt_azim, npt]), chunked one frame per
  *              chunk, extendible: it grows as frames arrive;
  *   I_errors   the same shape (sem), only with an error model;
- *   radial     [npt], attribute units = the unit name ("q_nm^-1");
- *   azimuthal  [npt_azim] (2D only), units = "chi_deg" (or the config's azimuthal_unit);
+ *   radial_axis [npt], radial_axis_edges [npt+1]: @units the NeXus unit ("1/nm"),
+ *              @pyfai_unit the unit name ("q_nm^-1"), @long_name "q", "2theta", ...;
+ *   azimuthal_axis, azimuthal_axis_edges (2D only), pyfai_unit chi_deg or chi_rad;
+ *   norm       [npt] (2D: [npt_azim, npt]): cfg->norm, when given;
  *   frame      uint64 [frames]: the input frame number of each row;
  *   frame_status int32 [frames]: 0, or the azs_status of a skipped bad frame or of a frame
  *     without data (18 data file missing, 19 chunk never written; azstream/layout.h); the
  *     row is then NaN;
  * and the attributes frames_written / frames_bad on /entry/result, kept up to date at each
  * flush, so a run that stopped on an error or on Ctrl-C leaves a valid file whose extent
- * and frames_written say how many rows it holds. /entry/process (NXprocess) holds program,
- * version, date and the configuration as JSON.
+ * and frames_written say how many rows it holds.
  *
- * Text (.dat .xy .txt): pyFAI-style columns radial, I[, sigma] with '#' header lines; one
+ * Text (.dat .xy .txt): header_text's '#' lines (the job writes pyFAI's), the frame,
+ * "# --> NAME", then columns radial, I[, sigma] under pyFAI's column line; one
  * file per frame when the run has several (OUT_00000.dat, OUT_00001.dat, ...: the row
  * number, counted from 0), 1D only.
  *
@@ -76,6 +85,14 @@ typedef struct azs_sink_config {
      * status other than AZS_OK (with its detail) refuses to resume. NULL: not checked. */
     azs_status (*resume_check)(void *ctx, const char *stored_config);
     void *resume_ctx;
+    /* HDF5: what NXazint1d / NXazint2d record of the run (0 / NULL: false, unknown, none). */
+    const char *pyfai_config_json; /* the settings alone, a pyFAI v5 integration config */
+    double wavelength;         /* metres (the monochromator's wavelength and energy) */
+    int solid_angle_applied, polarization_applied, monitor_applied; /* monitor: normalization_factor */
+    int mask_applied, dark_applied, flat_applied;
+    const double *norm;        /* [npt_azim or 1][npt]: Σ w·norm of each bin over the matrix */
+    const char *instrument_name, *source_name, *source_type, *source_probe; /* "unknown", "unknown",
+                                * "Synchrotron X-ray Source", "x-ray" when NULL */
 } azs_sink_config;
 
 /* Open by extension: HDF5 for .h5/.hdf5/.nxs/.nx5, text for .dat/.xy/.txt. An existing
@@ -105,6 +122,19 @@ AZS_API void azs_sink_discard(azs_sink *s);
  * words ("" when it resumed nothing): for the caller to tell the user. */
 AZS_API uint64_t azs_sink_resumed_rows(const azs_sink *s);
 AZS_API const char *azs_sink_resume_note(const azs_sink *s);
+
+/* What an HDF5 result file holds (azstream info): AZS_ERR_NOT_FOUND if it is no NXazint1d /
+ * NXazint2d result. Strings are cut to their buffers. */
+typedef struct azs_result_info {
+    char definition[16];       /* "NXazint1d" / "NXazint2d" */
+    char program[64], version[32], date[32];
+    int rank;                  /* of I: 2 (rows of 1D profiles) or 3 (rows of 2D cakes) */
+    uint64_t shape[3];         /* I's shape: rows, [azimuthal bins,] radial bins */
+    int with_errors;           /* I_errors present */
+    uint64_t frames_written, frames_bad;
+    char radial_unit[32], azimuthal_unit[32]; /* pyFAI's names */
+} azs_result_info;
+AZS_API azs_status azs_result_describe(const char *path, azs_result_info *out);
 
 /* A null sink (benchmarks): counts rows, keeps nothing. */
 AZS_API azs_sink_ops azs_null_sink_ops(uint64_t *counter);

@@ -181,19 +181,19 @@ def test_integrate_file_equals_cli():
         print("skip integrate_file vs CLI: AZS_CLI not set")
         return
     with tempfile.TemporaryDirectory() as wd:
-        for extra, kw in (([], {}), (["--npt-azim", "36", "--error-model", "poisson"],
-                                     {"npt_azim": 36, "error_model": "poisson"})):
-            out_cli = os.path.join(wd, "cli.h5")
+        for k, (extra, kw) in enumerate((([], {}), (["--npt-azim", "36", "--error-model", "poisson"],
+                                                   {"npt_azim": 36, "error_model": "poisson"}))):
+            out_cli = os.path.join(wd, "cli%d.h5" % k)  # outputs are never replaced silently
             subprocess.run([cli, "integrate", H5, "--poni", PONI, "--npt", "500", "--quiet",
                             "-o", out_cli, *extra], check=True)
-            out_py = os.path.join(wd, "py.h5")
+            out_py = os.path.join(wd, "py%d.h5" % k)
             r = azstream.integrate_file(H5, PONI, layout="threads", workers=2, output=out_py,
                                         npt=500, **kw)
             with h5py.File(out_cli, "r") as a, h5py.File(out_py, "r") as b:
                 Ic, Ip = a["entry/result/I"][()], b["entry/result/I"][()]
                 assert np.array_equal(Ic, Ip), "the files' rows"
                 assert np.array_equal(Ic, r["intensity"].astype(np.float32)), "the returned rows"
-                assert np.array_equal(a["entry/result/radial"][()], r["radial"])
+                assert np.array_equal(a["entry/result/radial_axis"][()], r["radial"])
                 if "error_model" in kw:
                     assert np.array_equal(a["entry/result/I_errors"][()], r["sigma"].astype(np.float32))
             assert r["frame"].tolist() == [0] and r["frame_status"].tolist() == [0]

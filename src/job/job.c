@@ -184,19 +184,6 @@ static void skip_frames(azs_job *j, uint64_t rows)
     }
 }
 
-/* '#' lines of a text output, pyFAI-like. */
-static void text_header(const azs_settings *s, char *buf, size_t cap)
-{
-    const azs_geometry *g = &s->geom;
-    const azs_integrate_options *io = &s->io;
-    snprintf(buf, cap,
-             "# poni: %s\n# detector: %s  dist %.6g m  poni1 %.6g m  poni2 %.6g m  rot %.6g %.6g %.6g rad  "
-             "wavelength %.6g m\n# method: %s  solid angle: %s  polarization: %s  error model: %s\n",
-             s->geom_inline ? "(from config)" : s->poni_path, g->det.name, g->dist, g->poni1, g->poni2, g->rot1,
-             g->rot2, g->rot3, g->wavelength, azs_split_name(io->split), io->solid_angle ? "yes" : "no",
-             io->has_polarization ? "yes" : "no", azs_error_model_name(io->error_model));
-}
-
 static azs_status open_inputs(azs_job *j)
 {
     const azs_job_options *o = &j->o;
@@ -352,11 +339,19 @@ static char *worker_json(const azs_job *j)
 static azs_status open_output(azs_job *j)
 {
     char *cfg = stored_config(j);
+    const int pixel_mask = cJSON_GetArraySize(j->pixel_mask_from) > 0;
     char header[6144];
-    text_header(j->s, header, sizeof header);
+    azs_job_text_header(j->s, azs_settings_geometry(j->s), azs_job_detector_mask(j->s, pixel_mask), header,
+                        sizeof header);
     const azs_integrate_options *io = azs_integrator_options(j->it);
     azs_sink_config sc;
     memset(&sc, 0, sizeof sc);
+    azs_job_sink_extra extra;
+    azs_status mst = azs_job_sink_meta(&sc, j->s, j->it, pixel_mask, &extra);
+    if (mst != AZS_OK) {
+        free(cfg);
+        return mst;
+    }
     sc.npt = io->npt;
     sc.npt_azim = io->npt_azim;
     sc.radial = azs_integrator_radial(j->it);
@@ -365,6 +360,7 @@ static azs_status open_output(azs_job *j)
     if (j->s->azim_rad && io->npt_azim > 0) {
         if (!(rad_axis = malloc(io->npt_azim * sizeof *rad_axis))) {
             free(cfg);
+            azs_job_sink_extra_free(&extra);
             return azs_fail(AZS_ERR_NOMEM, "azimuthal axis");
         }
         for (uint32_t b = 0; b < io->npt_azim; b++)
@@ -386,6 +382,7 @@ static azs_status open_output(azs_job *j)
                         : azs_fail(AZS_ERR_NOMEM, "the configuration as JSON");
     free(cfg);
     free(rad_axis);
+    azs_job_sink_extra_free(&extra);
     if (st == AZS_OK) {
         j->resumed = azs_sink_resumed_rows(j->sink);
         if (j->resumed > j->total) {

@@ -242,13 +242,21 @@ static azs_status open_series_output(const azs_settings *sc, const azs_stream_jo
     cJSON_Delete(r);
     const azs_integrate_options *io = azs_integrator_options(it);
     const azs_geometry *g = azs_settings_geometry(sc);
-    char header[1024];
-    snprintf(header, sizeof header, "# stream: %s series %llu channel %s\n# dist %.6g m  poni1 %.6g m  poni2 %.6g m  "
-             "wavelength %.6g m\n", o->endpoint, (unsigned long long)s->series_id, h->channel, g ? g->dist : 0,
-             g ? g->poni1 : 0, g ? g->poni2 : 0, g ? g->wavelength : 0);
+    const int pixel_mask = mask_note && !strncmp(mask_note, "applied", 7);
+    char header[6144];
+    azs_job_text_header(sc, g, azs_job_detector_mask(sc, pixel_mask), header, sizeof header - 256);
+    size_t hn = strlen(header);
+    snprintf(header + hn, sizeof header - hn, "# stream: %s series %llu channel %s\n", o->endpoint,
+             (unsigned long long)s->series_id, h->channel);
     double *rad_axis = NULL; /* --unit-azim chi_rad: the axis in radians, as job.c writes it */
     azs_sink_config c;
     memset(&c, 0, sizeof c);
+    azs_job_sink_extra extra;
+    azs_status mst = cfg ? azs_job_sink_meta(&c, sc, it, pixel_mask, &extra) : AZS_ERR_NOMEM;
+    if (mst != AZS_OK) {
+        free(cfg);
+        return mst == AZS_ERR_NOMEM && !cfg ? azs_fail(AZS_ERR_NOMEM, "the configuration as JSON") : mst;
+    }
     c.npt = io->npt;
     c.npt_azim = io->npt_azim;
     c.radial = azs_integrator_radial(it);
@@ -266,9 +274,10 @@ static azs_status open_series_output(const azs_settings *sc, const azs_stream_jo
     c.version = o->version ? o->version : azs_job_version();
     c.config_json = cfg;
     c.header_text = header;
-    azs_status st = cfg ? azs_sink_open(path, &c, sink) : azs_fail(AZS_ERR_NOMEM, "the configuration as JSON");
+    azs_status st = azs_sink_open(path, &c, sink);
     free(cfg);
     free(rad_axis);
+    azs_job_sink_extra_free(&extra);
     return st;
 }
 

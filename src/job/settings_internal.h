@@ -41,4 +41,23 @@ void azs_settings_geometry_into(struct cJSON *p, const azs_geometry *g, int with
  * mean as pyFAI computes it (combine.c). */
 azs_status azs_job_array_load(const char *spec, float **out, uint32_t *ny, uint32_t *nx);
 
+/* What a job tells its output besides the rows (job_output.c). */
+#include "azstream/sink.h"
+typedef struct azs_job_sink_extra {
+    char *pyfai;  /* the settings as a pyFAI v5 config */
+    double *norm; /* Σ w·norm per bin */
+} azs_job_sink_extra;
+/* Fills c's NXazint fields (the arrays in x, freed by azs_job_sink_extra_free after the
+ * sink is open). */
+azs_status azs_job_sink_meta(azs_sink_config *c, const azs_settings *s, const azs_integrator *it,
+                             int pixel_mask_applied, azs_job_sink_extra *x);
+void azs_job_sink_extra_free(azs_job_sink_extra *x);
+/* Whether the detector's own mask applies (module gaps, an input's pixel_mask). */
+int azs_job_detector_mask(const azs_settings *s, int pixel_mask_applied);
+/* The '#' header of a text output: pyFAI's lines (the geometry g as JSON, mask, dark,
+ * flat, polarization, normalization), then azstream's. */
+void azs_job_text_header(const azs_settings *s, const azs_geometry *g, int detector_mask, char *buf, size_t cap);
+/* A double as Python's repr() writes it. */
+void azs_job_python_float(double v, char *buf, size_t cap);
+
 #endif

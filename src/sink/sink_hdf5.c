@@ -29,43 +29,6 @@
 #include "h5/h5lock.h"
 #include "sink/sink_hdf5_internal.h"
 
-/* Strings are variable-length UTF-8: h5py reads them back as str, silx and NeXus tools
- * accept them, and no length has to be chosen. */
-static hid_t vstr_type(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-static herr_t attr_str(hid_t obj, const char *name, const char *value)
-{
-    hid_t t = vstr_type();
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, t, &value);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return r;
-}
-
-static herr_t attr_str_array(hid_t obj, const char *name, const char *const *v, size_t n)
-{
-    hid_t t = vstr_type();
-    hsize_t d = n;
-    hid_t sp = H5Screate_simple(1, &d, NULL);
-    hid_t a = H5Acreate2(obj, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, t, v);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return r;
-}
-
 herr_t azs_h5_attr_set_u64(hid_t obj, const char *name, uint64_t v)
 {
     /* Rewritten in place, never deleted and created again: the object header keeps its
@@ -80,52 +43,6 @@ herr_t azs_h5_attr_set_u64(hid_t obj, const char *name, uint64_t v)
     if (a >= 0)
         H5Aclose(a);
     return r;
-}
-
-static herr_t attr_i32(hid_t obj, const char *name, int v)
-{
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_INT, &v);
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(sp);
-    return r;
-}
-
-static hid_t group(hid_t parent, const char *name, const char *nxclass)
-{
-    hid_t g = H5Gcreate2(parent, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g >= 0 && attr_str(g, "NX_class", nxclass) < 0) {
-        H5Gclose(g);
-        return -1;
-    }
-    return g;
-}
-
-static herr_t dset_str(hid_t parent, const char *name, const char *value)
-{
-    hid_t t = vstr_type();
-    hid_t sp = H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(parent, name, t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t r = d < 0 ? -1 : H5Dwrite(d, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value);
-    if (d >= 0)
-        H5Dclose(d);
-    H5Sclose(sp);
-    H5Tclose(t);
-    return r;
-}
-
-static hid_t dset_1d_f64(hid_t parent, const char *name, const double *v, hsize_t n)
-{
-    hid_t sp = H5Screate_simple(1, &n, NULL);
-    hid_t d = H5Dcreate2(parent, name, H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
-        H5Dclose(d);
-        d = -1;
-    }
-    H5Sclose(sp);
-    return d;
 }
 
 /* Extendible [0, row_dims...] dataset chunked one row per chunk, its fill value one no
@@ -458,66 +375,27 @@ static void h5_discard(azs_sink *b)
     azs_h5_unlock();
 }
 
-/* The NeXus structure of a new file, no rows yet. */
-static int create_structure(h5_sink *s, const azs_sink_config *cfg)
+/* The row datasets of a new file (the rest of its structure: sink_hdf5_nexus.c). */
+int azs_h5_sink_make_rows(h5_sink *s, const azs_sink_config *cfg)
 {
-    int ok = attr_str(s->file, "default", "entry") >= 0;
-    ok = ok && (s->entry = group(s->file, "entry", "NXentry")) >= 0;
-    ok = ok && attr_str(s->entry, "default", "result") >= 0;
-    ok = ok && (s->result = group(s->entry, "result", "NXdata")) >= 0;
-    ok = ok && attr_str(s->result, "signal", "I") >= 0;
-    if (ok && cfg->npt_azim) {
-        const char *axes[] = {".", "azimuthal", "radial"};
-        ok = attr_str_array(s->result, "axes", axes, 3) >= 0 &&
-             attr_i32(s->result, "azimuthal_indices", 1) >= 0 &&
-             attr_i32(s->result, "radial_indices", 2) >= 0;
-    } else if (ok) {
-        const char *axes[] = {".", "radial"};
-        ok = attr_str_array(s->result, "axes", axes, 2) >= 0 &&
-             attr_i32(s->result, "radial_indices", 1) >= 0;
-    }
-    hid_t d = -1;
-    ok = ok && (d = dset_1d_f64(s->result, "radial", cfg->radial, cfg->npt)) >= 0;
-    if (ok) {
-        ok = attr_str(d, "units", cfg->unit ? cfg->unit : "") >= 0 &&
-             attr_str(d, "long_name", cfg->unit ? cfg->unit : "radial") >= 0;
-        H5Dclose(d);
-    }
-    if (ok && cfg->npt_azim) {
-        ok = (d = dset_1d_f64(s->result, "azimuthal", cfg->azimuthal, cfg->npt_azim)) >= 0;
-        if (ok) {
-            const char *au = cfg->azimuthal_unit ? cfg->azimuthal_unit : "chi_deg";
-            ok = attr_str(d, "units", au) >= 0 && attr_str(d, "long_name", au) >= 0;
-            H5Dclose(d);
-        }
-    }
     const uint32_t fill_f32 = AZS_H5_FILL_F32;
     float fill_i;
     memcpy(&fill_i, &fill_f32, sizeof fill_i);
     const uint64_t fill_frame = AZS_H5_FILL_FRAME;
     const int32_t fill_status = AZS_H5_FILL_STATUS;
-    ok = ok && (s->d_i = dset_rows(s, "I", H5T_IEEE_F32LE, s->rank, s->row_dims, H5T_NATIVE_FLOAT, &fill_i)) >= 0;
+    int ok = (s->d_i = dset_rows(s, "I", H5T_IEEE_F32LE, s->rank, s->row_dims, H5T_NATIVE_FLOAT, &fill_i)) >= 0 &&
+             azs_h5_attr_str(s->d_i, "long_name", "intensity") >= 0 &&
+             azs_h5_attr_str(s->d_i, "units", "arbitrary units") >= 0;
     if (ok && cfg->with_errors)
         ok = (s->d_err = dset_rows(s, "I_errors", H5T_IEEE_F32LE, s->rank, s->row_dims, H5T_NATIVE_FLOAT,
-                                   &fill_i)) >= 0;
+                                   &fill_i)) >= 0 &&
+             azs_h5_attr_str(s->d_err, "long_name", "estimated intensity error") >= 0 &&
+             azs_h5_attr_str(s->d_err, "units", "arbitrary units") >= 0;
     ok = ok && (s->d_frame = dset_rows(s, "frame", H5T_STD_U64LE, 1, NULL, H5T_NATIVE_UINT64, &fill_frame)) >= 0;
     ok = ok &&
          (s->d_status = dset_rows(s, "frame_status", H5T_STD_I32LE, 1, NULL, H5T_NATIVE_INT32, &fill_status)) >= 0;
     ok = ok && azs_h5_attr_set_u64(s->result, "frames_written", 0) >= 0 &&
          azs_h5_attr_set_u64(s->result, "frames_bad", 0) >= 0;
-
-    ok = ok && (s->process = group(s->entry, "process", "NXprocess")) >= 0;
-    if (ok) {
-        char date[64];
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        ok = dset_str(s->process, "program", cfg->program ? cfg->program : "azstream") >= 0 &&
-             dset_str(s->process, "version", cfg->version ? cfg->version : "") >= 0 &&
-             dset_str(s->process, "date", date) >= 0 &&
-             dset_str(s->process, "configuration", cfg->config_json ? cfg->config_json : "{}") >= 0;
-    }
     return ok && H5Fflush(s->file, H5F_SCOPE_GLOBAL) >= 0;
 }
 
@@ -531,7 +409,7 @@ static azs_status create_partial(h5_sink *s, const azs_sink_config *cfg)
         return azs_fail(AZS_ERR_IO, "%s: cannot create the output file %s: %s", s->of.target, s->of.partial, why);
     }
     azs_h5_sink_cloexec(s);
-    if (!create_structure(s, cfg)) {
+    if (!azs_h5_sink_create_structure(s, cfg)) {
         char why[256];
         azs_h5_sink_reason(why, sizeof why);
         return azs_fail(AZS_ERR_IO, "%s: writing the NeXus structure failed: %s", s->of.target, why);

@@ -19,7 +19,7 @@ typedef struct h5_sink {
     azs_sink base;
     azs_out_file of;
     int keep_partial;        /* discard leaves the partial file (a resumed one) */
-    hid_t file, entry, result, process;
+    hid_t file, entry, result, process; /* process: /entry/reduction */
     hid_t d_i, d_err, d_frame, d_status;
     int rank;                /* 2 (1D profiles) or 3 (2D) */
     hsize_t row_dims[2];     /* (npt) or (npt_azim, npt) */
@@ -38,6 +38,17 @@ typedef struct h5_sink {
     int sealed;              /* nothing more reaches the file (azs_h5_sink_seal) */
     double last_flush;
 } h5_sink;
+
+/* The NeXus structure of a new file (NXazint1d / NXazint2d, sink_hdf5_nexus.c), then its
+ * row datasets (azs_h5_sink_make_rows); 1 if all went well. */
+int azs_h5_sink_create_structure(h5_sink *s, const azs_sink_config *cfg);
+int azs_h5_sink_make_rows(h5_sink *s, const azs_sink_config *cfg);
+/* A scalar UTF-8 string attribute. */
+herr_t azs_h5_attr_str(hid_t obj, const char *name, const char *value);
+/* The NeXus unit of a pyFAI unit name ("q_nm^-1" -> "1/nm"; "" if unknown). */
+const char *azs_h5_nexus_unit(const char *pyfai_unit);
+/* Where the configuration is stored (a path from the file's root). */
+#define AZS_H5_CONFIG_PATH "entry/reduction/input/configuration"
 
 /* Why the last HDF5 call failed: the system's reason when libhdf5 reports an errno
  * ("No space left on device"), else its own messages. */

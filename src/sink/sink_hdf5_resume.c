@@ -49,11 +49,13 @@ static int read_u64_attr(hid_t obj, const char *name, uint64_t *v)
     return r < 0 ? -1 : 0;
 }
 
-static char *read_config(hid_t process)
+static char *read_config(hid_t file)
 {
-    if (H5Lexists(process, "configuration", H5P_DEFAULT) <= 0)
+    if (H5Lexists(file, "entry/reduction", H5P_DEFAULT) <= 0 ||
+        H5Lexists(file, "entry/reduction/input", H5P_DEFAULT) <= 0 ||
+        H5Lexists(file, AZS_H5_CONFIG_PATH, H5P_DEFAULT) <= 0)
         return NULL;
-    hid_t d = H5Dopen2(process, "configuration", H5P_DEFAULT);
+    hid_t d = H5Dopen2(file, AZS_H5_CONFIG_PATH, H5P_DEFAULT);
     if (d < 0)
         return NULL;
     hid_t t = H5Tcopy(H5T_C_S1);
@@ -184,12 +186,10 @@ azs_status azs_h5_sink_resume(h5_sink *s, const azs_sink_config *cfg, char *why,
     }
     azs_h5_sink_cloexec(s);
     int ok = H5Lexists(s->file, "entry", H5P_DEFAULT) > 0 &&
-             (s->entry = H5Gopen2(s->file, "entry", H5P_DEFAULT)) >= 0 &&
-             H5Lexists(s->entry, "process", H5P_DEFAULT) > 0 &&
-             (s->process = H5Gopen2(s->entry, "process", H5P_DEFAULT)) >= 0;
-    char *stored = ok ? read_config(s->process) : NULL;
-    if (!stored) {
-        unreadable(s, why, why_n, "no entry/process/configuration");
+             (s->entry = H5Gopen2(s->file, "entry", H5P_DEFAULT)) >= 0;
+    char *stored = ok ? read_config(s->file) : NULL;
+    if (!stored) { /* an output of another layout (azstream before NXazint) is one too */
+        unreadable(s, why, why_n, "no " AZS_H5_CONFIG_PATH);
         azs_h5_sink_close_objects(s);
         return AZS_OK;
     }

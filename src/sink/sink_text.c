@@ -1,4 +1,6 @@
-/* Text sink: pyFAI-style .dat files, '#' header lines then columns radial, I[, sigma].
+/* Text sink: pyFAI-style .dat files, '#' header lines (the job's header_text: pyFAI's
+ * geometry, mask, dark, flat, polarization lines, then azstream's) then columns radial,
+ * I[, sigma].
  * One file for a single-frame run, else one file per row: STEM_00000.EXT ... Each file is
  * complete when written (nothing is buffered across frames): it is written as
  * .NAME.azs-tmp-PID beside its name (created exclusively) and then renamed, so a name
@@ -71,13 +73,17 @@ static azs_status text_write(azs_sink *b, uint64_t frame, const double *inten, c
         return st;
     }
     int err = 0;
-    PUT("# == azstream azimuthal integration ==\n");
+    /* pyFAI's order (pyFAI.io.DefaultAiWriter.save1D): the header, "# --> NAME", the columns. */
+    if (s->header)
+        PUT("%s", s->header);
     PUT("# frame: %" PRIu64 "\n", frame);
     if (fs != AZS_OK)
         PUT("# bad frame (%s): values are NaN\n", azs_status_str(fs));
-    if (s->header)
-        PUT("%s", s->header);
-    PUT("# %14s %16s%s\n", s->unit, "I", s->with_errors ? "            sigma" : "");
+    PUT("# --> %s\n", name);
+    if (s->with_errors)
+        PUT("#%-14s  %-14s  %-14s\n", s->unit, "I", "sigma");
+    else
+        PUT("#%-14s %-14s\n", s->unit, "I");
     for (uint32_t i = 0; i < s->npt && !err; i++) {
         if (s->with_errors)
             PUT("%16.9e %16.9e %16.9e\n", s->radial[i], inten[i], sigma ? sigma[i] : 0.0);

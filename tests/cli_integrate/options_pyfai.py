@@ -47,7 +47,7 @@ def integrate(inp, *opts):
         return None, p.stderr.strip()
     with h5py.File(out, "r") as f:
         r = f["entry/result"]
-        return (r["radial"][()], r["azimuthal"][()] if "azimuthal" in r else None, r["I"][0],
+        return (r["radial_axis"][()], r["azimuthal_axis"][()] if "azimuthal_axis" in r else None, r["I"][0],
                 r["I_errors"][0] if "I_errors" in r else None), None
 
 

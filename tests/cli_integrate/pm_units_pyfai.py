@@ -91,8 +91,8 @@ def integrate(inp, *opts, out="out.h5"):
         return None, p.stderr.strip()
     with h5py.File(out, "r") as f:
         r = f["entry/result"]
-        cfg = json.loads(f["entry/process/configuration"][()])
-        return (r["radial"][()], r["azimuthal"][()] if "azimuthal" in r else None, r["I"][0], cfg), None
+        cfg = json.loads(f["entry/reduction/input/configuration"][()])
+        return (r["radial_axis"][()], r["azimuthal_axis"][()] if "azimuthal_axis" in r else None, r["I"][0], cfg), None
 
 
 def compare(label, inp, opts, ref):
@@ -221,7 +221,7 @@ def scenario_pixelmask():
                         "--npt", "50"], capture_output=True, text=True)
     if p.returncode == 0:
         with h5py.File("arina.h5", "r") as f:
-            cfg = json.loads(f["entry/process/configuration"][()])
+            cfg = json.loads(f["entry/reduction/input/configuration"][()])
         check("0 pixels masked" in cfg.get("pixel_mask", ""), "real master: %r" % cfg.get("pixel_mask"))
     else:
         check(False, "real master: " + p.stderr.strip())
@@ -260,7 +260,8 @@ def scenario_units():
                           pyfai(fr, split, 70, 18, unit=("2th_deg", "chi_rad"), **kw))
             if got and split == "no" and rng_:
                 with h5py.File("out.h5", "r") as f:
-                    check(f["entry/result/azimuthal"].attrs["units"] in ("chi_rad", b"chi_rad"),
+                    check(f["entry/result/azimuthal_axis"].attrs["pyfai_unit"] in ("chi_rad", b"chi_rad") and
+                          f["entry/result/azimuthal_axis"].attrs["units"] in ("rad", b"rad"),
                           "the azimuthal axis says chi_rad")
                 check(got[3].get("azstream", {}).get("unit_azim") == "chi_rad",
                       "the settings keep chi_rad: %r" % got[3].get("azstream"))

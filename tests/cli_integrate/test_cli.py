@@ -77,8 +77,9 @@ for name, opts in combos.items():
 with h5py.File("full2d_err_serial0.h5", "r") as f:
     r = f["entry/result"]
     check(r["I"].shape == (12, 36, 80), "2D shape %r" % (r["I"].shape,))
-    check(r["radial"].attrs["units"] in ("2th_deg", b"2th_deg"), "units attr")
-    cfg = json.loads(f["entry/process/configuration"][()])
+    check(r["radial_axis"].attrs["pyfai_unit"] in ("2th_deg", b"2th_deg") and
+          r["radial_axis"].attrs["units"] in ("degree", b"degree"), "units attrs")
+    cfg = json.loads(f["entry/reduction/input/configuration"][()])
     check(cfg["version"] == 5 and cfg["nbpt_rad"] == 80 and cfg["nbpt_azim"] == 36 and cfg["method"][0] == "full",
           "config JSON (a pyFAI WorkerConfig v5)")
     check(int(r.attrs["frames_written"]) == 12, "frames_written")

@@ -7,7 +7,7 @@
   * hand-written versions 1 to 4 (top-level geometry, comma-separated darks, do_* switches,
     method strings and lists, the poni object, integrator_name);
   * an unknown or mistyped key: exit 2, naming the key and the file;
-  * the configuration azstream stores (/entry/process/configuration) loaded by pyFAI's
+  * the configuration azstream stores (/entry/reduction/input/configuration) loaded by pyFAI's
     WorkerConfig.from_dict with the same meaning, and pyFAI's Worker re-running it gives
     azstream's numbers again.
 Acceptance: radial (and azimuthal) centres within 1e-6 relative, I and sigma within 1e-5
@@ -92,10 +92,10 @@ def compare(label, cfg_path, ref):
         return None
     with h5py.File("out.h5", "r") as f:
         r = f["entry/result"]
-        rad, I = r["radial"][()], r["I"][0]
-        azim = r["azimuthal"][()] if "azimuthal" in r else None
+        rad, I = r["radial_axis"][()], r["I"][0]
+        azim = r["azimuthal_axis"][()] if "azimuthal_axis" in r else None
         sig = r["I_errors"][0] if "I_errors" in r else None
-        stored = f["entry/process/configuration"][()]
+        stored = f["entry/reduction/input/configuration"][()]
     refI = np.asarray(ref.intensity)
     if I.shape != refI.shape:
         check(False, "%s: shape %s, pyFAI %s" % (label, I.shape, refI.shape))

@@ -31,8 +31,10 @@ with h5py.File(p, "r") as f:
     r = e["result"]
     check(s(r.attrs["NX_class"]) == "NXdata", "NXdata")
     check(s(r.attrs["signal"]) == "I", "signal")
-    check([s(a) for a in r.attrs["axes"]] == [".", "radial"], "axes %r" % (r.attrs["axes"],))
-    check(int(r.attrs["radial_indices"]) == 1, "radial_indices")
+    check([s(a) for a in r.attrs["axes"]] == [".", "radial_axis"], "axes %r" % (r.attrs["axes"],))
+    check(int(r.attrs["radial_axis_indices"]) == 1, "radial_axis_indices")
+    check(s(r.attrs["interpretation"]) == "spectrum", "1D rows are spectra")
+    check(s(e["definition"][()]) == "NXazint1d", "definition")
     I = r["I"][()]
     check(I.shape == (300, 50) and I.dtype == np.float32, "I shape/dtype %r %r" % (I.shape, I.dtype))
     rows = np.arange(300)[:, None] * 1000.0 + np.arange(50)[None, :] + 0.25
@@ -41,17 +43,21 @@ with h5py.File(p, "r") as f:
     E = r["I_errors"][()]
     want = np.tile(0.5 * np.arange(50), (300, 1)); want[2] = np.nan
     check(np.array_equal(E, want.astype(np.float32), equal_nan=True), "I_errors values")
-    check(s(r["radial"].attrs["units"]) == "q_nm^-1", "units")
-    check(np.allclose(r["radial"][()], 0.1 * (np.arange(50) + 0.5)), "radial values")
+    check(s(r["radial_axis"].attrs["units"]) == "1/nm", "NeXus units")
+    check(s(r["radial_axis"].attrs["pyfai_unit"]) == "q_nm^-1", "pyFAI unit")
+    check(s(r["radial_axis"].attrs["long_name"]) == "q", "long_name")
+    check(np.allclose(r["radial_axis"][()], 0.1 * (np.arange(50) + 0.5)), "radial values")
+    check(np.allclose(r["radial_axis_edges"][()], 0.1 * np.arange(51)), "radial edges")
     check(int(r.attrs["frames_written"]) == 300 and int(r.attrs["frames_bad"]) == 1, "frames_written/bad")
     check(list(r["frame"][()]) == list(range(100, 400)), "frame numbers")
     st = r["frame_status"][()]
     check(st[2] != 0 and (st[:2] == 0).all() and (st[3:] == 0).all(), "frame_status")
     check(r["I"].chunks == (1, 50) and r["I"].maxshape[0] is None, "chunking/extendible")
-    pr = e["process"]
+    pr = e["reduction"]
     check(s(pr.attrs["NX_class"]) == "NXprocess", "NXprocess")
     check(s(pr["program"][()]) == "azstream" and s(pr["version"][()]) == "test", "program/version")
-    check(json.loads(s(pr["configuration"][()])) == {"npt": 50}, "configuration JSON")
+    check(s(pr["input"].attrs["NX_class"]) == "NXparameters", "NXparameters")
+    check(json.loads(s(pr["input/configuration"][()])) == {"npt": 50}, "configuration JSON")
     check(len(s(pr["date"][()])) >= 19, "date")
 
 # 2D
@@ -60,12 +66,15 @@ subprocess.check_call([tool, "write2d", p, "3"])
 with h5py.File(p, "r") as f:
     r = f["entry/result"]
     check(r["I"].shape == (3, 4, 6), "2D shape")
-    check([s(a) for a in r.attrs["axes"]] == [".", "azimuthal", "radial"], "2D axes")
-    check(int(r.attrs["azimuthal_indices"]) == 1 and int(r.attrs["radial_indices"]) == 2, "2D indices")
+    check([s(a) for a in r.attrs["axes"]] == [".", "azimuthal_axis", "radial_axis"], "2D axes")
+    check(int(r.attrs["azimuthal_axis_indices"]) == 1 and int(r.attrs["radial_axis_indices"]) == 2, "2D indices")
+    check(s(r.attrs["interpretation"]) == "image", "2D rows are images")
+    check(s(f["entry/definition"][()]) == "NXazint2d", "2D definition")
     want = np.arange(3)[:, None, None] * 1000.0 + np.arange(4)[None, :, None] * 10 + np.arange(6)[None, None, :]
     check(np.array_equal(r["I"][()], want.astype(np.float32)), "2D values")
     check("I_errors" not in r, "no I_errors without error model")
-    check(s(r["azimuthal"].attrs["units"]) == "chi_deg", "azimuthal units")
+    check(s(r["azimuthal_axis"].attrs["units"]) == "degree", "azimuthal units")
+    check(s(r["azimuthal_axis"].attrs["pyfai_unit"]) == "chi_deg", "azimuthal pyFAI unit")
 
 # text: several rows -> one file per row; one row -> the file itself
 p = os.path.join(d, "t.dat")
