@@ -35,11 +35,11 @@ build-fuzz: deps
 # ThreadSanitizer over the layout tests (no CUDA; RelWithDebInfo keeps it quick).
 build-tsan: deps
 	@cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAZS_WERROR=ON -DAZS_TSAN=ON -DAZS_WITH_CUDA=OFF -DAZS_WITH_MPI=OFF -DAZS_PYTHON=$(PYTHON) >/dev/null
-	@cmake --build $(BUILD_TSAN) -j $(JOBS) --target test_layout_fake azstream
+	@cmake --build $(BUILD_TSAN) -j $(JOBS) --target tsan_targets
 
 test-tsan: build-tsan
 	@echo "== ThreadSanitizer build: layout tests"
-	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest -L layout -LE 'slow|gpu' --output-on-failure $(CTEST_ARGS)
+	@cd $(BUILD_TSAN) && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest -L layout -LE 'slow|gpu' --output-on-failure $(CTEST_ARGS)
 
 check: build
 	@echo "== release build: unit, CLI, golden, real-file, fuzz-corpus and layout tests (not slow)"
@@ -49,7 +49,7 @@ test: build build-asan build-fuzz build-tsan
 	@echo "== sanitizer build (ASan+UBSan): unit, fuzz-corpus, real-file and layout tests"
 	@cd $(BUILD_ASAN) && ctest -L 'unit|fuzz|real|layout|cli' -LE slow --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 	@echo "== ThreadSanitizer build: layout tests"
-	@cd $(BUILD_TSAN) && TSAN_OPTIONS=halt_on_error=1 ctest -L layout -LE 'slow|gpu' --output-on-failure $(CTEST_ARGS)
+	@cd $(BUILD_TSAN) && TSAN_OPTIONS="halt_on_error=1 suppressions=$(CURDIR)/tests/tsan.supp" ctest -L layout -LE 'slow|gpu' --output-on-failure $(CTEST_ARGS)
 	@echo "== libFuzzer: a short run of each harness from its seed corpus"
 	@cd $(BUILD_FUZZ) && ctest -L fuzzrun --output-on-failure $(CTEST_ARGS)
 	@echo "== release build: every test, the slow ones too"
