@@ -26,12 +26,12 @@ if [ "$mode" = prepare ]; then
   cuda=OFF
   if command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then cuda=ON; fi
   cmake -S . -B $P/build -DCMAKE_BUILD_TYPE=Release -DAZS_WITH_CUDA=$cuda -DAZS_WITH_MPI=OFF > /dev/null
-  t="azstream test_fused"
+  t="azstream test_fused stream_floor"
   if [ $cuda = ON ]; then t="$t test_gpu_decode test_gpu_integrate gpu_real_tool"; fi
   cmake --build $P/build -j "$(nproc)" --target $t > /dev/null
   rm -rf $P/bin $P/gpubin $P/lib $P/real && mkdir -p $P/bin $P/gpubin $P/lib
   for x in $t; do
-    d=$P/gpubin; case $x in azstream|test_fused) d=$P/bin;; esac
+    d=$P/gpubin; case $x in azstream|test_fused|stream_floor) d=$P/bin;; esac
     find $P/build -name "$x" -type f -perm -u+x -exec cp {} $d/ \;
   done
   cp tests/gpu/gpu_real_files.py $P/gpubin/
@@ -62,8 +62,11 @@ if [ "$mode" = stream ]; then
   for run in "threads 0" "threads 4" "gpu 0"; do
     set -- $run
     AZ=$PWD/$AZ PY=python3 bash bench/stream_bench.sh ${FRAMES:-20000} W1 $2 $1 > $OUT/stream-$1-$2.txt 2>&1
-    echo "== stream $1, workers $2 (rc=$?)"; grep -iE "frames/s|lost|latency|rows" $OUT/stream-$1-$2.txt | head -6
+    echo "== stream $1, workers $2 (rc=$?)"; grep -iE "frames/s|lost|latency|rows|receiving" $OUT/stream-$1-$2.txt | head -7
   done
+  # the transport floor: replay / a preloaded sender -> a receiver that only receives (and decodes)
+  AZ=$PWD/$AZ FLOOR=$PWD/$P/bin/stream_floor PY=python3 bash bench/stream_floor.sh ${FLOOR_FRAMES:-5000} W1 \
+    2>&1 | tee $OUT/stream-floor.txt
   exit 0
 fi
 if [ "$mode" = gpu ]; then

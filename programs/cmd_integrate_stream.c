@@ -86,5 +86,13 @@ int cli_integrate_stream(const char *cmd, azs_settings *s, const azs_job_options
                sum.series, sum.frames_done, sum.frames_missing, sum.frames_bad, sum.seconds,
                sum.seconds > 0 ? (double)sum.frames_done / sum.seconds : 0.0, sum.latency_median * 1e3,
                sum.latency_p99 * 1e3, o.output, rc ? " (incomplete)" : "");
+    if (!quiet || rc) {
+        const double busy = sum.recv_seconds + sum.decode_seconds + sum.put_seconds;
+        printf("azstream integrate: receiving thread: %.1f MB/s; of its %.3f s, recv %.1f %% (waiting for the "
+               "sender included), decode %.1f %%, ring %.1f %% (waiting for a free slot included)\n",
+               sum.seconds > 0 ? (double)sum.bytes_received / sum.seconds / 1e6 : 0.0, busy,
+               busy > 0 ? 100 * sum.recv_seconds / busy : 0.0, busy > 0 ? 100 * sum.decode_seconds / busy : 0.0,
+               busy > 0 ? 100 * sum.put_seconds / busy : 0.0);
+    }
     return rc;
 }

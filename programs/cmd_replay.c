@@ -233,9 +233,9 @@ int cmd_replay(int argc, char **argv)
                 continue;
             if (rate > 0)
                 sleep_until(t0 + (double)sent / rate);
+            /* ZeroMQ takes the message as it is (no copy) and frees it once sent */
             if ((st = make_image(src, sid, id % in->nframes, id, channel, buf, cap, &msg, &n)) == AZS_OK)
-                st = azs_stream_send(sock, msg, n, &g_cancel);
-            free(msg);
+                st = azs_stream_send_owned(sock, msg, n, &g_cancel);
             sent += st == AZS_OK;
         }
         msg = NULL;

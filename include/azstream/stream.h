@@ -98,6 +98,13 @@ typedef struct azs_stream_msg {
  * read. Unknown fields are ignored. *out is NULL on failure; free with azs_stream_msg_free. */
 AZS_API azs_status azs_stream_msg_decode(const void *buf, size_t size, azs_stream_msg **out);
 AZS_API void azs_stream_msg_free(azs_stream_msg *m);
+/* A message as received (azs_stream_recv_buffer): ZeroMQ's own buffer, not copied. */
+typedef struct azs_stream_buffer azs_stream_buffer;
+AZS_API const uint8_t *azs_stream_buffer_data(const azs_stream_buffer *b, size_t *size);
+AZS_API void azs_stream_buffer_free(azs_stream_buffer *b);
+/* As azs_stream_msg_decode, without copying: the message takes b (freed with it, or at once
+ * on failure) and its arrays point into b's bytes. */
+AZS_API azs_status azs_stream_msg_decode_buffer(azs_stream_buffer *b, azs_stream_msg **out);
 
 /* The image's channel `name` (NULL: the first). NULL if absent. */
 AZS_API const azs_stream_array *azs_stream_image_channel(const azs_stream_image *im, const char *name);
@@ -139,9 +146,16 @@ AZS_API azs_status azs_stream_pub_bind(const char *endpoint, azs_stream_socket *
  * *buf malloc'd. */
 AZS_API azs_status azs_stream_recv(azs_stream_socket *s, int timeout_ms, volatile int *cancel, uint8_t **buf,
                            size_t *size);
+/* As azs_stream_recv, the message kept in ZeroMQ's buffer (no copy): *out to be freed with
+ * azs_stream_buffer_free or handed to azs_stream_msg_decode_buffer. */
+AZS_API azs_status azs_stream_recv_buffer(azs_stream_socket *s, int timeout_ms, volatile int *cancel,
+                                          azs_stream_buffer **out);
 /* Send one message; blocks while the peers are at their high-water mark (PUSH), checking
  * *cancel every 100 ms. */
 AZS_API azs_status azs_stream_send(azs_stream_socket *s, const void *buf, size_t size, volatile int *cancel);
+/* Send a malloc'd message without copying it: ZeroMQ frees it (free()) once sent; on
+ * failure it is freed here. */
+AZS_API azs_status azs_stream_send_owned(azs_stream_socket *s, void *buf, size_t size, volatile int *cancel);
 /* Close; linger_ms: how long unsent messages may still go out (-1: until sent). */
 AZS_API void azs_stream_close(azs_stream_socket *s, int linger_ms);
 
@@ -173,6 +187,12 @@ typedef struct azs_stream_job_summary {
     uint64_t frames_bad;        /* of which corrupt and skipped (skip_bad) */
     double seconds;
     double latency_median, latency_p99; /* seconds from an image's receipt to its row written */
+    /* Where the receiving thread's time went, over the series (what limits the rate: recv
+     * long = the sender or the transport; put long = the integration, the ring full): in
+     * ZeroMQ's receive (waiting for a message included), decoding the messages (in place,
+     * no copy), putting them into the ring (waiting for a free slot included). */
+    double recv_seconds, decode_seconds, put_seconds;
+    uint64_t bytes_received;    /* of the series' messages after their start message */
 } azs_stream_job_summary;
 
 /* Serve the stream: for each series, a start message, its images integrated in arrival

@@ -90,13 +90,11 @@ static char *output_path(const char *pattern, uint64_t series_id)
 static azs_status next_msg(azs_stream_socket *sock, const azs_stream_job_options *o, azs_stream_msg **m)
 {
     for (;;) {
-        uint8_t *buf = NULL;
-        size_t n = 0;
-        azs_status st = azs_stream_recv(sock, -1, o->run.cancel, &buf, &n);
+        azs_stream_buffer *buf = NULL;
+        azs_status st = azs_stream_recv_buffer(sock, -1, o->run.cancel, &buf);
         if (st != AZS_OK)
             return st;
-        st = azs_stream_msg_decode(buf, n, m);
-        free(buf);
+        st = azs_stream_msg_decode_buffer(buf, m);
         if (st != AZS_ERR_UNSUPPORTED)
             return st;
         say(o, "message skipped: %s", azs_last_error());
@@ -337,6 +335,10 @@ azs_status azs_stream_job_run(const azs_settings *s, const azs_stream_job_option
             sum->frames_done += ss.frames_done;
             sum->frames_missing += ss.frames_missing;
             sum->frames_bad += ss.frames_bad;
+            sum->bytes_received += ss.bytes_received;
+            sum->recv_seconds += ss.recv_seconds;
+            sum->decode_seconds += ss.decode_seconds;
+            sum->put_seconds += ss.put_seconds;
             double *grown = ss.nlatency ? realloc(lat, (nlat + ss.nlatency) * sizeof *lat) : lat;
             if (grown) {
                 lat = grown;

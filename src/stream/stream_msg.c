@@ -6,7 +6,12 @@
  * array or map count larger than the bytes left (the builder allocates the count up front:
  * a 9-byte message could ask for gigabytes), nesting deeper than STREAM_MAX_DEPTH (the tree
  * is freed recursively), indefinite-length items (DECTRIS sends none) and trailing bytes.
- * Then cbor_load builds the tree and the fields are read from it. */
+ * The same pass writes a shadow of the message in which every byte string is replaced by a
+ * 4-byte placeholder holding its index in a table of (pointer, length) into the message:
+ * cbor_load then builds the tree from the shadow (a few hundred bytes for an image message)
+ * and never copies a chunk; an array's bytes point into the message itself, which the
+ * decoded message keeps (a copy for azs_stream_msg_decode, the received ZeroMQ buffer for
+ * azs_stream_msg_decode_buffer). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +33,24 @@ typedef struct scan_state {
     size_t pos, size;                       /* where the decoder is, the message's length */
     const char *why;                        /* first reason to refuse, NULL if none */
     size_t why_pos;
+    int token_is_bytes;                     /* the last token was a definite byte string */
+    const uint8_t *bytes;                   /* ... its bytes and length */
+    size_t nbytes;
 } scan_state;
+
+/* The byte strings of a message, in order: placeholder k in the shadow is entry k. */
+typedef struct bstr_table {
+    const uint8_t **ptr;
+    size_t *len;
+    size_t n, cap;
+} bstr_table;
+
+typedef struct msg_priv {
+    cbor_item_t *root;           /* the tree of the shadow */
+    bstr_table bstr;
+    uint8_t *copy;               /* azs_stream_msg_decode: the message's bytes, owned */
+    azs_stream_buffer *received; /* azs_stream_msg_decode_buffer: the received buffer */
+} msg_priv;
 
 static void scan_refuse(scan_state *s, const char *why)
 {
@@ -81,20 +103,46 @@ static void on_u16(void *ctx, uint16_t v) { (void)v, scan_item_done(ctx); }
 static void on_u32(void *ctx, uint32_t v) { (void)v, scan_item_done(ctx); }
 static void on_u64(void *ctx, uint64_t v) { (void)v, scan_item_done(ctx); }
 static void on_str(void *ctx, cbor_data d, size_t n) { (void)d, (void)n, scan_item_done(ctx); }
+static void on_bytes(void *ctx, cbor_data d, size_t n)
+{
+    scan_state *s = ctx;
+    s->token_is_bytes = 1;
+    s->bytes = d;
+    s->nbytes = n;
+    scan_item_done(s);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
 static void on_f4(void *ctx, float v) { (void)v, scan_item_done(ctx); }
 static void on_f8(void *ctx, double v) { (void)v, scan_item_done(ctx); }
 static void on_simple(void *ctx) { scan_item_done(ctx); }
 static void on_bool(void *ctx, bool v) { (void)v, scan_item_done(ctx); }
 static void on_tag(void *ctx, uint64_t v) { (void)ctx, (void)v; } /* the tagged item follows */
 
-static azs_status scan_message(const uint8_t *buf, size_t size)
+/* Checks the items' shape; writes the shadow (*shadow malloc'd, *shadow_len) and the byte
+ * string table t. */
+static azs_status scan_message(const uint8_t *buf, size_t size, uint8_t **shadow, size_t *shadow_len, bstr_table *t)
 {
     struct cbor_callbacks cb = cbor_empty_callbacks;
     cb.uint8 = cb.negint8 = on_u8;
     cb.uint16 = cb.negint16 = on_u16;
     cb.uint32 = cb.negint32 = on_u32;
     cb.uint64 = cb.negint64 = on_u64;
-    cb.byte_string = cb.string = on_str;
+    cb.string = on_str;
+    cb.byte_string = on_bytes;
     cb.byte_string_start = cb.string_start = cb.indef_array_start = cb.indef_map_start = on_indef;
     cb.indef_break = on_indef;
     cb.array_start = on_array;
@@ -108,6 +156,9 @@ static azs_status scan_message(const uint8_t *buf, size_t size)
     memset(&s, 0, sizeof s);
     s.size = size;
     int top_done = 0;
+    size_t scap = 0, tcap_ptr = 0;
+    *shadow = NULL;
+    *shadow_len = 0;
     while (s.pos < size && !s.why) {
         if (top_done) {
             scan_refuse(&s, "bytes after the message's top-level item");
@@ -119,6 +170,27 @@ static azs_status scan_message(const uint8_t *buf, size_t size)
                             s.pos, size);
         if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
             return azs_fail(AZS_ERR_PARSE, "stream message: not CBOR at byte %zu of %zu", s.pos, size);
+        /* the shadow: a byte string as 0x44 + its index (u32 little-endian), else the token */
+        const size_t out_len = s.token_is_bytes ? 5 : r.read;
+        if (s.token_is_bytes && t->n >= UINT32_MAX)
+            scan_refuse(&s, "more than 2^32 byte strings");
+        if (grow((void **)shadow, &scap, *shadow_len + out_len, 1) ||
+            (s.token_is_bytes && (grow((void **)&t->ptr, &tcap_ptr, t->n + 1, sizeof *t->ptr) ||
+                                  grow((void **)&t->len, &t->cap, t->n + 1, sizeof *t->len))))
+            return azs_fail(AZS_ERR_NOMEM, "stream message: %zu bytes", size);
+        if (s.token_is_bytes) {
+            uint8_t *o = *shadow + *shadow_len;
+            const uint32_t k = (uint32_t)t->n;
+            o[0] = 0x44;
+            for (int b = 0; b < 4; b++)
+                o[1 + b] = (uint8_t)(k >> (8 * b));
+            t->ptr[t->n] = s.bytes;
+            t->len[t->n++] = s.nbytes;
+        } else {
+            memcpy(*shadow + *shadow_len, buf + s.pos, r.read);
+        }
+        *shadow_len += out_len;
+        s.token_is_bytes = 0;
         s.pos += r.read;
         /* a tag is not an item by itself: the top level is done once no container is open
          * and the last token was not a tag (a tag's item follows it) */
@@ -232,8 +304,8 @@ static azs_dtype typed_array_dtype(uint64_t tag)
 }
 
 /* tag 40 [[ny, nx], typed array (bytes, or tag 56500 [algorithm, element size, bytes])] */
-static azs_status get_array(const char *msg, const char *field, const char *chan, cbor_item_t *v,
-                            azs_stream_array *a)
+static azs_status get_array(const bstr_table *t, const char *msg, const char *field, const char *chan,
+                            cbor_item_t *v, azs_stream_array *a)
 {
     memset(a, 0, sizeof *a);
     if (!cbor_isa_tag(v) || cbor_tag_value(v) != 40)
@@ -300,8 +372,15 @@ static azs_status get_array(const char *msg, const char *field, const char *chan
     if (!cbor_isa_bytestring(payload) || !cbor_bytestring_is_definite(payload))
         return azs_fail(AZS_ERR_FORMAT, "%s message: %s[%s]: the array's data is %s, not a byte string", msg,
                         field, chan, kind_name(payload));
-    a->bytes = cbor_bytestring_handle(payload);
-    a->nbytes = cbor_bytestring_length(payload);
+    /* every byte string of the shadow is a placeholder: its index into the message's */
+    const uint8_t *ph = cbor_bytestring_handle(payload);
+    const uint32_t k = cbor_bytestring_length(payload) != 4 ? UINT32_MAX
+                       : (uint32_t)ph[0] | (uint32_t)ph[1] << 8 | (uint32_t)ph[2] << 16 | (uint32_t)ph[3] << 24;
+    if (k >= t->n)
+        return azs_fail(AZS_ERR_FORMAT, "%s message: %s[%s]: the array's data is not one of the message's byte "
+                        "strings", msg, field, chan);
+    a->bytes = t->ptr[k];
+    a->nbytes = t->len[k];
     if (a->codec == AZS_CODEC_NONE && a->nbytes != raw_bytes)
         return azs_fail(AZS_ERR_FORMAT, "%s message: %s[%s]: %zu bytes of data for %u x %u %s pixels (%zu bytes)",
                         msg, field, chan, a->nbytes, a->ny, a->nx, azs_dtype_name(a->dtype), raw_bytes);
@@ -309,7 +388,7 @@ static azs_status get_array(const char *msg, const char *field, const char *chan
 }
 
 /* A map channel name → array into out[], *n of them. */
-static azs_status get_channel_map(const char *msg, const char *field, cbor_item_t *v, azs_stream_channel *out,
+static azs_status get_channel_map(const bstr_table *t, const char *msg, const char *field, cbor_item_t *v, azs_stream_channel *out,
                                   int *n)
 {
     if (!cbor_isa_map(v))
@@ -324,7 +403,7 @@ static azs_status get_channel_map(const char *msg, const char *field, cbor_item_
         azs_stream_channel *c = &out[*n];
         azs_status st = get_text(msg, field, p[i].key, c->name, sizeof c->name, 0);
         if (st == AZS_OK)
-            st = get_array(msg, field, c->name, p[i].value, &c->a);
+            st = get_array(t, msg, field, c->name, p[i].value, &c->a);
         if (st != AZS_OK)
             return st;
         (*n)++;
@@ -332,7 +411,7 @@ static azs_status get_channel_map(const char *msg, const char *field, cbor_item_
     return AZS_OK;
 }
 
-static azs_status decode_start(cbor_item_t *m, azs_stream_start *s)
+static azs_status decode_start(const bstr_table *bt, cbor_item_t *m, azs_stream_start *s)
 {
     static const char *const M = "start";
     azs_status st = AZS_OK;
@@ -406,9 +485,9 @@ static azs_status decode_start(cbor_item_t *m, azs_stream_start *s)
             st = get_u64(M, "number_of_images", v, &s->number_of_images);
             s->has_nimages = 1;
         } else if (key_is(k, "pixel_mask")) {
-            st = get_channel_map(M, "pixel_mask", v, s->pixel_mask, &s->npixel_mask);
+            st = get_channel_map(bt, M, "pixel_mask", v, s->pixel_mask, &s->npixel_mask);
         } else if (key_is(k, "flatfield")) {
-            st = get_channel_map(M, "flatfield", v, s->flatfield, &s->nflatfield);
+            st = get_channel_map(bt, M, "flatfield", v, s->flatfield, &s->nflatfield);
         }
     }
     if (st != AZS_OK)
@@ -437,7 +516,7 @@ static azs_status decode_start(cbor_item_t *m, azs_stream_start *s)
     return AZS_OK;
 }
 
-static azs_status decode_image(cbor_item_t *m, azs_stream_image *im)
+static azs_status decode_image(const bstr_table *bt, cbor_item_t *m, azs_stream_image *im)
 {
     cbor_item_t *v;
     azs_status st;
@@ -449,7 +528,7 @@ static azs_status decode_image(cbor_item_t *m, azs_stream_image *im)
         return st;
     if (!(v = map_get(m, "data")))
         return azs_fail(AZS_ERR_FORMAT, "image message %llu: no data", (unsigned long long)im->image_id);
-    if ((st = get_channel_map("image", "data", v, im->data, &im->nchannels)) != AZS_OK)
+    if ((st = get_channel_map(bt, "image", "data", v, im->data, &im->nchannels)) != AZS_OK)
         return azs_fail_context(st, "image %llu: ", (unsigned long long)im->image_id);
     if (im->nchannels == 0)
         return azs_fail(AZS_ERR_FORMAT, "image message %llu: data holds no channel",
@@ -457,29 +536,48 @@ static azs_status decode_image(cbor_item_t *m, azs_stream_image *im)
     return AZS_OK;
 }
 
-azs_status azs_stream_msg_decode(const void *buf, size_t size, azs_stream_msg **out)
+static void priv_free(msg_priv *p)
 {
-    if (!out)
-        return azs_fail(AZS_ERR_INVALID_ARG, "azs_stream_msg_decode: NULL out");
-    *out = NULL;
-    if (!buf || size == 0)
-        return azs_fail(AZS_ERR_PARSE, "stream message: empty");
-    azs_status st = scan_message(buf, size);
-    if (st != AZS_OK)
+    if (!p)
+        return;
+    if (p->root)
+        cbor_decref(&p->root);
+    free(p->bstr.ptr);
+    free(p->bstr.len);
+    free(p->copy);
+    azs_stream_buffer_free(p->received);
+    free(p);
+}
+
+/* Decode buf (size bytes), which p keeps alive (p is the message's from then on, freed
+ * with it or on failure). */
+static azs_status decode_kept(const uint8_t *buf, size_t size, msg_priv *p, azs_stream_msg **out)
+{
+    uint8_t *shadow = NULL;
+    size_t shadow_len = 0;
+    azs_status st = scan_message(buf, size, &shadow, &shadow_len, &p->bstr);
+    if (st != AZS_OK) {
+        free(shadow);
+        priv_free(p);
         return st;
+    }
     struct cbor_load_result res;
-    cbor_item_t *root = cbor_load(buf, size, &res);
-    if (!root)
+    p->root = cbor_load(shadow, shadow_len, &res);
+    free(shadow);
+    if (!p->root) {
+        priv_free(p);
         return res.error.code == CBOR_ERR_MEMERROR
                    ? azs_fail(AZS_ERR_NOMEM, "stream message: %zu bytes", size)
-                   : azs_fail(AZS_ERR_PARSE, "stream message: malformed CBOR at byte %zu", res.error.position);
+                   : azs_fail(AZS_ERR_PARSE, "stream message: malformed CBOR (%zu bytes)", size);
+    }
     azs_stream_msg *m = calloc(1, sizeof *m);
     if (!m) {
-        cbor_decref(&root);
+        priv_free(p);
         return azs_fail(AZS_ERR_NOMEM, "stream message");
     }
-    m->priv = root;
-    cbor_item_t *top = root;
+    m->priv = p;
+    const bstr_table *bt = &p->bstr;
+    cbor_item_t *top = p->root;
     while (cbor_isa_tag(top) && cbor_tag_value(top) == 55799) /* "self-described CBOR" */
         top = tagged(top);
     char type[16] = "";
@@ -493,10 +591,10 @@ azs_status azs_stream_msg_decode(const void *buf, size_t size, azs_stream_msg **
     if (st == AZS_OK) {
         if (!strcmp(type, "start")) {
             m->type = AZS_STREAM_START;
-            st = decode_start(top, &m->start);
+            st = decode_start(bt, top, &m->start);
         } else if (!strcmp(type, "image")) {
             m->type = AZS_STREAM_IMAGE;
-            st = decode_image(top, &m->image);
+            st = decode_image(bt, top, &m->image);
         } else if (!strcmp(type, "end")) {
             m->type = AZS_STREAM_END;
             cbor_item_t *v = map_get(top, "series_id");
@@ -514,12 +612,50 @@ azs_status azs_stream_msg_decode(const void *buf, size_t size, azs_stream_msg **
     return AZS_OK;
 }
 
+azs_status azs_stream_msg_decode(const void *buf, size_t size, azs_stream_msg **out)
+{
+    if (!out)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_stream_msg_decode: NULL out");
+    *out = NULL;
+    if (!buf || size == 0)
+        return azs_fail(AZS_ERR_PARSE, "stream message: empty");
+    msg_priv *p = calloc(1, sizeof *p);
+    if (p)
+        p->copy = malloc(size);
+    if (!p || !p->copy) {
+        free(p);
+        return azs_fail(AZS_ERR_NOMEM, "stream message: %zu bytes", size);
+    }
+    memcpy(p->copy, buf, size); /* the arrays point into the message: the caller's buffer may go */
+    return decode_kept(p->copy, size, p, out);
+}
+
+azs_status azs_stream_msg_decode_buffer(azs_stream_buffer *b, azs_stream_msg **out)
+{
+    if (!out) {
+        azs_stream_buffer_free(b);
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_stream_msg_decode_buffer: NULL out");
+    }
+    *out = NULL;
+    size_t size = 0;
+    const uint8_t *buf = b ? azs_stream_buffer_data(b, &size) : NULL;
+    if (!buf || size == 0) {
+        azs_stream_buffer_free(b);
+        return azs_fail(AZS_ERR_PARSE, "stream message: empty");
+    }
+    msg_priv *p = calloc(1, sizeof *p);
+    if (!p) {
+        azs_stream_buffer_free(b);
+        return azs_fail(AZS_ERR_NOMEM, "stream message");
+    }
+    p->received = b;
+    return decode_kept(buf, size, p, out);
+}
+
 void azs_stream_msg_free(azs_stream_msg *m)
 {
     if (!m)
         return;
-    cbor_item_t *root = m->priv;
-    if (root)
-        cbor_decref(&root);
+    priv_free(m->priv);
     free(m);
 }

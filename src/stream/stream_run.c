@@ -298,19 +298,23 @@ azs_status azs_stream_receive(const azs_stream_series *s, azs_stream_series_summ
     azs_status st = AZS_OK;
     for (;;) {
         if (!m) {
-            uint8_t *buf = NULL;
-            size_t n = 0;
+            azs_stream_buffer *buf = NULL;
             const int wait_ms = f->idle_ms ? f->idle_ms(f->ctx) : -1;
-            st = azs_stream_recv(s->sock, wait_ms, s->run->cancel, &buf, &n);
+            const double t_wait = azs_now_seconds();
+            st = azs_stream_recv_buffer(s->sock, wait_ms, s->run->cancel, &buf);
+            const double t = azs_now_seconds();
+            sum->recv_seconds += t - t_wait;
             if (st == AZS_ERR_NOT_FOUND && wait_ms >= 0) { /* nothing within wait_ms: the feed's turn */
                 f->idle(f->ctx);
                 continue;
             }
             if (st != AZS_OK)
                 return st;
-            const double t = azs_now_seconds();
-            st = azs_stream_msg_decode(buf, n, &m);
-            free(buf);
+            size_t n = 0;
+            (void)azs_stream_buffer_data(buf, &n);
+            sum->bytes_received += n;
+            st = azs_stream_msg_decode_buffer(buf, &m); /* in place: m keeps buf */
+            sum->decode_seconds += azs_now_seconds() - t;
             if (st == AZS_ERR_UNSUPPORTED) { /* a message type we do not read: say so, go on */
                 notice(s, "series %llu: message skipped: %s", (unsigned long long)s->series_id, azs_last_error());
                 continue;
@@ -345,7 +349,10 @@ azs_status azs_stream_receive(const azs_stream_series *s, azs_stream_series_summ
                    (unsigned long long)s->series_id, (unsigned long long)id, (unsigned long long)expected - 1);
         else
             expected = id + 1;
-        if (f->put(f->ctx, id, m, t_received))
+        const double t_put = azs_now_seconds();
+        const int stopped = f->put(f->ctx, id, m, t_received);
+        sum->put_seconds += azs_now_seconds() - t_put;
+        if (stopped)
             return AZS_OK;
         m = NULL;
     }

@@ -32,6 +32,10 @@ typedef struct azs_stream_series_summary {
     double *latency;              /* seconds from receipt to row written, per frame received
                                    * (malloc'd, nlatency of them; the caller frees) */
     size_t nlatency;
+    /* the receiving thread's time: in recv (waiting for the sender included), decoding,
+     * putting into the ring (waiting for room included); bytes of the messages received */
+    double recv_seconds, decode_seconds, put_seconds;
+    uint64_t bytes_received;
 } azs_stream_series_summary;
 
 /* Receive the series' images until its end message (or another start message: *next_start,

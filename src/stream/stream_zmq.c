@@ -63,11 +63,28 @@ azs_status azs_stream_pub_bind(const char *endpoint, azs_stream_socket **out)
     return open_socket(endpoint, ZMQ_PUB, 1, 0, out);
 }
 
-azs_status azs_stream_recv(azs_stream_socket *s, int timeout_ms, volatile int *cancel, uint8_t **buf,
-                           size_t *size)
+struct azs_stream_buffer {
+    zmq_msg_t msg;
+    const uint8_t *data; /* the message's, once received */
+    size_t size;
+};
+
+const uint8_t *azs_stream_buffer_data(const azs_stream_buffer *b, size_t *size)
 {
-    *buf = NULL;
-    *size = 0;
+    *size = b->size;
+    return b->data;
+}
+
+void azs_stream_buffer_free(azs_stream_buffer *b)
+{
+    if (!b)
+        return;
+    zmq_msg_close(&b->msg);
+    free(b);
+}
+
+static azs_status wait_readable(azs_stream_socket *s, int timeout_ms, volatile int *cancel)
+{
     int waited = 0;
     for (;;) {
         if (cancelled(cancel))
@@ -80,25 +97,57 @@ azs_status azs_stream_recv(azs_stream_socket *s, int timeout_ms, volatile int *c
         if (r < 0)
             return azs_fail(AZS_ERR_IO, "%s: poll: %s", s->endpoint, zmq_strerror(zmq_errno()));
         if (r > 0)
-            break;
+            return AZS_OK;
         waited += step;
         if (timeout_ms >= 0 && waited >= timeout_ms)
             return azs_fail(AZS_ERR_NOT_FOUND, "%s: no message within %d ms", s->endpoint, timeout_ms);
     }
-    zmq_msg_t msg;
-    zmq_msg_init(&msg);
-    int n;
-    while ((n = zmq_msg_recv(&msg, s->sock, 0)) < 0 && zmq_errno() == EINTR)
-        ;
-    if (n < 0) {
-        zmq_msg_close(&msg);
-        return azs_fail(AZS_ERR_IO, "%s: receive: %s", s->endpoint, zmq_strerror(zmq_errno()));
+}
+
+azs_status azs_stream_recv_buffer(azs_stream_socket *s, int timeout_ms, volatile int *cancel,
+                                  azs_stream_buffer **out)
+{
+    *out = NULL;
+    azs_stream_buffer *b = malloc(sizeof *b);
+    if (!b)
+        return azs_fail(AZS_ERR_NOMEM, "%s: a message", s->endpoint);
+    zmq_msg_init(&b->msg);
+    /* a message already queued is taken without a poll: one system call less per message */
+    int n = zmq_msg_recv(&b->msg, s->sock, ZMQ_DONTWAIT);
+    while (n < 0 && (zmq_errno() == EAGAIN || zmq_errno() == EINTR)) {
+        azs_status st = wait_readable(s, timeout_ms, cancel);
+        if (st != AZS_OK) {
+            azs_stream_buffer_free(b);
+            return st;
+        }
+        n = zmq_msg_recv(&b->msg, s->sock, ZMQ_DONTWAIT);
     }
-    size_t len = zmq_msg_size(&msg);
+    if (n < 0) {
+        azs_status st = azs_fail(AZS_ERR_IO, "%s: receive: %s", s->endpoint, zmq_strerror(zmq_errno()));
+        azs_stream_buffer_free(b);
+        return st;
+    }
+    b->data = zmq_msg_data(&b->msg);
+    b->size = zmq_msg_size(&b->msg);
+    *out = b;
+    return AZS_OK;
+}
+
+azs_status azs_stream_recv(azs_stream_socket *s, int timeout_ms, volatile int *cancel, uint8_t **buf,
+                           size_t *size)
+{
+    *buf = NULL;
+    *size = 0;
+    azs_stream_buffer *b = NULL;
+    azs_status st = azs_stream_recv_buffer(s, timeout_ms, cancel, &b);
+    if (st != AZS_OK)
+        return st;
+    size_t len = 0;
+    const uint8_t *data = azs_stream_buffer_data(b, &len);
     uint8_t *copy = malloc(len ? len : 1);
     if (copy)
-        memcpy(copy, zmq_msg_data(&msg), len);
-    zmq_msg_close(&msg);
+        memcpy(copy, data, len);
+    azs_stream_buffer_free(b);
     if (!copy)
         return azs_fail(AZS_ERR_NOMEM, "%s: a message of %zu bytes", s->endpoint, len);
     *buf = copy;
@@ -116,6 +165,36 @@ azs_status azs_stream_send(azs_stream_socket *s, const void *buf, size_t size, v
         if (cancelled(cancel))
             return azs_fail(AZS_ERR_INTERRUPTED, "%s: stopped on request while sending", s->endpoint);
         /* no peer, or every peer at its high-water mark: wait for room, nothing is dropped */
+        zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLOUT, 0};
+        zmq_poll(&it, 1, 100);
+    }
+}
+
+static void free_sent(void *data, void *hint)
+{
+    (void)hint;
+    free(data);
+}
+
+azs_status azs_stream_send_owned(azs_stream_socket *s, void *buf, size_t size, volatile int *cancel)
+{
+    zmq_msg_t msg;
+    if (zmq_msg_init_data(&msg, buf, size, free_sent, NULL) != 0) {
+        free(buf);
+        return azs_fail(AZS_ERR_NOMEM, "%s: a message of %zu bytes", s->endpoint, size);
+    }
+    for (;;) {
+        if (zmq_msg_send(&msg, s->sock, ZMQ_DONTWAIT) >= 0)
+            return AZS_OK; /* ZeroMQ owns msg now, and frees buf once sent */
+        if (zmq_errno() != EAGAIN && zmq_errno() != EINTR) {
+            azs_status st = azs_fail(AZS_ERR_IO, "%s: send: %s", s->endpoint, zmq_strerror(zmq_errno()));
+            zmq_msg_close(&msg);
+            return st;
+        }
+        if (cancelled(cancel)) {
+            zmq_msg_close(&msg);
+            return azs_fail(AZS_ERR_INTERRUPTED, "%s: stopped on request while sending", s->endpoint);
+        }
         zmq_pollitem_t it = {s->sock, 0, ZMQ_POLLOUT, 0};
         zmq_poll(&it, 1, 100);
     }
