@@ -20,8 +20,10 @@ $az info "$stack" 2>/dev/null | head -12 || true
 echo
 echo "== 2. integrate: 1000 bins in q_nm^-1, bbox splitting, solid angle, polarization 0.99,"
 echo "      gaps (0xFFFFFFFF) as dummy; layout 1 (threads) on all cores -> out/demo.h5"
+# --overwrite: the demo's own output, from an earlier `make demo` (azstream refuses to
+# replace an existing output otherwise)
 $az integrate "$stack" --poni "$poni" --npt 1000 --method bbox --polarization 0.99 \
-    --dummy 4294967295 --layout threads -o out/demo.h5
+    --dummy 4294967295 --layout threads --overwrite -o out/demo.h5
 $py - <<'PY'
 import h5py
 with h5py.File("out/demo.h5", "r") as f:
