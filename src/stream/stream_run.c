@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "azstream/codec.h"
@@ -94,9 +95,18 @@ azs_status azs_stream_integrate_array(const azs_stream_series *s, azs_workspace 
     azs_frame_result fr = {0};
     fr.intensity = intensity;
     fr.sigma = sigma;
-    if (a->codec == AZS_CODEC_NONE) /* length checked by the decoder: integrate in place */
-        return azs_integrate_frame(s->it, ws, a->bytes, a->dtype, &fr);
     const size_t frame_bytes = (size_t)a->ny * a->nx * a->elem_size;
+    if (a->codec == AZS_CODEC_NONE) {
+        /* Length checked by the decoder. In place when aligned for its type; the bytes lie
+         * inside the received message at any offset, so otherwise copied first (a
+         * misaligned typed load is undefined behaviour). */
+        const void *px = a->bytes;
+        if ((uintptr_t)px % (a->elem_size ? a->elem_size : 1) != 0) {
+            memcpy(frame_buf, px, frame_bytes);
+            px = frame_buf;
+        }
+        return azs_integrate_frame(s->it, ws, px, a->dtype, &fr);
+    }
     azs_chunk_header h;
     azs_status st = azs_chunk_read_header(a->bytes, a->nbytes, &h);
     if (st == AZS_OK && h.total_bytes != frame_bytes)
