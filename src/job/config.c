@@ -39,7 +39,8 @@ static azs_status set_num(const ctx *c, const char *key, const char *option, con
 
 
 /* [lo, hi] → option "lo:hi". pyFAI 2026.9 drops a range with an infinite end (a half-open
- * range, written as Infinity), so does azstream; a null end is an error there too. */
+ * range, written as Infinity), so does azstream. A null end (pyFAI cannot run one) is
+ * azstream's half-open range: that end automatic, "lo:" or ":hi". */
 static azs_status set_range(const ctx *c, const char *key, const char *option, const cJSON *lo, const cJSON *hi)
 {
     /* null: that end open (automatic), as azstream's own configs store "5:" */
