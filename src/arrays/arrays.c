@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "h5/h5lock.h"
@@ -328,6 +329,41 @@ static int tiff_on_warning(TIFF *t, void *ud, const char *mod, const char *fmt, 
 #define TIFF_MAX_TILE_PIXELS (1u << 22)
 #define TIFF_MAX_LIBTIFF_ALLOC ((tmsize_t)256 << 20) /* one allocation inside libtiff */
 
+/* Whether the stored image data can hold `need` decoded bytes: a header of a few bytes may
+ * declare a large image whose strips are missing or empty (libtiff then gives rows of
+ * zeros: a 1 KB file became a 1048575 x 43 image, 180 MB, in the TIFF fuzzer). The stored
+ * bytes (every strip or tile's byte count, at most the file's size) times the largest
+ * expansion of the compression must reach the image's size: 1 uncompressed, 64 PackBits
+ * (2 bytes give 128), Deflate 1032 (its format's limit), LZW 4096 / 1.5 (a 12-bit code
+ * gives at most 4096 bytes). Other codecs (zstd, LZMA, JPEG, ...) have no useful bound and
+ * keep only the size caps. */
+static int tiff_data_can_hold(TIFF *t, uint64_t need, uint64_t file_size)
+{
+    uint16_t comp = COMPRESSION_NONE;
+    TIFFGetFieldDefaulted(t, TIFFTAG_COMPRESSION, &comp);
+    uint64_t ratio;
+    switch (comp) {
+    case COMPRESSION_NONE: ratio = 1; break;
+    case COMPRESSION_PACKBITS: ratio = 64; break;
+    case COMPRESSION_DEFLATE:
+    case COMPRESSION_ADOBE_DEFLATE: ratio = 1032; break;
+    case COMPRESSION_LZW: ratio = 2731; break;
+    default: return 1;
+    }
+    uint32_t n = TIFFIsTiled(t) ? TIFFNumberOfTiles(t) : TIFFNumberOfStrips(t);
+    uint64_t stored = 0;
+    for (uint32_t i = 0; i < n && stored < file_size; i++) {
+        int err = 0;
+        uint64_t c = TIFFGetStrileByteCountWithErr(t, i, &err);
+        if (err)
+            return 0;
+        stored += c < file_size ? c : file_size;
+    }
+    if (stored > file_size)
+        stored = file_size;
+    return need / ratio <= stored;
+}
+
 /* Make room for `rows` rows of w floats in *a (capacity *cap rows): the image array grows
  * with the rows actually decoded, doubling, so a header that lies about the height costs
  * what the data holds, not what the header says. */
@@ -370,6 +406,8 @@ static azs_status load_tiff(const char *path, uint32_t frame, float **out, uint3
         fclose(f);
         return azs_fail(AZS_ERR_PARSE, "%s: not a TIFF file (%s)", path, err.msg[0] ? err.msg : "?");
     }
+    struct stat sb;
+    const uint64_t file_size = fstat(TIFFFileno(t), &sb) == 0 ? (uint64_t)sb.st_size : UINT64_MAX;
     const char *why = "no such frame (a TIFF gives its first image only)";
     float *a = NULL;
     uint32_t cap = 0; /* rows allocated in a */
@@ -396,6 +434,10 @@ static azs_status load_tiff(const char *path, uint32_t frame, float **out, uint3
     const size_t sz = bps / 8u, row = (size_t)w * sz;
     why = "TIFF: image larger than any detector (at most 2^20 pixels a side, 2^28 in all)";
     if (w > TIFF_MAX_SIDE || h > TIFF_MAX_SIDE || (uint64_t)w * h > TIFF_MAX_PIXELS)
+        goto bad;
+    err.msg[0] = 0; /* what libtiff said of the header (unknown tags, ...) is not why the data fails */
+    why = "TIFF: the file's image data is too short for the image its header declares";
+    if (!tiff_data_can_hold(t, (uint64_t)h * row, file_size))
         goto bad;
     int le = host_le(); /* libtiff returns samples in host order */
     why = "TIFF: cannot decode the image data";
