@@ -47,7 +47,11 @@ wait
 printf '%-12s %12s %8s %6s\n' harness executions seconds found
 for hj in $JOBS; do
   h=${hj%%:*}; d=$OUT/fuzz/$h
-  n=$(cat $d/fuzz-*.log $d/run.log 2>/dev/null | awk '/stat::number_of_executed_units/ {s += $2} END {print s + 0}')
+  # libFuzzer's -jobs parent copies each job's fuzz-N.log into its own output (run.log)
+  # when the job exits: count the job logs only, else each execution is counted twice
+  # (the campaigns of 2026-12-03 before this fix reported twice the true counts).
+  logs=$(ls $d/fuzz-*.log 2>/dev/null); [ -n "$logs" ] || logs=$d/run.log
+  n=$(cat $logs | awk '/stat::number_of_executed_units/ {s += $2} END {print s + 0}')
   found=$(ls $d 2>/dev/null | grep -cE '^(crash|timeout|leak|oom)-')
   printf '%-12s %12s %8s %6s\n' $h "$n" "$T" "$found"
 done
