@@ -188,9 +188,12 @@ extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_c
         return azs_fail(AZS_ERR_UNSUPPORTED, "gpu: pixel type %s", azs_dtype_name(c->dtype));
     if (csr && csr->rule.empty != 0.0f) /* its kernels write 0 in empty bins */
         return azs_fail(AZS_ERR_UNSUPPORTED, "gpu: an empty-bin value other than 0 (--empty) needs a CPU engine");
-    pthread_mutex_lock(&prepared.mu);
-    azs_gpu_engine *e = take_prepared(csr ? c : NULL);
-    pthread_mutex_unlock(&prepared.mu);
+    azs_gpu_engine *e = NULL;
+    if (csr) { // what was prepared is for an engine with a matrix
+        pthread_mutex_lock(&prepared.mu);
+        e = take_prepared(c);
+        pthread_mutex_unlock(&prepared.mu);
+    }
     azs_status st = AZS_OK;
     if (!e && (st = engine_base(c, csr != NULL, &e)) != AZS_OK)
         return st;
