@@ -194,7 +194,7 @@ PY
     for v in ${VARIANTS:-pread register register-keep direct pread-prepare}; do
       feed=${v%%-*}; extra=; envs=
       case $v in register-keep) envs="AZS_GPU_REGISTER_CAP_MIB=16384";; pread-prepare) extra=--gpu-prepare;; esac
-      env AZS_GPU_TRACE=1 $envs timeout ${ROW_TIMEOUT:-90} $AZ bench /tmp/long_master.h5 --poni bench/eiger4m.poni \
+      env AZS_GPU_TRACE=1 $envs timeout ${ROW_TIMEOUT:-60} $AZ bench /tmp/long_master.h5 --poni bench/eiger4m.poni \
         --method bbox --frames $n --layouts gpu --workers 16 --gpu-feed $feed $extra > $OUT/feed-$v-$rep.txt 2>&1
       echo "$v run $rep rc=$?: $(grep -E '^3 gpu' $OUT/feed-$v-$rep.txt | tr -s ' ' | cut -c1-120)"
       grep -E 'refused' $OUT/feed-$v-$rep.txt | head -1
