@@ -15,6 +15,9 @@
 #   side (wheels in .whl); SELF_READ=" " adds the self-read rows.
 #   bash bench/device_prebuilt.sh stream    # carry .devdeps/pre/bin, .devdeps/pre/gpubin,
 #                                           #   .devdeps/pre/lib: stream.gpu, stream rates
+#   bash bench/device_prebuilt.sh feeds     # carry .devdeps/pre/bin, .devdeps/pre/lib: layout gpu's
+#                                           #   feeds (issue 20), 3 runs each on 12,000 W1 frames
+#                                           #   (about 3 minutes; RUNS, VARIANTS, ROW_TIMEOUT)
 #   bash bench/device_prebuilt.sh scaling   # carry .devdeps/pre/bin, .devdeps/pre/lib
 # scaling: layout 1 against the work alone and the host probes, interleaved sweeps
 #   (METHODS, WORKERS, ROW_REPEAT, ROW_SECONDS, READ, ENVS, BENCH_ARGS; see below).
@@ -160,6 +163,82 @@ PY
   done
   exit 0
 fi
+if [ "$mode" = feeds ]; then
+  # Issue 20: layout gpu's feeds side by side (doc/gpu-notes.md "Feeding"), about 3 minutes.
+  # First the feeds against layout threads bit for bit (tests/layout/test_gpu_feeds.py), then
+  # 12,000 W1 frames (a master of 6 links to the 2,000-frame W1 file, from the page cache),
+  # bbox, 16 readers, RUNS runs of each variant, interleaved:
+  #   pread           the present path (pread into pinned buffers)
+  #   register        the file mapped and registered by 512 MiB windows, at most 4 GiB kept:
+  #                   the 6.9 GB file is registered again on each of the 6 passes, as a file
+  #                   read once would be
+  #   register-keep   the same with 16 GiB kept: registered once, reused by passes 2-6
+  #   direct          O_DIRECT reads into the pinned buffers (the disk, not the page cache)
+  #   pread-prepare   pread, the engine started before the integrator's build (--gpu-prepare)
+  # then a table of medians: whole run and after set-up (frames/s), set-up, the main
+  # thread's waits (readers, GPU), and the feed's own figures.
+  RUNS=${RUNS:-3}
+  python3 tests/layout/test_gpu_feeds.py $AZ /tmp/gfeeds > $OUT/test_gpu_feeds.txt 2>&1
+  echo "layout.gpu_feeds rc=$? (0 ok, 77 skipped)"; grep -E 'FAIL|refused|fed by it|tests:' $OUT/test_gpu_feeds.txt | tail -8
+  $AZ synth -o $W1 --poni bench/eiger4m.poni --frames ${FRAMES:-2000} --seed 1 2>&1 | tail -1
+  python3 - "$W1" "${LONG_REPEAT:-6}" <<'PY'
+import sys, h5py
+with h5py.File('/tmp/long_master.h5', 'w') as f:
+    g = f.create_group('entry/data')
+    for i in range(1, int(sys.argv[2]) + 1):
+        g['data_%06d' % i] = h5py.ExternalLink(sys.argv[1], '/entry/data/data')
+PY
+  n=$((${LONG_REPEAT:-6} * ${FRAMES:-2000}))
+  cat $W1 > /dev/null; df -T /tmp | tail -1 | tee $OUT/feeds-fs.txt
+  for rep in $(seq 1 $RUNS); do
+    for v in ${VARIANTS:-pread register register-keep direct pread-prepare}; do
+      feed=${v%%-*}; extra=; envs=
+      case $v in register-keep) envs="AZS_GPU_REGISTER_CAP_MIB=16384";; pread-prepare) extra=--gpu-prepare;; esac
+      env AZS_GPU_TRACE=1 $envs timeout ${ROW_TIMEOUT:-60} $AZ bench /tmp/long_master.h5 --poni bench/eiger4m.poni \
+        --method bbox --frames $n --layouts gpu --workers 16 --gpu-feed $feed $extra > $OUT/feed-$v-$rep.txt 2>&1
+      echo "$v run $rep rc=$?: $(grep -E '^3 gpu' $OUT/feed-$v-$rep.txt | tr -s ' ' | cut -c1-120)"
+      grep -E 'refused' $OUT/feed-$v-$rep.txt | head -1
+    done
+  done
+  grep -h kernel $OUT/feed-pread-1.txt | head -2
+  python3 - "$OUT" "$RUNS" "${VARIANTS:-pread register register-keep direct pread-prepare}" <<'PY' | tee $OUT/feeds-table.txt
+import re, statistics as st, sys
+out, runs, variants = sys.argv[1], int(sys.argv[2]), sys.argv[3].split()
+pat = {
+    "whole": r"^3 gpu \(reader threads\)\s+\d+\s+([\d.]+)",
+    "setup": r"set-up ([\d.]+) s; ([\d.]+) frames/s after it",
+    "readers": r"waited for readers ([\d.]+) s, for the GPU ([\d.]+) s",
+    "feed": r"(\d+) frames fed by it; windows (\d+) \(([\d.]+) GB\) mapped and registered in ([\d.]+) s; "
+            r"readers waited for windows ([\d.]+) s",
+}
+print("\n%-14s %5s %9s %9s %7s %8s %8s %7s %5s %8s %8s" % ("feed (median)", "runs", "whole f/s", "after f/s",
+      "set-up", "wait rd", "wait gpu", "fed", "win", "reg GB/s", "win wait"))
+for v in variants:
+    rows = []
+    for r in range(1, runs + 1):
+        try:
+            t = open(f"{out}/feed-{v}-{r}.txt").read()
+        except OSError:
+            continue
+        m = {k: re.search(p, t, re.M) for k, p in pat.items()}
+        if not m["whole"] or not m["setup"]:
+            continue
+        f = m["feed"]
+        rows.append((float(m["whole"][1]), float(m["setup"][2]), float(m["setup"][1]),
+                     float(m["readers"][1]) if m["readers"] else -1, float(m["readers"][2]) if m["readers"] else -1,
+                     int(f[1]) if f else -1, int(f[2]) if f else -1,
+                     float(f[3]) / float(f[4]) if f and float(f[4]) > 0 else 0, float(f[5]) if f else -1,
+                     "refused" in t))
+    if not rows:
+        print("%-14s %5d  (no result: see feed-%s-*.txt)" % (v, 0, v))
+        continue
+    med = [st.median(c) for c in list(zip(*rows))[:9]]
+    print("%-14s %5d %9.0f %9.0f %7.3f %8.3f %8.3f %7d %5d %8.1f %8.3f%s" % (v, len(rows), *med,
+          "  REFUSED: pread ran" if any(r[9] for r in rows) else ""))
+    print("%-14s       whole run each: %s" % ("", " / ".join("%.0f" % r[0] for r in rows)))
+PY
+  exit 0
+fi
 if [ "$mode" = scaling ]; then
   # Layout 1's scaling against the host's own (clock and ALU probes, steal, the work alone on the
   # same thread counts), for every azstream* binary in $P/bin and every setting in ENVS
@@ -186,7 +265,7 @@ PY
   done
   exit 0
 fi
-if [ "$mode" != cpu ]; then echo "usage: $0 prepare | gpu | cpu [FRAMES] [METHODS] | scaling"; exit 2; fi
+if [ "$mode" != cpu ]; then echo "usage: $0 prepare | gpu | feeds | cpu [FRAMES] [METHODS] | scaling | stream"; exit 2; fi
 FRAMES=${2:-800}; METHODS=${3:-"bbox full"}
 if ls .whl/*.whl > /dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \

@@ -4,6 +4,7 @@
 #define AZS_PROGRAMS_CLI_H
 
 #include <stdint.h>
+#include "azstream/layout.h"
 #include "azstream/status.h"
 
 /* Each sub-command: argv[0] is the sub-command name. Returns the process exit code. */
@@ -44,10 +45,13 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     ;
 
 /* The tuning knobs of azs_run_options from the environment, for measurements (the library
- * reads none): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG (unset or not a
+ * reads none): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG, AZS_GPU_WINDOW_MIB,
+ * AZS_GPU_REGISTER_CAP_MIB (unset or not a
  * number: the default). Returns 1 when AZS_GPU_TRACE is set: print the GPU trace. */
 struct azs_run_options;
 int cli_run_knobs(struct azs_run_options *o);
+/* --gpu-feed auto|pread|register|direct; 0 on success. */
+int cli_parse_gpu_feed(const char *v, azs_gpu_feed *f);
 /* "layout gpu trace: ..." on stderr, from a run's summary. */
 struct azs_run_summary;
 void cli_print_gpu_trace(const struct azs_run_summary *s);

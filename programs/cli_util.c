@@ -107,13 +107,33 @@ int cli_run_knobs(struct azs_run_options *o)
     o->gpu_batch = env_u32("AZS_GPU_BATCH", o->gpu_batch);
     o->gpu_slots = env_u32("AZS_GPU_SLOTS", o->gpu_slots);
     o->gpu_lag = env_u32("AZS_GPU_LAG", o->gpu_lag);
+    o->gpu_window_mib = env_u32("AZS_GPU_WINDOW_MIB", o->gpu_window_mib);
+    o->gpu_register_cap_mib = env_u32("AZS_GPU_REGISTER_CAP_MIB", o->gpu_register_cap_mib);
     const char *t = getenv("AZS_GPU_TRACE");
     return t && *t;
+}
+
+int cli_parse_gpu_feed(const char *v, azs_gpu_feed *f)
+{
+    static const char *const n[] = {"auto", "pread", "register", "direct"};
+    for (int k = 0; k < 4; k++)
+        if (v && !strcmp(v, n[k])) {
+            *f = (azs_gpu_feed)k;
+            return 0;
+        }
+    return -1;
 }
 
 void cli_print_gpu_trace(const struct azs_run_summary *s)
 {
     const azs_gpu_trace *g = &s->gpu;
+    static const char *const feed[] = {"auto", "pread", "register", "direct"};
+    fprintf(stderr,
+            "layout gpu feed: %s%s, %llu frames fed by it; windows %u (%.2f GB) mapped and registered "
+            "in %.3f s; readers waited for windows %.3f s\n",
+            (unsigned)g->feed < 4 ? feed[g->feed] : "?", g->feed_fallback ? " (refused: pread)" : "",
+            (unsigned long long)g->fed_frames, g->windows, 1e-9 * (double)g->registered_bytes,
+            g->register_seconds, g->window_wait);
     fprintf(stderr,
             "layout gpu trace: batch %u x %u slots (%u on the GPU), %d readers: %.3f s total, set-up %.3f s, "
             "tear-down %.3f s; main thread waited for readers %.3f s, for the GPU %.3f s, submitted %.3f s, "

@@ -236,6 +236,7 @@ static void usage(FILE *f)
                "                       [--frames N] [--npt N] [--npt-azim N] [--dataset PATH]\n"
                "                       [--layouts serial,threads,procs,gpu] [--device K]\n"
                "                       [--read reader,self,map|both|all] [--seconds S] [--repeat R]\n"
+               "                       [--gpu-feed auto|pread|register|direct] [--gpu-prepare]\n"
                "                       [other integrate options]\n"
                "Defaults: W1 settings (1000 bins q_nm^-1, solid angle, polarization 0.99, dummy\n"
                "0xFFFFFFFF for uint32 stacks), frames = min(stack, 200), workers 1,2,4,.. up to all cores.\n"
@@ -245,7 +246,10 @@ static void usage(FILE *f)
                "reader thread, workers reading (pread) or mapping their own chunks (the default\n"
                "of integrate on most stacks); both = reader,self; all = the three (default).\n"
                "Rows \"decode+integrate alone\" run the same work on the same thread counts with\n"
-               "no pipeline: the host's own scaling, measured within the same sweeps.\n");
+               "no pipeline: the host's own scaling, measured within the same sweeps.\n"
+               "--gpu-feed: how layout gpu's chunks reach the device (as integrate's).\n"
+               "--gpu-prepare: start the GPU engine (context, buffers) before the integrator is\n"
+               "built, as integrate does; its set-up then leaves the gpu rows' times.\n");
 }
 
 /* Is `name` one of the comma-separated words of `list`? */
@@ -290,6 +294,12 @@ static int parse_read_rows(const char *v)
 }
 
 static int bench_device;
+static azs_gpu_feed bench_gpu_feed; /* --gpu-feed */
+static void bench_notice(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "azstream bench: %s\n", msg);
+}
 
 static double last_setup_s; /* set-up seconds of the last run_layout */
 
@@ -307,6 +317,8 @@ static int run_layout(azs_source *src, const azs_integrator *it, azs_layout l, i
     azs_run_summary sum;
     azs_status st;
     o.feed = feed;
+    o.gpu_feed = bench_gpu_feed;
+    o.notice = bench_notice;
     int trace = cli_run_knobs(&o);
     st = azs_run(src, it, &o, &ops, &sum);
     if (st != AZS_OK)
@@ -328,6 +340,7 @@ static int bench_main(azs_settings *S, int argc, char **argv)
     int read_rows = READ_READER | READ_SELF | READ_MAP; /* layout-1 rows: READ_* */
     const char *layouts = "serial,threads,procs,gpu";
     int64_t device = 0;
+    int gpu_prepare = 0; /* --gpu-prepare */
     int layouts_given = 0;
     int user_pol = 0, user_dummy = 0;
     for (int i = 1; i < argc; i++) {
@@ -351,7 +364,12 @@ static int bench_main(azs_settings *S, int argc, char **argv)
         }
         int own = !strcmp(n, "workers") || !strcmp(n, "frames") || !strcmp(n, "dataset") ||
                   !strcmp(n, "layout") || !strcmp(n, "layouts") || !strcmp(n, "device") ||
-                  !strcmp(n, "seconds") || !strcmp(n, "repeat") || !strcmp(n, "read");
+                  !strcmp(n, "seconds") || !strcmp(n, "repeat") || !strcmp(n, "read") ||
+                  !strcmp(n, "gpu-feed");
+        if (!strcmp(n, "gpu-prepare")) {
+            gpu_prepare = 1;
+            continue;
+        }
         int tv = own ? 1 : azs_settings_option_arity(n);
         if (tv < 0)
             return cli_usage_error(cmd, "unknown option '%s'", a);
@@ -363,7 +381,10 @@ static int bench_main(azs_settings *S, int argc, char **argv)
         }
         if (!strcmp(n, "workers"))
             wlist = v;
-        else if (!strcmp(n, "read")) {
+        else if (!strcmp(n, "gpu-feed")) {
+            if (cli_parse_gpu_feed(v, &bench_gpu_feed))
+                return cli_usage_error(cmd, "--gpu-feed: '%s' is not auto, pread, register or direct", v);
+        } else if (!strcmp(n, "read")) {
             if ((read_rows = parse_read_rows(v)) == 0)
                 return cli_usage_error(cmd, "--read: '%s' is not a list of reader, self, map "
                                        "(or both, all)", v);
@@ -446,6 +467,15 @@ static int bench_main(azs_settings *S, int argc, char **argv)
     if (!user_dummy && info->dtype == AZS_U32) {
         azs_settings_set(S, "dummy", "4294967295");
         azs_settings_set(S, "delta-dummy", "0");
+    }
+    if (gpu_prepare && want_gpu) { /* as integrate does: the engine comes up during the build */
+        azs_run_options po;
+        azs_run_options_default(&po);
+        po.layout = AZS_LAYOUT_GPU;
+        po.device = (int)device;
+        po.gpu_feed = bench_gpu_feed;
+        cli_run_knobs(&po);
+        azs_run_prepare(src, &po);
     }
     double tb = azs_now_seconds();
     if ((st = azs_settings_build(S, info->ny, info->nx, info->dtype, &it)) != AZS_OK) {

@@ -95,6 +95,10 @@ static void usage(FILE *f)
             "                         the page cache, no copy); auto (default): map where the\n"
             "                         stack is read through its chunk index, else self when the\n"
             "                         workers take every core, else a reader\n"
+            "  --gpu-feed F           gpu: how chunks reach the device: pread (into pinned\n"
+            "                         buffers), register (the file mapped and registered with\n"
+            "                         CUDA: no host copy), direct (O_DIRECT reads); auto (default):\n"
+            "                         the fastest measured (doc/gpu-notes.md)\n"
             "  --threads-per-worker T procs: threads in each worker process (0 = cores / workers);\n"
             "                         mpi: threads in each rank (0 = --workers, or all cores)\n"
             "  --inner threads|gpu    what runs inside each procs worker / mpi rank (threads)\n"
@@ -135,7 +139,8 @@ static void usage(FILE *f)
     fprintf(f,
             "Several INPUTs are integrated one after the other into one output, or each into its\n"
             "own with an output pattern (one run after the other; the first failure stops).\n"
-            "Environment (for measuring): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG.\n"
+            "Environment (for measuring): AZS_CPU_BATCH, AZS_GPU_BATCH, AZS_GPU_SLOTS, AZS_GPU_LAG,\n"
+            "AZS_GPU_WINDOW_MIB, AZS_GPU_REGISTER_CAP_MIB.\n"
             "Exit codes: 0 ok, 1 runtime failure (the output keeps the frames done), 2 usage\n"
             "error or an output conflict (exists, being written by another run, other settings).\n");
 }
@@ -225,6 +230,9 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
     } else if (!strcmp(name, "read")) {
         if (parse_feed(val, &j->run.feed))
             return cli_usage_error(cmd, "--read: '%s' is not auto, reader, self or map", val);
+    } else if (!strcmp(name, "gpu-feed")) {
+        if (cli_parse_gpu_feed(val, &j->run.gpu_feed))
+            return cli_usage_error(cmd, "--gpu-feed: '%s' is not auto, pread, register or direct", val);
     } else if (!strcmp(name, "worker-timeout")) {
         char *end;
         double t = strtod(val, &end);
@@ -268,7 +276,7 @@ static int own_option(integrate_args *A, const char *cmd, const char *name, cons
 static int option_arity(const char *name)
 {
     static const char *const value[] = {"output", "config", "frames", "dataset", "layout", "workers", "read",
-                                          "worker-timeout", "cache-dir", "progress", "log-level"};
+                                          "gpu-feed", "worker-timeout", "cache-dir", "progress", "log-level"};
     static const char *const flag[] = {"skip-bad", "quiet", "allow-missing", "no-cache", "overwrite", "resume",
                                        "v"};
     for (size_t k = 0; k < sizeof value / sizeof value[0]; k++)

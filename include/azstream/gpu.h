@@ -111,6 +111,34 @@ AZS_API azs_status azs_gpu_submit(azs_gpu_engine *e, uint32_t slot, uint32_t nfr
                           const size_t *chunk_sizes, size_t nitems, uint32_t max_block,
                           const int32_t *host_status);
 
+/* azs_gpu_submit where the chunks lie elsewhere than the slot's own buffers: chunk_src[i]
+ * non-NULL: frame i's chunk_sizes[i] bytes are read from there (memory registered with
+ * azs_gpu_host_register, or pinned; it must stay so until azs_gpu_wait of this slot);
+ * NULL: from azs_gpu_host_chunk(e, slot, i) as azs_gpu_submit does. chunk_src NULL: all
+ * from the slot. The items' src_off stay relative to each chunk's start. */
+AZS_API azs_status azs_gpu_submit_from(azs_gpu_engine *e, uint32_t slot, uint32_t nframes,
+                               const size_t *chunk_sizes, const void *const *chunk_src,
+                               size_t nitems, uint32_t max_block, const int32_t *host_status);
+
+/* Page-lock host memory that is read, never written, by the device's copies (a read-only
+ * file mapping: the copy engine then reads the page cache's pages, no host copy), for
+ * azs_gpu_submit_from. cudaHostRegister with cudaHostRegisterReadOnly | Portable. Costs
+ * about what pinning costs (each page locked and mapped for the device), so register large
+ * ranges once. AZS_ERR_UNSUPPORTED (with CUDA's reason) where the device or driver refuses
+ * it; AZS_ERR_GPU for other errors. */
+AZS_API azs_status azs_gpu_host_register(int device, void *ptr, size_t len);
+AZS_API void azs_gpu_host_unregister(int device, void *ptr);
+
+/* Start, on a thread of its own, what an engine of config c needs before it has its matrix:
+ * the device's context, the streams, the pinned and device buffers of every slot (for an
+ * engine that will be given a matrix); the next azs_gpu_engine_create with a matrix and an
+ * equal config (memcmp: both made from azs_gpu_config_default) takes them; engines of other
+ * configs leave them alone. So that set-up overlaps building or loading the integrator.
+ * One at a time per process (a second call releases the first). Returns at once; a failure
+ * is not reported here (create then allocates by itself and reports it). c NULL: release
+ * what was prepared, if anything. */
+AZS_API void azs_gpu_engine_prepare(const azs_gpu_config *c);
+
 /* Wait for the slot's batch. Pointers stay valid until the slot is submitted again:
  * intensity/sigma [nframes][nbins] (sigma NULL without error model; both NULL for a
  * decode-only engine), status [nframes]. ms_gpu: device time of the batch (upload to

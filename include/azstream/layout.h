@@ -59,6 +59,21 @@ typedef enum azs_feed {
                         * frames that cannot be mapped are read as with SELF */
 } azs_feed;
 
+/* How layout gpu gets the compressed chunks to the device (doc/gpu-notes.md "feeding"). */
+typedef enum azs_gpu_feed {
+    AZS_GPU_FEED_AUTO = 0, /* default: the fastest measured (pread, until measured otherwise) */
+    AZS_GPU_FEED_PREAD,    /* reader threads pread each chunk into pinned buffers (a CPU copy
+                            * out of the page cache), then the copy engine uploads them */
+    AZS_GPU_FEED_REGISTER, /* the file mapped read-only in windows of gpu_window_mib, each
+                            * registered with CUDA once (cudaHostRegister, read-only): the
+                            * copy engine reads the page cache's pages, no CPU copy; frames
+                            * outside a window (or if registration is refused: all, with a
+                            * notice) are read as with PREAD */
+    AZS_GPU_FEED_DIRECT    /* O_DIRECT reads into the pinned buffers (the disk's DMA, past the
+                            * page cache); where the file system refuses O_DIRECT, PREAD with
+                            * a notice */
+} azs_gpu_feed;
+
 typedef struct azs_run_options {
     azs_layout layout;
     int workers;               /* threads (or processes); 0 = all online cores (layout gpu:
@@ -118,6 +133,12 @@ typedef struct azs_run_options {
     /* gpu: frames per batch (0: 32, at most 1024), batch slots (0: 4, 2..8) and batches on
      * the device at once (0: 2, 1..slots - 1) */
     uint32_t gpu_batch, gpu_slots, gpu_lag;
+    /* gpu: how chunks reach the device (azs_gpu_feed); with REGISTER, the window of the file
+     * registered at once (MiB, 0: 512, 2..65536) and the most kept registered (MiB, 0: 4096;
+     * raised to what the batches in flight need); windows are reused while they stay
+     * registered, the least recently used one released first */
+    azs_gpu_feed gpu_feed;
+    uint32_t gpu_window_mib, gpu_register_cap_mib;
 } azs_run_options;
 
 #define AZS_WORKER_TIMEOUT_DEFAULT 30.0 /* seconds (azs_run_options.worker_timeout) */
@@ -140,6 +161,16 @@ typedef struct azs_gpu_trace {
     double host;                /* ... integrating frames on the host */
     double device;              /* device time of the batches (upload to download) */
     double teardown;            /* after the last frame */
+    azs_gpu_feed feed;          /* the feed asked for (AUTO resolved) */
+    int feed_fallback;          /* 1: it was refused (see the notice) and PREAD took over */
+    uint64_t fed_frames;        /* frames the feed itself brought (the rest: pread) */
+    uint32_t windows;           /* REGISTER: windows mapped and registered (again after a
+                                 * release counted again) */
+    uint64_t registered_bytes;  /* ... their bytes */
+    double register_seconds;    /* ... time spent mapping and registering them (registrar
+                                 * thread, beside the readers) */
+    double window_wait;         /* ... reader-thread time spent waiting for a window (summed
+                                 * over the readers) */
 } azs_gpu_trace;
 
 typedef struct azs_run_summary {
@@ -158,6 +189,14 @@ typedef struct azs_run_summary {
     uint64_t frames_absent;    /* of frames_bad, those without data (never written, or in a
                                 * missing data file: "Frames without data") */
 } azs_run_summary;
+
+/* Optional, before azs_run with the same src and options: start what the layout can set up
+ * before the integrator exists, on a thread of its own, so that it overlaps building or
+ * loading the integrator (layout gpu: the CUDA context, the streams, the pinned and device
+ * buffers of its batch slots; azs_run then takes them). Returns at once, reports nothing (a
+ * failure shows in azs_run); other layouts: nothing. src NULL: release what was prepared
+ * and not taken (a run that failed before it started). */
+AZS_API void azs_run_prepare(azs_source *src, const azs_run_options *o);
 
 /* Integrate frames [first_frame, end_frame) of src with it, delivering to sink. On
  * failure the sink has received every frame before the failing one, in order. */

@@ -111,6 +111,33 @@ AZS_API azs_status azs_source_map_raw(azs_source *src, uint64_t first, int n, co
                               size_t *sizes, azs_raw_map *map);
 AZS_API void azs_source_unmap_raw(azs_raw_map *map);
 
+/* Where frame i's raw chunk lies, for callers that read or map the file themselves (layout
+ * gpu's feeds): *file identifies the file (the same for every frame stored in it, stable
+ * while the source is open), *offset and *size the chunk's bytes in it, the bytes
+ * azs_source_read_raw gives. AZS_ERR_UNSUPPORTED (no message set) for a frame that is not
+ * such a byte range (not on the pread path, never written, filter skipped, missing file):
+ * read it with azs_source_read_raw, which says why where it fails. */
+AZS_API azs_status azs_source_raw_extent(azs_source *src, uint64_t frame, size_t *file,
+                                 uint64_t *offset, size_t *size);
+
+/* Map bytes [start, start + len) of a file named by azs_source_raw_extent read-only and
+ * shared (the page cache's pages, no copy), start a multiple of the page size; the range is
+ * cut at the file's end (to the end of its last page). map->base / map->len: the mapping,
+ * released with azs_source_unmap_raw. AZS_ERR_UNSUPPORTED (with a message) when the file
+ * cannot be mapped, AZS_ERR_INVALID_ARG when start is not a page boundary or lies past
+ * the end. Same SIGBUS caution as azs_source_map_raw. */
+AZS_API azs_status azs_source_map_window(azs_source *src, size_t file, uint64_t start, size_t len,
+                                 azs_raw_map *map);
+
+/* Frame i's raw chunk read with O_DIRECT (no page cache copy on the way: the device's DMA
+ * writes into buf). Reads the range of whole `align`-byte blocks covering the chunk (align
+ * a power of two, 4096 suits every file system that takes O_DIRECT) into buf, which must
+ * be align-aligned and hold capacity >= size + 2 * align; the chunk starts at buf + *at.
+ * AZS_ERR_UNSUPPORTED (with a message) when the file system refuses O_DIRECT or the frame
+ * is not a byte range of a file (then use azs_source_read_raw), else read_raw's errors. */
+AZS_API azs_status azs_source_read_raw_direct(azs_source *src, uint64_t frame, void *buf,
+                                      size_t capacity, size_t align, size_t *at, size_t *size);
+
 /* Decoded pixels of frame i (frame_bytes into pixels). Uses raw + azs_chunk_decode where it
  * can, else H5Dread. A chunk never written reads as the dataset's fill value (as HDF5
  * gives it); a frame of a missing data file is AZS_ERR_MISSING. Thread-safe (the HDF5

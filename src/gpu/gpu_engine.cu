@@ -7,6 +7,7 @@
 //   frame-major) --transpose--> d_rawT (pixel-major, the batch's frames side by side)
 //   --integrate--> d_int / d_sig --D2H--> pinned profiles.
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,105 @@ extern "C" void azs_gpu_engine_destroy(azs_gpu_engine *e)
     free(e);
 }
 
+// Everything of an engine that does not depend on its matrix: context, streams, events,
+// the pinned and device buffers of the chunks, items, statuses and decoded frames (with
+// with_csr, also the pixel-major copy the integration reads). The caller checked c.
+static azs_status engine_base(const azs_gpu_config *c, int with_csr, azs_gpu_engine **out)
+{
+    *out = NULL;
+    CK(cudaSetDevice(c->device));
+    size_t elem = c->elem_bytes ? c->elem_bytes : azs_dtype_size(c->dtype);
+    azs_gpu_engine *e = (azs_gpu_engine *)calloc(1, sizeof *e);
+    if (!e)
+        return azs_fail(AZS_ERR_NOMEM, "gpu: engine");
+    e->c = *c;
+    e->elem = elem;
+    e->frame_bytes = c->npixels * elem;
+    e->raw_stride = round_up(e->frame_bytes, 256);
+    e->c.chunk_stride = round_up(c->chunk_stride, 256);
+    e->items_cap = (size_t)c->batch * azs_gpu_max_items_per_frame(c->codec, elem, e->frame_bytes);
+    e->slots = (slot_t *)calloc(c->nslots, sizeof(slot_t));
+    if (!e->slots) {
+        free(e);
+        return azs_fail(AZS_ERR_NOMEM, "gpu: slots");
+    }
+    cudaError_t err = cudaSuccess;
+    const size_t B = c->batch;
+    for (uint32_t s = 0; s < c->nslots && err == cudaSuccess; s++) {
+        slot_t *sl = &e->slots[s];
+        err = cudaStreamCreateWithFlags(&sl->stream, cudaStreamNonBlocking);
+        if (!err) err = cudaEventCreate(&sl->ev0);
+        if (!err) err = cudaEventCreate(&sl->ev1);
+        if (!err) err = cudaEventCreate(&sl->ev_dec);
+        if (!err) err = cudaEventCreate(&sl->ev_int);
+        if (!err) err = cudaHostAlloc((void **)&sl->h_comp, B * e->c.chunk_stride, cudaHostAllocDefault);
+        if (!err) err = cudaHostAlloc((void **)&sl->h_items, e->items_cap * sizeof(azs_gpu_item), cudaHostAllocDefault);
+        if (!err) err = cudaHostAlloc((void **)&sl->h_status, B * sizeof(int32_t), cudaHostAllocDefault);
+        if (!err) err = cudaMalloc((void **)&sl->d_comp, B * e->c.chunk_stride);
+        if (!err) err = cudaMalloc((void **)&sl->d_raw, B * e->raw_stride);
+        if (!err) err = cudaMalloc((void **)&sl->d_items, e->items_cap * sizeof(azs_gpu_item));
+        if (!err) err = cudaMalloc((void **)&sl->d_status, B * sizeof(int32_t));
+        if (with_csr && !err) err = cudaMalloc((void **)&sl->d_rawT, B * e->frame_bytes);
+    }
+    if (!err)
+        err = azs_gpu_decode_setup();
+    if (err != cudaSuccess) {
+        azs_status st = azs_fail(AZS_ERR_GPU, "gpu: allocating %u slots of %u frames (%zu + %zu bytes each): %s",
+                                 c->nslots, c->batch, e->c.chunk_stride, e->raw_stride, cudaGetErrorString(err));
+        azs_gpu_engine_destroy(e);
+        return st;
+    }
+    *out = e;
+    return AZS_OK;
+}
+
+// What azs_gpu_engine_prepare started (one at a time, for the whole process).
+static struct {
+    pthread_mutex_t mu;
+    int active;
+    pthread_t th;
+    azs_gpu_config c;
+    azs_gpu_engine *e;
+} prepared = {PTHREAD_MUTEX_INITIALIZER, 0, pthread_t(), azs_gpu_config(), NULL};
+
+static void *prepare_main(void *arg)
+{
+    (void)arg;
+    azs_gpu_engine *e = NULL;
+    if (engine_base(&prepared.c, 1, &e) != AZS_OK)
+        e = NULL; // create will try again and say why
+    prepared.e = e; // read after the join
+    return NULL;
+}
+
+// The prepared engine when its config is c (NULL: release it); an engine of another config
+// leaves it for its own create. Lock held.
+static azs_gpu_engine *take_prepared(const azs_gpu_config *c)
+{
+    if (!prepared.active || (c && memcmp(&prepared.c, c, sizeof *c) != 0))
+        return NULL;
+    pthread_join(prepared.th, NULL);
+    prepared.active = 0;
+    azs_gpu_engine *e = prepared.e;
+    prepared.e = NULL;
+    if (c)
+        return e; // NULL if it failed: create tries again and says why
+    azs_gpu_engine_destroy(e);
+    return NULL;
+}
+
+extern "C" void azs_gpu_engine_prepare(const azs_gpu_config *c)
+{
+    pthread_mutex_lock(&prepared.mu);
+    take_prepared(NULL); // one at a time: an earlier one is released
+    if (c) {
+        prepared.c = *c;
+        prepared.e = NULL;
+        prepared.active = pthread_create(&prepared.th, NULL, prepare_main, NULL) == 0;
+    }
+    pthread_mutex_unlock(&prepared.mu);
+}
+
 extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_csr_view *csr,
                                             azs_gpu_engine **out)
 {
@@ -88,22 +188,16 @@ extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_c
         return azs_fail(AZS_ERR_UNSUPPORTED, "gpu: pixel type %s", azs_dtype_name(c->dtype));
     if (csr && csr->rule.empty != 0.0f) /* its kernels write 0 in empty bins */
         return azs_fail(AZS_ERR_UNSUPPORTED, "gpu: an empty-bin value other than 0 (--empty) needs a CPU engine");
-    CK(cudaSetDevice(c->device));
-    azs_gpu_engine *e = (azs_gpu_engine *)calloc(1, sizeof *e);
-    if (!e)
-        return azs_fail(AZS_ERR_NOMEM, "gpu: engine");
-    e->c = *c;
-    e->elem = elem;
-    e->frame_bytes = c->npixels * elem;
-    e->raw_stride = round_up(e->frame_bytes, 256);
-    e->c.chunk_stride = round_up(c->chunk_stride, 256);
-    e->items_cap = (size_t)c->batch * azs_gpu_max_items_per_frame(c->codec, elem, e->frame_bytes);
-    e->slots = (slot_t *)calloc(c->nslots, sizeof(slot_t));
-    azs_status st = AZS_OK;
-    if (!e->slots) {
-        free(e);
-        return azs_fail(AZS_ERR_NOMEM, "gpu: slots");
+    azs_gpu_engine *e = NULL;
+    if (csr) { // what was prepared is for an engine with a matrix
+        pthread_mutex_lock(&prepared.mu);
+        e = take_prepared(c);
+        pthread_mutex_unlock(&prepared.mu);
     }
+    azs_status st = AZS_OK;
+    if (!e && (st = engine_base(c, csr != NULL, &e)) != AZS_OK)
+        return st;
+    CK(cudaSetDevice(c->device));
     if (csr) {
         e->has_csr = 1;
         e->want_sigma = csr->rule.error_model != AZS_ERRMODEL_NONE;
@@ -112,45 +206,53 @@ extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_c
             azs_gpu_engine_destroy(e);
             return st;
         }
-    }
-    cudaError_t err = cudaSuccess;
-    const size_t B = c->batch;
-    for (uint32_t s = 0; s < c->nslots && err == cudaSuccess; s++) {
-        slot_t *sl = &e->slots[s];
-        err = cudaStreamCreateWithFlags(&sl->stream, cudaStreamNonBlocking);
-        if (!err) err = cudaEventCreate(&sl->ev0);
-        if (!err) err = cudaEventCreate(&sl->ev1);
-        if (!err) err = cudaEventCreate(&sl->ev_dec);
-        if (!err) err = cudaEventCreate(&sl->ev_int);
-        if (!err) err = cudaHostAlloc((void **)&sl->h_comp, B * e->c.chunk_stride, cudaHostAllocDefault);
-        if (!err) err = cudaHostAlloc((void **)&sl->h_items, e->items_cap * sizeof(azs_gpu_item), cudaHostAllocDefault);
-        if (!err) err = cudaHostAlloc((void **)&sl->h_status, B * sizeof(int32_t), cudaHostAllocDefault);
-        if (!err) err = cudaMalloc((void **)&sl->d_comp, B * e->c.chunk_stride);
-        if (!err) err = cudaMalloc((void **)&sl->d_raw, B * e->raw_stride);
-        if (!err) err = cudaMalloc((void **)&sl->d_items, e->items_cap * sizeof(azs_gpu_item));
-        if (!err) err = cudaMalloc((void **)&sl->d_status, B * sizeof(int32_t));
-        if (e->has_csr) {
-            size_t nb = (size_t)B * e->nbins;
-            if (!err) err = cudaHostAlloc((void **)&sl->h_int, nb * sizeof(double), cudaHostAllocDefault);
+        cudaError_t err = cudaSuccess;
+        const size_t B = c->batch, nb = B * e->nbins;
+        for (uint32_t s = 0; s < c->nslots && err == cudaSuccess; s++) {
+            slot_t *sl = &e->slots[s];
+            err = cudaHostAlloc((void **)&sl->h_int, nb * sizeof(double), cudaHostAllocDefault);
             if (!err) err = cudaMalloc((void **)&sl->d_int, nb * sizeof(double));
             if (!err) err = cudaMalloc((void **)&sl->d_part, azs_gpu_part_doubles(e) * B * sizeof(double));
-            if (!err) err = cudaMalloc((void **)&sl->d_rawT, B * e->frame_bytes);
             if (e->want_sigma) {
                 if (!err) err = cudaHostAlloc((void **)&sl->h_sig, nb * sizeof(double), cudaHostAllocDefault);
                 if (!err) err = cudaMalloc((void **)&sl->d_sig, nb * sizeof(double));
             }
         }
-    }
-    if (!err)
-        err = azs_gpu_decode_setup();
-    if (err != cudaSuccess) {
-        st = azs_fail(AZS_ERR_GPU, "gpu: allocating %u slots of %u frames (%zu + %zu bytes each): %s",
-                      c->nslots, c->batch, e->c.chunk_stride, e->raw_stride, cudaGetErrorString(err));
-        azs_gpu_engine_destroy(e);
-        return st;
+        if (err != cudaSuccess) {
+            st = azs_fail(AZS_ERR_GPU, "gpu: profile buffers of %u slots (%u bins): %s", c->nslots,
+                          e->nbins, cudaGetErrorString(err));
+            azs_gpu_engine_destroy(e);
+            return st;
+        }
     }
     *out = e;
     return AZS_OK;
+}
+
+extern "C" azs_status azs_gpu_host_register(int device, void *ptr, size_t len)
+{
+    CK(cudaSetDevice(device));
+    int ro = 0;
+    cudaDeviceGetAttribute(&ro, cudaDevAttrHostRegisterReadOnlySupported, device);
+    if (!ro)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "gpu: device %d cannot register read-only host memory "
+                        "(cudaDevAttrHostRegisterReadOnlySupported is 0)", device);
+    cudaError_t err = cudaHostRegister(ptr, len, cudaHostRegisterReadOnly | cudaHostRegisterPortable);
+    if (err == cudaSuccess)
+        return AZS_OK;
+    cudaGetLastError(); // clear it: the caller goes on without registration
+    return azs_fail(err == cudaErrorNotSupported || err == cudaErrorInvalidValue ||
+                            err == cudaErrorHostMemoryAlreadyRegistered
+                        ? AZS_ERR_UNSUPPORTED
+                        : AZS_ERR_GPU,
+                    "gpu: cudaHostRegister of %zu bytes of a read-only mapping: %s", len,
+                    cudaGetErrorString(err));
+}
+
+extern "C" void azs_gpu_host_unregister(int device, void *ptr)
+{
+    cudaSetDevice(device);
+    cudaHostUnregister(ptr);
 }
 
 extern "C" uint8_t *azs_gpu_host_chunk(azs_gpu_engine *e, uint32_t slot, uint32_t frame)
@@ -169,6 +271,14 @@ extern "C" azs_status azs_gpu_submit(azs_gpu_engine *e, uint32_t slot, uint32_t 
                                      const size_t *chunk_sizes, size_t nitems, uint32_t max_block,
                                      const int32_t *host_status)
 {
+    return azs_gpu_submit_from(e, slot, nframes, chunk_sizes, NULL, nitems, max_block, host_status);
+}
+
+extern "C" azs_status azs_gpu_submit_from(azs_gpu_engine *e, uint32_t slot, uint32_t nframes,
+                                          const size_t *chunk_sizes, const void *const *chunk_src,
+                                          size_t nitems, uint32_t max_block,
+                                          const int32_t *host_status)
+{
     if (slot >= e->c.nslots || nframes > e->c.batch || nitems > e->items_cap)
         return azs_fail(AZS_ERR_INVALID_ARG, "gpu submit: slot %u, %u frames, %zu items", slot,
                         nframes, nitems);
@@ -180,20 +290,26 @@ extern "C" azs_status azs_gpu_submit(azs_gpu_engine *e, uint32_t slot, uint32_t 
     memcpy(sl->h_status, host_status, nframes * sizeof(int32_t));
     cudaStream_t s = sl->stream;
     CK(cudaEventRecord(sl->ev0, s));
-    // Contiguous upload when the chunks fill their strides well, else one copy per frame.
+    // Contiguous upload when the chunks are all in the slot and fill their strides well,
+    // else one copy per frame (from wherever it lies).
     size_t used = 0;
-    for (uint32_t i = 0; i < nframes; i++)
+    int elsewhere = 0;
+    for (uint32_t i = 0; i < nframes; i++) {
         used += chunk_sizes[i];
+        elsewhere |= chunk_src && chunk_src[i];
+    }
     size_t span = nframes ? (size_t)(nframes - 1) * e->c.chunk_stride + chunk_sizes[nframes - 1] : 0;
-    if (span <= used + used / 4) {
+    if (!elsewhere && span <= used + used / 4) {
         if (span)
             CK(cudaMemcpyAsync(sl->d_comp, sl->h_comp, span, cudaMemcpyHostToDevice, s));
     } else {
-        for (uint32_t i = 0; i < nframes; i++)
+        for (uint32_t i = 0; i < nframes; i++) {
+            const void *from = chunk_src && chunk_src[i] ? chunk_src[i]
+                                                         : sl->h_comp + (size_t)i * e->c.chunk_stride;
             if (chunk_sizes[i] && host_status[i] == 0)
-                CK(cudaMemcpyAsync(sl->d_comp + (size_t)i * e->c.chunk_stride,
-                                   sl->h_comp + (size_t)i * e->c.chunk_stride, chunk_sizes[i],
+                CK(cudaMemcpyAsync(sl->d_comp + (size_t)i * e->c.chunk_stride, from, chunk_sizes[i],
                                    cudaMemcpyHostToDevice, s));
+        }
     }
     if (nitems)
         CK(cudaMemcpyAsync(sl->d_items, sl->h_items, nitems * sizeof(azs_gpu_item),

@@ -80,3 +80,21 @@ azs_status azs_gpu_measure_bandwidth(int device, size_t bytes, double *h2d_gbs, 
     (void)device; (void)bytes; (void)h2d_gbs; (void)d2d_gbs;
     return azs_fail(AZS_ERR_NO_DEVICE, "gpu: this azstream was built without CUDA");
 }
+
+azs_status azs_gpu_submit_from(azs_gpu_engine *e, uint32_t slot, uint32_t nframes,
+                               const size_t *chunk_sizes, const void *const *chunk_src,
+                               size_t nitems, uint32_t max_block, const int32_t *host_status)
+{
+    (void)chunk_src;
+    return azs_gpu_submit(e, slot, nframes, chunk_sizes, nitems, max_block, host_status);
+}
+
+azs_status azs_gpu_host_register(int device, void *ptr, size_t len)
+{
+    (void)device; (void)ptr; (void)len;
+    return azs_fail(AZS_ERR_NO_DEVICE, "gpu: this azstream was built without CUDA");
+}
+
+void azs_gpu_host_unregister(int device, void *ptr) { (void)device; (void)ptr; }
+
+void azs_gpu_engine_prepare(const azs_gpu_config *c) { (void)c; }

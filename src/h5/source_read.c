@@ -1,12 +1,15 @@
 /* The HDF5 source: reading a frame (pread of our own descriptor, the mapped raw path,
  * libhdf5 fallbacks). */
 #define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE /* MAP_POPULATE */
+#define _GNU_SOURCE /* MAP_POPULATE, O_DIRECT */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -237,6 +240,119 @@ void azs_source_unmap_raw(azs_raw_map *map)
         munmap(map->base, map->len);
     if (map)
         map->base = NULL, map->len = 0;
+}
+
+/* ---------- byte ranges for callers that read or map the file themselves ---------- */
+
+azs_status azs_source_raw_extent(azs_source *src, uint64_t frame, size_t *file, uint64_t *offset,
+                                 size_t *size)
+{
+    if (!src || !file || !offset || !size || frame >= src->info.nframes)
+        return AZS_ERR_UNSUPPORTED;
+    const part *pt = find_part(src, frame);
+    if (pt->path != PART_PREAD || (src->flag[frame] & (FLAG_PRESENT | FLAG_SKIPPED)) != FLAG_PRESENT)
+        return AZS_ERR_UNSUPPORTED;
+    *file = pt->file_ix;
+    *offset = src->off[frame];
+    *size = src->size[frame];
+    return AZS_OK;
+}
+
+azs_status azs_source_map_window(azs_source *src, size_t file, uint64_t start, size_t len,
+                                 azs_raw_map *map)
+{
+    if (!src || !map || file >= src->nfiles || len == 0)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_source_map_window: bad argument");
+    map->base = NULL;
+    map->len = 0;
+    const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    const char *path = src->files[file].path;
+    if (start % page)
+        return azs_fail(AZS_ERR_INVALID_ARG, "'%s': window at %llu is not on a page boundary", path,
+                        (unsigned long long)start);
+    int fd = -1;
+    azs_status s = azs_src_fd_acquire(src, file, &fd);
+    if (s != AZS_OK)
+        return s;
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        s = azs_fail(AZS_ERR_IO, "'%s': %s", path, strerror(errno));
+        goto out;
+    }
+    const uint64_t end = ((uint64_t)sb.st_size + page - 1) / page * page;
+    if (start >= end) {
+        s = azs_fail(AZS_ERR_INVALID_ARG, "'%s': window at %llu past the end (%llu bytes)", path,
+                     (unsigned long long)start, (unsigned long long)sb.st_size);
+        goto out;
+    }
+    if (len > end - start)
+        len = (size_t)(end - start);
+    void *b = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)start);
+    if (b == MAP_FAILED) {
+        s = azs_fail(AZS_ERR_UNSUPPORTED, "'%s': cannot map %zu bytes at %llu: %s", path, len,
+                     (unsigned long long)start, strerror(errno));
+        goto out;
+    }
+    map->base = b;
+    map->len = len;
+out:
+    azs_src_fd_release(src, file);
+    return s;
+}
+
+azs_status azs_source_read_raw_direct(azs_source *src, uint64_t frame, void *buf,
+                                      size_t capacity, size_t align, size_t *at, size_t *size)
+{
+    size_t file = 0, n = 0;
+    uint64_t off = 0;
+    if (!buf || !at || !size || align == 0 || (align & (align - 1)) || (uintptr_t)buf % align)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_source_read_raw_direct: bad buffer or alignment");
+    if (azs_source_raw_extent(src, frame, &file, &off, &n) != AZS_OK)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "frame %llu is not a byte range of a file: read it "
+                        "with azs_source_read_raw", (unsigned long long)frame);
+    const uint64_t lo = off & ~(uint64_t)(align - 1);
+    const uint64_t hi = (off + n + align - 1) & ~(uint64_t)(align - 1);
+    if (hi - lo > capacity)
+        return azs_fail(AZS_ERR_CAPACITY, "frame %llu: %llu bytes of whole blocks, buffer %zu",
+                        (unsigned long long)frame, (unsigned long long)(hi - lo), capacity);
+    const part *pt = find_part(src, frame);
+    /* A descriptor of its own per read: O_DIRECT is a property of the open file, and the
+     * pool's descriptors serve the page-cache readers. */
+    int fd = open(pt->file, O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd < 0)
+        return azs_fail(errno == EINVAL ? AZS_ERR_UNSUPPORTED : AZS_ERR_IO,
+                        "'%s': cannot open with O_DIRECT: %s", pt->file, strerror(errno));
+    azs_status s = AZS_OK;
+    uint8_t *b = buf;
+    uint64_t pos = lo;
+    while (pos < off + n) { /* the last block may end past the file's end: a short read */
+        ssize_t r = pread(fd, b + (pos - lo), (size_t)(hi - pos), (off_t)pos);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            s = azs_fail(errno == EINVAL ? AZS_ERR_UNSUPPORTED : AZS_ERR_IO,
+                         "'%s': O_DIRECT read of frame %llu: %s", pt->file,
+                         (unsigned long long)frame, strerror(errno));
+            break;
+        }
+        if (r == 0) {
+            s = azs_fail(AZS_ERR_TRUNCATED, "'%s': file ends inside frame %llu (offset %llu)",
+                         pt->file, (unsigned long long)frame, (unsigned long long)off);
+            break;
+        }
+        pos += (uint64_t)r;
+        if (pos % align && pos < off + n) { /* a short read not at the end: O_DIRECT needs whole blocks */
+            s = azs_fail(AZS_ERR_IO, "'%s': O_DIRECT read of frame %llu stopped at %llu", pt->file,
+                         (unsigned long long)frame, (unsigned long long)pos);
+            break;
+        }
+    }
+    close(fd);
+    if (s != AZS_OK)
+        return s;
+    *at = (size_t)(off - lo);
+    *size = n;
+    return AZS_OK;
 }
 
 static hid_t mem_type(azs_dtype t)

@@ -433,6 +433,10 @@ azs_status azs_job_open(const azs_settings *s, const azs_job_options *o, azs_job
     }
     if (st == AZS_OK)
         st = open_inputs(j);
+    /* Layout gpu: the CUDA context and the slots' buffers come up while the integrator is
+     * built or loaded (azs_run takes them). */
+    if (st == AZS_OK && o->run.layout == AZS_LAYOUT_GPU && j->n > 0)
+        azs_run_prepare(j->src[0], &o->run);
     /* Layout mpi with a cache: rank 0 builds (or maps) and writes it, then the others map it. */
     const int staged = j->mpi_on && o->cache_dir;
     if (st == AZS_OK && (!staged || j->mpi_rank == 0))
@@ -587,6 +591,8 @@ azs_status azs_job_run(azs_job *j, const azs_sink_ops *user_sink, azs_job_summar
 
 void azs_job_close(azs_job *j)
 {
+    if (j && j->o.run.layout == AZS_LAYOUT_GPU)
+        azs_run_prepare(NULL, NULL); /* what a run did not take (it failed before) */
     if (!j)
         return;
     azs_sink_discard(j->sink); /* never run: the output stays as it was */

@@ -31,7 +31,9 @@
 #include "common/clock.h"
 #include "common/cpu.h"
 #include "common/error.h"
+#include "common/sigbus_guard.h"
 #include "frame_feed.h"
+#include "gpu_feed.h"
 #include "layout_util.h"
 #include "layouts.h"
 
@@ -52,6 +54,7 @@ typedef struct gctx {
     azs_source *src;
     const azs_source_info *info;
     azs_gpu_engine *e;
+    gfeed *feed;
     size_t max_items, frame_bytes;
     uint32_t B, S;
     gslot slots[AZS_GPU_SLOTS_MAX];
@@ -59,6 +62,25 @@ typedef struct gctx {
     pthread_cond_t work, ready;
     int stop;
 } gctx;
+
+/* The planner's call, packed for azs_sigbus_guard (the chunk may lie in a file mapping). */
+typedef struct plan_call {
+    gctx *g;
+    const uint8_t *chunk;
+    size_t size;
+    uint32_t i;
+    azs_gpu_item *items;
+    size_t ni;
+    uint32_t mb;
+    azs_status st;
+} plan_call;
+
+static void plan_run(void *arg)
+{
+    plan_call *p = arg;
+    p->st = azs_gpu_plan_chunk(p->g->info->codec, p->g->info->elem_size, p->chunk, p->size,
+                               p->g->frame_bytes, p->i, p->items, p->g->max_items, &p->ni, &p->mb);
+}
 
 static void *reader_main(void *arg)
 {
@@ -86,14 +108,20 @@ static void *reader_main(void *arg)
         uint64_t frame = sl->first + i;
         pthread_mutex_unlock(&g->mu);
 
-        uint8_t *buf = azs_gpu_host_chunk(g->e, s, i);
         azs_gpu_item *items = azs_gpu_host_items(g->e, s) + (size_t)i * g->max_items;
-        size_t size = 0, ni = 0;
-        uint32_t mb = 0;
-        azs_status st = azs_source_read_raw(g->src, frame, buf, g->info->max_chunk_bytes, &size);
-        if (st == AZS_OK)
-            st = azs_gpu_plan_chunk(g->info->codec, g->info->elem_size, buf, size, g->frame_bytes,
-                                    i, items, g->max_items, &ni, &mb);
+        plan_call pc = {g, NULL, 0, i, items, 0, 0, AZS_OK};
+        int mapped = 0;
+        const void *lo = NULL;
+        size_t len = 0, at = 0;
+        pc.st = gfeed_read(g->feed, s, i, frame, &pc.chunk, &pc.size, &mapped, &lo, &len);
+        if (pc.st == AZS_OK && !mapped)
+            plan_run(&pc);
+        else if (pc.st == AZS_OK && azs_sigbus_guard(lo, len, plan_run, &pc, &at) != AZS_OK)
+            pc.st = azs_fail(AZS_ERR_TRUNCATED, "layout gpu: frame %llu: its file shrank while mapped",
+                             (unsigned long long)frame);
+        azs_status st = pc.st;
+        size_t size = pc.size, ni = pc.ni;
+        uint32_t mb = pc.mb;
         pthread_mutex_lock(&g->mu);
         sl->sizes[i] = st == AZS_OK ? size : 0;
         sl->nitems[i] = st == AZS_OK ? ni : 0;
@@ -177,6 +205,20 @@ void azs_gpu_config_for(azs_gpu_config *c, const azs_source_info *info,
     c->npixels = (uint64_t)info->ny * info->nx;
 }
 
+/* Bytes of a frame's pinned buffer: the largest chunk and the up to two partial 4 KiB
+ * blocks an O_DIRECT read of it adds (gpu_feed.h), so that every feed has the same engine
+ * (and azs_run_prepare's matches whichever runs). */
+static size_t chunk_stride(const azs_source_info *info)
+{
+    return (info->max_chunk_bytes + 2 * 4096 + 4095) / 4096 * 4096;
+}
+
+static void run_config(azs_gpu_config *c, const azs_source_info *info, const azs_run_options *o)
+{
+    azs_gpu_config_for(c, info, NULL, o->device, o->gpu_batch ? o->gpu_batch : AZS_GPU_BATCH_DEFAULT,
+                       o->gpu_slots ? o->gpu_slots : AZS_GPU_SLOTS_DEFAULT, chunk_stride(info));
+}
+
 static azs_status validate_gpu(const azs_source_info *info, const azs_run_options *o)
 {
     (void)o;
@@ -194,6 +236,20 @@ static azs_status validate_gpu(const azs_source_info *info, const azs_run_option
         return azs_fail(AZS_ERR_UNSUPPORTED, "layout gpu: %s pixels (the device kernels take at most "
                         "32-bit ones); use a CPU layout", azs_dtype_name(info->dtype));
     return AZS_OK;
+}
+
+void azs_gpu_run_prepare(azs_source *src, const azs_run_options *o)
+{
+    if (!src) {
+        azs_gpu_engine_prepare(NULL);
+        return;
+    }
+    const azs_source_info *info = azs_source_get_info(src);
+    if (!info || !o || azs_gpu_available() == 0 || validate_gpu(info, o) != AZS_OK)
+        return;
+    azs_gpu_config c;
+    run_config(&c, info, o);
+    azs_gpu_engine_prepare(&c);
 }
 
 static azs_status run_gpu(azs_source *src, const azs_integrator *it, const azs_run_options *o,
@@ -224,10 +280,14 @@ static azs_status run_gpu(azs_source *src, const azs_integrator *it, const azs_r
     g.frame_bytes = info->frame_bytes;
     g.max_items = azs_gpu_max_items_per_frame(info->codec, info->elem_size, info->frame_bytes);
     azs_gpu_config c;
-    azs_gpu_config_for(&c, info, it, o->device, g.B, g.S, info->max_chunk_bytes);
+    run_config(&c, info, o);
     st = azs_gpu_engine_create(&c, &csr, &g.e);
     if (st != AZS_OK)
         return st;
+    if ((st = gfeed_create(&g.feed, src, g.e, o, first, end, g.B, g.S, c.chunk_stride)) != AZS_OK) {
+        azs_gpu_engine_destroy(g.e);
+        return st;
+    }
     const size_t nbins = csr.nbins;
     int alloc_ok = 1;
     for (uint32_t s = 0; s < g.S && alloc_ok; s++) {
@@ -293,7 +353,8 @@ static azs_status run_gpu(azs_source *src, const azs_integrator *it, const azs_r
                     maxb = sl->maxblock[i];
             }
             double ts = azs_now_seconds();
-            st = azs_gpu_submit(g.e, s, sl->nframes, sl->sizes, n, maxb, sl->status);
+            st = azs_gpu_submit_from(g.e, s, sl->nframes, sl->sizes, gfeed_sources(g.feed, s), n,
+                                     maxb, sl->status);
             tr->submit += azs_now_seconds() - ts;
             if (st != AZS_OK)
                 break;
@@ -348,6 +409,10 @@ static azs_status run_gpu(azs_source *src, const azs_integrator *it, const azs_r
         }
         tr->sink += azs_now_seconds() - tw - (tr->host - host_before);
         tr->batches++;
+        gfeed_delivered(g.feed, s, sl->nframes, sl->first + sl->nframes);
+        const char *why = gfeed_notice(g.feed);
+        if (why && o->notice)
+            o->notice(o->notice_ctx, why);
         if (stop_run)
             break;
         if (azs_feed_cancelled(o)) {
@@ -372,12 +437,14 @@ static azs_status run_gpu(azs_source *src, const azs_integrator *it, const azs_r
     pthread_mutex_unlock(&g.mu);
     for (int t = 0; t < nstarted; t++)
         pthread_join(th[t], NULL);
+    gfeed_stop(g.feed);
 out_sync:
     pthread_cond_destroy(&g.work);
     pthread_cond_destroy(&g.ready);
     pthread_mutex_destroy(&g.mu);
 out_free:
     azs_gpu_engine_destroy(g.e); /* waits for work still in flight */
+    gfeed_destroy(g.feed, o->device, tr); /* after: no copy reads its windows any more */
     for (uint32_t s = 0; s < g.S; s++) {
         free(g.slots[s].sizes);
         free(g.slots[s].nitems);

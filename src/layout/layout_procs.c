@@ -286,6 +286,7 @@ static azs_status spawn_one(procs *p, worker *w)
     c.gpu_batch = p->o->gpu_batch;
     c.gpu_slots = p->o->gpu_slots;
     c.gpu_lag = p->o->gpu_lag;
+    c.gpu_feed = (uint32_t)p->o->gpu_feed;
     c.parent_pid = (int32_t)getpid();
     c.nbins = p->nbins;
     c.has_sigma = (uint32_t)p->has_sigma;

@@ -118,6 +118,7 @@ azs_status azs_procs_worker_serve(int fd, azs_source *src, const azs_integrator 
         o.gpu_batch = c.gpu_batch;
         o.gpu_slots = c.gpu_slots;
         o.gpu_lag = c.gpu_lag;
+        o.gpu_feed = (azs_gpu_feed)c.gpu_feed;
         azs_sink_ops ops = {&ws, wsink_write};
         azs_run_summary sum;
         uint64_t before = ws.nsent;

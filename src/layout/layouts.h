@@ -31,6 +31,9 @@ void azs_gpu_config_for(azs_gpu_config *c, const azs_source_info *info,
                         const azs_integrator *it, int device, uint32_t batch, uint32_t nslots,
                         size_t chunk_stride);
 
+/* azs_run_prepare's part for layout gpu (layout_gpu.c). */
+void azs_gpu_run_prepare(azs_source *src, const azs_run_options *o);
+
 /* Defaults of the tuning knobs (azs_run_options: 0 = these). */
 #define AZS_GPU_BATCH_DEFAULT 32
 #define AZS_GPU_BATCH_MAX 1024

@@ -124,6 +124,9 @@ static azs_status run_inner(azs_source *src, const azs_integrator *it, const azs
     c.gpu_batch = o->gpu_batch;
     c.gpu_slots = o->gpu_slots;
     c.gpu_lag = o->gpu_lag;
+    c.gpu_feed = o->gpu_feed;
+    c.gpu_window_mib = o->gpu_window_mib;
+    c.gpu_register_cap_mib = o->gpu_register_cap_mib;
     return azs_run(src, it, &c, sink, s);
 }
 

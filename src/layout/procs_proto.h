@@ -27,7 +27,7 @@ typedef struct procs_req {
     int32_t worker_id, inner, threads, device, skip_bad, parent_pid;
     /* CONFIG: the run options the worker's own layout takes from the parent's */
     int32_t feed, cpu_batch;
-    uint32_t gpu_batch, gpu_slots, gpu_lag, pad0;
+    uint32_t gpu_batch, gpu_slots, gpu_lag, gpu_feed;
     uint64_t first, end;     /* RANGE */
     uint64_t nbins;          /* CONFIG: what the parent's integrator has */
     uint32_t has_sigma, pad;

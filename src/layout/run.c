@@ -55,11 +55,24 @@ static azs_status check_options(const azs_run_options *o)
     if (o->gpu_slots == 1 || o->gpu_slots > AZS_GPU_SLOTS_MAX)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: gpu_slots = %u (0 = %d, 2..%d)",
                         o->gpu_slots, AZS_GPU_SLOTS_DEFAULT, AZS_GPU_SLOTS_MAX);
+    if (o->gpu_feed < AZS_GPU_FEED_AUTO || o->gpu_feed > AZS_GPU_FEED_DIRECT)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: unknown gpu_feed %d", (int)o->gpu_feed);
+    if (o->gpu_window_mib == 1 || o->gpu_window_mib > 65536)
+        return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: gpu_window_mib = %u (0 = 512, 2..65536)",
+                        o->gpu_window_mib);
     const uint32_t slots = o->gpu_slots ? o->gpu_slots : AZS_GPU_SLOTS_DEFAULT;
     if (o->gpu_lag >= slots)
         return azs_fail(AZS_ERR_INVALID_ARG, "azs_run: gpu_lag = %u (0 = auto, 1..%u with %u slots)",
                         o->gpu_lag, slots - 1, slots);
     return AZS_OK;
+}
+
+void azs_run_prepare(azs_source *src, const azs_run_options *o)
+{
+    if (!src)
+        azs_gpu_run_prepare(NULL, NULL);
+    else if (o && o->layout == AZS_LAYOUT_GPU && check_options(o) == AZS_OK)
+        azs_gpu_run_prepare(src, o);
 }
 
 azs_status azs_run(azs_source *src, const azs_integrator *it, const azs_run_options *o,

@@ -341,3 +341,4 @@ static azs_status no_device(const azs_source_info *info, const azs_run_options *
 const azs_layout_driver azs_driver_procs = {"procs", NULL, not_here};
 const azs_layout_driver azs_driver_mpi = {"mpi", NULL, not_here};
 const azs_layout_driver azs_driver_gpu = {"gpu", no_device, not_here};
+void azs_gpu_run_prepare(azs_source *src, const azs_run_options *o) { (void)src, (void)o; }
