@@ -308,31 +308,25 @@ azs_status azs_stream_receive(const azs_stream_series *s, azs_stream_series_summ
     azs_status st = AZS_OK;
     for (;;) {
         if (!m) {
-            azs_stream_buffer *buf = NULL;
             const int wait_ms = f->idle_ms ? f->idle_ms(f->ctx) : -1;
-            const double t_wait = azs_now_seconds();
-            st = azs_stream_recv_buffer(s->sock, wait_ms, s->run->cancel, &buf);
-            const double t = azs_now_seconds();
-            sum->recv_seconds += t - t_wait;
+            azs_stream_recv_stats rs = {0, 0, 0};
+            st = azs_stream_inbox_next(s->inbox, wait_ms, s->run->cancel, &m, &t_received, &rs);
+            sum->recv_seconds += rs.recv_seconds;
+            sum->decode_seconds += rs.decode_seconds;
+            sum->bytes_received += rs.bytes;
             if (st == AZS_ERR_NOT_FOUND && wait_ms >= 0) { /* nothing within wait_ms: the feed's turn */
                 f->idle(f->ctx);
                 continue;
             }
-            if (st != AZS_OK)
-                return st;
-            size_t n = 0;
-            (void)azs_stream_buffer_data(buf, &n);
-            sum->bytes_received += n;
-            st = azs_stream_msg_decode_buffer(buf, &m); /* in place: m keeps buf */
-            sum->decode_seconds += azs_now_seconds() - t;
             if (st == AZS_ERR_UNSUPPORTED) { /* a message type we do not read: say so, go on */
                 notice(s, "series %llu: message skipped: %s", (unsigned long long)s->series_id, azs_last_error());
                 continue;
             }
+            if (st == AZS_ERR_INTERRUPTED || st == AZS_ERR_NOT_FOUND)
+                return st;
             if (st != AZS_OK)
                 return azs_fail_context(st, "series %llu, after image %llu: ", (unsigned long long)s->series_id,
                                         (unsigned long long)expected);
-            t_received = t;
         }
         if (f->stopped(f->ctx)) {
             azs_stream_msg_free(m);
