@@ -14,7 +14,9 @@
 # cpu: the batch engine's bits (test_fused), the layout-1 scaling table and pyFAI side by
 #   side (wheels in .whl); SELF_READ=" " adds the self-read rows.
 #   bash bench/device_prebuilt.sh stream    # carry .devdeps/pre/bin, .devdeps/pre/gpubin,
-#                                           #   .devdeps/pre/lib: stream.gpu, stream rates
+#                                           #   .devdeps/pre/lib: stream.gpu, stream.connections
+#                                           #   gpu, the sender alone, rates over 1 and CONN (4)
+#                                           #   connections, latencies, a table last
 #   bash bench/device_prebuilt.sh feeds     # carry .devdeps/pre/bin, .devdeps/pre/lib: layout gpu's
 #                                           #   feeds (issue 20), 3 runs each on 12,000 W1 frames
 #                                           #   (about 3 minutes; RUNS, VARIANTS, ROW_TIMEOUT)
@@ -56,20 +58,47 @@ AZ=$P/bin/azstream
 $AZ --version 2>&1 | head -1 || { ldd $AZ; exit 1; }
 W1=/tmp/w1.h5
 if [ "$mode" = stream ]; then
-  # Stream V2 over loopback: the GPU layout against threads bit for bit (tests/stream), then
-  # replay -> integrate rates and latencies, threads (all cores, and 4 workers) and gpu.
+  # Stream V2 over loopback: the GPU layout against threads bit for bit (tests/stream, with
+  # several connections too), the sender alone into a null receiver, then replay -> integrate
+  # rates, zero-loss checks and latencies: threads (all cores, and 4 workers) and gpu, each
+  # over 1 and CONN (default 4) connections; FRAMES (20000) W1 frames each; a table last.
   $P/gpubin/test_gpu_decode > $OUT/test_gpu_decode.txt 2>&1; echo "test_gpu_decode rc=$?"
   python3 tests/stream/test_stream_gpu.py $AZ /tmp/sg > $OUT/stream_gpu.txt 2>&1
   echo "stream.gpu rc=$?"; grep -E "FAIL|ok|tests" $OUT/stream_gpu.txt | tail -8
+  python3 tests/stream/test_stream_connections.py $AZ /tmp/sc gpu > $OUT/stream_connections_gpu.txt 2>&1
+  echo "stream.connections_gpu rc=$?"; grep -E "FAIL|ok|skipped" $OUT/stream_connections_gpu.txt | tail -4
   python3 -c 'import sys, numpy; print("python", sys.version.split()[0], "numpy", numpy.__version__)'
+  CONN=${CONN:-4}
+  # the sender alone: replay (and the preloaded floor sender) into a receiver that only receives
+  for c in 1 $CONN; do
+    AZ=$PWD/$AZ FLOOR=$PWD/$P/bin/stream_floor PY=python3 SINKS=drop FLOOR_CONNECTIONS=$c FLOOR_IO_THREADS=$c \
+      SENDERS="${FLOOR_SENDERS:-replay floor}" bash bench/stream_floor.sh ${FLOOR_FRAMES:-5000} W1 \
+      2>&1 | tee $OUT/stream-floor-c$c.txt
+  done
   for run in "threads 0" "threads 4" "gpu 0"; do
     set -- $run
-    AZ=$PWD/$AZ PY=python3 bash bench/stream_bench.sh ${FRAMES:-20000} W1 $2 $1 > $OUT/stream-$1-$2.txt 2>&1
-    echo "== stream $1, workers $2 (rc=$?)"; grep -iE "frames/s|lost|latency|rows|receiving" $OUT/stream-$1-$2.txt | head -7
+    for c in 1 $CONN; do
+      f=$OUT/stream-$1-$2-c$c.txt
+      CONNECTIONS=$c AZ=$PWD/$AZ PY=python3 bash bench/stream_bench.sh ${FRAMES:-20000} W1 $2 $1 > $f 2>&1
+      echo "== stream $1, workers $2, connections $c (rc=$?)"
+      grep -iE "frames/s|lost|latency|rows|receiving" $f | head -7
+    done
   done
-  # the transport floor: replay / a preloaded sender -> a receiver that only receives (and decodes)
-  AZ=$PWD/$AZ FLOOR=$PWD/$P/bin/stream_floor PY=python3 bash bench/stream_floor.sh ${FLOOR_FRAMES:-5000} W1 \
-    2>&1 | tee $OUT/stream-floor.txt
+  { echo "W1 frames over tcp loopback, ${FRAMES:-20000} per run (sustained: replay start to the output closed)"
+    printf '%-8s %-7s %-5s %12s %10s %9s %9s\n' layout workers conn frames/s "zero loss" "lat p50" "lat p99"
+    for run in "threads 0" "threads 4" "gpu 0"; do
+      set -- $run
+      for c in 1 $CONN; do
+        f=$OUT/stream-$1-$2-c$c.txt
+        r=$(sed -nE 's/.*sustained: .* ([0-9.]+) frames\/s.*/\1/p' $f | head -1)
+        z=$(sed -nE 's/^zero loss: ([A-Za-z]+).*/\1/p' $f | head -1)
+        l=$(sed -nE 's/.*median ([0-9.]+) ms, 99th percentile ([0-9.]+) ms.*/\1 \2/p' $f | head -1)
+        printf '%-8s %-7s %-5s %12s %10s %9s %9s\n' $1 $2 $c "${r:-?}" "${z:-?}" ${l:-? ?}
+      done
+    done
+    echo "sender alone (messages/s into a null receiver):"
+    for c in 1 $CONN; do grep -E '^(replay|floor) ' $OUT/stream-floor-c$c.txt | sed "s/^/  connections $c: /"; done
+  } | tee $OUT/stream-table.txt
   exit 0
 fi
 if [ "$mode" = gpu ]; then

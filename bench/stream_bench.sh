@@ -15,7 +15,8 @@
 #     LAYOUT    threads (default) or gpu
 #   SERIES=N: frames per series (default: all FRAMES in one series, as an acquisition; the
 #   stack holds 50 distinct frames, replayed with --loop). METHOD=bbox|full|no. AZS_GPU_BATCH /
-#   AZS_GPU_SLOTS / AZS_GPU_LAG pass through to layout gpu.
+#   AZS_GPU_SLOTS / AZS_GPU_LAG pass through to layout gpu. CONNECTIONS=N: integrate
+#   --connections N, replay --io-threads N (default 1). ENDPOINT=tcp (default) or ipc.
 # Needs a build with stream support (build/azstream, or AZ=path) and python3 with h5py.
 set -euo pipefail
 N=${1:-2000}; DET=${2:-W1}; W=${3:-0}; LAYOUT=${4:-threads}; METHOD=${METHOD:-bbox}
@@ -49,8 +50,10 @@ BASE=$(( SERIES < 50 ? SERIES : 50 )); LOOP=$(( (SERIES + BASE - 1) / BASE ))
 REPEAT=$(( (N + BASE * LOOP - 1) / (BASE * LOOP) )); PER=$(( BASE * LOOP ))
 "$AZ" synth -o "$WD/s.h5" --poni "$WD/g.poni" --frames "$BASE" --seed 1 > /dev/null
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-echo "stream_bench: $LAYOUT, $DET ($METHOD), $REPEAT series of $PER frames, workers $W"
-"$AZ" integrate "tcp://127.0.0.1:$PORT" --poni "$WD/g.poni" "${OPTS[@]}" --layout "$LAYOUT" --workers "$W" \
+CONN=${CONNECTIONS:-1}
+EP="tcp://127.0.0.1:$PORT"; [ "${ENDPOINT:-tcp}" = ipc ] && EP="ipc://$WD/stream.ipc"
+echo "stream_bench: $LAYOUT, $DET ($METHOD), $REPEAT series of $PER frames, workers $W, ${ENDPOINT:-tcp}, connections $CONN"
+"$AZ" integrate "$EP" --connections "$CONN" --poni "$WD/g.poni" "${OPTS[@]}" --layout "$LAYOUT" --workers "$W" \
       --follow -o "$WD/run_{series_id}.h5" > "$WD/integrate.log" 2>&1 &
 INTEG=$!
 sleep 1
@@ -58,7 +61,7 @@ if ! kill -0 $INTEG 2>/dev/null; then # refused at once (no device, bad option):
   sed 's/^/  /' "$WD/integrate.log"; exit 1
 fi
 T0=$(date +%s.%N)
-"$AZ" replay "$WD/s.h5" --bind "tcp://127.0.0.1:$PORT" --repeat "$REPEAT" --loop "$LOOP" > "$WD/replay.log" &
+"$AZ" replay "$WD/s.h5" --bind "$EP" --repeat "$REPEAT" --loop "$LOOP" --io-threads "$CONN" > "$WD/replay.log" &
 # The output of a series appears under its name when the series is closed (renamed from its
 # partial file): the last one's is the end of the stream.
 "$PY" - "$WD" "$REPEAT" "$PER" "$T0" <<'PY'

@@ -10,7 +10,10 @@
  *       copy: the receiver's path before it stopped copying). Prints messages/s, GB/s and
  *       where the time went (recv, decode).
  * Socket settings from the environment (bench only): FLOOR_IO_THREADS, FLOOR_SNDBUF,
- * FLOOR_RCVBUF (bytes; 0 = the kernel's autotuning), FLOOR_HWM. */
+ * FLOOR_RCVBUF (bytes; 0 = the kernel's autotuning), FLOOR_HWM; FLOOR_CONNECTIONS: the drop sink
+ * connects that many times (with FLOOR_IO_THREADS to match), counting images that come after
+ * the end message (up to 300 ms). */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,10 +141,13 @@ static int do_sink(void *ctx, const char *ep, const char *mode)
 {
     const int copy = !strcmp(mode, "copy");
     void *s = open_sock(ctx, ZMQ_PULL);
-    if (zmq_connect(s, ep) != 0) {
-        fprintf(stderr, "stream_floor: connect %s: %s\n", ep, zmq_strerror(zmq_errno()));
-        return 1;
-    }
+    const int connections = env_int("FLOOR_CONNECTIONS", 1);
+    for (int k = 0; k < connections; k++)
+        if (zmq_connect(s, ep) != 0) {
+            fprintf(stderr, "stream_floor: connect %s: %s\n", ep, zmq_strerror(zmq_errno()));
+            return 1;
+        }
+    int ended = 0;
     uint64_t n = 0, bytes = 0;
     double t_first = 0, t_last = 0, t_recv = 0, t_decode = 0;
     for (;;) {
@@ -149,6 +155,8 @@ static int do_sink(void *ctx, const char *ep, const char *mode)
         zmq_msg_init(&m);
         const double t0 = now();
         if (zmq_msg_recv(&m, s, 0) < 0) {
+            if (ended && zmq_errno() == EAGAIN)
+                break; /* nothing more after the end message */
             fprintf(stderr, "stream_floor: recv: %s\n", zmq_strerror(zmq_errno()));
             return 1;
         }
@@ -171,8 +179,14 @@ static int do_sink(void *ctx, const char *ep, const char *mode)
             t_decode += now() - t1;
         }
         zmq_msg_close(&m);
-        if (is_end)
+        if (is_end && connections == 1)
             break;
+        if (is_end) { /* over several connections images may still come after it */
+            int wait_ms = 300;
+            zmq_setsockopt(s, ZMQ_RCVTIMEO, &wait_ms, sizeof wait_ms);
+            ended = 1;
+            continue;
+        }
         n++;
         bytes += len;
         t_last = now();

@@ -11,7 +11,8 @@
 #     DETECTOR  W1 (default: Eiger2 4M uint32 bslz4, bench/eiger4m.poni) or a pyFAI detector name
 #   SINKS="drop decode" (default), ENDPOINTS="tcp ipc", SENDERS="replay floor";
 #   FLOOR_IO_THREADS / FLOOR_SNDBUF / FLOOR_RCVBUF / FLOOR_HWM pass to the floor sender and the
-#   drop sink (ZeroMQ I/O threads, kernel socket buffers in bytes, high-water mark).
+#   drop sink (ZeroMQ I/O threads, kernel socket buffers in bytes, high-water mark);
+#   FLOOR_CONNECTIONS=N: the drop sink connects N times (replay gets --io-threads N).
 # Needs a build with stream support: build/azstream and build/stream_floor (or AZ=, FLOOR=).
 set -euo pipefail
 N=${1:-2000}; DET=${2:-W1}
@@ -36,7 +37,8 @@ for ep in ${ENDPOINTS:-tcp ipc}; do
         E="tcp://127.0.0.1:$PORT"
       else E="ipc://$WD/floor.ipc"; rm -f "$WD/floor.ipc"; fi
       if [ "$snd" = replay ]; then
-        "$AZ" replay "$WD/s.h5" --bind "$E" --loop "$LOOP" > "$WD/send.log" 2>&1 &
+        "$AZ" replay "$WD/s.h5" --bind "$E" --loop "$LOOP" --io-threads "${FLOOR_CONNECTIONS:-1}" \
+          > "$WD/send.log" 2>&1 &
       else
         "$FLOOR" send "$E" "$BYTES" $((BASE * LOOP)) > "$WD/send.log" 2>&1 &
       fi

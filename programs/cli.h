@@ -22,6 +22,7 @@ int cmd_replay(int argc, char **argv);
 typedef struct cli_stream_args {
     const char *channel, *publish;
     int follow;
+    int connections; /* 0: one */
 } cli_stream_args;
 int cli_is_stream_input(const char *input);
 int cli_stream_option_arity(const char *name); /* 1 value, 0 flag, -1 not a stream option */

@@ -2,6 +2,7 @@
  * the library's azs_stream_job_run (doc/streams.md). Parses and prints only. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "azstream/job.h"
@@ -12,7 +13,7 @@ int cli_is_stream_input(const char *input) { return azs_stream_is_endpoint(input
 
 int cli_stream_option_arity(const char *name)
 {
-    if (!strcmp(name, "channel") || !strcmp(name, "publish"))
+    if (!strcmp(name, "channel") || !strcmp(name, "publish") || !strcmp(name, "connections"))
         return 1;
     if (!strcmp(name, "follow"))
         return 0;
@@ -27,6 +28,14 @@ int cli_stream_option(cli_stream_args *a, const char *name, const char *val)
         a->publish = val;
     else if (!strcmp(name, "follow"))
         a->follow = 1;
+    else if (!strcmp(name, "connections")) {
+        char *end;
+        long n = strtol(val, &end, 10);
+        if (end == val || *end || n < 1 || n > AZS_STREAM_MAX_CONNECTIONS)
+            return cli_usage_error("integrate", "--connections: '%s' is not a count of 1 to %d", val,
+                                   AZS_STREAM_MAX_CONNECTIONS);
+        a->connections = (int)n;
+    }
     return 0;
 }
 
@@ -39,6 +48,10 @@ const char *cli_stream_usage(void)
            "                         message (beam centre, distance, pixel size, no tilt)\n"
            "  --channel NAME         the channel integrated (default: the first)\n"
            "  --follow               serve series until interrupted (default: one series)\n"
+           "  --connections N        connect N times (1 to 16; one TCP connection carries ~1,650 Eiger\n"
+           "                         4M images/s): the sender's PUSH socket round-robins over them,\n"
+           "                         images are put back in image_id order (a window of 64 per\n"
+           "                         connection, 1 s)\n"
            "  --publish tcp://*:PORT each frame's profile on a PUB socket (CBOR: image_id, radial,\n"
            "                         intensity, sigma)\n"
            "                         --layout threads (default), serial or gpu; frames never received\n"
@@ -68,6 +81,7 @@ int cli_integrate_stream(const char *cmd, azs_settings *s, const azs_job_options
     o.channel = a->channel;
     o.follow = a->follow;
     o.publish = a->publish;
+    o.connections = a->connections;
     o.run = jo->run;
     o.program = jo->program;
     o.notice = on_notice;

@@ -1,22 +1,15 @@
-/* azstream replay STACK.h5 --bind tcp://HOST:PORT [--rate HZ] [--repeat N]: a stack's stored
- * chunks sent as DECTRIS Stream V2 series (doc/streams.md): a start message with what the
- * file says (shape, type, number of images, its pixel_mask), one image message per frame
- * holding the chunk as read from the file (no decoding: bslz4 and lz4 chunks go out as
- * DECTRIS's compression tag), an end message. A PUSH socket: sending waits for a receiver
- * and, at the receiver's high-water mark, for it to catch up; nothing is dropped. */
+/* azstream replay STACK.h5 --bind tcp://HOST:PORT [--rate HZ] [--repeat N]: options → the
+ * library's azs_stream_replay (azstream/stream.h, doc/streams.md) → a summary line. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "azstream/layout.h"
-#include "azstream/source.h"
 #include "azstream/stream.h"
 #include "cli.h"
-#include "common/clock.h"
 
 static volatile int g_cancel;
 
@@ -30,7 +23,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: azstream replay STACK.h5 --bind tcp://*:PORT [--rate HZ] [--repeat N]\n"
                "                       [--dataset PATH] [--series-id N] [--channel NAME] [--loop N]\n"
-               "                       [--drop I,J,...] [--quiet]\n"
+               "                       [--drop I,J,...] [--readers N] [--io-threads N] [--quiet]\n"
                "  Sends the stack's chunks, as stored (direct chunk reads, no decoding), as DECTRIS\n"
                "  Stream V2 series on a ZeroMQ PUSH socket: start (shape, type, number_of_images,\n"
                "  the file's pixel_mask), one image message per frame, end. --rate: images per\n"
@@ -39,71 +32,8 @@ static void usage(FILE *f)
                "  channel name (threshold_1); --loop: the stack's frames N times within each series\n"
                "  (image_ids counting on: long series from a small file, benchmarks); --drop:\n"
                "  image_ids not sent, as if lost on the way (the receiver's gap rows; tests).\n"
-               "  Waits for a receiver to connect.\n");
-}
-
-static void sleep_until(double t)
-{
-    double dt = t - azs_now_seconds();
-    if (dt <= 0)
-        return;
-    struct timespec ts = {(time_t)dt, (long)((dt - (double)(time_t)dt) * 1e9)};
-    nanosleep(&ts, NULL);
-}
-
-/* The start message of a series of the stack. The mask array borrows *mask32. */
-static azs_status make_start(azs_source *src, uint64_t series_id, uint64_t nimages, const char *channel,
-                             uint32_t **mask32, uint8_t **msg, size_t *size)
-{
-    const azs_source_info *in = azs_source_get_info(src);
-    azs_stream_start s;
-    memset(&s, 0, sizeof s);
-    s.series_id = series_id;
-    snprintf(s.series_unique_id, sizeof s.series_unique_id, "azstream-replay-%" PRIu64, series_id);
-    s.image_size_x = in->nx;
-    s.image_size_y = in->ny;
-    s.image_dtype = in->dtype;
-    s.nchannels = 1;
-    snprintf(s.channels[0], sizeof s.channels[0], "%s", channel);
-    s.has_nimages = 1;
-    s.number_of_images = nimages;
-    snprintf(s.detector_description, sizeof s.detector_description, "azstream replay");
-    uint8_t *m = NULL;
-    size_t nmasked = 0;
-    azs_status st = azs_source_pixel_mask(src, &m, &nmasked);
-    if (st == AZS_OK) { /* as DECTRIS sends it: uint32, non-zero = bad */
-        const size_t n = (size_t)in->ny * in->nx;
-        if (!*mask32 && !(*mask32 = malloc(n * sizeof **mask32))) {
-            free(m);
-            return AZS_ERR_NOMEM;
-        }
-        for (size_t p = 0; p < n; p++)
-            (*mask32)[p] = m[p];
-        free(m);
-        s.npixel_mask = 1;
-        snprintf(s.pixel_mask[0].name, sizeof s.pixel_mask[0].name, "%s", channel);
-        s.pixel_mask[0].a = (azs_stream_array){in->ny, in->nx, AZS_U32, 4, AZS_CODEC_NONE, *mask32, n * 4};
-    } else if (st != AZS_ERR_NOT_FOUND) {
-        return st;
-    }
-    return azs_stream_encode_start(&s, msg, size);
-}
-
-/* Frame f's image message (image_id id): its stored chunk, or (a chunk without raw bytes) its
- * pixels. */
-static azs_status make_image(azs_source *src, uint64_t series_id, uint64_t f, uint64_t id, const char *channel,
-                             void *buf, size_t cap, uint8_t **msg, size_t *size)
-{
-    const azs_source_info *in = azs_source_get_info(src);
-    azs_stream_array a = {in->ny, in->nx, in->dtype, in->elem_size, in->codec, buf, 0};
-    azs_status st = in->read_path == AZS_READ_FILTERED ? AZS_ERR_UNSUPPORTED
-                                                       : azs_source_read_raw(src, f, buf, cap, &a.nbytes);
-    if (st == AZS_ERR_UNSUPPORTED || st == AZS_ERR_NOT_FOUND) { /* never written, filter skipped */
-        a.codec = AZS_CODEC_NONE;
-        a.nbytes = in->frame_bytes;
-        st = azs_source_read_frame(src, f, buf, cap);
-    }
-    return st == AZS_OK ? azs_stream_encode_image(series_id, id, channel, &a, msg, size) : st;
+               "  --readers: threads reading chunks ahead (default 4); --io-threads: ZeroMQ I/O threads\n"
+               "  (default 4; one per connection of a receiver's --connections). Waits for a receiver.\n");
 }
 
 #define REPLAY_MAX_DROP 256
@@ -124,19 +54,10 @@ static int parse_drop(const char *v, uint64_t *drop, int *ndrop)
     return *ndrop ? 0 : -1;
 }
 
-static int dropped(const uint64_t *drop, int ndrop, uint64_t f)
-{
-    for (int k = 0; k < ndrop; k++)
-        if (drop[k] == f)
-            return 1;
-    return 0;
-}
-
 #ifndef AZS_HAVE_STREAM
 int cmd_replay(int argc, char **argv)
 {
-    (void)argc, (void)argv, (void)sleep_until, (void)make_start, (void)make_image, (void)usage, (void)on_signal;
-    (void)parse_drop, (void)dropped;
+    (void)argc, (void)argv, (void)usage, (void)on_signal, (void)parse_drop;
     return cli_report("replay", AZS_ERR_UNSUPPORTED, "azstream was built without stream support (libzmq, libcbor)");
 }
 #else
@@ -144,7 +65,7 @@ int cmd_replay(int argc, char **argv)
 {
     const char *cmd = "replay", *input = NULL, *bind = NULL, *dataset = NULL, *channel = "threshold_1";
     double rate = 0;
-    int64_t repeat = 1, series0 = 1, loop = 1;
+    int64_t repeat = 1, series0 = 1, loop = 1, readers = 4, io_threads = 4;
     int quiet = 0, ndrop = 0;
     uint64_t drop[REPLAY_MAX_DROP];
     for (int i = 1; i < argc; i++) {
@@ -186,6 +107,13 @@ int cmd_replay(int argc, char **argv)
         } else if (!strcmp(a, "--loop")) {
             if (cli_parse_i64(v, &loop) || loop < 1)
                 return cli_usage_error(cmd, "--loop '%s' is not a positive count", v);
+        } else if (!strcmp(a, "--readers")) {
+            if (cli_parse_i64(v, &readers) || readers < 1 || readers > 64)
+                return cli_usage_error(cmd, "--readers '%s' is not a count of 1 to 64", v);
+        } else if (!strcmp(a, "--io-threads")) {
+            if (cli_parse_i64(v, &io_threads) || io_threads < 1 || io_threads > AZS_STREAM_MAX_CONNECTIONS)
+                return cli_usage_error(cmd, "--io-threads '%s' is not a count of 1 to %d", v,
+                                       AZS_STREAM_MAX_CONNECTIONS);
         } else if (!strcmp(a, "--series-id")) {
             if (cli_parse_i64(v, &series0) || series0 < 0)
                 return cli_usage_error(cmd, "--series-id '%s' is not a non-negative integer", v);
@@ -204,55 +132,29 @@ int cmd_replay(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    azs_source *src = NULL;
-    azs_stream_socket *sock = NULL;
-    azs_status st = azs_source_open(input, dataset, &src);
+    azs_stream_replay_options o;
+    azs_stream_replay_options_default(&o);
+    o.input = input;
+    o.dataset = dataset;
+    o.bind = bind;
+    o.channel = channel;
+    o.rate = rate;
+    o.repeat = (uint64_t)repeat;
+    o.loop = (uint64_t)loop;
+    o.series0 = (uint64_t)series0;
+    o.drop = drop;
+    o.ndrop = ndrop;
+    o.readers = (int)readers;
+    o.io_threads = (int)io_threads;
+    o.cancel = &g_cancel;
+    azs_stream_replay_summary sum;
+    azs_status st = azs_stream_replay(&o, &sum);
     if (st != AZS_OK)
-        return cli_report(cmd, st, input);
-    const azs_source_info *in = azs_source_get_info(src);
-    const size_t cap = in->max_chunk_bytes > in->frame_bytes ? in->max_chunk_bytes : in->frame_bytes;
-    void *buf = malloc(cap ? cap : 1);
-    uint32_t *mask32 = NULL;
-    uint64_t sent = 0;
-    if (!buf)
-        st = AZS_ERR_NOMEM;
-    if (st == AZS_OK && (st = azs_stream_push_bind(bind, &sock)) != AZS_OK)
-        cli_report(cmd, st, bind);
-    const double t0 = azs_now_seconds();
-    for (int64_t r = 0; st == AZS_OK && r < repeat; r++) {
-        const uint64_t sid = (uint64_t)(series0 + r);
-        uint8_t *msg = NULL;
-        size_t n = 0;
-        const uint64_t nimages = in->nframes * (uint64_t)loop;
-        st = make_start(src, sid, nimages, channel, &mask32, &msg, &n);
-        if (st == AZS_OK)
-            st = azs_stream_send(sock, msg, n, &g_cancel);
-        free(msg);
-        for (uint64_t id = 0; st == AZS_OK && id < nimages; id++) {
-            if (dropped(drop, ndrop, id))
-                continue;
-            if (rate > 0)
-                sleep_until(t0 + (double)sent / rate);
-            /* ZeroMQ takes the message as it is (no copy) and frees it once sent */
-            if ((st = make_image(src, sid, id % in->nframes, id, channel, buf, cap, &msg, &n)) == AZS_OK)
-                st = azs_stream_send_owned(sock, msg, n, &g_cancel);
-            sent += st == AZS_OK;
-        }
-        msg = NULL;
-        if (st == AZS_OK && (st = azs_stream_encode_end(sid, &msg, &n)) == AZS_OK)
-            st = azs_stream_send(sock, msg, n, &g_cancel);
-        free(msg);
-        if (st != AZS_OK)
-            cli_report(cmd, st, input);
-    }
-    const double dt = azs_now_seconds() - t0;
-    azs_stream_close(sock, st == AZS_OK ? -1 : 0); /* what was queued goes out before we exit */
+        cli_report(cmd, st, input);
     if (!quiet)
-        printf("azstream replay: %" PRIu64 " images in %" PRId64 " series in %.3f s, %.1f images/s -> %s\n", sent,
-               repeat, dt, dt > 0 ? (double)sent / dt : 0.0, bind ? bind : "?");
-    free(mask32);
-    free(buf);
-    azs_source_close(src);
+        printf("azstream replay: %" PRIu64 " images in %" PRIu64 " series in %.3f s, %.1f images/s, %.2f GB/s -> %s\n",
+               sum.sent, sum.series, sum.seconds, sum.seconds > 0 ? (double)sum.sent / sum.seconds : 0.0,
+               sum.seconds > 0 ? (double)sum.bytes / sum.seconds / 1e9 : 0.0, bind);
     return st == AZS_OK ? CLI_OK : CLI_FAIL;
 }
 #endif

@@ -130,16 +130,32 @@ AZS_API azs_status azs_stream_encode_start(const azs_stream_start *s, uint8_t **
 AZS_API azs_status azs_stream_encode_image(uint64_t series_id, uint64_t image_id, const char *channel,
                                    const azs_stream_array *a, uint8_t **out, size_t *size);
 AZS_API azs_status azs_stream_encode_end(uint64_t series_id, uint8_t **out, size_t *size);
+/* The image message of azs_stream_encode_image up to its array's bytes, written into out
+ * (cap bytes; AZS_STREAM_IMAGE_HEAD_MAX always suffice): the whole message is these *len
+ * bytes followed by the a->nbytes bytes of the array (a->bytes is not read). So a sender
+ * reads a chunk once, straight after its head, and sends head + chunk without a copy. */
+#define AZS_STREAM_IMAGE_HEAD_MAX (160 + AZS_STREAM_NAME_MAX)
+AZS_API azs_status azs_stream_encode_image_head(uint64_t series_id, uint64_t image_id, const char *channel,
+                                                const azs_stream_array *a, uint8_t *out, size_t cap, size_t *len);
 
 /* ---------------------------------------------------------------- ZeroMQ */
 typedef struct azs_stream_socket azs_stream_socket;
+#define AZS_STREAM_MAX_CONNECTIONS 16
 /* A PULL socket connected to endpoint (tcp://HOST:PORT, ipc://PATH). rcvhwm: messages
- * queued before the sender is held back (0 = 64): a slow receiver slows the sender down,
- * nothing is dropped (PUSH blocks at the high-water mark). */
+ * queued before the sender is held back (0 = 64, per connection): a slow receiver slows the
+ * sender down, nothing is dropped (PUSH blocks at the high-water mark). */
 AZS_API azs_status azs_stream_pull_open(const char *endpoint, int rcvhwm, azs_stream_socket **out);
+/* The same socket connected `connections` times (1 to AZS_STREAM_MAX_CONNECTIONS), with as
+ * many ZeroMQ I/O threads: the sender's PUSH socket sends each message to one connection,
+ * round-robin, so messages arrive out of order across connections (azs_stream_job_run puts
+ * them back in order). One connection carries ~1,650 Eiger 4M messages/s over loopback. */
+AZS_API azs_status azs_stream_pull_open_n(const char *endpoint, int rcvhwm, int connections,
+                                          azs_stream_socket **out);
 /* A PUSH socket bound to endpoint (tcp://HOST:PORT; HOST may be a star), for replay; or a
- * PUB socket (publish). */
+ * PUB socket (publish). _io: with io_threads ZeroMQ I/O threads (one per receiving
+ * connection is best). */
 AZS_API azs_status azs_stream_push_bind(const char *endpoint, azs_stream_socket **out);
+AZS_API azs_status azs_stream_push_bind_io(const char *endpoint, int io_threads, azs_stream_socket **out);
 AZS_API azs_status azs_stream_pub_bind(const char *endpoint, azs_stream_socket **out);
 /* Receive one message, waiting at most timeout_ms (-1: forever), checking *cancel (may be
  * NULL) every 100 ms: AZS_ERR_INTERRUPTED when it is set, AZS_ERR_NOT_FOUND on a timeout.
@@ -156,8 +172,45 @@ AZS_API azs_status azs_stream_send(azs_stream_socket *s, const void *buf, size_t
 /* Send a malloc'd message without copying it: ZeroMQ frees it (free()) once sent; on
  * failure it is freed here. */
 AZS_API azs_status azs_stream_send_owned(azs_stream_socket *s, void *buf, size_t size, volatile int *cancel);
+/* Send data without copying it: release(data, hint) is called once ZeroMQ is done with it
+ * (from one of ZeroMQ's I/O threads, so it must be thread-safe), or here on failure. */
+AZS_API azs_status azs_stream_send_lent(azs_stream_socket *s, void *data, size_t size,
+                                        void (*release)(void *data, void *hint), void *hint,
+                                        volatile int *cancel);
 /* Close; linger_ms: how long unsent messages may still go out (-1: until sent). */
 AZS_API void azs_stream_close(azs_stream_socket *s, int linger_ms);
+
+/* ---------------------------------------------------------------- replay */
+/* A stack's stored chunks (direct chunk reads, no decoding) as Stream V2 series on a PUSH
+ * socket bound to `bind`: per series a start message (shape, image_dtype, number_of_images,
+ * the file's pixel_mask as uint32), one image message per frame (bslz4 / lz4 chunks in tag
+ * 56500; a chunk without raw bytes as raw pixels), an end message. `readers` threads read
+ * ahead into a pool of `buffers` message buffers sent without a copy; the calling thread
+ * sends in image_id order. Sending waits for a receiver and, at its high-water mark, for it
+ * to catch up: nothing is dropped but the ids in `drop`. */
+typedef struct azs_stream_replay_options {
+    const char *input, *dataset;   /* the stack (dataset NULL: as azs_source_open) */
+    const char *bind;              /* tcp://HOST:PORT or ipc://PATH */
+    const char *channel;           /* default "threshold_1" */
+    double rate;                   /* images per second; 0: as fast as the receiver takes them */
+    uint64_t repeat;               /* series, one after the other (default 1) */
+    uint64_t loop;                 /* the stack's frames this many times within a series (1) */
+    uint64_t series0;              /* the first series' id (1), then counting on */
+    const uint64_t *drop;          /* image_ids not sent (lost on the way: tests of gap rows) */
+    int ndrop;
+    int readers;                   /* reader threads (default 4, at most 64) */
+    int buffers;                   /* message buffers (0: 4 per reader + 8) */
+    int io_threads;                /* ZeroMQ I/O threads (default 4: one per receiving connection) */
+    volatile int *cancel;
+} azs_stream_replay_options;
+
+typedef struct azs_stream_replay_summary {
+    uint64_t sent, series, bytes; /* image messages and their bytes; series sent whole */
+    double seconds;               /* from the first start message taken to the last message out */
+} azs_stream_replay_summary;
+
+AZS_API void azs_stream_replay_options_default(azs_stream_replay_options *o);
+AZS_API azs_status azs_stream_replay(const azs_stream_replay_options *o, azs_stream_replay_summary *sum);
 
 /* ---------------------------------------------------------------- integrating a stream */
 typedef struct azs_stream_job_options {
@@ -167,6 +220,11 @@ typedef struct azs_stream_job_options {
     int follow;                 /* 0: one series, then return; 1: series until cancelled */
     const char *publish;        /* a PUB endpoint for each frame's profile (NULL: none) */
     int rcvhwm;                 /* see azs_stream_pull_open */
+    /* ZeroMQ connections to the endpoint (azs_stream_pull_open_n; 0 or 1: one). With more,
+     * the messages are put back in order: a series' images held until its start message,
+     * images in image_id order (at most 64 per connection held, or 1 s), the end message
+     * final once number_of_images arrived or 1 s passed (doc/streams.md). */
+    int connections;
     /* layout (threads, serial or gpu; procs and mpi: AZS_ERR_UNSUPPORTED), workers (gpu: the
      * threads copying chunks into the device's batches), skip_bad, cancel, device and
      * gpu_batch / gpu_slots / gpu_lag (gpu: AZS_ERR_NO_DEVICE without a device). */

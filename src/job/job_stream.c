@@ -87,14 +87,11 @@ static char *output_path(const char *pattern, uint64_t series_id)
 }
 
 /* The next decoded message; types we do not read are told and skipped. */
-static azs_status next_msg(azs_stream_socket *sock, const azs_stream_job_options *o, azs_stream_msg **m)
+static azs_status next_msg(azs_stream_inbox *inbox, const azs_stream_job_options *o, azs_stream_msg **m)
 {
     for (;;) {
-        azs_stream_buffer *buf = NULL;
-        azs_status st = azs_stream_recv_buffer(sock, -1, o->run.cancel, &buf);
-        if (st != AZS_OK)
-            return st;
-        st = azs_stream_msg_decode_buffer(buf, m);
+        double t = 0;
+        azs_status st = azs_stream_inbox_next(inbox, -1, o->run.cancel, m, &t, NULL);
         if (st != AZS_ERR_UNSUPPORTED)
             return st;
         say(o, "message skipped: %s", azs_last_error());
@@ -110,7 +107,7 @@ typedef struct series_head {
     azs_dtype dtype;
 } series_head;
 
-static azs_status read_head(azs_stream_socket *sock, const azs_stream_job_options *o, azs_stream_msg *start,
+static azs_status read_head(azs_stream_inbox *sock, const azs_stream_job_options *o, azs_stream_msg *start,
                             series_head *h)
 {
     memset(h, 0, sizeof *h);
@@ -303,7 +300,11 @@ azs_status azs_stream_job_run(const azs_settings *s, const azs_stream_job_option
             return gs;
     }
     azs_stream_socket *sock = NULL, *pub = NULL;
-    azs_status st = azs_stream_pull_open(o->endpoint, o->rcvhwm, &sock);
+    azs_stream_inbox *inbox = NULL;
+    const int connections = o->connections > 0 ? o->connections : 1;
+    azs_status st = azs_stream_pull_open_n(o->endpoint, o->rcvhwm, connections, &sock);
+    if (st == AZS_OK)
+        st = azs_stream_inbox_create(sock, connections, o->notice, o->notice_ctx, &inbox);
     if (st == AZS_OK && o->publish && (st = azs_stream_pub_bind(o->publish, &pub)) != AZS_OK)
         azs_fail_context(st, "--publish: ");
     double *lat = NULL;
@@ -316,7 +317,7 @@ azs_status azs_stream_job_run(const azs_settings *s, const azs_stream_job_option
         azs_integrator *it = NULL;
         azs_sink *sink = NULL;
         char *mask_note = NULL, *path = NULL;
-        st = read_head(sock, o, next, &h);
+        st = read_head(inbox, o, next, &h);
         next = NULL;
         if (st == AZS_OK)
             st = build_series(s, o, &h, &sc, &it, &mask_note);
@@ -326,7 +327,7 @@ azs_status azs_stream_job_run(const azs_settings *s, const azs_stream_job_option
             azs_fail_context(st, "%s: ", path);
         if (st == AZS_OK) {
             azs_sink_ops ops = azs_sink_as_ops(sink);
-            azs_stream_series ser = {sock, h.channel, h.ny, h.nx, h.dtype, h.start->start.series_id,
+            azs_stream_series ser = {inbox, h.channel, h.ny, h.nx, h.dtype, h.start->start.series_id,
                                      h.start->start.has_nimages ? h.start->start.number_of_images : 0, h.first,
                                      it, &o->run, &ops, pub, o->notice, o->notice_ctx};
             h.first = NULL; /* the series owns it now */
@@ -377,6 +378,7 @@ azs_status azs_stream_job_run(const azs_settings *s, const azs_stream_job_option
     }
     free(lat);
     azs_stream_close(pub, 200);
+    azs_stream_inbox_destroy(inbox);
     azs_stream_close(sock, 0);
     return st;
 }

@@ -178,6 +178,76 @@ azs_status azs_stream_encode_image(uint64_t series_id, uint64_t image_id, const 
     return finish(&b, "image", out, size);
 }
 
+/* Writers of azs_stream_encode_image_head: libcbor's streaming encoders into a bounded buffer;
+ * a 0 from any of them (no room) sticks in w->ok. */
+typedef struct head_writer {
+    uint8_t *p;
+    size_t cap, n;
+    int ok;
+} head_writer;
+
+static void head_put(head_writer *w, size_t written)
+{
+    if (!written)
+        w->ok = 0;
+    w->n += written;
+}
+
+static void head_text(head_writer *w, const char *text)
+{
+    const size_t len = strlen(text);
+    head_put(w, w->ok ? cbor_encode_string_start(len, w->p + w->n, w->cap - w->n) : 0);
+    if (w->ok && w->cap - w->n >= len) {
+        memcpy(w->p + w->n, text, len);
+        w->n += len;
+    } else {
+        w->ok = 0;
+    }
+}
+
+#define HEAD(w, call) head_put((w), (w)->ok ? (call) : 0)
+
+azs_status azs_stream_encode_image_head(uint64_t series_id, uint64_t image_id, const char *channel,
+                                        const azs_stream_array *a, uint8_t *out, size_t cap, size_t *len)
+{
+    *len = 0;
+    const uint64_t tag = typed_array_tag(a->dtype);
+    if (!tag)
+        return azs_fail(AZS_ERR_UNSUPPORTED, "encoding an image message: element type %s", azs_dtype_name(a->dtype));
+    if (strlen(channel) >= AZS_STREAM_NAME_MAX)
+        return azs_fail(AZS_ERR_INVALID_ARG, "encoding an image message: channel name '%s' longer than %d bytes",
+                        channel, AZS_STREAM_NAME_MAX - 1);
+    /* the layout of azs_stream_encode_image: the array's bytes come last */
+    head_writer w = {out, cap, 0, 1}, *W = &w;
+    HEAD(W, cbor_encode_map_start(4, out + w.n, cap - w.n));
+    head_text(W, "type");
+    head_text(W, "image");
+    head_text(W, "series_id");
+    HEAD(W, cbor_encode_uint(series_id, out + w.n, cap - w.n));
+    head_text(W, "image_id");
+    HEAD(W, cbor_encode_uint(image_id, out + w.n, cap - w.n));
+    head_text(W, "data");
+    HEAD(W, cbor_encode_map_start(1, out + w.n, cap - w.n));
+    head_text(W, channel);
+    HEAD(W, cbor_encode_tag(40, out + w.n, cap - w.n));
+    HEAD(W, cbor_encode_array_start(2, out + w.n, cap - w.n));
+    HEAD(W, cbor_encode_array_start(2, out + w.n, cap - w.n));
+    HEAD(W, cbor_encode_uint(a->ny, out + w.n, cap - w.n));
+    HEAD(W, cbor_encode_uint(a->nx, out + w.n, cap - w.n));
+    HEAD(W, cbor_encode_tag(tag, out + w.n, cap - w.n));
+    if (a->codec != AZS_CODEC_NONE) {
+        HEAD(W, cbor_encode_tag(56500, out + w.n, cap - w.n));
+        HEAD(W, cbor_encode_array_start(3, out + w.n, cap - w.n));
+        head_text(W, a->codec == AZS_CODEC_BSLZ4 ? "bslz4" : "lz4");
+        HEAD(W, cbor_encode_uint(a->elem_size, out + w.n, cap - w.n));
+    }
+    HEAD(W, cbor_encode_bytestring_start(a->nbytes, out + w.n, cap - w.n));
+    if (!w.ok)
+        return azs_fail(AZS_ERR_CAPACITY, "encoding an image message: its head does not fit %zu bytes", cap);
+    *len = w.n;
+    return AZS_OK;
+}
+
 azs_status azs_stream_encode_end(uint64_t series_id, uint8_t **out, size_t *size)
 {
     builder b = {cbor_new_definite_map(2), 1};

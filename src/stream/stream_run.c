@@ -46,6 +46,7 @@ typedef struct series_run {
     const azs_stream_series *s;
     size_t nbins, nslots;
     int has_sigma;
+    int batch;                 /* slots a worker takes at once (AZS_BATCH_MAX; 1 with an error model) */
     slot *slots;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -119,13 +120,68 @@ azs_status azs_stream_integrate_array(const azs_stream_series *s, azs_workspace 
     return st;
 }
 
-/* One image into its slot's row: the chosen channel, checked against the series' shape,
- * decoded and integrated. Returns the frame's status (the feed's vocabulary). */
-static azs_status integrate_slot(series_run *r, azs_workspace *ws, void *frame_buf, slot *sl)
+/* The row of a slot that failed (or a gap): NaN, and the detail naming the image. */
+static void fail_slot(series_run *r, slot *sl, azs_status st, const char *why)
 {
-    azs_status st;
-    const azs_stream_array *a = azs_stream_series_array(r->s, sl->image_id, sl->msg, &st);
-    return a ? azs_stream_integrate_array(r->s, ws, frame_buf, a, sl->intensity, sl->sigma) : st;
+    if (sl->msg) /* the detail names the frame for the writer's report */
+        snprintf(sl->detail, sizeof sl->detail, "image %llu: %s", (unsigned long long)sl->image_id, why);
+    for (size_t b = 0; b < r->nbins; b++) {
+        sl->intensity[b] = NAN;
+        if (sl->sigma)
+            sl->sigma[b] = NAN;
+    }
+    sl->status = st;
+}
+
+/* The images of n consecutive slots into their rows: each the chosen channel, checked
+ * against the series' shape, decoded and integrated. bslz4 chunks go through
+ * azs_integrate_chunks together (the matrix read once for all of them, as layout threads
+ * does for files; each row that of azs_integrate_chunk bit for bit), the others one by one.
+ * Each slot's status is the frame's (the feed's vocabulary). */
+static void integrate_slots(series_run *r, azs_workspace *ws, void *frame_buf, slot **sl, int n, azs_status setup)
+{
+    enum { MSG = 256 };
+    const void *chunks[AZS_BATCH_MAX];
+    size_t sizes[AZS_BATCH_MAX];
+    azs_frame_result out[AZS_BATCH_MAX];
+    azs_status st[AZS_BATCH_MAX];
+    slot *in[AZS_BATCH_MAX];
+    char msgs[AZS_BATCH_MAX * MSG];
+    int nc = 0;
+    const size_t frame_bytes = (size_t)r->s->ny * r->s->nx * azs_dtype_size(r->s->dtype);
+    for (int k = 0; k < n; k++) {
+        slot *s = sl[k];
+        azs_status fs = setup;
+        s->status = AZS_OK;
+        if (!s->msg) {
+            fs = azs_fail(AZS_ERR_STREAM_GAP, "image %llu was never received", (unsigned long long)s->image_id);
+        } else if (setup == AZS_OK) {
+            const azs_stream_array *a = azs_stream_series_array(r->s, s->image_id, s->msg, &fs);
+            azs_chunk_header h;
+            if (a && n > 1 && a->codec == AZS_CODEC_BSLZ4 &&
+                azs_chunk_read_header(a->bytes, a->nbytes, &h) == AZS_OK && h.total_bytes == frame_bytes) {
+                chunks[nc] = a->bytes;
+                sizes[nc] = a->nbytes;
+                memset(&out[nc], 0, sizeof out[nc]);
+                out[nc].intensity = s->intensity;
+                out[nc].sigma = s->sigma;
+                in[nc++] = s;
+                continue;
+            }
+            if (a)
+                fs = azs_stream_integrate_array(r->s, ws, frame_buf, a, s->intensity, s->sigma);
+        }
+        if (fs != AZS_OK)
+            fail_slot(r, s, fs, azs_last_error());
+    }
+    if (nc == 0)
+        return;
+    if (azs_integrate_chunks(r->s->it, ws, AZS_CODEC_BSLZ4, r->s->dtype, nc, chunks, sizes, frame_buf, out, st, msgs,
+                             MSG) == AZS_OK)
+        return;
+    for (int j = 0; j < nc; j++)
+        if (st[j] != AZS_OK) /* as azs_stream_integrate_array says it */
+            fail_slot(r, in[j], st[j] == AZS_ERR_CAPACITY ? AZS_ERR_CORRUPT : st[j], msgs + (size_t)j * MSG);
 }
 
 static void *worker_main(void *arg)
@@ -136,7 +192,11 @@ static void *worker_main(void *arg)
     void *frame_buf = azs_aligned_alloc(frame_bytes ? frame_bytes : 1);
     azs_status setup = frame_buf ? azs_workspace_create(r->s->it, &ws)
                                  : azs_fail(AZS_ERR_NOMEM, "stream worker: a frame of %zu bytes", frame_bytes);
+    char setup_msg[256];
+    snprintf(setup_msg, sizeof setup_msg, "%s", setup == AZS_OK ? "" : azs_last_error());
     for (;;) {
+        slot *batch[AZS_BATCH_MAX];
+        int n = 0;
         pthread_mutex_lock(&r->mu);
         while (r->nclaimed == r->nfilled && !r->closing && !r->stop)
             pthread_cond_wait(&r->cv, &r->mu);
@@ -144,30 +204,22 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&r->mu);
             break;
         }
-        slot *sl = &r->slots[r->nclaimed++ % r->nslots];
+        /* the slots waiting, up to a batch: one at a time when images come slowly (latency),
+         * batches when they queue up (the rate) */
+        while (n < r->batch && r->nclaimed < r->nfilled)
+            batch[n++] = &r->slots[r->nclaimed++ % r->nslots];
         pthread_mutex_unlock(&r->mu);
 
-        azs_status st;
-        if (!sl->msg)
-            st = azs_fail(AZS_ERR_STREAM_GAP, "image %llu was never received", (unsigned long long)sl->image_id);
-        else if (setup != AZS_OK)
-            st = setup;
-        else
-            st = integrate_slot(r, ws, frame_buf, sl);
-        if (st != AZS_OK && sl->msg) /* the detail names the frame for the writer's report */
-            snprintf(sl->detail, sizeof sl->detail, "image %llu: %s", (unsigned long long)sl->image_id,
-                     azs_last_error());
-        if (st != AZS_OK)
-            for (size_t b = 0; b < r->nbins; b++) {
-                sl->intensity[b] = NAN;
-                if (sl->sigma)
-                    sl->sigma[b] = NAN;
-            }
-        azs_stream_msg_free(sl->msg); /* the image's bytes are no longer needed */
-        sl->msg = NULL;
+        if (setup != AZS_OK)
+            azs_fail(setup, "%s", setup_msg);
+        integrate_slots(r, ws, frame_buf, batch, n, setup);
+        for (int k = 0; k < n; k++) { /* the images' bytes are no longer needed */
+            azs_stream_msg_free(batch[k]->msg);
+            batch[k]->msg = NULL;
+        }
         pthread_mutex_lock(&r->mu);
-        sl->status = st;
-        sl->state = SLOT_READY;
+        for (int k = 0; k < n; k++)
+            batch[k]->state = SLOT_READY;
         pthread_cond_broadcast(&r->cv);
         pthread_mutex_unlock(&r->mu);
     }
@@ -308,31 +360,25 @@ azs_status azs_stream_receive(const azs_stream_series *s, azs_stream_series_summ
     azs_status st = AZS_OK;
     for (;;) {
         if (!m) {
-            azs_stream_buffer *buf = NULL;
             const int wait_ms = f->idle_ms ? f->idle_ms(f->ctx) : -1;
-            const double t_wait = azs_now_seconds();
-            st = azs_stream_recv_buffer(s->sock, wait_ms, s->run->cancel, &buf);
-            const double t = azs_now_seconds();
-            sum->recv_seconds += t - t_wait;
+            azs_stream_recv_stats rs = {0, 0, 0};
+            st = azs_stream_inbox_next(s->inbox, wait_ms, s->run->cancel, &m, &t_received, &rs);
+            sum->recv_seconds += rs.recv_seconds;
+            sum->decode_seconds += rs.decode_seconds;
+            sum->bytes_received += rs.bytes;
             if (st == AZS_ERR_NOT_FOUND && wait_ms >= 0) { /* nothing within wait_ms: the feed's turn */
                 f->idle(f->ctx);
                 continue;
             }
-            if (st != AZS_OK)
-                return st;
-            size_t n = 0;
-            (void)azs_stream_buffer_data(buf, &n);
-            sum->bytes_received += n;
-            st = azs_stream_msg_decode_buffer(buf, &m); /* in place: m keeps buf */
-            sum->decode_seconds += azs_now_seconds() - t;
             if (st == AZS_ERR_UNSUPPORTED) { /* a message type we do not read: say so, go on */
                 notice(s, "series %llu: message skipped: %s", (unsigned long long)s->series_id, azs_last_error());
                 continue;
             }
+            if (st == AZS_ERR_INTERRUPTED || st == AZS_ERR_NOT_FOUND)
+                return st;
             if (st != AZS_OK)
                 return azs_fail_context(st, "series %llu, after image %llu: ", (unsigned long long)s->series_id,
                                         (unsigned long long)expected);
-            t_received = t;
         }
         if (f->stopped(f->ctx)) {
             azs_stream_msg_free(m);
@@ -391,7 +437,10 @@ azs_status azs_stream_run_series(const azs_stream_series *s, azs_stream_series_s
     if (nworkers <= 0) {
         nworkers = azs_cpu_count();
     }
-    r.nslots = 4 * (size_t)nworkers + 4;
+    /* as layout threads: batches read the matrix once for several frames when only the
+     * intensity is wanted */
+    r.batch = r.has_sigma ? 1 : AZS_BATCH_MAX;
+    r.nslots = (size_t)(r.batch + 3) * (size_t)nworkers + 4;
     r.latency_cap = AZS_STREAM_LATENCY_CAP;
     if (azs_stream_summary_init(sum, r.latency_cap) != AZS_OK) {
         azs_stream_msg_free(s->first);

@@ -9,9 +9,10 @@
 #include "azstream/integrate.h"
 #include "azstream/layout.h"
 #include "azstream/stream.h"
+#include "stream_inbox.h"
 
 typedef struct azs_stream_series {
-    azs_stream_socket *sock;
+    azs_stream_inbox *inbox;      /* the socket's messages, in order */
     const char *channel;          /* the channel integrated (a name present in the images) */
     uint32_t ny, nx;              /* the series' image shape and type (first image) */
     azs_dtype dtype;

@@ -16,7 +16,11 @@ struct azs_stream_socket {
 
 static int cancelled(volatile int *c) { return c && __atomic_load_n(c, __ATOMIC_RELAXED) != 0; }
 
-static azs_status open_socket(const char *endpoint, int type, int bind, int hwm, azs_stream_socket **out)
+/* connections: how many times a PULL socket connects to the endpoint (each one a connection
+ * the sender's PUSH socket round-robins over); io_threads: ZeroMQ's I/O threads, one per
+ * connection so that no one thread moves every byte. */
+static azs_status open_socket(const char *endpoint, int type, int bind, int hwm, int connections, int io_threads,
+                              azs_stream_socket **out)
 {
     *out = NULL;
     if (!azs_stream_is_endpoint(endpoint))
@@ -27,6 +31,8 @@ static azs_status open_socket(const char *endpoint, int type, int bind, int hwm,
         return azs_fail(AZS_ERR_NOMEM, "stream socket");
     snprintf(s->endpoint, sizeof s->endpoint, "%s", endpoint);
     s->ctx = zmq_ctx_new();
+    if (s->ctx && io_threads > 1)
+        zmq_ctx_set(s->ctx, ZMQ_IO_THREADS, io_threads);
     s->sock = s->ctx ? zmq_socket(s->ctx, type) : NULL;
     azs_status st = AZS_OK;
     if (!s->sock) {
@@ -36,9 +42,10 @@ static azs_status open_socket(const char *endpoint, int type, int bind, int hwm,
             zmq_setsockopt(s->sock, type == ZMQ_PULL ? ZMQ_RCVHWM : ZMQ_SNDHWM, &hwm, sizeof hwm);
         int linger = 0;
         zmq_setsockopt(s->sock, ZMQ_LINGER, &linger, sizeof linger);
-        if ((bind ? zmq_bind(s->sock, endpoint) : zmq_connect(s->sock, endpoint)) != 0)
-            st = azs_fail(AZS_ERR_IO, "%s: cannot %s: %s", endpoint, bind ? "bind" : "connect",
-                          zmq_strerror(zmq_errno()));
+        for (int k = 0; k < (bind ? 1 : connections) && st == AZS_OK; k++)
+            if ((bind ? zmq_bind(s->sock, endpoint) : zmq_connect(s->sock, endpoint)) != 0)
+                st = azs_fail(AZS_ERR_IO, "%s: cannot %s: %s", endpoint, bind ? "bind" : "connect",
+                              zmq_strerror(zmq_errno()));
     }
     if (st != AZS_OK) {
         azs_stream_close(s, 0);
@@ -50,17 +57,37 @@ static azs_status open_socket(const char *endpoint, int type, int bind, int hwm,
 
 azs_status azs_stream_pull_open(const char *endpoint, int rcvhwm, azs_stream_socket **out)
 {
-    return open_socket(endpoint, ZMQ_PULL, 0, rcvhwm > 0 ? rcvhwm : 64, out);
+    return azs_stream_pull_open_n(endpoint, rcvhwm, 1, out);
+}
+
+azs_status azs_stream_pull_open_n(const char *endpoint, int rcvhwm, int connections, azs_stream_socket **out)
+{
+    if (connections < 1 || connections > AZS_STREAM_MAX_CONNECTIONS) {
+        *out = NULL;
+        return azs_fail(AZS_ERR_INVALID_ARG, "%s: %d connections (1 to %d)", endpoint ? endpoint : "(null)",
+                        connections, AZS_STREAM_MAX_CONNECTIONS);
+    }
+    return open_socket(endpoint, ZMQ_PULL, 0, rcvhwm > 0 ? rcvhwm : 64, connections, connections, out);
 }
 
 azs_status azs_stream_push_bind(const char *endpoint, azs_stream_socket **out)
 {
-    return open_socket(endpoint, ZMQ_PUSH, 1, 64, out);
+    return azs_stream_push_bind_io(endpoint, 1, out);
+}
+
+azs_status azs_stream_push_bind_io(const char *endpoint, int io_threads, azs_stream_socket **out)
+{
+    if (io_threads < 1 || io_threads > AZS_STREAM_MAX_CONNECTIONS) {
+        *out = NULL;
+        return azs_fail(AZS_ERR_INVALID_ARG, "%s: %d I/O threads (1 to %d)", endpoint ? endpoint : "(null)",
+                        io_threads, AZS_STREAM_MAX_CONNECTIONS);
+    }
+    return open_socket(endpoint, ZMQ_PUSH, 1, 64, 1, io_threads, out);
 }
 
 azs_status azs_stream_pub_bind(const char *endpoint, azs_stream_socket **out)
 {
-    return open_socket(endpoint, ZMQ_PUB, 1, 0, out);
+    return open_socket(endpoint, ZMQ_PUB, 1, 0, 1, 1, out);
 }
 
 struct azs_stream_buffer {
@@ -178,9 +205,15 @@ static void free_sent(void *data, void *hint)
 
 azs_status azs_stream_send_owned(azs_stream_socket *s, void *buf, size_t size, volatile int *cancel)
 {
+    return azs_stream_send_lent(s, buf, size, free_sent, NULL, cancel);
+}
+
+azs_status azs_stream_send_lent(azs_stream_socket *s, void *data, size_t size, void (*release)(void *data, void *hint),
+                                void *hint, volatile int *cancel)
+{
     zmq_msg_t msg;
-    if (zmq_msg_init_data(&msg, buf, size, free_sent, NULL) != 0) {
-        free(buf);
+    if (zmq_msg_init_data(&msg, data, size, release, hint) != 0) {
+        release(data, hint);
         return azs_fail(AZS_ERR_NOMEM, "%s: a message of %zu bytes", s->endpoint, size);
     }
     for (;;) {

@@ -318,7 +318,9 @@ static azs_status run(azs_layout layout, uint32_t batch, uint32_t slots, int ski
     ro.gpu_batch = batch;
     ro.gpu_slots = slots;
     azs_sink_ops sink = {out, collect};
-    azs_stream_series s = {sock, "threshold_1", NY, NX, AZS_U32, 7, NIMAGES, first, g_it, &ro, &sink, NULL, NULL,
+    azs_stream_inbox *inbox = NULL;
+    CHECK_EXPR(azs_stream_inbox_create(sock, 1, NULL, NULL, &inbox) == AZS_OK);
+    azs_stream_series s = {inbox, "threshold_1", NY, NX, AZS_U32, 7, NIMAGES, first, g_it, &ro, &sink, NULL, NULL,
                            NULL};
     azs_stream_series_summary sum;
     azs_stream_msg *next = NULL;
@@ -328,6 +330,7 @@ static azs_status run(azs_layout layout, uint32_t batch, uint32_t slots, int ski
     azs_stream_msg_free(next);
     azs_stream_msg_free(start);
     pthread_join(th, NULL);
+    azs_stream_inbox_destroy(inbox);
     azs_stream_close(sock, 0);
     return st;
 }
