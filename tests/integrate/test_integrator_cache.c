@@ -5,7 +5,9 @@
  * rebuilt and replaced by the cached build; a cache folder that cannot be written is a
  * notice, the integrator is still built. */
 #define _GNU_SOURCE
+#define _XOPEN_SOURCE 700
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,10 +312,21 @@ static void pruning(void)
     CHECK(access(p[2], F_OK) != 0 && access(p[3], F_OK) == 0, "%s", "stale temporary file gone, fresh one kept");
 }
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
 int main(int argc, char **argv)
 {
-    snprintf(g_dir, sizeof g_dir, "%s", argc > 1 ? argv[1] : "integrator_cache_test");
-    mkdir(g_dir, 0755);
+    /* A folder of this run's own: the checks expect a cache that starts empty (a second
+     * run in the same build tree used to find the first run's files and load them). */
+    snprintf(g_dir, sizeof g_dir, "%s.XXXXXX", argc > 1 ? argv[1] : "integrator_cache_test");
+    if (!mkdtemp(g_dir)) {
+        perror(g_dir);
+        return 1;
+    }
     hash_vectors();
     const variant v[] = {
         {"1d_bbox", 0, AZS_SPLIT_BBOX, AZS_ERRMODEL_NONE, 0},
@@ -326,5 +339,6 @@ int main(int argc, char **argv)
     damaged_files();
     pruning();
     if (failures) fprintf(stderr, "%d checks failed\n", failures);
+    else nftw(g_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); /* kept to look at when a check failed */
     return failures ? 1 : 0;
 }
