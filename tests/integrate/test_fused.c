@@ -7,7 +7,8 @@
  *    same bits;
  *  - a reference computed here by brute force (a plain loop over the CSR view with the
  *    documented preprocessing, in double) agrees to 1e-12 relative;
- *  - azs_integrate_chunks (batches of 1-4 frames, the matrix read once per batch): every
+ *  - azs_integrate_chunks (batches of 1-8 frames, the matrix read once per batch; the
+ *    frame-interleaved AVX-512 kernel and the frame-major ones): every
  *    frame's result equals azs_integrate_chunk's bit for bit, in every order, with frames
  *    that take different paths side by side (static tiles, per-frame norm tiles, blocks
  *    above the fused limit, full outputs), a truncated frame that fails alone, and damaged
@@ -171,7 +172,7 @@ static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb,
     sz[3] = sz[0] / 2; /* truncated */
     ch[4] = encode(fc, 4, 65536 / 4 * 2, &sz[4]); /* blocks above the fused limit */
     void *buf = malloc((size_t)NPIX * 4);
-    result ref[5], got[4];
+    result ref[5], got[AZS_BATCH_MAX];
     azs_status ref_st[5];
     for (int i = 0; i < 5; i++) {
         res_alloc(&ref[i], nb);
@@ -180,8 +181,9 @@ static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb,
     }
     CHECK(ref_st[0] == AZS_OK && ref_st[1] == AZS_OK && ref_st[2] == AZS_OK && ref_st[3] != AZS_OK &&
           ref_st[4] == AZS_OK, "cfg %d: reference statuses", cfg);
-    for (int k = 0; k < 4; k++) res_alloc(&got[k], nb);
-    /* orders: every n from 1 to 4, rotating which frames go in */
+    for (int k = 0; k < AZS_BATCH_MAX; k++) res_alloc(&got[k], nb);
+    /* orders: every n from 1 to AZS_BATCH_MAX, rotating which frames go in (from 6 on, some
+     * chunks twice) */
     for (int n = 1; n <= AZS_BATCH_MAX; n++)
         for (int rot = 0; rot < 5; rot++) {
             int pick[AZS_BATCH_MAX];
@@ -266,17 +268,23 @@ static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb,
     }
     /* bad arguments are refused by name */
     {
-        azs_status st[5];
-        azs_frame_result fo[5] = {0};
-        const void *cp[5] = {ch[0], ch[0], ch[0], ch[0], ch[0]};
-        size_t cs[5] = {sz[0], sz[0], sz[0], sz[0], sz[0]};
-        CHECK(azs_integrate_chunks(it, ws, AZS_CODEC_BSLZ4, AZS_U32, 5, cp, cs, buf, fo, st, NULL, 0) ==
-                  AZS_ERR_INVALID_ARG && strstr(azs_last_error(), "batch"), "5 frames: %s", azs_last_error());
+        enum { TOO_MANY = AZS_BATCH_MAX + 1 };
+        azs_status st[TOO_MANY];
+        azs_frame_result fo[TOO_MANY] = {0};
+        const void *cp[TOO_MANY];
+        size_t cs[TOO_MANY];
+        for (int j = 0; j < TOO_MANY; j++) {
+            cp[j] = ch[0];
+            cs[j] = sz[0];
+        }
+        CHECK(azs_integrate_chunks(it, ws, AZS_CODEC_BSLZ4, AZS_U32, TOO_MANY, cp, cs, buf, fo, st, NULL,
+                                   0) == AZS_ERR_INVALID_ARG && strstr(azs_last_error(), "batch"),
+              "%d frames: %s", TOO_MANY, azs_last_error());
         CHECK(azs_integrate_chunks(it, NULL, AZS_CODEC_BSLZ4, AZS_U32, 1, cp, cs, buf, fo, st, NULL, 0) ==
                   AZS_ERR_INVALID_ARG, "NULL workspace");
     }
     for (int i = 0; i < 5; i++) res_free(&ref[i]);
-    for (int k = 0; k < 4; k++) res_free(&got[k]);
+    for (int k = 0; k < AZS_BATCH_MAX; k++) res_free(&got[k]);
     free(ch[0]);
     free(ch[1]);
     free(ch[2]);
@@ -388,9 +396,15 @@ int main(void)
                     CHECK(azs_integrate_frame(it, ws, frame_1, t, &fi) == AZS_OK, "static: %s", azs_last_error());
                     CHECK(res_same_intensity(&gm, &io, nb), "cfg %d: one-dummy frame differs", cfg);
                     res_free(&gm);
+                    /* batches: the frame-interleaved kernel where the CPU has AVX-512 (from
+                     * AZS_X8_MIN_FRAMES frames on), then the frame-major one for every size
+                     * (AVX-512 capped; 5-8 frames in two passes), both signal loads */
                     for (int kind = AZS_SIG_GATHER; kind <= AZS_SIG_LOADS; kind++) {
                         azs_tiled_force_sig_kernel(tw, kind);
                         test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m);
+                        azs_cpu_limit(~(unsigned)AZS_CPU_AVX512BW);
+                        test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m);
+                        azs_cpu_limit(~0u);
                     }
                     azs_tiled_force_sig_kernel(tw, chosen);
                 }
