@@ -200,6 +200,28 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dty
 /* The matrix rows of tile tt applied to the ns frames whose signals are in sigs (frame k's
  * sums added to acc[who[k]]): frame-interleaved (tiled_x8.c) where the CPU and the batch
  * allow, else the frame-major kernel, AZS_SIG_MULTI_MAX frames per pass. */
+/* The rows of tile tt over x (frame-interleaved signals, tiled_x8.c): frame who[k]'s sums,
+ * column col[k] of x, added to acc[who[k]]. */
+static void x8_rows(const azs_tiled_ctx *c, uint32_t tt, const float *x, sig_x8_fn x8,
+                    const int *col, const int *who, int ns, double *const *acc)
+{
+    const azs_tiled *t = c->t;
+    for (uint64_t g = t->tile_grp[tt]; g < t->tile_grp[tt + 1]; g++) {
+        _Alignas(64) double sum[AZS_LANES * AZS_X8];
+        x8(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], x, sum);
+        const double *nrm = t->norm_lane + g * AZS_LANES;
+        for (int l = 0; l < AZS_LANES; l++) {
+            const uint32_t b = t->seg_bin[g * AZS_LANES + l];
+            if (b == UINT32_MAX) continue;
+            for (int k = 0; k < ns; k++) {
+                double *a = acc[who[k]] + (size_t)b * 5;
+                a[0] += sum[l * AZS_X8 + col[k]];
+                a[2] += nrm[l];
+            }
+        }
+    }
+}
+
 static void batch_rows(const azs_tiled_ctx *c, uint32_t tt, const float *const *sigs,
                        const int *who, int ns, double *const *acc, float *x)
 {
@@ -207,21 +229,9 @@ static void batch_rows(const azs_tiled_ctx *c, uint32_t tt, const float *const *
     xpose_fn xp;
     sig_x8_fn x8;
     if (x && ns >= AZS_X8_MIN_FRAMES && azs_tiled_pick_x8(&xp, &x8)) {
+        static const int col[AZS_X8] = {0, 1, 2, 3, 4, 5, 6, 7};
         xp(sigs, ns, tile_pixels(c, tt), x);
-        for (uint64_t g = t->tile_grp[tt]; g < t->tile_grp[tt + 1]; g++) {
-            _Alignas(64) double sum[AZS_LANES * AZS_X8];
-            x8(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], x, sum);
-            const double *nrm = t->norm_lane + g * AZS_LANES;
-            for (int l = 0; l < AZS_LANES; l++) {
-                const uint32_t b = t->seg_bin[g * AZS_LANES + l];
-                if (b == UINT32_MAX) continue;
-                for (int k = 0; k < ns; k++) {
-                    double *a = acc[who[k]] + (size_t)b * 5;
-                    a[0] += sum[l * AZS_X8 + k];
-                    a[2] += nrm[l];
-                }
-            }
-        }
+        x8_rows(c, tt, x, x8, col, who, ns, acc);
         return;
     }
     const sig_multi_fn mf = azs_tiled_pick_sig_multi(t->sig_kernel);
@@ -272,10 +282,14 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
         memset(acc[j], 0, (size_t)c->nbins * 5 * sizeof(double));
         live |= 1 << j;
     }
+    /* uint32 on AVX-512: decoded pixels straight into the interleaved signals */
+    xpose_fn xp;
+    sig_x8_fn x8 = NULL;
+    const sigx_fn sx = xbuf && azs_tiled_pick_x8(&xp, &x8) ? azs_tiled_sigx_for(dtype) : NULL;
     for (uint32_t tt = 0; tt < t->ntiles && live; tt++) {
         const uint32_t need = tile_pixels(c, tt);
-        const float *sigs[AZS_BATCH_MAX];
-        int who[AZS_BATCH_MAX], ns = 0;
+        const void *lp[AZS_BATCH_MAX]; /* the tile's pixels of each live frame */
+        int lj[AZS_BATCH_MAX], nl = 0;
         for (int j = 0; j < n; j++) {
             if (!(live >> j & 1)) continue;
             unsigned char *stage = stage_[j];
@@ -287,15 +301,35 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
                 live &= ~(1 << j);
                 continue;
             }
-            tile_buf *tb = tile_buffer[j];
-            if (sig(c, stage, (uint64_t)tt * AZS_TILE_PX, need, tb) == 0) {
-                sigs[ns] = tb->sig;
-                who[ns++] = j;
-            } else {
-                general_tile(c, pre, stage, tt, acc[j], tb, 0);
-            }
+            lp[nl] = stage;
+            lj[nl++] = j;
         }
-        if (ns) batch_rows(c, tt, sigs, who, ns, acc, xbuf);
+        const float *sigs[AZS_BATCH_MAX];
+        int who[AZS_BATCH_MAX], col[AZS_BATCH_MAX], ns = 0;
+        if (sx && nl >= AZS_X8_MIN_FRAMES) {
+            uint32_t lost[AZS_X8];
+            sx(c, lp, nl, (uint64_t)tt * AZS_TILE_PX, need, xbuf, lost);
+            for (int k = 0; k < nl; k++) {
+                if (lost[k]) {
+                    general_tile(c, pre, lp[k], tt, acc[lj[k]], tile_buffer[lj[k]], 0);
+                    continue;
+                }
+                col[ns] = k;
+                who[ns++] = lj[k];
+            }
+            if (ns) x8_rows(c, tt, xbuf, x8, col, who, ns, acc);
+        } else {
+            for (int k = 0; k < nl; k++) {
+                tile_buf *tb = tile_buffer[lj[k]];
+                if (sig(c, lp[k], (uint64_t)tt * AZS_TILE_PX, need, tb) == 0) {
+                    sigs[ns] = tb->sig;
+                    who[ns++] = lj[k];
+                } else {
+                    general_tile(c, pre, lp[k], tt, acc[lj[k]], tb, 0);
+                }
+            }
+            if (ns) batch_rows(c, tt, sigs, who, ns, acc, xbuf);
+        }
         for (int j = 0; j < n; j++) {
             if (!(live >> j & 1)) continue;
             unsigned char *stage = stage_[j];

@@ -47,6 +47,12 @@ typedef void (*sig_x8_fn)(const uint16_t *, const float *, uint64_t, uint64_t, c
                           double *);
 /* 1 and the two kernels where the CPU has AVX-512 (F, BW, VL); else 0 and NULLs. */
 int azs_tiled_pick_x8(xpose_fn *xpose, sig_x8_fn *sum);
+/* The intensity-only preprocessing of nf frames' tile straight into x (px[f]: the tile's
+ * first pixel in frame f; columns as xpose_fn's), lost[f] as sig_fn returns it; NULL where
+ * there is none for this type and CPU (then sig_fn + xpose_fn). */
+typedef void (*sigx_fn)(const azs_tiled_ctx *, const void *const *px, int nf, uint64_t p0,
+                        uint32_t n, float *x, uint32_t *lost);
+sigx_fn azs_tiled_sigx_for(azs_dtype t);
 
 pre_fn azs_tiled_pre_for(azs_dtype t);   /* NULL: unsupported dtype */
 sig_fn azs_tiled_sig_for(azs_dtype t);

@@ -416,6 +416,8 @@ int main(void)
                         azs_cpu_limit(~0u);
                     }
                     azs_tiled_force_sig_kernel(tw, chosen);
+                } else if (t == AZS_U32) {
+                    test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m); /* no dummy */
                 }
                 res_free(&io);
             }
