@@ -290,6 +290,9 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
         const uint32_t need = tile_pixels(c, tt);
         const void *lp[AZS_BATCH_MAX]; /* the tile's pixels of each live frame */
         int lj[AZS_BATCH_MAX], nl = 0;
+        const float *sigs[AZS_BATCH_MAX];
+        int who[AZS_BATCH_MAX], col[AZS_BATCH_MAX], ns = 0;
+        const int interleave = sx && __builtin_popcount((unsigned)live) >= AZS_X8_MIN_FRAMES;
         for (int j = 0; j < n; j++) {
             if (!(live >> j & 1)) continue;
             unsigned char *stage = stage_[j];
@@ -301,12 +304,20 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
                 live &= ~(1 << j);
                 continue;
             }
+            if (!interleave) { /* preprocessed while its decoded pixels are in L1 */
+                tile_buf *tb = tile_buffer[j];
+                if (sig(c, stage, (uint64_t)tt * AZS_TILE_PX, need, tb) == 0) {
+                    sigs[ns] = tb->sig;
+                    who[ns++] = j;
+                } else {
+                    general_tile(c, pre, stage, tt, acc[j], tb, 0);
+                }
+                continue;
+            }
             lp[nl] = stage;
             lj[nl++] = j;
         }
-        const float *sigs[AZS_BATCH_MAX];
-        int who[AZS_BATCH_MAX], col[AZS_BATCH_MAX], ns = 0;
-        if (sx && nl >= AZS_X8_MIN_FRAMES) {
+        if (interleave && nl) {
             uint32_t lost[AZS_X8];
             sx(c, lp, nl, (uint64_t)tt * AZS_TILE_PX, need, xbuf, lost);
             for (int k = 0; k < nl; k++) {
@@ -318,17 +329,8 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
                 who[ns++] = lj[k];
             }
             if (ns) x8_rows(c, tt, xbuf, x8, col, who, ns, acc);
-        } else {
-            for (int k = 0; k < nl; k++) {
-                tile_buf *tb = tile_buffer[lj[k]];
-                if (sig(c, lp[k], (uint64_t)tt * AZS_TILE_PX, need, tb) == 0) {
-                    sigs[ns] = tb->sig;
-                    who[ns++] = lj[k];
-                } else {
-                    general_tile(c, pre, lp[k], tt, acc[lj[k]], tb, 0);
-                }
-            }
-            if (ns) batch_rows(c, tt, sigs, who, ns, acc, xbuf);
+        } else if (ns) {
+            batch_rows(c, tt, sigs, who, ns, acc, xbuf);
         }
         for (int j = 0; j < n; j++) {
             if (!(live >> j & 1)) continue;
