@@ -101,7 +101,8 @@ X8_ATTR static inline __attribute__((always_inline)) void xpose_block(const __m5
  * rounding (as azs_u32_to_float), the dummy tests, signal − dark, zero when skipped.
  * lost[f] != 0 if a used pixel of frame f is skipped (its tile then needs the general
  * path; its column is computed all the same and not read). Frames nf..7 repeat frame 0. */
-X8_ATTR __attribute__((target("avx512bw,avx512vl"))) static void
+/* one target attribute: clang keeps only the last of several */
+__attribute__((target("avx512f,avx512bw,avx512vl"))) static void
 sigx_u32_avx512(const azs_tiled_ctx *restrict c, const void *const *px, int nf, uint64_t p0,
                 uint32_t n, float *restrict x, uint32_t *lost)
 {
