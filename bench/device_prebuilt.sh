@@ -218,8 +218,8 @@ if [ "$mode" = core ]; then
     for m in ${METHODS:-bbox full}; do
       for b in $P/bin/core_bench*; do
         echo "== sweep $rep: $(basename $b) $m"
-        OMP_NUM_THREADS=1 taskset -c ${CORE:-2} $b $W1 bench/eiger4m.poni $m ${CORE_SECONDS:-1} \
-          ${CORE_REPEAT:-5} 2>&1 | tee -a $OUT/core-$(basename $b)-$m.txt | grep -E 'core_bench|lz4|decode|engine|fused b(1|4|8)'
+        OMP_NUM_THREADS=1 taskset -c ${CORE:-2} $b $W1 bench/eiger4m.poni $m ${CORE_SECONDS:-0.5} \
+          ${CORE_REPEAT:-3} 2>&1 | tee -a $OUT/core-$(basename $b)-$m.txt | grep -E 'core_bench|lz4|decode|engine|fused b(1|4|8)'
       done
       for b in $P/bin/azstream*; do
         echo "== sweep $rep: $(basename $b) bench $m"
