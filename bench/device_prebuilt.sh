@@ -23,6 +23,12 @@
 #   bash bench/device_prebuilt.sh scaling   # carry .devdeps/pre/bin, .devdeps/pre/lib
 # scaling: layout 1 against the work alone and the host probes, interleaved sweeps
 #   (METHODS, WORKERS, ROW_REPEAT, ROW_SECONDS, READ, ENVS, BENCH_ARGS; see below).
+#   bash bench/device_prebuilt.sh core      # carry .devdeps/pre/bin, .devdeps/pre/lib
+# core: one core's decode / integrate / fused rates per batch size (bench/core_bench, CPU
+#   time, pinned to CPU $CORE), then `azstream bench` layout 1 at WORKERS (default 1,2),
+#   for every core_bench* and azstream* binary in $P/bin: `BASE=<commit> bash
+#   bench/device_prebuilt.sh prepare` adds that commit's pair as core_bench-base and
+#   azstream-base, so one call measures before and after side by side (interleaved).
 set -u
 P=.devdeps/pre
 mode=${1:-}
@@ -31,14 +37,31 @@ if [ "$mode" = prepare ]; then
   cuda=OFF
   if command -v nvcc > /dev/null || [ -x /usr/local/cuda/bin/nvcc ]; then cuda=ON; fi
   cmake -S . -B $P/build -DCMAKE_BUILD_TYPE=Release -DAZS_WITH_CUDA=$cuda -DAZS_WITH_MPI=OFF > /dev/null
-  t="azstream test_fused stream_floor"
+  t="azstream test_fused stream_floor core_bench"
   if [ $cuda = ON ]; then t="$t test_gpu_decode test_gpu_integrate gpu_real_tool"; fi
   cmake --build $P/build -j "$(nproc)" --target $t > /dev/null
   rm -rf $P/bin $P/gpubin $P/lib $P/real && mkdir -p $P/bin $P/gpubin $P/lib
   for x in $t; do
-    d=$P/gpubin; case $x in azstream|test_fused|stream_floor) d=$P/bin;; esac
+    d=$P/gpubin; case $x in azstream|test_fused|stream_floor|core_bench) d=$P/bin;; esac
     find $P/build -name "$x" -type f -perm -u+x -exec cp {} $d/ \;
   done
+  if [ -n "${BASE:-}" ]; then
+    # the same two programs at an earlier commit (core_bench.c is this tree's: it uses only
+    # what older trees have)
+    rm -rf $P/base && mkdir -p $P/base && git archive "$BASE" | tar -x -C $P/base
+    cp bench/core_bench.c $P/base/bench/
+    grep -q core_bench $P/base/CMakeLists.txt || cat >> $P/base/CMakeLists.txt <<'CM'
+add_executable(core_bench bench/core_bench.c)
+target_link_libraries(core_bench PRIVATE azs_integrate azs_h5 azs_codec)
+target_include_directories(core_bench PRIVATE ${PROJECT_SOURCE_DIR}/src)
+CM
+    cmake -S $P/base -B $P/base/build -DCMAKE_BUILD_TYPE=Release -DAZS_WITH_CUDA=OFF \
+      -DAZS_WITH_MPI=OFF -DAZS_BUILD_TESTS=OFF > /dev/null
+    cmake --build $P/base/build -j "$(nproc)" --target azstream core_bench > /dev/null
+    for x in azstream core_bench; do
+      find $P/base/build -name "$x" -type f -perm -u+x -exec cp {} $P/bin/$x-base \;
+    done
+  fi
   cp tests/gpu/gpu_real_files.py $P/gpubin/
   # every shared library but the C library's own, so that the image's do not matter
   for x in $P/bin/* $P/gpubin/*; do ldd "$x" 2>/dev/null; done | awk '$3 ~ /^\// {print $3}' | sort -u \
@@ -56,7 +79,7 @@ AZ=$P/bin/azstream
   nvidia-smi --query-gpu=name,clocks.sm,pcie.link.gen.current,pcie.link.width.current \
     --format=csv,noheader 2>/dev/null; } | tee $OUT/machine.txt
 $AZ --version 2>&1 | head -1 || { ldd $AZ; exit 1; }
-W1=/tmp/w1.h5
+W1=${W1:-/tmp/w1.h5}
 if [ "$mode" = stream ]; then
   # Stream V2 over loopback: the GPU layout against threads bit for bit (tests/stream, with
   # several connections too), the sender alone into a null receiver, then replay -> integrate
@@ -294,7 +317,29 @@ PY
   done
   exit 0
 fi
-if [ "$mode" != cpu ]; then echo "usage: $0 prepare | gpu | feeds | cpu [FRAMES] [METHODS] | scaling | stream"; exit 2; fi
+if [ "$mode" = core ]; then
+  # Per core (issue 20: decode + integrate >= 150 frames/s per core): core_bench pinned to
+  # one CPU (CPU time, best and median of CORE_REPEAT interleaved runs), then layout 1.
+  $AZ synth -o $W1 --poni bench/eiger4m.poni --frames ${FRAMES:-400} --seed 1 2>&1 | tail -1
+  cat $W1 > /dev/null
+  for rep in $(seq 1 ${SWEEPS:-2}); do
+    for m in ${METHODS:-bbox full}; do
+      for b in $P/bin/core_bench*; do
+        echo "== sweep $rep: $(basename $b) $m"
+        OMP_NUM_THREADS=1 taskset -c ${CORE:-2} $b $W1 bench/eiger4m.poni $m ${CORE_SECONDS:-0.5} \
+          ${CORE_REPEAT:-3} 2>&1 | tee -a $OUT/core-$(basename $b)-$m.txt | grep -E 'core_bench|lz4|decode|engine|fused b(1|4|8)'
+      done
+      for b in $P/bin/azstream*; do
+        echo "== sweep $rep: $(basename $b) bench $m"
+        $b bench $W1 --poni bench/eiger4m.poni --method $m --frames 400 --layouts threads \
+          --workers ${WORKERS:-1,2} --read map --seconds ${ROW_SECONDS:-2} 2>&1 \
+          | tee -a $OUT/bench-$(basename $b)-$m.txt | grep -E 'per core|at once|^(decode|1 thr)'
+      done
+    done
+  done
+  exit 0
+fi
+if [ "$mode" != cpu ]; then echo "usage: $0 prepare | gpu | feeds | cpu [FRAMES] [METHODS] | scaling | stream | core"; exit 2; fi
 FRAMES=${2:-800}; METHODS=${3:-"bbox full"}
 if ls .whl/*.whl > /dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -303,6 +348,11 @@ fi
 $P/bin/test_fused 2>&1 | tail -2
 $AZ synth -o $W1 --poni bench/eiger4m.poni --frames $FRAMES --seed 1 2>&1 | tail -1
 cat $W1 > /dev/null   # into the page cache
+# one core's decode / integrate / fused batches (the `core` mode does more of these)
+for m in $METHODS; do
+  OMP_NUM_THREADS=1 taskset -c ${CORE:-2} $P/bin/core_bench $W1 bench/eiger4m.poni $m 0.5 3 \
+    > $OUT/core-$m.txt 2>&1; cat $OUT/core-$m.txt
+done
 # Rows of about ROW_SECONDS each (up to the stack): a 400-frame row of 16 workers lasts
 # 0.3 s and measures its start and tail as much as its pace.
 for m in $METHODS; do
@@ -334,4 +384,5 @@ echo "== summary"
 cat $OUT/repeat16.txt
 for m in $METHODS; do
   echo "-- $m"; grep -E '^(engine|0 |1 )|kernel|at once' $OUT/bench-$m.txt; tail -5 $OUT/side-by-side-$m.txt 2>/dev/null
+  grep -E 'lz4|decode|fused b(1|4|8)' $OUT/core-$m.txt
 done

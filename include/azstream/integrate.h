@@ -174,7 +174,7 @@ AZS_API azs_status azs_integrate_chunk(const azs_integrator *it, azs_workspace *
  * gets each failed frame's message. Returns AZS_OK if every frame succeeded, else the
  * first failed frame's status (the other frames' results stand). frame_buf: as for
  * azs_integrate_chunk (used by the frames done one by one). */
-#define AZS_BATCH_MAX 4
+#define AZS_BATCH_MAX 8
 AZS_API azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs_codec codec,
                                 azs_dtype dtype, int n, const void *const *chunks,
                                 const size_t *chunk_sizes, void *frame_buf,

@@ -32,6 +32,7 @@ struct azs_workspace {
      * the ones above) */
     double *b_acc[AZS_BATCH_MAX - 1];
     void *b_tile[AZS_BATCH_MAX - 1], *b_stage[AZS_BATCH_MAX - 1];
+    void *xbuf; /* azs_integrate_chunks: a tile's signals of the batch, frame-interleaved */
 };
 
 void azs_integrate_options_default(azs_integrate_options *o)
@@ -308,7 +309,8 @@ azs_status azs_workspace_create(const azs_integrator *it, azs_workspace **out)
     ws->tile = azs_aligned_alloc(azs_tiled_buffer_bytes());
     ws->stage = azs_aligned_alloc(azs_tiled_stage_bytes());
     ws->scratch_block = azs_aligned_alloc(AZS_FUSED_MAX_BLOCK);
-    int ok = 1;
+    ws->xbuf = azs_aligned_alloc(azs_tiled_xbuf_bytes());
+    int ok = ws->xbuf != NULL;
     for (int j = 0; j < AZS_BATCH_MAX - 1; j++) {
         ws->b_acc[j] = azs_aligned_alloc(((size_t)it->m.nbins + 1) * 5 * sizeof(double));
         ws->b_tile[j] = azs_aligned_alloc(azs_tiled_buffer_bytes());
@@ -331,6 +333,7 @@ void azs_workspace_destroy(azs_workspace *ws)
     azs_aligned_free(ws->tile);
     azs_aligned_free(ws->stage);
     azs_aligned_free(ws->scratch_block);
+    azs_aligned_free(ws->xbuf);
     for (int j = 0; j < AZS_BATCH_MAX - 1; j++) {
         azs_aligned_free(ws->b_acc[j]);
         azs_aligned_free(ws->b_tile[j]);
@@ -492,7 +495,8 @@ azs_status azs_integrate_chunks(const azs_integrator *it, azs_workspace *ws, azs
     }
     if (nb) {
         azs_status st = azs_tiled_chunks(&it->ctx, bl, nb, t, bo, acc, tile, stage,
-                                         ws->scratch_block, bst, &bmsg[0][0], sizeof bmsg[0]);
+                                         ws->scratch_block, ws->xbuf, bst, &bmsg[0][0],
+                                         sizeof bmsg[0]);
         if (st != AZS_OK) return st; /* arguments checked above: not expected */
         for (int k = 0; k < nb; k++) {
             status[who[k]] = bst[k];

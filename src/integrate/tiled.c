@@ -147,6 +147,8 @@ azs_status azs_tiled_frame(const azs_tiled_ctx *c, const void *px, azs_dtype dty
 
 size_t azs_tiled_stage_bytes(void) { return AZS_TILE_PX * 8 + AZS_FUSED_MAX_BLOCK; }
 
+size_t azs_tiled_xbuf_bytes(void) { return (size_t)AZS_TILE_PX * AZS_X8 * sizeof(float); }
+
 /* Decode blocks into stage until it holds the `need` pixels of tile tt (*have: elements
  * already there). */
 static azs_status fill_stage(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, unsigned char *stage,
@@ -195,10 +197,67 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, azs_dty
     return AZS_OK;
 }
 
+/* The matrix rows of tile tt applied to the ns frames whose signals are in sigs (frame k's
+ * sums added to acc[who[k]]): frame-interleaved (tiled_x8.c) where the CPU and the batch
+ * allow, else the frame-major kernel, AZS_SIG_MULTI_MAX frames per pass. */
+/* The rows of tile tt over x (frame-interleaved signals, tiled_x8.c): frame who[k]'s sums,
+ * column col[k] of x, added to acc[who[k]]. */
+static void x8_rows(const azs_tiled_ctx *c, uint32_t tt, const float *x, sig_x8_fn x8,
+                    const int *col, const int *who, int ns, double *const *acc)
+{
+    const azs_tiled *t = c->t;
+    for (uint64_t g = t->tile_grp[tt]; g < t->tile_grp[tt + 1]; g++) {
+        _Alignas(64) double sum[AZS_LANES * AZS_X8];
+        x8(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], x, sum);
+        const double *nrm = t->norm_lane + g * AZS_LANES;
+        for (int l = 0; l < AZS_LANES; l++) {
+            const uint32_t b = t->seg_bin[g * AZS_LANES + l];
+            if (b == UINT32_MAX) continue;
+            for (int k = 0; k < ns; k++) {
+                double *a = acc[who[k]] + (size_t)b * 5;
+                a[0] += sum[l * AZS_X8 + col[k]];
+                a[2] += nrm[l];
+            }
+        }
+    }
+}
+
+static void batch_rows(const azs_tiled_ctx *c, uint32_t tt, const float *const *sigs,
+                       const int *who, int ns, double *const *acc, float *x)
+{
+    const azs_tiled *t = c->t;
+    xpose_fn xp;
+    sig_x8_fn x8;
+    if (x && ns >= AZS_X8_MIN_FRAMES && azs_tiled_pick_x8(&xp, &x8)) {
+        static const int col[AZS_X8] = {0, 1, 2, 3, 4, 5, 6, 7};
+        xp(sigs, ns, tile_pixels(c, tt), x);
+        x8_rows(c, tt, x, x8, col, who, ns, acc);
+        return;
+    }
+    const sig_multi_fn mf = azs_tiled_pick_sig_multi(t->sig_kernel);
+    for (int k0 = 0; k0 < ns; k0 += AZS_SIG_MULTI_MAX) {
+        const int nk = ns - k0 < AZS_SIG_MULTI_MAX ? ns - k0 : AZS_SIG_MULTI_MAX;
+        for (uint64_t g = t->tile_grp[tt]; g < t->tile_grp[tt + 1]; g++) {
+            double sum[AZS_SIG_MULTI_MAX * AZS_LANES];
+            mf(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], sigs + k0, nk, sum);
+            const double *nrm = t->norm_lane + g * AZS_LANES;
+            for (int l = 0; l < AZS_LANES; l++) {
+                const uint32_t b = t->seg_bin[g * AZS_LANES + l];
+                if (b == UINT32_MAX) continue;
+                for (int k = 0; k < nk; k++) {
+                    double *a = acc[who[k0 + k]] + (size_t)b * 5;
+                    a[0] += sum[k * AZS_LANES + l];
+                    a[2] += nrm[l];
+                }
+            }
+        }
+    }
+}
+
 azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n, azs_dtype dtype,
                             const azs_frame_result *out, double *const *acc,
                             void *const *tile_buffer, void *const *stage_, void *scratch,
-                            azs_status *status, char *msgs, size_t msg_len)
+                            void *xbuf, azs_status *status, char *msgs, size_t msg_len)
 {
     pre_fn pre = azs_tiled_pre_for(dtype);
     sig_fn sig = azs_tiled_sig_for(dtype);
@@ -223,11 +282,17 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
         memset(acc[j], 0, (size_t)c->nbins * 5 * sizeof(double));
         live |= 1 << j;
     }
-    const sig_multi_fn mf = azs_tiled_pick_sig_multi(t->sig_kernel);
+    /* uint32 on AVX-512: decoded pixels straight into the interleaved signals */
+    xpose_fn xp;
+    sig_x8_fn x8 = NULL;
+    const sigx_fn sx = xbuf && azs_tiled_pick_x8(&xp, &x8) ? azs_tiled_sigx_for(dtype) : NULL;
     for (uint32_t tt = 0; tt < t->ntiles && live; tt++) {
         const uint32_t need = tile_pixels(c, tt);
+        const void *lp[AZS_BATCH_MAX]; /* the tile's pixels of each live frame */
+        int lj[AZS_BATCH_MAX], nl = 0;
         const float *sigs[AZS_BATCH_MAX];
-        int who[AZS_BATCH_MAX], ns = 0;
+        int who[AZS_BATCH_MAX], col[AZS_BATCH_MAX], ns = 0;
+        const int interleave = sx && __builtin_popcount((unsigned)live) >= AZS_X8_MIN_FRAMES;
         for (int j = 0; j < n; j++) {
             if (!(live >> j & 1)) continue;
             unsigned char *stage = stage_[j];
@@ -239,27 +304,33 @@ azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n,
                 live &= ~(1 << j);
                 continue;
             }
-            tile_buf *tb = tile_buffer[j];
-            if (sig(c, stage, (uint64_t)tt * AZS_TILE_PX, need, tb) == 0) {
-                sigs[ns] = tb->sig;
-                who[ns++] = j;
-            } else {
-                general_tile(c, pre, stage, tt, acc[j], tb, 0);
-            }
-        }
-        for (uint64_t g = t->tile_grp[tt]; ns && g < t->tile_grp[tt + 1]; g++) {
-            double sum[AZS_BATCH_MAX * AZS_LANES];
-            mf(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], sigs, ns, sum);
-            const double *nrm = t->norm_lane + g * AZS_LANES;
-            for (int l = 0; l < AZS_LANES; l++) {
-                const uint32_t b = t->seg_bin[g * AZS_LANES + l];
-                if (b == UINT32_MAX) continue;
-                for (int k = 0; k < ns; k++) {
-                    double *a = acc[who[k]] + (size_t)b * 5;
-                    a[0] += sum[k * AZS_LANES + l];
-                    a[2] += nrm[l];
+            if (!interleave) { /* preprocessed while its decoded pixels are in L1 */
+                tile_buf *tb = tile_buffer[j];
+                if (sig(c, stage, (uint64_t)tt * AZS_TILE_PX, need, tb) == 0) {
+                    sigs[ns] = tb->sig;
+                    who[ns++] = j;
+                } else {
+                    general_tile(c, pre, stage, tt, acc[j], tb, 0);
                 }
+                continue;
             }
+            lp[nl] = stage;
+            lj[nl++] = j;
+        }
+        if (interleave && nl) {
+            uint32_t lost[AZS_X8];
+            sx(c, lp, nl, (uint64_t)tt * AZS_TILE_PX, need, xbuf, lost);
+            for (int k = 0; k < nl; k++) {
+                if (lost[k]) {
+                    general_tile(c, pre, lp[k], tt, acc[lj[k]], tile_buffer[lj[k]], 0);
+                    continue;
+                }
+                col[ns] = k;
+                who[ns++] = lj[k];
+            }
+            if (ns) x8_rows(c, tt, xbuf, x8, col, who, ns, acc);
+        } else if (ns) {
+            batch_rows(c, tt, sigs, who, ns, acc, xbuf);
         }
         for (int j = 0; j < n; j++) {
             if (!(live >> j & 1)) continue;
@@ -337,7 +408,7 @@ static void choose_sig_kernel(azs_tiled *t, tile_buf *tb)
     t->sig_kernel = AZS_SIG_GATHER;
     if (azs_tiled_pick_sig_multi(AZS_SIG_GATHER) == azs_tiled_pick_sig_multi(AZS_SIG_LOADS) || t->ntiles == 0) return;
     for (uint32_t i = 0; i < AZS_TILE_PX; i++) tb->sig[i] = (float)(i & 1023);
-    const float *sigs[AZS_BATCH_MAX] = {tb->sig, tb->sig, tb->sig, tb->sig};
+    const float *sigs[AZS_SIG_MULTI_MAX] = {tb->sig, tb->sig, tb->sig, tb->sig};
     const uint32_t t0 = t->ntiles / 2, t1 = t0 + 8 < t->ntiles ? t0 + 8 : t->ntiles;
     double best[2] = {1e30, 1e30}, sink = 0;
     for (int trial = 0; trial < 5; trial++)
@@ -346,8 +417,8 @@ static void choose_sig_kernel(azs_tiled *t, tile_buf *tb)
             const double s0 = azs_now_seconds();
             for (uint32_t tt = t0; tt < t1; tt++)
                 for (uint64_t g = t->tile_grp[tt]; g < t->tile_grp[tt + 1]; g++) {
-                    double sum[AZS_BATCH_MAX * AZS_LANES];
-                    f(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], sigs, AZS_BATCH_MAX,
+                    double sum[AZS_SIG_MULTI_MAX * AZS_LANES];
+                    f(t->local, t->weight, t->grp_row[g], t->grp_row[g + 1], sigs, AZS_SIG_MULTI_MAX,
                       sum);
                     sink += sum[0];
                 }

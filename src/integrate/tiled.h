@@ -114,13 +114,16 @@ azs_status azs_tiled_chunk(const azs_tiled_ctx *c, azs_bslz4_blocks *blocks, azs
 /* The fused path for n (1..AZS_BATCH_MAX) frames at once, intensity only (no output that
  * needs variance, count or Σnorm²): each tile of every frame is decoded and preprocessed,
  * then the matrix rows of the tile are read once for all of them. Per frame the same bits
- * as azs_tiled_chunk. acc, tile_buffer, stage: one per frame. A frame whose chunk fails
+ * as azs_tiled_chunk. acc, tile_buffer, stage: one per frame. xbuf: NULL, or
+ * azs_tiled_xbuf_bytes (64-byte aligned) for the frame-interleaved kernel where the CPU
+ * has it (tiled_kernels.h). A frame whose chunk fails
  * gets its status in status[j] (and its message in msgs + j * msg_len, if msgs) and the
  * others go on; the return value is not AZS_OK only for bad arguments. */
 azs_status azs_tiled_chunks(const azs_tiled_ctx *c, azs_bslz4_blocks *bl, int n, azs_dtype dtype,
                             const azs_frame_result *out, double *const *acc,
                             void *const *tile_buffer, void *const *stage, void *scratch,
-                            azs_status *status, char *msgs, size_t msg_len);
+                            void *xbuf, azs_status *status, char *msgs, size_t msg_len);
+size_t azs_tiled_xbuf_bytes(void);
 
 azs_status azs_tiled_frame_omp(const azs_tiled_ctx *c, const void *px, azs_dtype dtype,
                                const azs_frame_result *out, double *scratch);

@@ -345,7 +345,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void
 group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
                   const float *const *sig, const int nf, const int gather, double *out)
 {
-    __m256d a[AZS_BATCH_MAX][2];
+    __m256d a[AZS_SIG_MULTI_MAX][2];
     for (int f = 0; f < nf; f++) a[f][0] = a[f][1] = _mm256_setzero_pd();
     for (uint64_t r = r0; r < r1; r++) {
         const __m256i ix = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(li + r * 8)));
@@ -382,7 +382,7 @@ group_sig_nf_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1,
     }
 AZS_SIG_MULTI(group_sig_multi_gather, 1)
 AZS_SIG_MULTI(group_sig_multi_loads, 0)
-_Static_assert(AZS_BATCH_MAX == 4, "AZS_SIG_MULTI has one case per frame count");
+_Static_assert(AZS_SIG_MULTI_MAX == 4, "AZS_SIG_MULTI has one case per frame count");
 
 __attribute__((target("avx2"))) static void
 group_fast_avx2(const uint16_t *li, const float *wt, uint64_t r0, uint64_t r1, const tile_buf *tb,

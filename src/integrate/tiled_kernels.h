@@ -28,10 +28,31 @@ typedef uint32_t (*sig_fn)(const azs_tiled_ctx *, const void *, uint64_t, uint32
  * q = 0 sig, 1 var, 2 norm, 3 norm², 4 count (the fast variant: sig and norm only). */
 typedef void (*group_fn)(const uint16_t *, const float *, uint64_t, uint64_t, const tile_buf *,
                          double *);
-/* Σ w·signal per lane for nf frames at once (the batch engine): each matrix row is read
+/* Σ w·signal per lane for nf (1..AZS_SIG_MULTI_MAX) frames at once (the batch engine): each matrix row is read
  * once for all of them; frame f's lane sums go to out[f * AZS_LANES ..]. */
+#define AZS_SIG_MULTI_MAX 4
 typedef void (*sig_multi_fn)(const uint16_t *, const float *, uint64_t, uint64_t,
                              const float *const *, int, double *);
+
+/* The frame-interleaved batch path (tiled_x8.c): up to AZS_X8 frames' signals of a tile
+ * transposed to x[pixel * AZS_X8 + frame] (x: AZS_TILE_PX * AZS_X8 floats, 64-byte
+ * aligned; n pixels, frames past nf copy frame 0), then per group
+ * out[lane * AZS_X8 + frame] = Σ w·signal, the same bits as sig_multi_fn's. */
+#define AZS_X8 8
+/* Fewer frames than this take the frame-major kernel (the interleaved one costs the same
+ * for 1 frame as for 8). */
+#define AZS_X8_MIN_FRAMES 5
+typedef void (*xpose_fn)(const float *const *sig, int nf, uint32_t n, float *x);
+typedef void (*sig_x8_fn)(const uint16_t *, const float *, uint64_t, uint64_t, const float *,
+                          double *);
+/* 1 and the two kernels where the CPU has AVX-512 (F, BW, VL); else 0 and NULLs. */
+int azs_tiled_pick_x8(xpose_fn *xpose, sig_x8_fn *sum);
+/* The intensity-only preprocessing of nf frames' tile straight into x (px[f]: the tile's
+ * first pixel in frame f; columns as xpose_fn's), lost[f] as sig_fn returns it; NULL where
+ * there is none for this type and CPU (then sig_fn + xpose_fn). */
+typedef void (*sigx_fn)(const azs_tiled_ctx *, const void *const *px, int nf, uint64_t p0,
+                        uint32_t n, float *x, uint32_t *lost);
+sigx_fn azs_tiled_sigx_for(azs_dtype t);
 
 pre_fn azs_tiled_pre_for(azs_dtype t);   /* NULL: unsupported dtype */
 sig_fn azs_tiled_sig_for(azs_dtype t);

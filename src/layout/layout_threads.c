@@ -526,6 +526,10 @@ static azs_status run_threads(azs_source *src, const azs_integrator *it, const a
         p->batch = o->cpu_batch;
     while (p->batch > 1 && ((size_t)nworkers * (p->batch + 1) + 2) * p->raw_cap > ((size_t)1 << 30))
         p->batch--;
+    /* ... and so that a worker's per-bin sums of a batch (5 doubles per bin and frame) stay
+     * under 64 MiB: 2D profiles of 10^5+ bins keep batches of 4 or fewer, as before 8. */
+    while (p->batch > 4 && (size_t)p->batch * p->nbins * 5 * sizeof(double) > ((size_t)64 << 20))
+        p->batch--;
     sum->cpu_batch = p->batch;
     /* Reader mode: each worker holds one batch while the next waits in the FIFO. */
     p->depth = p->self_read ? 0 : (size_t)nworkers * (p->batch + 1) + 2;

@@ -7,7 +7,8 @@
  *    same bits;
  *  - a reference computed here by brute force (a plain loop over the CSR view with the
  *    documented preprocessing, in double) agrees to 1e-12 relative;
- *  - azs_integrate_chunks (batches of 1-4 frames, the matrix read once per batch): every
+ *  - azs_integrate_chunks (batches of 1-8 frames, the matrix read once per batch; the
+ *    frame-interleaved AVX-512 kernel and the frame-major ones): every
  *    frame's result equals azs_integrate_chunk's bit for bit, in every order, with frames
  *    that take different paths side by side (static tiles, per-frame norm tiles, blocks
  *    above the fused limit, full outputs), a truncated frame that fails alone, and damaged
@@ -156,34 +157,46 @@ static void *encode(const void *px, size_t es, size_t block_elems, size_t *size)
 /* Batches over u32 frames against azs_integrate_chunk one by one: a (dummies everywhere:
  * per-frame norm in every tile), b (dummies at masked pixels only: every tile static), c
  * (other counts, dummies at masked pixels and at one used pixel of tile 3), d (a truncated
- * chunk of a), e (c with blocks above the fused limit). */
+ * chunk of a), e (c with blocks above the fused limit), f and g (other counts, every tile
+ * static), h (other counts, a dummy at a used pixel of tile 5): up to five frames whose
+ * tile is static side by side, all different, so that the frame-interleaved kernel runs
+ * and a frame put in another's column would show. */
+enum { NCH = 8 };
 static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb, int cfg,
                          const uint32_t *fa, const uint32_t *fb)
 {
-    static uint32_t fc[NPIX];
-    for (int p = 0; p < NPIX; p++) fc[p] = fb[p] == 250u ? 250u : (fb[p] * 3u + 1u) % 249u;
+    static uint32_t fc[NPIX], f5[NPIX], f6[NPIX], fh[NPIX];
+    for (int p = 0; p < NPIX; p++) {
+        const int masked = fb[p] == 250u;
+        fc[p] = masked ? 250u : (fb[p] * 3u + 1u) % 249u;
+        f5[p] = masked ? 250u : (fb[p] * 5u + 2u) % 249u;
+        f6[p] = masked ? 250u : (fb[p] * 7u + 3u) % 249u;
+        fh[p] = masked ? 250u : (fb[p] * 11u + 4u) % 249u;
+    }
     fc[3 * AZS_TILE_PX + 100] = 250u;
-    const uint32_t *src[3] = {fa, fb, fc};
-    void *ch[5];
-    size_t sz[5];
-    for (int i = 0; i < 3; i++) ch[i] = encode(src[i], 4, 0, &sz[i]);
+    fh[5 * AZS_TILE_PX + 33] = 250u;
+    const uint32_t *src[NCH] = {fa, fb, fc, NULL, NULL, f5, f6, fh};
+    void *ch[NCH];
+    size_t sz[NCH];
+    for (int i = 0; i < NCH; i++)
+        if (src[i]) ch[i] = encode(src[i], 4, 0, &sz[i]);
     ch[3] = ch[0];
     sz[3] = sz[0] / 2; /* truncated */
     ch[4] = encode(fc, 4, 65536 / 4 * 2, &sz[4]); /* blocks above the fused limit */
     void *buf = malloc((size_t)NPIX * 4);
-    result ref[5], got[4];
-    azs_status ref_st[5];
-    for (int i = 0; i < 5; i++) {
+    result ref[NCH], got[AZS_BATCH_MAX];
+    azs_status ref_st[NCH];
+    for (int i = 0; i < NCH; i++) {
         res_alloc(&ref[i], nb);
         azs_frame_result fr = res_view_intensity(&ref[i]);
         ref_st[i] = azs_integrate_chunk(it, ws, AZS_CODEC_BSLZ4, AZS_U32, ch[i], sz[i], buf, &fr);
     }
-    CHECK(ref_st[0] == AZS_OK && ref_st[1] == AZS_OK && ref_st[2] == AZS_OK && ref_st[3] != AZS_OK &&
-          ref_st[4] == AZS_OK, "cfg %d: reference statuses", cfg);
-    for (int k = 0; k < 4; k++) res_alloc(&got[k], nb);
-    /* orders: every n from 1 to 4, rotating which frames go in */
+    for (int i = 0; i < NCH; i++)
+        CHECK((ref_st[i] == AZS_OK) == (i != 3), "cfg %d: reference status of %d", cfg, i);
+    for (int k = 0; k < AZS_BATCH_MAX; k++) res_alloc(&got[k], nb);
+    /* orders: every n from 1 to AZS_BATCH_MAX, rotating which frames go in */
     for (int n = 1; n <= AZS_BATCH_MAX; n++)
-        for (int rot = 0; rot < 5; rot++) {
+        for (int rot = 0; rot < NCH; rot++) {
             int pick[AZS_BATCH_MAX];
             const void *cp[AZS_BATCH_MAX];
             size_t cs[AZS_BATCH_MAX];
@@ -191,7 +204,7 @@ static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb,
             azs_status st[AZS_BATCH_MAX];
             char msgs[AZS_BATCH_MAX][256];
             for (int j = 0; j < n; j++) {
-                pick[j] = (rot + j * 2) % 5;
+                pick[j] = (rot + j * 3) % NCH;
                 cp[j] = ch[pick[j]];
                 cs[j] = sz[pick[j]];
                 for (int q = 0; q < OUTS; q++) memset(got[j].a[q], 0xCD, nb * sizeof(double));
@@ -266,21 +279,25 @@ static void test_batches(const azs_integrator *it, azs_workspace *ws, size_t nb,
     }
     /* bad arguments are refused by name */
     {
-        azs_status st[5];
-        azs_frame_result fo[5] = {0};
-        const void *cp[5] = {ch[0], ch[0], ch[0], ch[0], ch[0]};
-        size_t cs[5] = {sz[0], sz[0], sz[0], sz[0], sz[0]};
-        CHECK(azs_integrate_chunks(it, ws, AZS_CODEC_BSLZ4, AZS_U32, 5, cp, cs, buf, fo, st, NULL, 0) ==
-                  AZS_ERR_INVALID_ARG && strstr(azs_last_error(), "batch"), "5 frames: %s", azs_last_error());
+        enum { TOO_MANY = AZS_BATCH_MAX + 1 };
+        azs_status st[TOO_MANY];
+        azs_frame_result fo[TOO_MANY] = {0};
+        const void *cp[TOO_MANY];
+        size_t cs[TOO_MANY];
+        for (int j = 0; j < TOO_MANY; j++) {
+            cp[j] = ch[0];
+            cs[j] = sz[0];
+        }
+        CHECK(azs_integrate_chunks(it, ws, AZS_CODEC_BSLZ4, AZS_U32, TOO_MANY, cp, cs, buf, fo, st, NULL,
+                                   0) == AZS_ERR_INVALID_ARG && strstr(azs_last_error(), "batch"),
+              "%d frames: %s", TOO_MANY, azs_last_error());
         CHECK(azs_integrate_chunks(it, NULL, AZS_CODEC_BSLZ4, AZS_U32, 1, cp, cs, buf, fo, st, NULL, 0) ==
                   AZS_ERR_INVALID_ARG, "NULL workspace");
     }
-    for (int i = 0; i < 5; i++) res_free(&ref[i]);
-    for (int k = 0; k < 4; k++) res_free(&got[k]);
-    free(ch[0]);
-    free(ch[1]);
-    free(ch[2]);
-    free(ch[4]);
+    for (int i = 0; i < NCH; i++) res_free(&ref[i]);
+    for (int k = 0; k < AZS_BATCH_MAX; k++) res_free(&got[k]);
+    for (int i = 0; i < NCH; i++)
+        if (i != 3) free(ch[i]);
     free(buf);
 }
 
@@ -388,11 +405,19 @@ int main(void)
                     CHECK(azs_integrate_frame(it, ws, frame_1, t, &fi) == AZS_OK, "static: %s", azs_last_error());
                     CHECK(res_same_intensity(&gm, &io, nb), "cfg %d: one-dummy frame differs", cfg);
                     res_free(&gm);
+                    /* batches: the frame-interleaved kernel where the CPU has AVX-512 (from
+                     * AZS_X8_MIN_FRAMES frames on), then the frame-major one for every size
+                     * (AVX-512 capped; 5-8 frames in two passes), both signal loads */
                     for (int kind = AZS_SIG_GATHER; kind <= AZS_SIG_LOADS; kind++) {
                         azs_tiled_force_sig_kernel(tw, kind);
                         test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m);
+                        azs_cpu_limit(~(unsigned)AZS_CPU_AVX512BW);
+                        test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m);
+                        azs_cpu_limit(~0u);
                     }
                     azs_tiled_force_sig_kernel(tw, chosen);
+                } else if (t == AZS_U32) {
+                    test_batches(it, ws, nb, cfg, (const uint32_t *)px, frame_m); /* no dummy */
                 }
                 res_free(&io);
             }

@@ -146,8 +146,11 @@ static void test_identical(int filtered, int sigma, uint64_t first, uint64_t end
 
 static void test_bad_frame(int read_fail, int filtered)
 {
-    const uint64_t bad = 41;
-    azs_source *src = fake_source(90, filtered);
+    /* More frames than 8 workers hold in flight (reader slots 8 x (batch + 1) + 2, plus a
+     * batch each: 138 with batches of 8), so that "stops promptly" can be told apart from
+     * "read everything". */
+    const uint64_t bad = 41, nfr = 240;
+    azs_source *src = fake_source(nfr, filtered);
     azs_integrator *it = fake_integrator(0);
     for (size_t i = 0; i < NV; i++) {
         memset(&FAKE, 0, sizeof FAKE);
@@ -170,7 +173,7 @@ static void test_bad_frame(int read_fail, int filtered)
         CHECK(sum.first_bad_frame == bad, "%s: first_bad_frame %llu", V[i].name,
               (unsigned long long)sum.first_bad_frame);
         /* prompt stop: not everything read */
-        CHECK(atomic_load(&FAKE.reads) < 90, "%s: read %llu frames after the failure", V[i].name,
+        CHECK(atomic_load(&FAKE.reads) < nfr, "%s: read %llu frames after the failure", V[i].name,
               (unsigned long long)atomic_load(&FAKE.reads));
 
         /* skip_bad: every frame, the bad one NaN and counted; but an I/O error (a read
@@ -191,7 +194,7 @@ static void test_bad_frame(int read_fail, int filtered)
             continue;
         }
         CHECK(st == AZS_OK, "%s skip_bad: %s", V[i].name, azs_last_error());
-        CHECK(got.n == 90 && sum.frames_bad == 1 && sum.first_bad_frame == bad,
+        CHECK(got.n == nfr && sum.frames_bad == 1 && sum.first_bad_frame == bad,
               "%s skip_bad: rows %llu bad %llu", V[i].name, (unsigned long long)got.n,
               (unsigned long long)sum.frames_bad);
         CHECK(got.st[bad] == AZS_ERR_CORRUPT && isnan(got.I[bad][0]) &&
