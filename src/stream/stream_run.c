@@ -440,6 +440,9 @@ azs_status azs_stream_run_series(const azs_stream_series *s, azs_stream_series_s
     /* as layout threads: batches read the matrix once for several frames when only the
      * intensity is wanted */
     r.batch = r.has_sigma ? 1 : AZS_BATCH_MAX;
+    /* and, as there, batches above 4 only while a worker's per-bin sums stay under 64 MiB */
+    while (r.batch > 4 && (size_t)r.batch * r.nbins * 5 * sizeof(double) > ((size_t)64 << 20))
+        r.batch--;
     r.nslots = (size_t)(r.batch + 3) * (size_t)nworkers + 4;
     r.latency_cap = AZS_STREAM_LATENCY_CAP;
     if (azs_stream_summary_init(sum, r.latency_cap) != AZS_OK) {
