@@ -15,8 +15,8 @@ run() { # label, then integrate's layout options
   "$AZ" integrate "$STACK" --poni "$PONI" --method "$M" --frames 0:$N --cache-dir "$C/cache" \
     -o "$C/out.h5" --overwrite --log-level error "$@" > "$C/log" 2>&1
   local rc=$? t1=$(date +%s.%N)
-  printf '%-22s rc=%d %8.3f s %9.1f frames/s\n' "$label" $rc "$(echo "$t1 - $t0" | bc)" \
-    "$(echo "$N / ($t1 - $t0)" | bc -l)"
+  awk -v l="$label" -v rc=$rc -v a=$t0 -v b=$t1 -v n=$N \
+    'BEGIN { printf "%-22s rc=%d %8.3f s %9.1f frames/s\n", l, rc, b - a, n / (b - a) }'
   [ $rc = 0 ] || tail -3 "$C/log"
 }
 mkdir -p "$C/cache"
