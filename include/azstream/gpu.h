@@ -98,6 +98,14 @@ typedef struct azs_gpu_engine azs_gpu_engine;
 AZS_API azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_csr_view *csr,
                                  azs_gpu_engine **out);
 AZS_API void azs_gpu_engine_destroy(azs_gpu_engine *e);
+/* Instead of destroying e: keep it (its pinned and device buffers, its uploaded matrix)
+ * for the next azs_gpu_engine_create of this process with the same config and the same
+ * matrix (a view with the same arrays, rule and sizes), which then returns it at once. A
+ * process running many short runs on one integrator (a procs worker's frame ranges, a
+ * stream's series) so pays the set-up once. One engine is kept per process: keeping
+ * another, or azs_gpu_engine_keep(NULL), destroys the one kept. Work in flight is waited
+ * for; an engine whose stream failed is destroyed instead. */
+AZS_API void azs_gpu_engine_keep(azs_gpu_engine *e);
 
 /* Pinned host memory of a slot. */
 AZS_API uint8_t *azs_gpu_host_chunk(azs_gpu_engine *e, uint32_t slot, uint32_t frame);

@@ -139,6 +139,11 @@ typedef struct azs_run_options {
      * registered, the least recently used one released first */
     azs_gpu_feed gpu_feed;
     uint32_t gpu_window_mib, gpu_register_cap_mib;
+    /* gpu: 1 = at the end of the run keep the engine (pinned buffers, uploaded matrix) for
+     * the next run on the same integrator (azs_gpu_engine_keep), which then starts at once;
+     * the caller calls azs_gpu_engine_keep(NULL) before it destroys the integrator. For
+     * processes that run many short ranges (procs workers). */
+    int gpu_keep_engine;
 } azs_run_options;
 
 #define AZS_WORKER_TIMEOUT_DEFAULT 30.0 /* seconds (azs_run_options.worker_timeout) */

@@ -80,6 +80,7 @@ static azs_status engine_base(const azs_gpu_config *c, int with_csr, azs_gpu_eng
     if (!e)
         return azs_fail(AZS_ERR_NOMEM, "gpu: engine");
     e->c = *c;
+    e->asked = *c;
     e->elem = elem;
     e->frame_bytes = c->npixels * elem;
     e->raw_stride = round_up(e->frame_bytes, 256);
@@ -155,6 +156,69 @@ static azs_gpu_engine *take_prepared(const azs_gpu_config *c)
     return NULL;
 }
 
+// What azs_gpu_engine_keep kept (one for the whole process).
+static struct {
+    pthread_mutex_t mu;
+    azs_gpu_engine *e;
+} kept = {PTHREAD_MUTEX_INITIALIZER, NULL};
+
+static bool same_rule(const azs_pixel_rule &a, const azs_pixel_rule &b)
+{
+    // bit patterns, so that a NaN dummy equals itself
+    return a.has_dummy == b.has_dummy && !memcmp(&a.dummy, &b.dummy, sizeof a.dummy) &&
+           !memcmp(&a.delta_dummy, &b.delta_dummy, sizeof a.delta_dummy) &&
+           a.error_model == b.error_model && a.variance_dark == b.variance_dark &&
+           !memcmp(&a.empty, &b.empty, sizeof a.empty);
+}
+
+static bool same_matrix(const azs_csr_view &a, const azs_csr_view &b)
+{
+    return a.nbins == b.nbins && a.npixels == b.npixels && a.indptr == b.indptr && a.indices == b.indices &&
+           a.weights == b.weights && a.norm_factor == b.norm_factor && a.dark == b.dark &&
+           a.tile_px == b.tile_px && same_rule(a.rule, b.rule);
+}
+
+static bool same_config(const azs_gpu_config &a, const azs_gpu_config &b)
+{
+    return a.device == b.device && a.dtype == b.dtype && a.codec == b.codec && a.elem_bytes == b.elem_bytes &&
+           a.npixels == b.npixels && a.batch == b.batch && a.nslots == b.nslots &&
+           a.chunk_stride == b.chunk_stride;
+}
+
+extern "C" void azs_gpu_engine_keep(azs_gpu_engine *e)
+{
+    if (e) {
+        bool ok = e->has_csr != 0;
+        cudaSetDevice(e->c.device);
+        for (uint32_t s = 0; ok && s < e->c.nslots; s++)
+            ok = cudaStreamSynchronize(e->slots[s].stream) == cudaSuccess;
+        if (!ok) {
+            azs_gpu_engine_destroy(e);
+            e = NULL;
+        }
+        for (uint32_t s = 0; e && s < e->c.nslots; s++)
+            e->slots[s].busy = 0;
+    }
+    pthread_mutex_lock(&kept.mu);
+    azs_gpu_engine *old = kept.e;
+    kept.e = e;
+    pthread_mutex_unlock(&kept.mu);
+    azs_gpu_engine_destroy(old);
+}
+
+// The kept engine if it has config c and matrix v (then no longer kept), else NULL.
+static azs_gpu_engine *take_kept(const azs_gpu_config *c, const azs_csr_view *v)
+{
+    pthread_mutex_lock(&kept.mu);
+    azs_gpu_engine *e = kept.e;
+    if (e && same_config(e->asked, *c) && same_matrix(e->csr, *v))
+        kept.e = NULL;
+    else
+        e = NULL;
+    pthread_mutex_unlock(&kept.mu);
+    return e;
+}
+
 extern "C" void azs_gpu_engine_prepare(const azs_gpu_config *c)
 {
     pthread_mutex_lock(&prepared.mu);
@@ -189,6 +253,10 @@ extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_c
     if (csr && csr->rule.empty != 0.0f) /* its kernels write 0 in empty bins */
         return azs_fail(AZS_ERR_UNSUPPORTED, "gpu: an empty-bin value other than 0 (--empty) needs a CPU engine");
     azs_gpu_engine *e = NULL;
+    if (csr && (e = take_kept(c, csr)) != NULL) {
+        *out = e;
+        return AZS_OK;
+    }
     if (csr) { // what was prepared is for an engine with a matrix
         pthread_mutex_lock(&prepared.mu);
         e = take_prepared(c);
@@ -200,6 +268,7 @@ extern "C" azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_c
     CK(cudaSetDevice(c->device));
     if (csr) {
         e->has_csr = 1;
+        e->csr = *csr;
         e->want_sigma = csr->rule.error_model != AZS_ERRMODEL_NONE;
         st = azs_gpu_upload_csr(e, csr);
         if (st != AZS_OK) {

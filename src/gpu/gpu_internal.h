@@ -43,6 +43,8 @@ struct slot_t {
 
 struct azs_gpu_engine {
     azs_gpu_config c;
+    azs_gpu_config asked; // c as the caller gave it (c's strides are rounded): azs_gpu_engine_keep's key
+    azs_csr_view csr;     // the matrix uploaded (has_csr): the other half of that key
     size_t elem, frame_bytes, raw_stride, items_cap;
     // matrix (gpu_integrate.cu)
     int has_csr, has_dark, want_sigma;

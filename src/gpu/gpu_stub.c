@@ -26,6 +26,7 @@ azs_status azs_gpu_engine_create(const azs_gpu_config *c, const azs_csr_view *cs
 }
 
 void azs_gpu_engine_destroy(azs_gpu_engine *e) { (void)e; }
+void azs_gpu_engine_keep(azs_gpu_engine *e) { (void)e; }
 
 uint8_t *azs_gpu_host_chunk(azs_gpu_engine *e, uint32_t slot, uint32_t frame)
 {

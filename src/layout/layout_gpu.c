@@ -443,7 +443,10 @@ out_sync:
     pthread_cond_destroy(&g.ready);
     pthread_mutex_destroy(&g.mu);
 out_free:
-    azs_gpu_engine_destroy(g.e); /* waits for work still in flight */
+    if (o->gpu_keep_engine && st == AZS_OK)
+        azs_gpu_engine_keep(g.e); /* waits for work still in flight */
+    else
+        azs_gpu_engine_destroy(g.e); /* waits for work still in flight */
     gfeed_destroy(g.feed, o->device, tr); /* after: no copy reads its windows any more */
     for (uint32_t s = 0; s < g.S; s++) {
         free(g.slots[s].sizes);
