@@ -74,6 +74,8 @@ int cli_integrate_stream(const char *cmd, azs_settings *s, const azs_job_options
                                                     "libcbor: scripts/install-deps.sh, then rebuild)");
     if (jo->first_frame > 0 || jo->end_frame >= 0 || jo->dataset)
         return cli_usage_error(cmd, "--frames and --dataset are for files, not streams");
+    if (jo->resume)
+        return cli_usage_error(cmd, "--resume is for files: a stream's frames cannot be asked for again");
     azs_stream_job_options o;
     azs_stream_job_options_default(&o);
     o.endpoint = jo->inputs[0];
@@ -82,12 +84,16 @@ int cli_integrate_stream(const char *cmd, azs_settings *s, const azs_job_options
     o.follow = a->follow;
     o.publish = a->publish;
     o.connections = a->connections;
+    o.overwrite = jo->overwrite;
     o.run = jo->run;
     o.program = jo->program;
     o.notice = on_notice;
     azs_stream_job_summary sum;
     azs_status st = azs_stream_job_run(s, &o, &sum);
-    int rc = st == AZS_OK ? CLI_OK : st == AZS_ERR_INVALID_ARG || st == AZS_ERR_UNSUPPORTED ? CLI_USAGE : CLI_FAIL;
+    /* an existing output is an option's matter (--overwrite), as for files: exit 2 */
+    int rc = st == AZS_OK                                                                  ? CLI_OK
+             : st == AZS_ERR_INVALID_ARG || st == AZS_ERR_UNSUPPORTED || st == AZS_ERR_CONFLICT ? CLI_USAGE
+                                                                                           : CLI_FAIL;
     const int interrupted = st == AZS_ERR_INTERRUPTED;
     if (st != AZS_OK && !(interrupted && a->follow))
         cli_report(cmd, st, o.endpoint);

@@ -225,6 +225,9 @@ typedef struct azs_stream_job_options {
      * images in image_id order (at most 64 per connection held, or 1 s), the end message
      * final once number_of_images arrived or 1 s passed (doc/streams.md). */
     int connections;
+    /* 1: a series' output that exists already is replaced, once the series has a row (as
+     * azs_job_options.overwrite); 0: it is refused (AZS_ERR_CONFLICT), the file untouched. */
+    int overwrite;
     /* layout (threads, serial or gpu; procs and mpi: AZS_ERR_UNSUPPORTED), workers (gpu: the
      * threads copying chunks into the device's batches), skip_bad, cancel, device and
      * gpu_batch / gpu_slots / gpu_lag (gpu: AZS_ERR_NO_DEVICE without a device). */

@@ -269,6 +269,7 @@ static azs_status open_series_output(const azs_settings *sc, const azs_stream_jo
     c.version = o->version ? o->version : azs_job_version();
     c.config_json = cfg;
     c.header_text = header;
+    c.mode = o->overwrite ? AZS_OUTPUT_OVERWRITE : AZS_OUTPUT_NEW;
     azs_status st = azs_sink_open(path, &c, sink);
     free(cfg);
     free(rad_axis);

@@ -3,7 +3,8 @@
 CBOR map per frame ("profile", series_id, image_id, radial, intensity, sigma as float64
 typed arrays, tag 86) whose arrays are the rows of integrating the same file (I and
 I_errors once rounded to the file's float32, bit for bit; radial_axis exactly), every image_id
-once, in order.
+once, in order; an existing output refused without --overwrite (untouched), replaced with
+it; --resume refused for a stream.
 usage: test_stream_publish.py AZSTREAM WORKDIR"""
 import os
 import shutil
@@ -97,5 +98,34 @@ for k, m in enumerate(msgs):
         check(False, f"message {k}: intensity, sigma and radial must be float64 typed arrays (tag 86)")
 with h5py.File("run_3.h5", "r") as f:
     check(np.array_equal(f["entry/result/I"][()], ref_i), "the output file's rows differ from the file's")
+
+# An existing output: refused (exit 2, the file untouched) without --overwrite, replaced
+# with it (the second series drops image 0: its row then says "not received").
+def series(extra, drop=None):
+    port = free_port()
+    integ = subprocess.Popen([az, "integrate", f"tcp://127.0.0.1:{port}", *opts, "-o", "run_{series_id}.h5",
+                              "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    rep = subprocess.Popen([az, "replay", "s.h5", "--bind", f"tcp://127.0.0.1:{port}", "--series-id", "3",
+                            "--quiet"] + (["--drop", str(drop)] if drop is not None else []), env=env)
+    so, se = integ.communicate(timeout=120)
+    if rep.poll() is None:  # a receiver that stopped leaves replay waiting for a peer
+        time.sleep(0.5)
+        rep.kill()
+    rep.wait()
+    return integ.returncode, se
+
+
+before = open("run_3.h5", "rb").read()
+rc, err = series([])
+check(rc == 2 and "run_3.h5" in err and "--overwrite" in err, f"existing output: rc {rc}, {err.strip()[-300:]}")
+check(open("run_3.h5", "rb").read() == before, "the refused run changed the existing output")
+rc, err = series(["--overwrite"], drop=0)
+check(rc == 0, f"--overwrite: rc {rc} {err.strip()[-300:]}")
+with h5py.File("run_3.h5", "r") as f:
+    st = f["entry/result/frame_status"][()]
+    check(len(st) == N and st[0] == 20 and not st[1:].any(), f"--overwrite: the new series' statuses {st}")
+rc, err = series(["--resume"])
+check(rc == 2 and "--resume" in err, f"--resume on a stream: rc {rc} {err.strip()[-200:]}")
+
 print("stream publish:", "FAILED %d" % len(fails) if fails else "ok (%d profiles)" % len(msgs))
 sys.exit(1 if fails else 0)
