@@ -98,7 +98,7 @@ static void usage(FILE *f)
             "  --gpu-feed F           gpu: how chunks reach the device: pread (into pinned\n"
             "                         buffers), register (the file mapped and registered with\n"
             "                         CUDA: no host copy), direct (O_DIRECT reads); auto (default):\n"
-            "                         the fastest measured (doc/gpu-notes.md)\n"
+            "                         pread, the fastest measured (doc/gpu-notes.md)\n"
             "  --threads-per-worker T procs: threads in each worker process (0 = cores / workers);\n"
             "                         mpi: threads in each rank (0 = --workers, or all cores)\n"
             "  --inner threads|gpu    what runs inside each procs worker / mpi rank (threads)\n"

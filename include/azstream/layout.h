@@ -61,7 +61,7 @@ typedef enum azs_feed {
 
 /* How layout gpu gets the compressed chunks to the device (doc/gpu-notes.md "feeding"). */
 typedef enum azs_gpu_feed {
-    AZS_GPU_FEED_AUTO = 0, /* default: the fastest measured (pread, until measured otherwise) */
+    AZS_GPU_FEED_AUTO = 0, /* default: the fastest measured (pread: doc/gpu-notes.md) */
     AZS_GPU_FEED_PREAD,    /* reader threads pread each chunk into pinned buffers (a CPU copy
                             * out of the page cache), then the copy engine uploads them */
     AZS_GPU_FEED_REGISTER, /* the file mapped read-only in windows of gpu_window_mib, each

@@ -176,7 +176,7 @@ azs_status gfeed_create(gfeed **out, azs_source *src, azs_gpu_engine *e, const a
     f->src = src;
     f->e = e;
     f->device = o->device;
-    /* AUTO: pread until the device measurements (doc/gpu-notes.md) say another is faster */
+    /* AUTO: pread, the fastest on the H200 host (doc/gpu-notes.md "Feeding", session 9) */
     f->mode = o->gpu_feed == AZS_GPU_FEED_AUTO ? AZS_GPU_FEED_PREAD : o->gpu_feed;
     f->first = first;
     f->end = end;
