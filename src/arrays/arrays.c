@@ -305,7 +305,9 @@ bad:
  * never prints); the first error is kept for the failure message. */
 typedef struct { char msg[256]; } tiff_err_t;
 
-static int tiff_on_error(TIFF *t, void *ud, const char *mod, const char *fmt, va_list ap)
+/* fmt is libtiff's printf format (the attribute tells clang's -Wformat-nonliteral so) */
+__attribute__((format(printf, 4, 0))) static int tiff_on_error(TIFF *t, void *ud, const char *mod, const char *fmt,
+                                                               va_list ap)
 {
     (void)t;
     (void)mod;
