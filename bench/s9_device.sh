@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# session 9's last device call (not committed): per core old/new, layout 2 vs 3, stream 4 workers
+# The last device call of session 9 (doc/performance.md, "Session 9"), kept to be run again:
+# per core old / new (core_bench, azstream bench layout 1), stream with 4 workers, layout 2
+# against layout 3. Here: BASE=<old commit> bash bench/device_prebuilt.sh prepare, then pack
+# .devdeps/pre/{bin,lib} into .devdeps/pre.tar.xz (the carry limit); there:
+#   timeout 280 bash bench/s9_device.sh      (carry .devdeps/pre.tar.xz)
 set -u
 rm -rf .devdeps/pre && tar xJf .devdeps/pre.tar.xz -C .devdeps
 P=.devdeps/pre; export LD_LIBRARY_PATH=$PWD/$P/lib; AZ=$P/bin/azstream; W1=/tmp/w1.h5
