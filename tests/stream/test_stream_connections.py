@@ -12,14 +12,11 @@ usage: test_stream_connections.py AZSTREAM WORKDIR [LAYOUT]
 LAYOUT threads (default) or gpu (exit 77 without a device)."""
 import os
 import random
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 
 try:
@@ -30,37 +27,18 @@ except ImportError:
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli_integrate"))
 import make_stack  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stream_common import check, fails, free_port, result, workdir  # noqa: E402
+
 az, wd = (os.path.abspath(a) for a in sys.argv[1:3])
 layout = sys.argv[3] if len(sys.argv) > 3 else "threads"
-shutil.rmtree(wd, ignore_errors=True)
-os.makedirs(wd)
-os.chdir(wd)
-env = dict(os.environ, OMP_NUM_THREADS="1")
-fails = []
+env = workdir(wd)
 STREAM_GAP = 20
 NF, LOOP = 20, 3
 # 1 without an error model: the workers integrate queued images in batches (the matrix read
 # once for several frames); 2 with one: one by one
 OPTS = ["--npt", "64", "--workers", "2"]
 OPTS2 = OPTS + ["--error-model", "poisson"]
-
-
-def check(c, msg):
-    if not c:
-        fails.append(msg)
-        print("FAIL:", msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def result(path):
-    with h5py.File(path, "r") as f:
-        r = f["entry/result"]
-        return r["I"][()], r["frame"][()], r["frame_status"][()]
 
 
 def bits(a):

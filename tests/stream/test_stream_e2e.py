@@ -11,9 +11,7 @@
  3. Ctrl-C during a series keeps every frame received in a valid output.
 usage: test_stream_e2e.py AZSTREAM STREAM_TOOL DATA_DIR WORKDIR"""
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,37 +24,18 @@ import zmq
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli_integrate"))
 import make_stack  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stream_common import check, fails, free_port, result, workdir  # noqa: E402
+
 az, tool, data, wd = (os.path.abspath(a) for a in sys.argv[1:5])
-shutil.rmtree(wd, ignore_errors=True)
-os.makedirs(wd)
-os.chdir(wd)
-env = dict(os.environ, OMP_NUM_THREADS="1")
-fails = []
+env = workdir(wd)
 STREAM_GAP = 20
-
-
-def check(c, msg):
-    if not c:
-        fails.append(msg)
-        print("FAIL:", msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_file(path, timeout=60):
     t = time.time() + timeout
     while time.time() < t and not os.path.exists(path):
         time.sleep(0.05)
-
-
-def result(path):
-    with h5py.File(path, "r") as f:
-        r = f["entry/result"]
-        return r["I"][()], r["frame"][()], r["frame_status"][()]
 
 
 # ---------------------------------------------------------------- 1. replay

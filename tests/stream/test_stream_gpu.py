@@ -14,8 +14,6 @@ usage: test_stream_gpu.py AZSTREAM WORKDIR
 (AZS_STREAM_GPU_TEST_LAYOUT=serial: the same checks with a CPU layout in place of gpu, to try
 the script itself on a machine without a device)"""
 import os
-import shutil
-import socket
 import subprocess
 import sys
 
@@ -30,12 +28,11 @@ here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "cli_integrate"))
 import make_stack  # noqa: E402  (write_poni: plain text)
 
+sys.path.insert(0, here)
+from stream_common import check, fails, free_port, workdir  # noqa: E402
+
 az, wd = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-shutil.rmtree(wd, ignore_errors=True)
-os.makedirs(wd)
-os.chdir(wd)
-env = dict(os.environ, OMP_NUM_THREADS="2")
-fails = []
+env = workdir(wd, omp_threads=2)
 OK, CORRUPT, TRUNCATED, SIZE_MISMATCH, GAP = 0, 7, 8, 9, 20  # azstream/status.h
 NY, NX, N = 256, 192, 40
 FB = NY * NX * 4
@@ -43,18 +40,6 @@ DAMAGED = {6: CORRUPT, 11: SIZE_MISMATCH, 17: TRUNCATED}
 DROPPED = [3, 25, 26, N - 1]
 ARGS = ["--npt", "100", "--error-model", "poisson", "--poni", "g.poni"]
 GPU = os.environ.get("AZS_STREAM_GPU_TEST_LAYOUT", "gpu")
-
-
-def check(c, msg):
-    if not c:
-        fails.append(msg)
-        print("FAIL:", msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- a device?

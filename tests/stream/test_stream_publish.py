@@ -7,8 +7,6 @@ once, in order; an existing output refused without --overwrite (untouched), repl
 it; --resume refused for a stream.
 usage: test_stream_publish.py AZSTREAM WORKDIR"""
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,25 +23,12 @@ except ImportError as e:
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli_integrate"))
 import make_stack  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stream_common import check, fails, free_port, workdir  # noqa: E402
+
 az, wd = (os.path.abspath(a) for a in sys.argv[1:3])
-shutil.rmtree(wd, ignore_errors=True)
-os.makedirs(wd)
-os.chdir(wd)
-env = dict(os.environ, OMP_NUM_THREADS="1")
-fails = []
+env = workdir(wd)
 N = 12
-
-
-def check(c, msg):
-    if not c:
-        fails.append(msg)
-        print("FAIL:", msg, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def f64(v):
