@@ -23,5 +23,5 @@ mkdir -p "$C/cache"
 run "gpu (cache cold)" --layout gpu
 for r in $(seq 1 ${RUNS:-3}); do
   run "gpu" --layout gpu
-  for k in ${PER_GPU:-1 2 4}; do run "procs gpu per-gpu $k" --layout procs --inner gpu --per-gpu $k; done
+  for k in ${PER_GPU:-1 2 4}; do run "procs gpu per-gpu $k" --layout procs --inner gpu --gpus 0 --per-gpu $k; done
 done

@@ -104,7 +104,7 @@ static void usage(FILE *f)
             "  --inner threads|gpu    what runs inside each procs worker / mpi rank (threads)\n"
             "  --gpus LIST|all        procs/mpi on GPUs: devices, workers spread round-robin\n"
             "  --per-gpu K            procs: worker processes per GPU (1); --workers defaults to\n"
-            "                         GPUs x K\n"
+            "                         GPUs x K (--inner gpu without --gpus: K on --device)\n"
             "  --worker-timeout S     procs: a worker holding frames that sends nothing for S\n"
             "                         seconds (stopped, hung) is reported, killed and its frames\n"
             "                         re-assigned (30; 0 = wait for ever)\n"
@@ -371,7 +371,7 @@ static int parse_args(integrate_args *A, int argc, char **argv)
     if (A->job.resume && A->job.run.layout == AZS_LAYOUT_MPI)
         return cli_usage_error(cmd, "--resume is not available with --layout mpi (resume with another layout: "
                                "the rows are the same)");
-    return par_resolve(&A->par, cmd, &A->job.run.workers);
+    return par_resolve(&A->par, cmd, A->job.run.layout, &A->job.run.workers);
 }
 
 /* Ctrl-C from here on stops the run cleanly (also while the matrix is built). */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "azstream/sink.h"
+#include "common/clock.h"
 #include "cli.h"
 #include "par_options.h"
 
@@ -99,7 +100,7 @@ int par_option(par_opts *p, const char *cmd, const char *name, const char *val)
 }
 
 /* Resolve --gpus all, and the worker count implied by --gpus/--per-gpu. 0 or exit code. */
-int par_resolve(par_opts *p, const char *cmd, int *workers)
+int par_resolve(par_opts *p, const char *cmd, azs_layout layout, int *workers)
 {
     if (p->gpus_all) {
         int n = azs_gpu_device_count();
@@ -114,6 +115,11 @@ int par_resolve(par_opts *p, const char *cmd, int *workers)
     }
     if (p->ngpus && *workers == 0)
         *workers = p->ngpus * p->per_gpu;
+    /* procs --inner gpu without --gpus: the one device (--device), K workers on it (not one per
+     * core: 16 processes each starting a CUDA context and its pinned buffers on one GPU took
+     * 2.7-3.4 s before their first frame on the H200 host) */
+    if (layout == AZS_LAYOUT_PROCS && !p->ngpus && p->inner == AZS_LAYOUT_GPU && *workers == 0)
+        *workers = p->per_gpu;
     return 0;
 }
 
@@ -154,9 +160,30 @@ void par_apply(const par_opts *p, azs_run_options *o, const char *cmd)
 static int g_die_id = -1;
 static uint64_t g_die_after;
 
-static void test_hook(void *ctx, int id, uint64_t nsent)
+/* AZS_GPU_TRACE (as for `integrate`): where a worker's time went, on stderr at its exit: from
+ * its start to its first frame sent (start-up: integrator, device, first range), and the
+ * pauses between frames over 20 ms (a range's start and drain). */
+static struct {
+    int on, id;
+    double t0, first, last, paused;
+    uint64_t npauses, nsent;
+} g_trace;
+
+static void frame_hook(void *ctx, int id, uint64_t nsent)
 {
     (void)ctx;
+    if (g_trace.on) {
+        const double t = azs_now_seconds();
+        if (!g_trace.nsent)
+            g_trace.first = t;
+        else if (t - g_trace.last > 0.020) {
+            g_trace.npauses++;
+            g_trace.paused += t - g_trace.last;
+        }
+        g_trace.last = t;
+        g_trace.nsent = nsent;
+        g_trace.id = id;
+    }
     if (id == g_die_id && nsent >= g_die_after)
         raise(SIGKILL);
 }
@@ -174,8 +201,17 @@ int cmd_worker(int argc, char **argv)
         g_die_id = c ? atoi(die) : 0;
         g_die_after = strtoull(c ? c + 1 : die, NULL, 10);
     }
-    azs_worker_hooks hooks = {test_hook, NULL};
-    azs_status st = azs_job_worker_main(argc, argv, g_die_id >= 0 ? &hooks : NULL);
+    const char *tr = getenv("AZS_GPU_TRACE");
+    g_trace.on = tr && *tr && strcmp(tr, "0");
+    g_trace.t0 = azs_now_seconds();
+    azs_worker_hooks hooks = {frame_hook, NULL};
+    azs_status st = azs_job_worker_main(argc, argv, g_die_id >= 0 || g_trace.on ? &hooks : NULL);
+    if (g_trace.on)
+        fprintf(stderr, "worker %d trace: %.3f s from its start to its first frame sent, %" PRIu64 " frames in %.3f s "
+                "after it, %" PRIu64 " pauses over 20 ms totalling %.3f s, exit %.3f s after its start\n",
+                g_trace.id, g_trace.nsent ? g_trace.first - g_trace.t0 : 0.0, g_trace.nsent,
+                g_trace.nsent ? g_trace.last - g_trace.first : 0.0, g_trace.npauses, g_trace.paused,
+                azs_now_seconds() - g_trace.t0);
     return st == AZS_OK ? CLI_OK : cli_report("worker", st, NULL);
 }
 

@@ -17,7 +17,7 @@ void par_opts_default(par_opts *p);
 int par_option(par_opts *p, const char *cmd, const char *name, const char *val);
 int par_option_takes_value(const char *name);
 /* --gpus all → the device list; workers = ngpus * per_gpu when 0. 0 or an exit code. */
-int par_resolve(par_opts *p, const char *cmd, int *workers);
+int par_resolve(par_opts *p, const char *cmd, azs_layout layout, int *workers);
 /* Fill o's procs/mpi fields (inner layout, threads per worker, GPUs) and the notice
  * callback that prints events (a worker died, its frames re-assigned). */
 void par_apply(const par_opts *p, azs_run_options *o, const char *cmd);

@@ -74,9 +74,21 @@ __device__ int lz4_block_warp(const uint8_t *__restrict__ src, uint32_t n, uint8
         if (off >= ml) {
             for (uint32_t i = lane; i < ml; i += 32)
                 out[op + i] = from[i];
-        } else {
+        } else if (off == 1) { // a run of one byte (the zero bit-planes of bitshuffled counts)
+            const uint8_t v = from[0];
             for (uint32_t i = lane; i < ml; i += 32)
-                out[op + i] = from[i % off];
+                out[op + i] = v;
+        } else {
+            // from[i % off] for i = lane, lane + 32, ...: the index advances by 32 % off and
+            // wraps, two divisions per match instead of one per byte (GPUs have no integer
+            // divider: a % is ~20 instructions, and these matches are most of the bytes)
+            const uint32_t step = 32 % off;
+            uint32_t j = lane % off;
+            for (uint32_t i = lane; i < ml; i += 32) {
+                out[op + i] = from[j];
+                j += step;
+                j = j >= off ? j - off : j;
+            }
         }
         __syncwarp();
         op += ml;

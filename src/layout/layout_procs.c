@@ -617,7 +617,8 @@ static azs_status run_procs(azs_source *src, const azs_integrator *it, const azs
     procs *p = &P;
     azs_run_options oc = *o;
     int ncpu = azs_cpu_count();
-    int nw = o->workers > 0 ? o->workers : ncpu;
+    /* default: a worker per core, or per GPU for GPU workers (each starts a CUDA context) */
+    int nw = o->workers > 0 ? o->workers : o->inner != AZS_LAYOUT_GPU ? ncpu : o->ngpus > 0 ? o->ngpus : 1;
     if ((uint64_t)nw > total)
         nw = (int)total; /* more workers than frames only cost start-up */
     if (oc.threads_per_worker <= 0)

@@ -117,6 +117,12 @@ def compare(label, inp, opts, ref):
         not np.all(np.isfinite(I))
     print("%s %-50s %s%s" % ("FAIL" if bad else "ok  ", label, " ".join("%s=%.2e" % kv for kv in e.items()),
                              "" if empty_ok else " (empty bins differ)"), flush=True)
+    if not empty_ok:  # say which bins, so that a rare failure can be told apart from pyFAI's garbage
+        cnt = np.asarray(ref.count).reshape(refI.shape)
+        diff = np.flatnonzero(~full & ~((I == refI) | (np.isnan(I) & np.isnan(refI))))
+        for b in diff[:8]:
+            print("     bin %s: azstream I=%r, pyFAI I=%r count=%r" % (np.unravel_index(b, I.shape), float(I.flat[b]),
+                                                                   float(refI.flat[b]), float(cnt.flat[b])), flush=True)
     check(not bad, "%s: %s" % (label, " ".join("%s=%.2e" % kv for kv in e.items())))
     for k, v in e.items():
         worst[k] = max(worst.get(k, 0), v)
