@@ -23,7 +23,8 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: azstream replay STACK.h5 --bind tcp://*:PORT [--rate HZ] [--repeat N]\n"
                "                       [--dataset PATH] [--series-id N] [--channel NAME] [--loop N]\n"
-               "                       [--drop I,J,...] [--readers N] [--io-threads N] [--quiet]\n"
+               "                       [--drop I,J,...] [--readers N] [--io-threads N] [--preload]\n"
+               "                       [--quiet]\n"
                "  Sends the stack's chunks, as stored (direct chunk reads, no decoding), as DECTRIS\n"
                "  Stream V2 series on a ZeroMQ PUSH socket: start (shape, type, number_of_images,\n"
                "  the file's pixel_mask), one image message per frame, end. --rate: images per\n"
@@ -33,7 +34,9 @@ static void usage(FILE *f)
                "  (image_ids counting on: long series from a small file, benchmarks); --drop:\n"
                "  image_ids not sent, as if lost on the way (the receiver's gap rows; tests).\n"
                "  --readers: threads reading chunks ahead (default 4); --io-threads: ZeroMQ I/O threads\n"
-               "  (default 4; one per connection of a receiver's --connections). Waits for a receiver.\n");
+               "  (default 4; one per connection of a receiver's --connections). --preload: read the\n"
+               "  stack's frames into memory first (up to 8 GiB) and send each from there, with no\n"
+               "  read or copy per image, as a detector does (load tests). Waits for a receiver.\n");
 }
 
 #define REPLAY_MAX_DROP 256
@@ -66,7 +69,7 @@ int cmd_replay(int argc, char **argv)
     const char *cmd = "replay", *input = NULL, *bind = NULL, *dataset = NULL, *channel = "threshold_1";
     double rate = 0;
     int64_t repeat = 1, series0 = 1, loop = 1, readers = 4, io_threads = 4;
-    int quiet = 0, ndrop = 0;
+    int quiet = 0, ndrop = 0, preload = 0;
     uint64_t drop[REPLAY_MAX_DROP];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -76,6 +79,10 @@ int cmd_replay(int argc, char **argv)
         }
         if (!strcmp(a, "--quiet")) {
             quiet = 1;
+            continue;
+        }
+        if (!strcmp(a, "--preload")) {
+            preload = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -146,6 +153,7 @@ int cmd_replay(int argc, char **argv)
     o.ndrop = ndrop;
     o.readers = (int)readers;
     o.io_threads = (int)io_threads;
+    o.preload = preload;
     o.cancel = &g_cancel;
     azs_stream_replay_summary sum;
     azs_status st = azs_stream_replay(&o, &sum);

@@ -185,8 +185,8 @@ AZS_API void azs_stream_close(azs_stream_socket *s, int linger_ms);
  * socket bound to `bind`: per series a start message (shape, image_dtype, number_of_images,
  * the file's pixel_mask as uint32), one image message per frame (bslz4 / lz4 chunks in tag
  * 56500; a chunk without raw bytes as raw pixels), an end message. `readers` threads read
- * ahead into a pool of `buffers` message buffers sent without a copy; the calling thread
- * sends in image_id order. Sending waits for a receiver and, at its high-water mark, for it
+ * ahead into a pool of `buffers` message buffers sent without a copy (or, `preload`, the
+ * frames are read once beforehand); the calling thread sends in image_id order. Sending waits for a receiver and, at its high-water mark, for it
  * to catch up: nothing is dropped but the ids in `drop`. */
 typedef struct azs_stream_replay_options {
     const char *input, *dataset;   /* the stack (dataset NULL: as azs_source_open) */
@@ -201,6 +201,12 @@ typedef struct azs_stream_replay_options {
     int readers;                   /* reader threads (default 4, at most 64) */
     int buffers;                   /* message buffers (0: 4 per reader + 8) */
     int io_threads;                /* ZeroMQ I/O threads (default 4: one per receiving connection) */
+    /* 1: read every frame of the stack into memory first (copies of them: at least 128
+     * buffers where preload_max_bytes allows), then send each from there, only its head
+     * rewritten: no read or copy per message, as a detector sends from its memory
+     * (AZS_ERR_CAPACITY when the frames need more than preload_max_bytes; 0: 8 GiB). */
+    int preload;
+    uint64_t preload_max_bytes;
     volatile int *cancel;
 } azs_stream_replay_options;
 

@@ -48,6 +48,8 @@ typedef struct msg_buf {
     uint8_t *mem;
     size_t cap;
     replay *r;
+    azs_stream_array a; /* preload: the frame it holds (bytes at mem + AZS_STREAM_IMAGE_HEAD_MAX) */
+    int in_flight;      /* preload: lent to ZeroMQ, not yet given back */
 } msg_buf;
 
 enum { SLOT_EMPTY = 0, SLOT_READY, SLOT_SKIP, SLOT_FAILED };
@@ -88,7 +90,10 @@ static void release_buf(void *data, void *hint)
     (void)data;
     msg_buf *b = hint;
     pthread_mutex_lock(&b->r->mu);
-    b->r->free_bufs[b->r->nfree++] = b;
+    if (b->r->o->preload)
+        b->in_flight = 0;
+    else
+        b->r->free_bufs[b->r->nfree++] = b;
     pthread_cond_broadcast(&b->r->cv);
     pthread_mutex_unlock(&b->r->mu);
 }
@@ -124,6 +129,8 @@ static azs_status read_message(replay *r, msg_buf *b, uint64_t sid, uint64_t id,
     memcpy(b->mem + H - hn, head, hn);
     sl->off = H - hn;
     sl->len = hn + a.nbytes;
+    b->a = a;
+    b->a.bytes = b->mem + H;
     return AZS_OK;
 }
 
@@ -242,6 +249,82 @@ static azs_status send_next(replay *r, azs_stream_socket *sock, uint64_t k, doub
     return st;
 }
 
+/* --preload: M buffers, buffer j holding frame j % nframes, M a multiple of nframes (so
+ * sequence number k always finds its frame in buffer k % M) and at least PRELOAD_MIN_BUFFERS
+ * when memory allows, so that a buffer is back from ZeroMQ before it is needed again. */
+enum { PRELOAD_MIN_BUFFERS = 128 };
+
+static azs_status preload(replay *r, size_t cap, uint64_t max_bytes)
+{
+    const uint64_t nframes = azs_source_get_info(r->src)->nframes;
+    if (nframes == 0 || cap > max_bytes / nframes)
+        return azs_fail(AZS_ERR_CAPACITY, "--preload: the stack's %llu frames need up to %llu MiB in memory, more "
+                        "than the %llu MiB allowed", (unsigned long long)nframes,
+                        (unsigned long long)((double)nframes * (double)cap / 1048576.0),
+                        (unsigned long long)(max_bytes >> 20));
+    uint64_t copies = (PRELOAD_MIN_BUFFERS + nframes - 1) / nframes;
+    while (copies > 1 && copies * nframes > max_bytes / cap)
+        copies--;
+    r->nbufs = (size_t)(copies * nframes);
+    if (!(r->bufs = calloc(r->nbufs, sizeof *r->bufs)))
+        return azs_fail(AZS_ERR_NOMEM, "replay: %zu buffers", r->nbufs);
+    for (size_t k = 0; k < r->nbufs; k++) {
+        read_slot sl;
+        r->bufs[k] = (msg_buf){malloc(cap), cap, r, {0}, 0};
+        if (!r->bufs[k].mem)
+            return azs_fail(AZS_ERR_NOMEM, "replay: %zu buffers of %zu bytes (--preload)", r->nbufs, cap);
+        azs_status st = read_message(r, &r->bufs[k], r->o->series0, k, &sl);
+        if (st != AZS_OK)
+            return st;
+    }
+    return AZS_OK;
+}
+
+/* --preload: sequence number k from its buffer, the head rewritten for its ids in place
+ * (the chunk's bytes stay where they are: only the head's start moves with its length). */
+static azs_status send_preloaded(replay *r, azs_stream_socket *sock, uint64_t sid, uint64_t id, uint64_t k, double t0,
+                                 azs_stream_replay_summary *sum)
+{
+    if (dropped(r->o, id))
+        return AZS_OK;
+    msg_buf *b = &r->bufs[k % r->nbufs];
+    pthread_mutex_lock(&r->mu);
+    while (b->in_flight && !(r->o->cancel && __atomic_load_n(r->o->cancel, __ATOMIC_RELAXED))) {
+        struct timespec until; /* a receiver that stopped taking messages: Ctrl-C still works */
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&r->cv, &r->mu, &until);
+    }
+    const int busy = b->in_flight;
+    b->in_flight = 1;
+    pthread_mutex_unlock(&r->mu);
+    if (busy)
+        return azs_fail(AZS_ERR_INTERRUPTED, "replay: stopped on request");
+    uint8_t head[AZS_STREAM_IMAGE_HEAD_MAX];
+    size_t hn = 0;
+    azs_status st = azs_stream_encode_image_head(sid, id, r->o->channel, &b->a, head, sizeof head, &hn);
+    uint8_t *msg = b->mem + AZS_STREAM_IMAGE_HEAD_MAX - hn;
+    if (st == AZS_OK) {
+        memcpy(msg, head, hn);
+        if (r->o->rate > 0)
+            sleep_until(t0 + (double)sum->sent / r->o->rate);
+        st = azs_stream_send_lent(sock, msg, hn + b->a.nbytes, release_buf, b, r->o->cancel);
+    }
+    if (st != AZS_OK) { /* not lent after all */
+        pthread_mutex_lock(&r->mu);
+        b->in_flight = 0;
+        pthread_mutex_unlock(&r->mu);
+        return st;
+    }
+    sum->sent++;
+    sum->bytes += hn + b->a.nbytes;
+    return AZS_OK;
+}
+
 /* A start or end message (st: its encoding's status), sent and freed. */
 static azs_status send_copy(azs_stream_socket *sock, azs_status st, uint8_t *msg, size_t n, volatile int *cancel)
 {
@@ -276,26 +359,30 @@ azs_status azs_stream_replay(const azs_stream_replay_options *o, azs_stream_repl
         r.nbufs = r.nslots;
     /* a chunk's bytes; a frame without raw bytes grows its buffer when read */
     const size_t cap = AZS_STREAM_IMAGE_HEAD_MAX + (in->max_chunk_bytes ? in->max_chunk_bytes : in->frame_bytes);
-    r.bufs = calloc(r.nbufs, sizeof *r.bufs);
-    r.free_bufs = calloc(r.nbufs, sizeof *r.free_bufs);
-    r.slots = calloc(r.nslots, sizeof *r.slots);
-    if (!r.bufs || !r.free_bufs || !r.slots)
-        st = azs_fail(AZS_ERR_NOMEM, "replay: %zu buffers", r.nbufs);
-    for (size_t k = 0; st == AZS_OK && k < r.nbufs; k++) {
-        r.bufs[k] = (msg_buf){malloc(cap), cap, &r};
-        if (!r.bufs[k].mem)
-            st = azs_fail(AZS_ERR_NOMEM, "replay: %zu buffers of %zu bytes", r.nbufs, cap);
-        else
-            r.free_bufs[r.nfree++] = &r.bufs[k];
-    }
     pthread_mutex_init(&r.mu, NULL);
     pthread_cond_init(&r.cv, NULL);
+    if (o->preload) {
+        st = preload(&r, cap, o->preload_max_bytes ? o->preload_max_bytes : (uint64_t)8 << 30);
+    } else {
+        r.bufs = calloc(r.nbufs, sizeof *r.bufs);
+        r.free_bufs = calloc(r.nbufs, sizeof *r.free_bufs);
+        r.slots = calloc(r.nslots, sizeof *r.slots);
+        if (!r.bufs || !r.free_bufs || !r.slots)
+            st = azs_fail(AZS_ERR_NOMEM, "replay: %zu buffers", r.nbufs);
+        for (size_t k = 0; st == AZS_OK && k < r.nbufs; k++) {
+            r.bufs[k] = (msg_buf){malloc(cap), cap, &r, {0}, 0};
+            if (!r.bufs[k].mem)
+                st = azs_fail(AZS_ERR_NOMEM, "replay: %zu buffers of %zu bytes", r.nbufs, cap);
+            else
+                r.free_bufs[r.nfree++] = &r.bufs[k];
+        }
+    }
     azs_stream_socket *sock = NULL;
     if (st == AZS_OK && (st = azs_stream_push_bind_io(o->bind, o->io_threads > 0 ? o->io_threads : 1, &sock)) != AZS_OK)
         azs_fail_context(st, "--bind: ");
     pthread_t tid[64];
     int started = 0;
-    for (; st == AZS_OK && started < o->readers; started++)
+    for (; st == AZS_OK && !o->preload && started < o->readers; started++)
         if (pthread_create(&tid[started], NULL, reader_main, &r) != 0) {
             st = azs_fail(AZS_ERR_WORKER, "replay: cannot start reader thread %d", started);
             break;
@@ -311,7 +398,8 @@ azs_status azs_stream_replay(const azs_stream_replay_options *o, azs_stream_repl
         if (s == 0)
             t0 = azs_now_seconds(); /* the start message taken: a receiver is connected */
         for (uint64_t id = 0; st == AZS_OK && id < r.nimages; id++)
-            st = send_next(&r, sock, s * r.nimages + id, t0, sum);
+            st = o->preload ? send_preloaded(&r, sock, sid, id, s * r.nimages + id, t0, sum)
+                            : send_next(&r, sock, s * r.nimages + id, t0, sum);
         msg = NULL;
         if (st == AZS_OK) {
             st = azs_stream_encode_end(sid, &msg, &n);

@@ -2,7 +2,8 @@
 """Streams end to end, over loopback ZeroMQ:
  1. replay: `azstream replay` of an `azstream synth` stack → `azstream integrate tcp://...`
     equals integrating the file, bit for bit (threads layout), two series with --follow
-    ended by SIGINT, one output per series ({series_id});
+    ended by SIGINT, one output per series ({series_id}); the same with `replay --preload`
+    (each buffer sent several times, its head rewritten) and an image dropped;
  2. interop: a Stream V2 sender written here from DECTRIS's description (pyzmq + cbor2)
     sends a start message (geometry, pixel_mask, number_of_images) and the real Eiger2 R 500K
     payloads (bslz4 and lz4 uint16) with an image_id gap; integrate (geometry from the start
@@ -74,6 +75,38 @@ for k in (5, 6):
 with h5py.File("run_5.h5", "r") as f:
     with h5py.File("ref.h5", "r") as g:
         check(np.array_equal(f["entry/result/I_errors"][()], g["entry/result/I_errors"][()]), "I_errors differ")
+
+# ---------------------------------------------------------------- 1b. replay --preload
+# The frames read once, then each message sent from its buffer with only its head rewritten:
+# 7 frames x 20 loops x 2 series = 280 messages through 133 buffers (19 copies of each
+# frame), so every buffer is sent again with other ids; image 30 dropped on the way.
+port = free_port()
+rep = subprocess.Popen([az, "replay", "s.h5", "--bind", f"tcp://127.0.0.1:{port}", "--repeat", "2", "--loop", "20",
+                        "--preload", "--drop", "30", "--series-id", "11", "--quiet"])
+integ = subprocess.Popen([az, "integrate", f"tcp://127.0.0.1:{port}", "--poni", "g.poni", "--npt", "64",
+                          "--error-model", "poisson", "--layout", "threads", "--workers", "2", "--follow",
+                          "-o", "pre_{series_id}.h5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+check(rep.wait(timeout=120) == 0, "replay --preload failed")
+for _ in range(300):
+    try:
+        if os.path.exists("pre_12.h5") and len(result("pre_12.h5")[1]) == 140:
+            break
+    except (OSError, KeyError):
+        pass
+    time.sleep(0.1)
+time.sleep(0.3)
+integ.send_signal(signal.SIGINT)
+so, se = integ.communicate(timeout=60)
+check(integ.returncode == 0, f"--preload: integrate rc {integ.returncode} {se}")
+check("2 series, 280 frames (2 not received" in so, "--preload summary: " + so)
+for k in (11, 12):
+    got = result(f"pre_{k}.h5")
+    kept = np.arange(140) != 30
+    want = np.tile(ref[0], (20, 1))
+    check(got[0].shape == want.shape and np.array_equal(got[0][kept].view(np.uint32), want[kept].view(np.uint32)),
+          f"--preload series {k}: I differs from integrating the file")
+    check(got[2][30] == STREAM_GAP and not got[2][kept].any(), f"--preload series {k}: status {got[2]}")
 
 # ---------------------------------------------------------------- 2. interop with the real payloads
 def load(name):
