@@ -18,7 +18,8 @@
 #   AZS_GPU_SLOTS / AZS_GPU_LAG pass through to layout gpu. CONNECTIONS=N: integrate
 #   --connections N, replay --io-threads N (default 1). ENDPOINT=tcp (default) or ipc. RATE=HZ: replay --rate HZ
 #   (a detector's frame rate: the receiver keeps up when replay holds that rate and the
-#   latency stays flat instead of growing with the backlog).
+#   latency stays flat instead of growing with the backlog). PRELOAD=1: replay --preload (the
+#   frames sent from memory, no read or copy per image, as a detector does).
 # Needs a build with stream support (build/azstream, or AZ=path) and python3 with h5py.
 set -euo pipefail
 N=${1:-2000}; DET=${2:-W1}; W=${3:-0}; LAYOUT=${4:-threads}; METHOD=${METHOD:-bbox}
@@ -64,7 +65,7 @@ if ! kill -0 $INTEG 2>/dev/null; then # refused at once (no device, bad option):
 fi
 T0=$(date +%s.%N)
 "$AZ" replay "$WD/s.h5" --bind "$EP" --repeat "$REPEAT" --loop "$LOOP" --io-threads "$CONN" \
-  ${RATE:+--rate "$RATE"} > "$WD/replay.log" &
+  ${RATE:+--rate "$RATE"} ${PRELOAD:+--preload} > "$WD/replay.log" &
 # The output of a series appears under its name when the series is closed (renamed from its
 # partial file): the last one's is the end of the stream.
 "$PY" - "$WD" "$REPEAT" "$PER" "$T0" <<'PY'

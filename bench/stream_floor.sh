@@ -9,7 +9,8 @@
 #   bench/stream_floor.sh [FRAMES] [DETECTOR]
 #     FRAMES    messages per row (default 2000)
 #     DETECTOR  W1 (default: Eiger2 4M uint32 bslz4, bench/eiger4m.poni) or a pyFAI detector name
-#   SINKS="drop decode" (default), ENDPOINTS="tcp ipc", SENDERS="replay floor";
+#   preload `azstream replay --preload` (the frames read once, then sent from memory)
+#   SINKS="drop decode" (default), ENDPOINTS="tcp ipc", SENDERS="replay floor" (or preload);
 #   FLOOR_IO_THREADS / FLOOR_SNDBUF / FLOOR_RCVBUF / FLOOR_HWM pass to the floor sender and the
 #   drop sink (ZeroMQ I/O threads, kernel socket buffers in bytes, high-water mark);
 #   FLOOR_CONNECTIONS=N: the drop sink connects N times (replay gets --io-threads N).
@@ -36,9 +37,9 @@ for ep in ${ENDPOINTS:-tcp ipc}; do
         PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
         E="tcp://127.0.0.1:$PORT"
       else E="ipc://$WD/floor.ipc"; rm -f "$WD/floor.ipc"; fi
-      if [ "$snd" = replay ]; then
+      if [ "$snd" = replay ] || [ "$snd" = preload ]; then
         "$AZ" replay "$WD/s.h5" --bind "$E" --loop "$LOOP" --io-threads "${FLOOR_CONNECTIONS:-1}" \
-          > "$WD/send.log" 2>&1 &
+          $([ "$snd" = preload ] && echo --preload) > "$WD/send.log" 2>&1 &
       else
         "$FLOOR" send "$E" "$BYTES" $((BASE * LOOP)) > "$WD/send.log" 2>&1 &
       fi

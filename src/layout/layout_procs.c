@@ -635,6 +635,15 @@ static azs_status run_procs(azs_source *src, const azs_integrator *it, const azs
     p->end = o->end_frame;
     p->stop_at = UINT64_MAX;
     int gpu = oc.inner == AZS_LAYOUT_GPU;
+    if (gpu && nw > (oc.ngpus > 0 ? oc.ngpus : 1)) {
+        /* Workers sharing a GPU each take a smaller pipeline (2 slots of 16 frames instead of
+         * 4 of 32): a quarter of the pinned and device buffers to set up per process. H200,
+         * 4 workers, 2,000 W1 frames: 1,419-1,434 frames/s against 1,227-1,275. */
+        if (!oc.gpu_slots)
+            oc.gpu_slots = 2;
+        if (!oc.gpu_batch)
+            oc.gpu_batch = 16;
+    }
     uint64_t chunk = o->chunk_frames;
     if (!chunk) {
         /* Small ranges balance load (8..32 frames, ~4 per worker); GPU workers start a

@@ -45,4 +45,14 @@ for workers, per_gpu in ((1, 1), (2, 2)):
     if rc == 0:
         check(same(read(out, "I"), ref_i), "procs gpu %d workers: intensity differs from threads" % workers)
         check(same(read(out, "I_errors"), ref_s), "procs gpu %d workers: sigma differs from threads" % workers)
+# --per-gpu K without --gpus or --workers: K workers on the one device (once, the default
+# was a worker per core); AZS_GPU_TRACE makes each worker report itself at its exit.
+p = subprocess.run([az, "integrate", *map(str, common), "--layout", "procs", "--inner", "gpu", "--per-gpu", 3,
+                    "-o", "procs-k.h5"], capture_output=True, text=True, timeout=600,
+                   env=dict(os.environ, AZS_GPU_TRACE="1"))
+traced = sorted(l.split()[1] for l in p.stderr.splitlines() if l.startswith("worker ") and " trace: " in l)
+check(p.returncode == 0 and traced == ["0", "1", "2"], "--per-gpu 3 alone: workers %s, rc %d %s" %
+      (traced, p.returncode, p.stderr[-300:]))
+if p.returncode == 0:
+    check(same(read("procs-k.h5", "I"), ref_i), "procs gpu --per-gpu 3: intensity differs from threads")
 finish("procs gpu tests")
