@@ -186,8 +186,9 @@ AZS_API void azs_stream_close(azs_stream_socket *s, int linger_ms);
  * the file's pixel_mask as uint32), one image message per frame (bslz4 / lz4 chunks in tag
  * 56500; a chunk without raw bytes as raw pixels), an end message. `readers` threads read
  * ahead into a pool of `buffers` message buffers sent without a copy (or, `preload`, the
- * frames are read once beforehand); the calling thread sends in image_id order. Sending waits for a receiver and, at its high-water mark, for it
- * to catch up: nothing is dropped but the ids in `drop`. */
+ * frames are read once beforehand); the calling thread sends in image_id order. Sending
+ * waits for a receiver and, at its high-water mark, for it to catch up: nothing is dropped
+ * but the ids in `drop`. */
 typedef struct azs_stream_replay_options {
     const char *input, *dataset;   /* the stack (dataset NULL: as azs_source_open) */
     const char *bind;              /* tcp://HOST:PORT or ipc://PATH */
