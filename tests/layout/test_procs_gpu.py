@@ -47,7 +47,7 @@ for workers, per_gpu in ((1, 1), (2, 2)):
         check(same(read(out, "I_errors"), ref_s), "procs gpu %d workers: sigma differs from threads" % workers)
 # --per-gpu K without --gpus or --workers: K workers on the one device (once, the default
 # was a worker per core); AZS_GPU_TRACE makes each worker report itself at its exit.
-p = subprocess.run([az, "integrate", *map(str, common), "--layout", "procs", "--inner", "gpu", "--per-gpu", 3,
+p = subprocess.run([az, "integrate", *map(str, common), "--layout", "procs", "--inner", "gpu", "--per-gpu", "3",
                     "-o", "procs-k.h5"], capture_output=True, text=True, timeout=600,
                    env=dict(os.environ, AZS_GPU_TRACE="1"))
 traced = sorted(l.split()[1] for l in p.stderr.splitlines() if l.startswith("worker ") and " trace: " in l)
