@@ -39,32 +39,37 @@ def wait_file(path, timeout=60):
         time.sleep(0.05)
 
 
+def replay_integrate(replay_opts, out, last, nlast):
+    """`replay s.h5 --repeat 2 replay_opts` into `integrate --follow -o out`, ended by SIGINT
+    once the series `last` holds nlast rows: integrate's stdout."""
+    port = free_port()
+    rep = subprocess.Popen([az, "replay", "s.h5", "--bind", f"tcp://127.0.0.1:{port}", "--repeat", "2",
+                            *replay_opts, "--quiet"])
+    integ = subprocess.Popen([az, "integrate", f"tcp://127.0.0.1:{port}", "--poni", "g.poni", "--npt", "64",
+                              "--error-model", "poisson", "--layout", "threads", "--workers", "2", "--follow",
+                              "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    check(rep.wait(timeout=120) == 0, f"replay {replay_opts} failed")
+    last = out.replace("{series_id}", str(last))
+    for _ in range(300):  # the last series written (its file closes after its end message)
+        try:
+            if os.path.exists(last) and len(result(last)[1]) == nlast:
+                break
+        except (OSError, KeyError):
+            pass
+        time.sleep(0.1)
+    time.sleep(0.3)
+    integ.send_signal(signal.SIGINT)
+    so, se = integ.communicate(timeout=60)
+    check(integ.returncode == 0, f"replay {replay_opts}: --follow ended by SIGINT: rc {integ.returncode} {se}")
+    return so
+
+
 # ---------------------------------------------------------------- 1. replay
 make_stack.write_poni("g.poni", 96, 80)
 subprocess.run([az, "synth", "-o", "s.h5", "--poni", "g.poni", "--frames", "7"], check=True, capture_output=True)
 subprocess.run([az, "integrate", "s.h5", "--poni", "g.poni", "--npt", "64", "--error-model", "poisson",
                 "--layout", "threads", "--workers", "2", "-o", "ref.h5", "--quiet"], check=True, env=env)
-port = free_port()
-rep = subprocess.Popen([az, "replay", "s.h5", "--bind", f"tcp://127.0.0.1:{port}", "--repeat", "2",
-                        "--series-id", "5", "--quiet"])
-integ = subprocess.Popen([az, "integrate", f"tcp://127.0.0.1:{port}", "--poni", "g.poni", "--npt", "64",
-                          "--error-model", "poisson", "--layout", "threads", "--workers", "2", "--follow",
-                          "-o", "run_{series_id}.h5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)
-check(rep.wait(timeout=120) == 0, "replay failed")
-for _ in range(200):  # both series written (the 2nd file closes after its end message)
-    out = [os.path.exists(f"run_{k}.h5") for k in (5, 6)]
-    if all(out):
-        try:
-            if len(result("run_6.h5")[1]) == 7:
-                break
-        except (OSError, KeyError):
-            pass
-    time.sleep(0.1)
-time.sleep(0.3)
-integ.send_signal(signal.SIGINT)
-so, se = integ.communicate(timeout=60)
-check(integ.returncode == 0, f"--follow ended by SIGINT: rc {integ.returncode} {se}")
+so = replay_integrate(["--series-id", "5"], "run_{series_id}.h5", 6, 7)
 check("2 series, 14 frames (0 not received" in so, "summary: " + so)
 ref = result("ref.h5")
 for k in (5, 6):
@@ -80,25 +85,8 @@ with h5py.File("run_5.h5", "r") as f:
 # The frames read once, then each message sent from its buffer with only its head rewritten:
 # 7 frames x 20 loops x 2 series = 280 messages through 133 buffers (19 copies of each
 # frame), so every buffer is sent again with other ids; image 30 dropped on the way.
-port = free_port()
-rep = subprocess.Popen([az, "replay", "s.h5", "--bind", f"tcp://127.0.0.1:{port}", "--repeat", "2", "--loop", "20",
-                        "--preload", "--drop", "30", "--series-id", "11", "--quiet"])
-integ = subprocess.Popen([az, "integrate", f"tcp://127.0.0.1:{port}", "--poni", "g.poni", "--npt", "64",
-                          "--error-model", "poisson", "--layout", "threads", "--workers", "2", "--follow",
-                          "-o", "pre_{series_id}.h5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)
-check(rep.wait(timeout=120) == 0, "replay --preload failed")
-for _ in range(300):
-    try:
-        if os.path.exists("pre_12.h5") and len(result("pre_12.h5")[1]) == 140:
-            break
-    except (OSError, KeyError):
-        pass
-    time.sleep(0.1)
-time.sleep(0.3)
-integ.send_signal(signal.SIGINT)
-so, se = integ.communicate(timeout=60)
-check(integ.returncode == 0, f"--preload: integrate rc {integ.returncode} {se}")
+so = replay_integrate(["--loop", "20", "--preload", "--drop", "30", "--series-id", "11"], "pre_{series_id}.h5",
+                      12, 140)
 check("2 series, 280 frames (2 not received" in so, "--preload summary: " + so)
 for k in (11, 12):
     got = result(f"pre_{k}.h5")
