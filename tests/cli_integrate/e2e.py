@@ -37,3 +37,15 @@ def same(a, b):
 def finish(name):
     print("%s tests:" % name, "FAILED %d" % len(fails) if fails else "ok")
     sys.exit(1 if fails else 0)
+
+
+def pyfai_garbage(count, label):
+    """Bins where pyFAI's count is NaN or negative: only pyFAI 2026.9's uninitialised 2D
+    full-split weights give those (areas are never negative; a NaN weight times a skipped
+    pixel's zero is NaN), differently from one process to the next (doc/integration.md).
+    They are left out of a comparison, one pixel's worth at most: more fails the case."""
+    g = ~np.isfinite(count) | (count < 0)
+    if g.any():
+        print("     pyFAI's count is NaN or negative in %d bins: not compared" % int(g.sum()), flush=True)
+        check(g.sum() <= 16, "%s: pyFAI's count is NaN or negative in %d bins" % (label, int(g.sum())))
+    return g

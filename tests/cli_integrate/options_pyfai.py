@@ -26,7 +26,7 @@ sys.path.insert(0, here)
 import h5py  # noqa: E402
 import pyFAI  # noqa: E402
 
-from e2e import check, finish, fresh_workdir  # noqa: E402
+from e2e import check, finish, fresh_workdir, pyfai_garbage  # noqa: E402
 
 logging.getLogger("pyFAI").setLevel(logging.ERROR)
 AZ = os.path.abspath(sys.argv[1])
@@ -68,16 +68,18 @@ def compare(label, got, ref):
     e = {"radial": np.max(np.abs(rad - ref.radial) / np.abs(ref.radial))}
     if azim is not None:
         e["azim"] = np.max(np.abs(azim - ref.azimuthal) / np.max(np.abs(ref.azimuthal)))
-    full = np.asarray(ref.count).reshape(refI.shape) > 0
+    cnt = np.asarray(ref.count).reshape(refI.shape)
+    full = cnt > 0
+    empty = ~full & ~pyfai_garbage(cnt, label)
     e["I"] = rel_err(I, refI, full)
-    empty_ok = np.array_equal(I[~full], refI[~full])
+    empty_ok = np.array_equal(I[empty], refI[empty])
     if ref.sigma is not None:
         if sig is None:
             check(False, "%s: no I_errors" % label)
             return
         refS = np.asarray(ref.sigma)
         e["sigma"] = rel_err(sig, refS, full)
-        empty_ok = empty_ok and np.array_equal(sig[~full], refS[~full])
+        empty_ok = empty_ok and np.array_equal(sig[empty], refS[empty])
     e["empty"] = int((~full).sum())
     bad = e["radial"] > TOL_RAD or e.get("azim", 0) > TOL_RAD or e["I"] > TOL_I or \
         e.get("sigma", 0) > TOL_I or not empty_ok
