@@ -1,8 +1,11 @@
 """What the stream tests share: a fresh working folder, the environment their azstream
-runs get, the failure list with check(), a free loopback port and /entry/result's rows."""
+runs get, the failure list with check(), a free loopback port, /entry/result's rows and
+the end of an `integrate --follow`."""
 import os
 import shutil
+import signal
 import socket
+import time
 
 import h5py
 
@@ -35,3 +38,19 @@ def result(path):
     with h5py.File(path, "r") as f:
         r = f["entry/result"]
         return r["I"][()], r["frame"][()], r["frame_status"][()]
+
+
+def end_follow(integ, path, nrows=None):
+    """Stop an `integrate --follow` (a Popen with text pipes) by SIGINT once its output `path`
+    exists (and, nrows given, holds that many rows): (rc, stdout, stderr)."""
+    for _ in range(300):
+        try:
+            if os.path.exists(path) and (nrows is None or len(result(path)[1]) == nrows):
+                break
+        except (OSError, KeyError):  # still being written
+            pass
+        time.sleep(0.1)
+    time.sleep(0.3)
+    integ.send_signal(signal.SIGINT)
+    so, se = integ.communicate(timeout=60)
+    return integ.returncode, so, se

@@ -12,7 +12,6 @@ usage: test_stream_connections.py AZSTREAM WORKDIR [LAYOUT]
 LAYOUT threads (default) or gpu (exit 77 without a device)."""
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import make_stack  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stream_common import check, fails, free_port, result, workdir  # noqa: E402
+from stream_common import check, end_follow, fails, free_port, result, workdir  # noqa: E402
 
 az, wd = (os.path.abspath(a) for a in sys.argv[1:3])
 layout = sys.argv[3] if len(sys.argv) > 3 else "threads"
@@ -69,14 +68,8 @@ time.sleep(0.5)  # its three connections up before the first message: each gets 
 rep = subprocess.run([az, "replay", "s.h5", "--bind", f"tcp://127.0.0.1:{port}", "--repeat", "2", "--loop", str(LOOP),
                       "--io-threads", "3", "--quiet"], timeout=120)
 check(rep.returncode == 0, "replay failed")
-for _ in range(300):
-    if os.path.exists("run_2.h5"):
-        break
-    time.sleep(0.1)
-time.sleep(0.3)
-integ.send_signal(signal.SIGINT)
-so, se = integ.communicate(timeout=60)
-check(integ.returncode == 0, f"--follow ended by SIGINT: rc {integ.returncode} {se}")
+rc, so, se = end_follow(integ, "run_2.h5")
+check(rc == 0, f"--follow ended by SIGINT: rc {rc} {se}")
 check(f"2 series, {2 * NF * LOOP} frames (0 not received" in so, "summary: " + so)
 check("arrived after" not in se, "an image written out of order: " + se)
 for k in (1, 2):

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import make_stack  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stream_common import check, fails, free_port, result, workdir  # noqa: E402
+from stream_common import check, end_follow, fails, free_port, result, workdir  # noqa: E402
 
 az, tool, data, wd = (os.path.abspath(a) for a in sys.argv[1:5])
 env = workdir(wd)
@@ -49,18 +49,9 @@ def replay_integrate(replay_opts, out, last, nlast):
                               "--error-model", "poisson", "--layout", "threads", "--workers", "2", "--follow",
                               "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     check(rep.wait(timeout=120) == 0, f"replay {replay_opts} failed")
-    last = out.replace("{series_id}", str(last))
-    for _ in range(300):  # the last series written (its file closes after its end message)
-        try:
-            if os.path.exists(last) and len(result(last)[1]) == nlast:
-                break
-        except (OSError, KeyError):
-            pass
-        time.sleep(0.1)
-    time.sleep(0.3)
-    integ.send_signal(signal.SIGINT)
-    so, se = integ.communicate(timeout=60)
-    check(integ.returncode == 0, f"replay {replay_opts}: --follow ended by SIGINT: rc {integ.returncode} {se}")
+    # the last series written (its file closes after its end message)
+    rc, so, se = end_follow(integ, out.replace("{series_id}", str(last)), nlast)
+    check(rc == 0, f"replay {replay_opts}: --follow ended by SIGINT: rc {rc} {se}")
     return so
 
 
